@@ -1,0 +1,57 @@
+package payload
+
+import "fmt"
+
+// Reason is a stable, documented code for why a message was refused. It is
+// the label on the rejection metric and the "reason" on the errors topic, so
+// values never change meaning once released.
+type Reason string
+
+const (
+	ReasonTooLarge       Reason = "payload_too_large"
+	ReasonEmpty          Reason = "empty_payload"
+	ReasonInvalidUTF8    Reason = "invalid_utf8"
+	ReasonMalformedJSON  Reason = "malformed_json"
+	ReasonMalformedSenML Reason = "malformed_senml"
+	ReasonMalformedLine  Reason = "malformed_line_protocol"
+	ReasonWrongType      Reason = "wrong_type"
+	ReasonNonFinite      Reason = "non_finite_number"
+	ReasonInvalidValue   Reason = "invalid_value"
+	ReasonMissingField   Reason = "missing_field"
+	ReasonInvalidKey     Reason = "invalid_key"
+	ReasonTooManyFields  Reason = "too_many_fields"
+	ReasonTooManyPoints  Reason = "too_many_points"
+	ReasonTimeOutOfRange Reason = "timestamp_out_of_range"
+	ReasonUnknownChannel Reason = "unknown_channel"
+	ReasonBadTopic       Reason = "bad_topic"
+	ReasonUnknownDevice  Reason = "unknown_device"
+	ReasonForeignDevice  Reason = "foreign_device"
+	ReasonStoreRejected  Reason = "store_rejected"
+)
+
+// Reasons lists every Reason, for documentation and for pre-creating metric
+// series so that a dashboard shows zeros rather than gaps.
+var Reasons = []Reason{
+	ReasonTooLarge, ReasonEmpty, ReasonInvalidUTF8, ReasonMalformedJSON,
+	ReasonMalformedSenML, ReasonMalformedLine, ReasonWrongType, ReasonNonFinite,
+	ReasonInvalidValue, ReasonMissingField, ReasonInvalidKey, ReasonTooManyFields,
+	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
+	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected,
+}
+
+// Error is a refused payload: a Reason and a human-readable detail that
+// tells the integrator what to change.
+type Error struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string { return string(e.Reason) + ": " + e.Detail }
+
+func errorf(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Errorf builds an *Error; ingest uses it for the refusals it decides itself
+// (topic, registry).
+func Errorf(r Reason, format string, args ...any) *Error { return errorf(r, format, args...) }
