@@ -1,0 +1,311 @@
+// Package embedded is the store used when no InfluxDB is configured: SQLite
+// in one file, through modernc.org/sqlite (pure Go, so the binary needs no
+// C toolchain and runs on a fresh machine).
+//
+// Schema: a series row per (device, measurement, tag set) and a sample row
+// per (series, time, field). The sample key makes a rewrite of the same
+// point an upsert, matching InfluxDB's last-write-wins, so redelivered
+// messages never double-count. WAL with synchronous=FULL: a committed write
+// survives a process or power loss, which is what lets ingest acknowledge.
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/point"
+	"github.com/ioc-vn/ioc/internal/store"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS series (
+	id          INTEGER PRIMARY KEY,
+	device      TEXT NOT NULL,
+	measurement TEXT NOT NULL,
+	tags        TEXT NOT NULL, -- JSON [[key, value], ...] sorted by key
+	UNIQUE (device, measurement, tags)
+);
+CREATE TABLE IF NOT EXISTS samples (
+	series INTEGER NOT NULL REFERENCES series(id),
+	ts     INTEGER NOT NULL, -- unix nanoseconds
+	field  TEXT    NOT NULL,
+	kind   INTEGER NOT NULL, -- point.Kind
+	value  ANY,
+	PRIMARY KEY (series, ts, field)
+) WITHOUT ROWID;
+-- A field's type is fixed per measurement, as in InfluxDB (per shard there).
+CREATE TABLE IF NOT EXISTS fields (
+	measurement TEXT    NOT NULL,
+	field       TEXT    NOT NULL,
+	kind        INTEGER NOT NULL,
+	PRIMARY KEY (measurement, field)
+) WITHOUT ROWID;
+`
+
+// Store is an SQLite-backed store.Store.
+type Store struct {
+	db *sql.DB
+
+	mu     sync.Mutex // serialises writers; SQLite has one writer at a time
+	series map[string]int64
+	kinds  map[string]point.Kind // measurement "\x00" field
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the database file at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(OFF)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create embedded store schema in %s: %w", path, err)
+	}
+	return &Store{db: db, series: make(map[string]int64), kinds: make(map[string]point.Kind)}, nil
+}
+
+func deviceOf(p *point.Point) string {
+	v, _ := p.Tag("device")
+	return v
+}
+
+func encodeTags(tags []point.Tag) string {
+	pairs := make([][2]string, len(tags))
+	for i, t := range tags {
+		pairs[i] = [2]string{t.Key, t.Value}
+	}
+	b, _ := json.Marshal(pairs) // strings always marshal
+	return string(b)
+}
+
+func decodeTags(s string) ([]point.Tag, error) {
+	var pairs [][2]string
+	if err := json.Unmarshal([]byte(s), &pairs); err != nil {
+		return nil, err
+	}
+	tags := make([]point.Tag, len(pairs))
+	for i, p := range pairs {
+		tags[i] = point.Tag{Key: p[0], Value: p[1]}
+	}
+	return tags, nil
+}
+
+// Write stores pts in one transaction.
+func (s *Store) Write(ctx context.Context, pts []point.Point) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("embedded store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	insSeries, err := tx.PrepareContext(ctx, `INSERT INTO series (device, measurement, tags) VALUES (?, ?, ?)
+		ON CONFLICT (device, measurement, tags) DO UPDATE SET device = excluded.device RETURNING id`)
+	if err != nil {
+		return fmt.Errorf("embedded store: prepare: %w", err)
+	}
+	insSample, err := tx.PrepareContext(ctx, `INSERT INTO samples (series, ts, field, kind, value) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (series, ts, field) DO UPDATE SET kind = excluded.kind, value = excluded.value`)
+	if err != nil {
+		return fmt.Errorf("embedded store: prepare: %w", err)
+	}
+	getKind, err := tx.PrepareContext(ctx, `SELECT kind FROM fields WHERE measurement = ? AND field = ?`)
+	if err != nil {
+		return fmt.Errorf("embedded store: prepare: %w", err)
+	}
+	insKind, err := tx.PrepareContext(ctx, `INSERT INTO fields (measurement, field, kind) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("embedded store: prepare: %w", err)
+	}
+	created := map[string]int64{}
+	newKinds := map[string]point.Kind{}
+	kindOf := func(m, f string) (point.Kind, bool, error) {
+		key := m + "\x00" + f
+		if k, ok := s.kinds[key]; ok {
+			return k, true, nil
+		}
+		if k, ok := newKinds[key]; ok {
+			return k, true, nil
+		}
+		var k int
+		switch err := getKind.QueryRowContext(ctx, m, f).Scan(&k); {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, false, nil
+		case err != nil:
+			return 0, false, fmt.Errorf("embedded store: field kind: %w", err)
+		}
+		s.kinds[key] = point.Kind(k) // committed earlier: safe to cache now
+		return point.Kind(k), true, nil
+	}
+	for i := range pts {
+		p := &pts[i]
+		dev := deviceOf(p)
+		tags := encodeTags(p.Tags)
+		key := dev + "\x00" + p.Measurement + "\x00" + tags
+		id, ok := s.series[key]
+		if !ok {
+			if id, ok = created[key]; !ok {
+				if err := insSeries.QueryRowContext(ctx, dev, p.Measurement, tags).Scan(&id); err != nil {
+					return fmt.Errorf("embedded store: series: %w", err)
+				}
+				created[key] = id
+			}
+		}
+		ts := p.Time.UnixNano()
+		for _, f := range p.Fields {
+			k, known, err := kindOf(p.Measurement, f.Key)
+			if err != nil {
+				return err
+			}
+			if known && k != f.Kind {
+				return &store.RejectedError{Err: fmt.Errorf("field type conflict: %s.%s is %s, point at %s has %s",
+					p.Measurement, f.Key, k, p.Time.UTC().Format(time.RFC3339Nano), f.Kind)}
+			}
+			if !known {
+				if _, err := insKind.ExecContext(ctx, p.Measurement, f.Key, int(f.Kind)); err != nil {
+					return fmt.Errorf("embedded store: field kind: %w", err)
+				}
+				newKinds[p.Measurement+"\x00"+f.Key] = f.Kind
+			}
+			var v any
+			switch f.Kind {
+			case point.Float:
+				v = f.F
+			case point.Int:
+				v = f.I
+			case point.String:
+				v = f.S
+			case point.Bool:
+				v = f.B
+			}
+			if _, err := insSample.ExecContext(ctx, id, ts, f.Key, int(f.Kind), v); err != nil {
+				return fmt.Errorf("embedded store: sample: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("embedded store: commit: %w", err)
+	}
+	for k, id := range created {
+		s.series[k] = id
+	}
+	for k, kind := range newKinds {
+		s.kinds[k] = kind
+	}
+	return nil
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error) {
+	var (
+		b    strings.Builder
+		args = []any{q.Device, q.From.UnixNano(), q.To.UnixNano()}
+	)
+	b.WriteString(`SELECT s.measurement, s.tags, x.ts, x.field, x.kind, x.value
+		FROM series s JOIN samples x ON x.series = s.id
+		WHERE s.device = ? AND x.ts >= ? AND x.ts < ?`)
+	if q.Measurement != "" {
+		b.WriteString(` AND s.measurement = ?`)
+		args = append(args, q.Measurement)
+	}
+	b.WriteString(` ORDER BY x.ts, s.id`)
+	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: query: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out     []point.Point
+		lastKey string
+	)
+	for rows.Next() {
+		var (
+			m, tags, field string
+			ts             int64
+			kind           int
+			v              any
+		)
+		if err := rows.Scan(&m, &tags, &ts, &field, &kind, &v); err != nil {
+			return nil, fmt.Errorf("embedded store: scan: %w", err)
+		}
+		key := fmt.Sprint(ts, "\x00", m, "\x00", tags)
+		if key != lastKey || len(out) == 0 {
+			t, err := decodeTags(tags)
+			if err != nil {
+				return nil, fmt.Errorf("embedded store: series tags %q: %w", tags, err)
+			}
+			out = append(out, point.Point{Measurement: m, Tags: t, Time: time.Unix(0, ts)})
+			lastKey = key
+		}
+		f, err := decodeField(field, point.Kind(kind), v)
+		if err != nil {
+			return nil, err
+		}
+		p := &out[len(out)-1]
+		p.Fields = append(p.Fields, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("embedded store: query: %w", err)
+	}
+	store.Normalize(out)
+	return out, nil
+}
+
+func decodeField(key string, k point.Kind, v any) (point.Field, error) {
+	f := point.Field{Key: key, Kind: k}
+	switch k {
+	case point.Float:
+		switch x := v.(type) {
+		case float64:
+			f.F = x
+		case int64: // SQLite stores integral REALs compactly
+			f.F = float64(x)
+		default:
+			return f, fmt.Errorf("embedded store: field %s: float stored as %T", key, v)
+		}
+	case point.Int:
+		x, ok := v.(int64)
+		if !ok {
+			return f, fmt.Errorf("embedded store: field %s: int stored as %T", key, v)
+		}
+		f.I = x
+	case point.String:
+		switch x := v.(type) {
+		case string:
+			f.S = x
+		case []byte:
+			f.S = string(x)
+		default:
+			return f, fmt.Errorf("embedded store: field %s: string stored as %T", key, v)
+		}
+	case point.Bool:
+		x, ok := v.(int64)
+		if !ok {
+			return f, fmt.Errorf("embedded store: field %s: bool stored as %T", key, v)
+		}
+		f.B = x != 0
+	default:
+		return f, errors.New("embedded store: unknown field kind")
+	}
+	return f, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,242 @@
+// Package influx stores points in InfluxDB through influxdb-client-go/v2:
+// InfluxDB 2.x (org, bucket, token) or 1.8+ (database/retention-policy as
+// the bucket, "user:password" as the token) over the v2 write and Flux query
+// API.
+//
+// Batching and retries are the caller's: Write sends exactly the points it
+// is given as one request and classifies failures into store's error
+// classes, so ingest can acknowledge MQTT messages only once InfluxDB has
+// answered 204 for their points.
+package influx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/ioc-vn/ioc/internal/point"
+	"github.com/ioc-vn/ioc/internal/store"
+)
+
+// Config selects the server and the database.
+type Config struct {
+	URL string `yaml:"url"`
+	// InfluxDB 2.x.
+	Org    string `yaml:"org"`
+	Bucket string `yaml:"bucket"`
+	Token  string `yaml:"token"`
+	// InfluxDB 1.8+: used when Database is set.
+	Database        string `yaml:"database"`
+	RetentionPolicy string `yaml:"retention_policy"`
+	Username        string `yaml:"username"`
+	Password        string `yaml:"password"`
+	// Timeout bounds one HTTP request.
+	Timeout time.Duration `yaml:"timeout"`
+	// Gzip compresses write bodies: worth it when InfluxDB is across a network.
+	Gzip bool `yaml:"gzip"`
+}
+
+// bucket returns the v2 bucket name and token for either server generation.
+func (c Config) bucket() (org, bucket, token string) {
+	if c.Database != "" {
+		b := c.Database
+		if c.RetentionPolicy != "" {
+			b += "/" + c.RetentionPolicy
+		}
+		tok := ""
+		if c.Username != "" {
+			tok = c.Username + ":" + c.Password
+		}
+		return "", b, tok
+	}
+	return c.Org, c.Bucket, c.Token
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("influx.url is empty")
+	}
+	if c.Database == "" && (c.Bucket == "" || c.Org == "") {
+		return errors.New("influx: set org and bucket (InfluxDB 2.x) or database (InfluxDB 1.8)")
+	}
+	return nil
+}
+
+// Store is an InfluxDB-backed store.Store.
+type Store struct {
+	client influxdb2.Client
+	write  api.WriteAPIBlocking
+	query  api.QueryAPI
+	bucket string
+
+	bufPool sync.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New connects lazily: the first request dials.
+func New(c Config) (*Store, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	org, bucket, token := c.bucket()
+	opts := influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(c.Timeout / time.Second)).
+		SetUseGZip(c.Gzip).
+		SetPrecision(time.Nanosecond).
+		SetApplicationName("ioc-ingest")
+	client := influxdb2.NewClientWithOptions(strings.TrimRight(c.URL, "/"), token, opts)
+	return &Store{
+		client: client,
+		write:  client.WriteAPIBlocking(org, bucket),
+		query:  client.QueryAPI(org),
+		bucket: bucket,
+	}, nil
+}
+
+// Write sends pts as one line-protocol request.
+func (s *Store) Write(ctx context.Context, pts []point.Point) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	bp, _ := s.bufPool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := (*bp)[:0]
+	for i := range pts {
+		if i > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = point.AppendLine(buf, &pts[i])
+	}
+	err := s.write.WriteRecord(ctx, string(buf))
+	*bp = buf
+	s.bufPool.Put(bp)
+	return classify(err)
+}
+
+// classify maps the client's errors onto store's error classes.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var he *ihttp.Error
+	if !errors.As(err, &he) {
+		return fmt.Errorf("influx write: %w", err)
+	}
+	switch {
+	case he.StatusCode == http.StatusRequestEntityTooLarge:
+		return fmt.Errorf("influx write: %w: %s", store.ErrTooLarge, he.Message)
+	case he.StatusCode == http.StatusBadRequest || he.StatusCode == http.StatusUnprocessableEntity:
+		return &store.RejectedError{Err: fmt.Errorf("influx %d: %s", he.StatusCode, he.Message)}
+	case he.RetryAfter > 0:
+		return &store.RetryAfterError{Err: fmt.Errorf("influx write %d: %s", he.StatusCode, he.Message), After: time.Duration(he.RetryAfter) * time.Second}
+	case he.StatusCode == 0:
+		return fmt.Errorf("influx write: %w", he.Err)
+	}
+	return fmt.Errorf("influx write %d: %s", he.StatusCode, he.Message)
+}
+
+// Query implements store.Store with a Flux range query.
+func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error) {
+	var flux strings.Builder
+	fmt.Fprintf(&flux, "from(bucket: %q)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %q",
+		s.bucket, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano), q.Device)
+	if q.Measurement != "" {
+		fmt.Fprintf(&flux, " and r._measurement == %q", q.Measurement)
+	}
+	flux.WriteString(")")
+	res, err := s.query.Query(ctx, flux.String())
+	if err != nil {
+		return nil, fmt.Errorf("influx query: %w", err)
+	}
+	defer res.Close()
+	byKey := map[string]int{}
+	var out []point.Point
+	for res.Next() {
+		r := res.Record()
+		if !r.Time().Before(q.To) {
+			continue // InfluxDB 1.8's Flux includes the stop instant; the contract excludes it
+		}
+		var tags []point.Tag
+		for k, v := range r.Values() {
+			if strings.HasPrefix(k, "_") || k == "result" || k == "table" {
+				continue
+			}
+			sv, ok := v.(string)
+			if !ok || sv == "" {
+				continue
+			}
+			tags = append(tags, point.Tag{Key: k, Value: sv})
+		}
+		sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+		f, err := field(r.Field(), r.Value())
+		if err != nil {
+			return nil, err
+		}
+		var key strings.Builder
+		fmt.Fprint(&key, r.Time().UnixNano(), "\x00", r.Measurement())
+		for _, t := range tags {
+			key.WriteString("\x00" + t.Key + "=" + t.Value)
+		}
+		i, ok := byKey[key.String()]
+		if !ok {
+			i = len(out)
+			byKey[key.String()] = i
+			out = append(out, point.Point{Measurement: r.Measurement(), Tags: tags, Time: r.Time()})
+		}
+		out[i].Fields = append(out[i].Fields, f)
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("influx query: %w", err)
+	}
+	store.Normalize(out)
+	return out, nil
+}
+
+func field(key string, v any) (point.Field, error) {
+	switch x := v.(type) {
+	case float64:
+		return point.FloatField(key, x), nil
+	case int64:
+		return point.IntField(key, x), nil
+	case uint64:
+		return point.IntField(key, int64(x)), nil
+	case string:
+		return point.StringField(key, x), nil
+	case bool:
+		return point.BoolField(key, x), nil
+	}
+	return point.Field{}, fmt.Errorf("influx query: field %s has unexpected type %T", key, v)
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("influx ping: %w", err)
+	}
+	if !ok {
+		return errors.New("influx ping: not ready")
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.client.Close()
+	return nil
+}

@@ -1,0 +1,85 @@
+// Package store defines where points go: the Store interface that ingest
+// writes through, the error classes that tell a caller whether to retry,
+// split or drop a batch, and the range query every implementation answers.
+//
+// Implementations live in subpackages: influx (InfluxDB 2.x and 1.8+ through
+// influxdb-client-go) and embedded (SQLite, the default when no InfluxDB is
+// configured). storetest holds the contract suite both must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/point"
+)
+
+// Store persists points and reads them back.
+type Store interface {
+	// Write stores pts durably before it returns nil. Writing a point that
+	// is already stored (same measurement, tags, field and time) overwrites
+	// it, so redelivered messages do not double-count.
+	Write(ctx context.Context, pts []point.Point) error
+	// Query returns the points of one device in [q.From, q.To), ordered by
+	// time, then measurement, then tags, with fields sorted by key.
+	Query(ctx context.Context, q Query) ([]point.Point, error)
+	// Ping reports whether the store is reachable and answering.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Query selects a device's points in a time range.
+type Query struct {
+	Device      string
+	Measurement string // empty for all
+	From, To    time.Time
+}
+
+// RejectedError means the store refused the data itself (InfluxDB 400/422:
+// a field type conflict, a bad name). Retrying the same points fails again;
+// split the batch to find the offending point.
+type RejectedError struct{ Err error }
+
+func (e *RejectedError) Error() string { return "store rejected the data: " + e.Err.Error() }
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// ErrTooLarge means the request body was too large (HTTP 413); split it.
+var ErrTooLarge = errors.New("store: batch too large")
+
+// RetryAfterError is a transient failure with a server-requested delay
+// (HTTP 429 or 503 with Retry-After).
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// IsRejected reports whether err means the data, not the store, is at fault.
+func IsRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
+}
+
+// RetryAfter returns the delay the store asked for, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *RetryAfterError
+	if errors.As(err, &r) {
+		return r.After, true
+	}
+	return 0, false
+}
+
+// Normalize sorts pts into Query's documented order: time, measurement,
+// tags; fields by key. Implementations call it on their results.
+func Normalize(pts []point.Point) {
+	for i := range pts {
+		sortFields(pts[i].Fields)
+	}
+	sortPoints(pts)
+}

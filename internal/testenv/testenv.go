@@ -1,0 +1,315 @@
+// Package testenv starts real servers for tests: influxd 1.8 and Mosquitto,
+// each on free loopback ports in a temporary directory, stopped when the
+// test ends. The test command (scripts/test) installs both.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Binary finds a server binary on PATH or in $GOPATH/bin and fails the test
+// with the fix when it is missing.
+func Binary(t testing.TB, name string, alsoIn ...string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	dirs := alsoIn
+	if gp, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		dirs = append(dirs, filepath.Join(strings.TrimSpace(string(gp)), "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("%s not found: run scripts/test, which installs the servers the tests need", name)
+	return ""
+}
+
+// Eventually polls cond every 20ms until it returns nil or timeout passes,
+// then fails the test with cond's last error.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %s: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// process is a server child process that can be stopped and started again
+// with the same arguments, ports and data.
+type process struct {
+	t    testing.TB
+	name string
+	bin  string
+	args []string
+	log  string
+	cmd  *exec.Cmd
+	wait chan error
+}
+
+func (p *process) start() {
+	p.t.Helper()
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		p.t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.cmd = cmd
+	p.wait = make(chan error, 1)
+	go func() { p.wait <- cmd.Wait(); logf.Close() }()
+}
+
+func (p *process) stop(sig syscall.Signal) {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.wait:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.wait
+	}
+	p.cmd = nil
+}
+
+func (p *process) logTail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// waitHTTP polls url until it answers with want or the process dies.
+func (p *process) waitHTTP(url string, want int) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.wait:
+			p.t.Fatalf("%s exited while starting: %v\n%s", p.name, err, p.logTail())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("%s did not answer %s within 60s\n%s", p.name, url, p.logTail())
+}
+
+func (p *process) waitTCP(addr string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.wait:
+			p.t.Fatalf("%s exited while starting: %v\n%s", p.name, err, p.logTail())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.t.Fatalf("%s did not listen on %s within 30s\n%s", p.name, addr, p.logTail())
+}
+
+// Influx is a running influxd 1.8 with Flux enabled and database DB created.
+type Influx struct {
+	URL string
+	DB  string
+	p   *process
+}
+
+// StartInflux starts influxd 1.8 on a free port with a fresh data directory.
+func StartInflux(t testing.TB) *Influx {
+	t.Helper()
+	bin := Binary(t, "influxd")
+	dir := t.TempDir()
+	httpPort, rpcPort := FreePort(t), FreePort(t)
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = %q
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+  trace-logging-enabled = false
+[coordinator]
+  log-queries-after = "0s"
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:%d"
+  auth-enabled = false
+  log-enabled = false
+  flux-enabled = true
+  max-body-size = 0
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+[logging]
+  level = "warn"
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+	cfg := filepath.Join(dir, "influxdb.conf")
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := &Influx{
+		URL: "http://127.0.0.1:" + strconv.Itoa(httpPort),
+		DB:  "ioc",
+		p:   &process{t: t, name: "influxd", bin: bin, args: []string{"-config", cfg}, log: filepath.Join(dir, "influxd.log")},
+	}
+	in.Start()
+	t.Cleanup(func() { in.p.stop(syscall.SIGTERM) })
+	in.query(t, "CREATE DATABASE "+in.DB)
+	return in
+}
+
+// Start starts a stopped influxd again on the same port and data.
+func (in *Influx) Start() {
+	in.p.t.Helper()
+	in.p.start()
+	in.p.waitHTTP(in.URL+"/ping", http.StatusNoContent)
+}
+
+// Stop stops influxd (SIGTERM), keeping its data.
+func (in *Influx) Stop() { in.p.stop(syscall.SIGTERM) }
+
+// Kill kills influxd (SIGKILL), keeping its data.
+func (in *Influx) Kill() { in.p.stop(syscall.SIGKILL) }
+
+// query runs an InfluxQL statement.
+func (in *Influx) query(t testing.TB, q string) string {
+	t.Helper()
+	resp, err := http.PostForm(in.URL+"/query", map[string][]string{"q": {q}, "db": {in.DB}})
+	if err != nil {
+		t.Fatalf("influx %q: %v", q, err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("influx %q: %s: %s", q, resp.Status, b.String())
+	}
+	return b.String()
+}
+
+// InfluxQL runs an InfluxQL query against DB and returns the JSON response.
+func (in *Influx) InfluxQL(t testing.TB, q string) string {
+	t.Helper()
+	return in.query(t, q)
+}
+
+// Mosquitto is a running Mosquitto broker.
+type Mosquitto struct {
+	Addr string // host:port
+	URL  string // tcp://host:port
+	p    *process
+}
+
+// MosquittoOptions tune the broker under test.
+type MosquittoOptions struct {
+	// Extra is appended to the generated configuration.
+	Extra string
+}
+
+// StartMosquitto starts Mosquitto with persistence and the queue settings
+// ingest needs (no cap on queued or inflight QoS 1 messages; see README).
+func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
+	t.Helper()
+	bin := Binary(t, "mosquitto", "/usr/sbin")
+	dir := t.TempDir()
+	port := FreePort(t)
+	conf := fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location %s/
+autosave_interval 1
+max_queued_messages 0
+max_inflight_messages 0
+max_keepalive 0
+log_dest stderr
+log_type error
+log_type warning
+%s
+`, port, dir, o.Extra)
+	cfg := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	m := &Mosquitto{
+		Addr: addr,
+		URL:  "tcp://" + addr,
+		p:    &process{t: t, name: "mosquitto", bin: bin, args: []string{"-c", cfg}, log: filepath.Join(dir, "mosquitto.log")},
+	}
+	m.Start()
+	t.Cleanup(func() { m.p.stop(syscall.SIGTERM) })
+	return m
+}
+
+// Start starts a stopped broker again with the same port and persistence.
+func (m *Mosquitto) Start() {
+	m.p.t.Helper()
+	m.p.start()
+	m.p.waitTCP(m.Addr)
+}
+
+// Stop stops the broker gracefully (it saves its persistence file).
+func (m *Mosquitto) Stop() { m.p.stop(syscall.SIGTERM) }
