@@ -113,12 +113,19 @@ func (p *Parser) lineProtocol(dst []point.Point, device string, b []byte, now ti
 			}
 			pt.Fields = append(pt.Fields, f)
 		}
-		t, err := dec.Time(lineprotocol.Nanosecond, now)
-		if errors.Is(err, lineprotocol.ErrValueOutOfRange) {
-			return fail(line, errorf(ReasonTimeOutOfRange, "%v", err))
-		}
+		tb, err := dec.TimeBytes()
 		if err != nil {
 			return fail(line, err)
+		}
+		t := now
+		if tb == nil {
+			p.UsedNow = true
+		} else {
+			ns, err := strconv.ParseInt(string(tb), 10, 64)
+			if err != nil {
+				return fail(line, errorf(ReasonTimeOutOfRange, "timestamp %s does not fit a signed 64-bit nanosecond count", tb))
+			}
+			t = time.Unix(0, ns)
 		}
 		if err := p.checkTime(t, now); err != nil {
 			return fail(line, err)

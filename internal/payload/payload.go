@@ -45,13 +45,13 @@ var ReservedTags = [...]string{"device", "integrator", "kind", "district", "pare
 // Limits bound what one message may contain. The zero value is not useful;
 // start from DefaultLimits.
 type Limits struct {
-	MaxBytes       int           // whole payload
-	MaxPoints      int           // points (lines, SenML instants) in one message
-	MaxFields      int           // fields in one point
-	MaxKeyBytes    int           // a field, tag or measurement name
-	MaxStringBytes int           // a string field value
-	MaxPast        time.Duration // oldest accepted timestamp, before the server clock
-	MaxFuture      time.Duration // newest accepted timestamp, after the server clock
+	MaxBytes       int           `yaml:"max_bytes"`        // whole payload
+	MaxPoints      int           `yaml:"max_points"`       // points (lines, SenML instants) in one message
+	MaxFields      int           `yaml:"max_fields"`       // fields in one point
+	MaxKeyBytes    int           `yaml:"max_key_bytes"`    // a field, tag or measurement name
+	MaxStringBytes int           `yaml:"max_string_bytes"` // a string field value
+	MaxPast        time.Duration `yaml:"max_past"`         // oldest accepted timestamp, before the server clock
+	MaxFuture      time.Duration `yaml:"max_future"`       // newest accepted timestamp, after the server clock
 }
 
 // DefaultLimits are sized for cameras and city sensors: a status or reading
@@ -74,6 +74,10 @@ type Parser struct {
 	limits Limits
 	json   fastjson.Parser
 	senml  senmlState
+	// UsedNow reports whether the last Parse stamped any point with a time
+	// derived from now (no ts, a line without a timestamp, a relative SenML
+	// time): such points need the same now when the message is redelivered.
+	UsedNow bool
 }
 
 // NewParser returns a Parser enforcing l.
@@ -85,6 +89,7 @@ func NewParser(l Limits) *Parser { return &Parser{limits: l} }
 // unchanged in length and the error is a *Error.
 func (p *Parser) Parse(dst []point.Point, ch Channel, device string, b []byte, now time.Time) ([]point.Point, error) {
 	n := len(dst)
+	p.UsedNow = false
 	out, err := p.parse(dst, ch, device, b, now)
 	if err != nil {
 		return dst[:n], err
@@ -153,6 +158,7 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 	pt := &dst[len(dst)-1]
 	pt.Measurement = measurement
 	pt.Time = now
+	hasTS := false
 	var perr error
 	seen := 0
 	obj.Visit(func(key []byte, v *fastjson.Value) {
@@ -161,6 +167,7 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 		}
 		seen++
 		if string(key) == "ts" {
+			hasTS = true
 			pt.Time, perr = p.jsonTime(v, now)
 			return
 		}
@@ -192,6 +199,7 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 	if perr != nil {
 		return dst[:len(dst)-1], perr
 	}
+	p.UsedNow = p.UsedNow || !hasTS
 	return dst, nil
 }
 

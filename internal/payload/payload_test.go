@@ -178,3 +178,22 @@ func TestJSONTimeFractionalMillis(t *testing.T) {
 		t.Fatalf("time %v, want %v", got[0].Time, want)
 	}
 }
+
+func TestUsedNow(t *testing.T) {
+	f := func(in string, want bool) {
+		t.Helper()
+		p := NewParser(DefaultLimits)
+		if _, err := p.Parse(nil, Telemetry, "d", []byte(in), now); err != nil {
+			t.Fatal(err)
+		}
+		if p.UsedNow != want {
+			t.Fatalf("Parse(%q).UsedNow = %v, want %v", in, p.UsedNow, want)
+		}
+	}
+	f(`{"a":1}`, true)
+	f(`{"ts":1795427990123,"a":1}`, false)
+	f(`[{"n":"a","v":1,"t":1795427990}]`, false)
+	f(`[{"n":"a","v":1,"t":-5}]`, true)
+	f("m a=1 1795427990000000000", false)
+	f("m a=1 1795427990000000000\nm a=2", true)
+}

@@ -158,6 +158,7 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 		var at time.Time
 		if math.Abs(secs) < senmlRelativeLimit {
 			at = now.Add(time.Duration(secs * float64(time.Second)))
+			p.UsedNow = true
 		} else {
 			at = time.Unix(0, int64(math.Round(secs*1e9)))
 		}

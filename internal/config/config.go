@@ -1,0 +1,241 @@
+// Package config loads the ingest configuration: one YAML file (unknown keys
+// are errors, reported with their line), then IOC_* environment variables,
+// then command-line flags; defaults and validation live here and nowhere
+// else. The zero configuration runs: embedded broker, embedded store.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/broker"
+	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/store/influx"
+	"gopkg.in/yaml.v3"
+)
+
+// Ingest is the configuration of cmd/ingest.
+type Ingest struct {
+	// DataDir holds the embedded store, the broker's sessions and the stamp
+	// journal.
+	DataDir string `yaml:"data_dir"`
+	// Registry is the device registry file.
+	Registry string `yaml:"registry"`
+	// MQTT is the broker ingest subscribes to. With an empty broker URL,
+	// ingest starts the embedded broker and subscribes to it.
+	MQTT   mqttsub.Config `yaml:"mqtt"`
+	Broker broker.Config  `yaml:"embedded_broker"`
+	// Influx is used when its url is set; otherwise the embedded store.
+	Influx   influx.Config  `yaml:"influx"`
+	Pipeline ingest.Options `yaml:"pipeline"`
+	Limits   payload.Limits `yaml:"limits"`
+	HTTP     HTTP           `yaml:"http"`
+	Log      Log            `yaml:"log"`
+}
+
+// HTTP is the metrics and health endpoint.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log selects slog's level and format.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// EmbeddedBroker reports whether ingest runs its own broker.
+func (c *Ingest) EmbeddedBroker() bool { return c.MQTT.Broker == "" }
+
+// EmbeddedStore reports whether ingest stores into SQLite.
+func (c *Ingest) EmbeddedStore() bool { return c.Influx.URL == "" }
+
+// StorePath is the embedded store's file.
+func (c *Ingest) StorePath() string { return filepath.Join(c.DataDir, "ioc.db") }
+
+// JournalPath is the stamp journal's file.
+func (c *Ingest) JournalPath() string { return filepath.Join(c.DataDir, "stamps.journal") }
+
+// Default returns the configuration used for anything a file does not set.
+func Default() Ingest {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "local"
+	}
+	return Ingest{
+		DataDir:  "data",
+		Registry: "configs/devices.yaml",
+		MQTT: mqttsub.Config{
+			ClientID:  "ioc-ingest-" + sanitize(host),
+			Topics:    ingest.SubscribeFilters(),
+			KeepAlive: 30 * time.Second,
+		},
+		Broker:   broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
+		Influx:   influx.Config{Timeout: 30 * time.Second},
+		Pipeline: ingest.DefaultOptions,
+		Limits:   payload.DefaultLimits,
+		HTTP:     HTTP{Listen: "127.0.0.1:9100"},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '+' || r == '#' || r == '/' || r == ' ' {
+			return '-'
+		}
+		return r
+	}, s)
+}
+
+// override is one setting that the environment and flags may change.
+type override struct {
+	flag, env, help string
+	set             func(*Ingest, string)
+}
+
+func overrides() []override {
+	str := func(p func(*Ingest) *string) func(*Ingest, string) {
+		return func(c *Ingest, v string) { *p(c) = v }
+	}
+	return []override{
+		{"data-dir", "IOC_DATA_DIR", "directory for the embedded store, broker sessions and stamp journal", str(func(c *Ingest) *string { return &c.DataDir })},
+		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *Ingest) *string { return &c.Registry })},
+		{"mqtt.broker", "IOC_MQTT_BROKER", "external broker URL (tcp://host:1883); empty runs the embedded broker", str(func(c *Ingest) *string { return &c.MQTT.Broker })},
+		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "stable MQTT client id of this ingest process", str(func(c *Ingest) *string { return &c.MQTT.ClientID })},
+		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username", str(func(c *Ingest) *string { return &c.MQTT.Username })},
+		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *Ingest) *string { return &c.MQTT.Password })},
+		{"mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", str(func(c *Ingest) *string { return &c.MQTT.SharedGroup })},
+		{"broker.listen", "IOC_BROKER_LISTEN", "embedded broker's listen address", str(func(c *Ingest) *string { return &c.Broker.Listen })},
+		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty uses the embedded store", str(func(c *Ingest) *string { return &c.Influx.URL })},
+		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *Ingest) *string { return &c.Influx.Org })},
+		{"influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", str(func(c *Ingest) *string { return &c.Influx.Bucket })},
+		{"influx.token", "IOC_INFLUX_TOKEN", "InfluxDB 2.x token", str(func(c *Ingest) *string { return &c.Influx.Token })},
+		{"influx.database", "IOC_INFLUX_DATABASE", "InfluxDB 1.8 database", str(func(c *Ingest) *string { return &c.Influx.Database })},
+		{"influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username", str(func(c *Ingest) *string { return &c.Influx.Username })},
+		{"influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", str(func(c *Ingest) *string { return &c.Influx.Password })},
+		{"http.listen", "IOC_HTTP_LISTEN", "address of /metrics, /healthz, /readyz", str(func(c *Ingest) *string { return &c.HTTP.Listen })},
+		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *Ingest) *string { return &c.Log.Level })},
+	}
+}
+
+// Load reads the configuration named by -config (if any), then applies the
+// environment (getenv) and the other flags in args. usage receives -h output.
+func Load(args []string, getenv func(string) string, usage io.Writer) (*Ingest, error) {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	path := fs.String("config", "", "YAML configuration file (see configs/ingest.yaml)")
+	set := map[string]*string{}
+	ovs := overrides()
+	for _, o := range ovs {
+		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c := Default()
+	if *path != "" {
+		b, err := os.ReadFile(*path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := Decode(b, &c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", *path, err)
+		}
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	for _, o := range ovs {
+		if v := getenv(o.env); v != "" {
+			o.set(&c, v)
+		}
+		if explicit[o.flag] {
+			o.set(&c, *set[o.flag])
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Decode decodes YAML into c strictly, over the values c already holds.
+func Decode(b []byte, c *Ingest) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the whole configuration and reports every problem.
+func (c *Ingest) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if c.Registry == "" {
+		bad("registry is empty")
+	}
+	if !c.EmbeddedBroker() {
+		if err := c.MQTT.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.Broker.Listen == "" {
+		bad("embedded_broker.listen is empty")
+	}
+	if !c.EmbeddedStore() {
+		if err := c.Influx.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p := c.Pipeline
+	if p.MaxInFlight < 1 || p.MaxInFlight > 65535 {
+		bad("pipeline.max_in_flight %d: use 1..65535 (MQTT packet ids bound a session's in-flight messages)", p.MaxInFlight)
+	}
+	if p.BatchPoints < 1 {
+		bad("pipeline.batch_points %d: must be positive", p.BatchPoints)
+	}
+	if p.FlushInterval <= 0 || p.FlushInterval > 10*time.Second {
+		bad("pipeline.flush_interval %s: use (0, 10s]", p.FlushInterval)
+	}
+	if p.WriteWorkers < 1 || p.WriteWorkers > 64 {
+		bad("pipeline.write_workers %d: use 1..64", p.WriteWorkers)
+	}
+	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin {
+		bad("pipeline.retry_min %s / retry_max %s: need 0 < retry_min <= retry_max", p.RetryMin, p.RetryMax)
+	}
+	l := c.Limits
+	if l.MaxBytes < 64 || l.MaxPoints < 1 || l.MaxFields < 1 || l.MaxKeyBytes < 8 || l.MaxStringBytes < 1 {
+		bad("limits: max_bytes >= 64, max_points, max_fields, max_string_bytes >= 1 and max_key_bytes >= 8 are required")
+	}
+	if l.MaxPast <= 0 || l.MaxFuture <= 0 {
+		bad("limits.max_past and limits.max_future must be positive")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format %q: use text or json", c.Log.Format)
+	}
+	if c.HTTP.Listen == "" {
+		bad("http.listen is empty")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,130 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ioc-vn/ioc/internal/payload"
+)
+
+// Report is what an integrator receives on ioc/v1/<integrator>/_errors when
+// a message is refused. The JSON field names are part of the contract.
+type Report struct {
+	Time        time.Time      `json:"ts"`
+	Topic       string         `json:"topic"`
+	Device      string         `json:"device,omitempty"`
+	Channel     string         `json:"channel,omitempty"`
+	Reason      payload.Reason `json:"reason"`
+	Error       string         `json:"error"`
+	PayloadSize int            `json:"payload_bytes"`
+	PayloadHead string         `json:"payload_head,omitempty"`
+}
+
+const payloadHeadBytes = 200
+
+// reject records a refused message: metric, rate-limited log, report.
+func (p *Pipeline) reject(meta msgMeta, size int, body []byte, e *payload.Error) {
+	p.m.rejected.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := p.reports.limiter.allow(string(e.Reason), time.Now()); ok {
+		p.log.Warn("ingest: message rejected", "reason", e.Reason, "err", e.Detail,
+			"topic", meta.topic, "integrator", meta.integrator, "device", meta.device, "suppressed", suppressed)
+	}
+	if meta.integrator == "" {
+		return // no integrator to tell: the topic did not name a valid one
+	}
+	head := body
+	if len(head) > payloadHeadBytes {
+		head = head[:payloadHeadBytes]
+	}
+	p.reports.send(meta.integrator, Report{
+		Time:        p.now().UTC(),
+		Topic:       meta.topic,
+		Device:      meta.device,
+		Channel:     meta.channel,
+		Reason:      e.Reason,
+		Error:       e.Detail,
+		PayloadSize: size,
+		PayloadHead: strings.ToValidUTF8(string(head), string(utf8.RuneError)),
+	})
+}
+
+type outgoing struct {
+	topic string
+	body  []byte
+}
+
+// reporter publishes reports from its own goroutine through a bounded
+// queue, so a slow or absent broker never stalls ingest.
+type reporter struct {
+	pub     Publisher
+	log     *slog.Logger
+	m       *metrics
+	q       chan outgoing
+	limiter *limiter
+}
+
+func newReporter(pub Publisher, log *slog.Logger, m *metrics) *reporter {
+	return &reporter{pub: pub, log: log, m: m, q: make(chan outgoing, 4096), limiter: newLimiter(time.Second)}
+}
+
+func (r *reporter) send(integrator string, rep Report) {
+	if r.pub == nil {
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // integrators read these; keep < > & as they are
+	_ = enc.Encode(rep)      // a Report always encodes
+	select {
+	case r.q <- outgoing{topic: ErrorsTopic(integrator), body: bytes.TrimSpace(buf.Bytes())}:
+	default:
+		r.m.reportsDropped.Inc()
+	}
+}
+
+func (r *reporter) run(ctx context.Context) {
+	for {
+		select {
+		case o := <-r.q:
+			if err := r.pub.Publish(o.topic, 1, false, o.body); err != nil {
+				r.m.reportsDropped.Inc()
+				if ok, _ := r.limiter.allow("publish", time.Now()); ok {
+					r.log.Warn("ingest: could not publish rejection report", "topic", o.topic, "err", err)
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// limiter lets one log line per key through per interval and counts the rest.
+type limiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  map[string]time.Time
+	held  map[string]int
+}
+
+func newLimiter(every time.Duration) *limiter {
+	return &limiter{every: every, last: map[string]time.Time{}, held: map[string]int{}}
+}
+
+// allow reports whether to log now, and how many were suppressed since.
+func (l *limiter) allow(key string, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.last[key]) < l.every {
+		l.held[key]++
+		return false, 0
+	}
+	n := l.held[key]
+	l.last[key], l.held[key] = now, 0
+	return true, n
+}

@@ -1,0 +1,72 @@
+package ingest
+
+import (
+	"strings"
+
+	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/registry"
+)
+
+// Topic tree of the integrator contract.
+const (
+	// TopicPrefix starts every device topic: ioc/v1/<integrator>/<device>/<channel>.
+	TopicPrefix = "ioc/v1/"
+)
+
+// SubscribeFilters receive every topic under ioc/v1/, so that a message on a
+// malformed topic is refused with a reason rather than silently unheard.
+// The pipeline skips the ioc/v1/<integrator>/_errors topics it publishes.
+// (ioc/v1/+/+/+/# would be narrower, but not every broker lets # match zero
+// levels.)
+func SubscribeFilters() []string { return []string{"ioc/v1/#"} }
+
+// isErrorsTopic reports whether topic is an ioc/v1/<integrator>/_errors topic.
+func isErrorsTopic(topic string) bool {
+	rest, ok := strings.CutPrefix(topic, TopicPrefix)
+	if !ok {
+		return false
+	}
+	i := strings.IndexByte(rest, '/')
+	return i >= 0 && rest[i+1:] == "_errors"
+}
+
+// ErrorsTopic is where integrator's rejections are published.
+func ErrorsTopic(integrator string) string { return TopicPrefix + integrator + "/_errors" }
+
+// Topic is a parsed device topic.
+type Topic struct {
+	Integrator string
+	Device     string
+	Channel    payload.Channel
+}
+
+// ParseTopic splits ioc/v1/<integrator>/<device>/<channel>. On error the
+// fields that could be read are still set, so the rejection can be routed.
+func ParseTopic(topic string) (Topic, *payload.Error) {
+	var t Topic
+	rest, ok := strings.CutPrefix(topic, TopicPrefix)
+	if !ok {
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q does not start with %s", topic, TopicPrefix)
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) > 0 && registry.ValidIntegratorID(parts[0]) {
+		t.Integrator = parts[0]
+	}
+	if len(parts) != 3 {
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: want ioc/v1/<integrator>/<device_id>/<telemetry|status|event>", topic)
+	}
+	if t.Integrator == "" {
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: integrator %q is not a valid id", topic, parts[0])
+	}
+	if !registry.ValidDeviceID(parts[1]) {
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", topic, parts[1])
+	}
+	t.Device = parts[1]
+	switch c := payload.Channel(parts[2]); c {
+	case payload.Telemetry, payload.Status, payload.Event:
+		t.Channel = c
+	default:
+		return t, payload.Errorf(payload.ReasonUnknownChannel, "channel %q is not one of telemetry, status, event", parts[2])
+	}
+	return t, nil
+}

@@ -1,0 +1,206 @@
+// Package ingestd assembles the ingest process from its parts: embedded
+// broker (when no broker is configured), store, stamp journal, pipeline,
+// MQTT subscription and the HTTP endpoint for /metrics, /healthz and
+// /readyz. Sinks start before sources; on shutdown sources stop first.
+package ingestd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/broker"
+	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/stamp"
+	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/ioc-vn/ioc/internal/store/embedded"
+	"github.com/ioc-vn/ioc/internal/store/influx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// recoveredStampTTL is how long stamps from the previous process are kept
+// to match redeliveries: the broker redelivers right after we reconnect.
+const recoveredStampTTL = 10 * time.Minute
+
+// Run runs ingest until ctx ends. reload receives a value on SIGHUP: the
+// registry is read again and swapped in if valid.
+func Run(ctx context.Context, c *config.Ingest, log *slog.Logger, reload <-chan struct{}) error {
+	reg, err := registry.Load(c.Registry)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	journal, err := stamp.Open(c.JournalPath())
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	forget := time.AfterFunc(recoveredStampTTL, journal.ForgetRecovered)
+	defer forget.Stop()
+
+	mqttCfg := c.MQTT
+	if c.EmbeddedBroker() {
+		b, err := broker.New(c.Broker, log, metrics)
+		if err != nil {
+			return err
+		}
+		if err := b.Start(); err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		defer b.Close()
+		mqttCfg.Broker = "tcp://" + loopback(c.Broker.Listen)
+		log.Info("embedded MQTT broker listening", "addr", c.Broker.Listen)
+	}
+
+	opts := c.Pipeline
+	opts.Limits = c.Limits
+	var client *mqttsub.Client
+	pub := publisherFunc(func(topic string, qos byte, retain bool, body []byte) error {
+		return client.Publish(topic, qos, retain, body)
+	})
+	pipe, err := ingest.New(opts, ingest.Deps{
+		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics,
+	})
+	if err != nil {
+		return err
+	}
+	client = mqttsub.New(mqttCfg, log, pipe.Handle)
+
+	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- pipe.Run(pipeCtx) }()
+
+	srv := &http.Server{
+		Handler:           handler(metrics, client, st, pipe),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", c.HTTP.Listen)
+	if err != nil {
+		stopPipe()
+		<-pipeDone
+		return fmt.Errorf("http listen %s: %w", c.HTTP.Listen, err)
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("ingest started", "http", ln.Addr().String(), "broker", mqttCfg.Broker, "store", storeName(c),
+		"devices", reg.Len(), "subscription", mqttCfg.Filters())
+
+	connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
+	if err := client.Connect(connectCtx); err != nil {
+		log.Warn("mqtt not connected yet; retrying in the background", "broker", mqttCfg.Broker, "err", err)
+	}
+	cancelConnect()
+
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-reload:
+			r, err := registry.Load(c.Registry)
+			if err != nil {
+				log.Error("registry reload refused; keeping the current one", "err", err)
+				continue
+			}
+			pipe.SetRegistry(r)
+			log.Info("registry reloaded", "devices", r.Len())
+		}
+	}
+
+	log.Info("ingest stopping: writing and acknowledging what is in flight")
+	stopPipe()
+	<-pipeDone
+	client.Close(2 * time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	log.Info("ingest stopped")
+	return nil
+}
+
+func storeName(c *config.Ingest) string {
+	if c.EmbeddedStore() {
+		return "embedded:" + c.StorePath()
+	}
+	return "influxdb:" + c.Influx.URL
+}
+
+func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
+	if c.EmbeddedStore() {
+		return embedded.Open(ctx, c.StorePath())
+	}
+	return influx.New(c.Influx)
+}
+
+// loopback turns a listen address into one to dial on this host.
+func loopback(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+type publisherFunc func(topic string, qos byte, retain bool, body []byte) error
+
+func (f publisherFunc) Publish(topic string, qos byte, retain bool, body []byte) error {
+	return f(topic, qos, retain, body)
+}
+
+func handler(metrics *prometheus.Registry, client *mqttsub.Client, st store.Store, pipe *ingest.Pipeline) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		var problems []string
+		if !client.Connected() {
+			problems = append(problems, "mqtt: not connected or not subscribed")
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			problems = append(problems, "store: "+err.Error())
+		}
+		if err := pipe.Ready(); err != nil {
+			problems = append(problems, "pipeline: "+err.Error())
+		}
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, p := range problems {
+				w.Write([]byte(p + "\n"))
+			}
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+

@@ -1,0 +1,187 @@
+// Package mqttsub is ingest's MQTT client, and the only package that
+// imports paho. It subscribes with QoS 1 on a persistent session (clean
+// session off, stable client id) so the broker keeps messages while ingest
+// is away, leaves acknowledgement to the caller (paho's manual acks), and
+// reconnects and resubscribes on its own.
+package mqttsub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Message is one received message. Ack sends its PUBACK; call it once the
+// message's data is safe, in arrival order.
+type Message interface {
+	Topic() string
+	Payload() []byte
+	MessageID() uint16
+	Duplicate() bool
+	Ack()
+}
+
+// Config is the broker connection.
+type Config struct {
+	// Broker is the URL: tcp://host:1883, ssl://host:8883, ws://host/mqtt.
+	Broker   string `yaml:"broker"`
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Topics are the subscription filters.
+	Topics []string `yaml:"topics"`
+	// SharedGroup, when set, subscribes as $share/<group>/<topic> so that
+	// several ingest processes split the messages between them.
+	SharedGroup string        `yaml:"shared_group"`
+	KeepAlive   time.Duration `yaml:"keepalive"`
+	// TLS enables certificate checks for ssl:// brokers.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Filters returns the subscription filters, with the shared prefix if any.
+func (c Config) Filters() []string {
+	out := make([]string, len(c.Topics))
+	for i, t := range c.Topics {
+		if c.SharedGroup != "" {
+			t = "$share/" + c.SharedGroup + "/" + t
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Broker == "" {
+		return errors.New("mqtt.broker is empty")
+	}
+	if c.ClientID == "" {
+		return errors.New("mqtt.client_id is empty: a persistent session needs a stable client id")
+	}
+	if strings.ContainsAny(c.ClientID, "+#/") {
+		return fmt.Errorf("mqtt.client_id %q: + # / are not allowed", c.ClientID)
+	}
+	if strings.ContainsAny(c.SharedGroup, "+#/") {
+		return fmt.Errorf("mqtt.shared_group %q: + # / are not allowed", c.SharedGroup)
+	}
+	if len(c.Topics) == 0 {
+		return errors.New("mqtt.topics is empty")
+	}
+	return nil
+}
+
+// Client is a subscribed MQTT connection.
+type Client struct {
+	cfg       Config
+	log       *slog.Logger
+	c         paho.Client
+	connected atomic.Bool
+	subErr    atomic.Pointer[error]
+}
+
+// New builds a client; handle is called for each message on paho's routing
+// goroutine, in arrival order. It must not block for long: hand the message
+// on and return (blocking there stops reading from the broker, which is the
+// backpressure ingest wants when its window is full).
+func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
+	cl := &Client{cfg: cfg, log: log}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	h := func(_ paho.Client, m paho.Message) { handle(m) }
+	o := paho.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.Username).
+		SetPassword(cfg.Password).
+		SetCleanSession(false).
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(5 * time.Second).
+		SetResumeSubs(true).
+		SetKeepAlive(cfg.KeepAlive).
+		SetPingTimeout(10 * time.Second).
+		SetWriteTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetDefaultPublishHandler(h).
+		SetOnConnectHandler(func(c paho.Client) {
+			cl.connected.Store(true)
+			log.Info("mqtt connected", "broker", cfg.Broker, "client_id", cfg.ClientID)
+			// Subscribing again on every connect is harmless with a
+			// persistent session and repairs one the broker lost.
+			filters := map[string]byte{}
+			for _, f := range cfg.Filters() {
+				filters[f] = 1
+			}
+			tok := c.SubscribeMultiple(filters, h)
+			if !tok.WaitTimeout(30 * time.Second) {
+				err := errors.New("subscribe timed out")
+				cl.subErr.Store(&err)
+				log.Error("mqtt subscribe timed out", "topics", cfg.Filters())
+				return
+			}
+			if err := tok.Error(); err != nil {
+				cl.subErr.Store(&err)
+				log.Error("mqtt subscribe failed", "topics", cfg.Filters(), "err", err)
+				return
+			}
+			cl.subErr.Store(nil)
+			log.Info("mqtt subscribed", "topics", cfg.Filters())
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cl.connected.Store(false)
+			log.Warn("mqtt connection lost; reconnecting", "broker", cfg.Broker, "err", err)
+		}).
+		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
+			log.Info("mqtt reconnecting", "broker", cfg.Broker)
+		})
+	if strings.HasPrefix(cfg.Broker, "ssl://") || strings.HasPrefix(cfg.Broker, "tls://") || strings.HasPrefix(cfg.Broker, "wss://") {
+		o.SetTLSConfig(&tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12})
+	}
+	cl.c = paho.NewClient(o)
+	return cl
+}
+
+// Connect starts connecting; it returns once connected or when ctx ends.
+// paho keeps retrying in the background either way.
+func (cl *Client) Connect(ctx context.Context) error {
+	tok := cl.c.Connect()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Connected reports whether the connection is up and subscribed.
+func (cl *Client) Connected() bool {
+	return cl.c.IsConnectionOpen() && cl.subErr.Load() == nil && cl.connected.Load()
+}
+
+// Publish sends a message without waiting for the broker's acknowledgement.
+// It returns an error when the client is not connected.
+func (cl *Client) Publish(topic string, qos byte, retain bool, payload []byte) error {
+	tok := cl.c.Publish(topic, qos, retain, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	default:
+		return nil
+	}
+}
+
+// Close disconnects, giving in-flight acknowledgements up to quiesce to go out.
+func (cl *Client) Close(quiesce time.Duration) {
+	cl.c.Disconnect(uint(quiesce / time.Millisecond))
+}
