@@ -203,4 +203,3 @@ func handler(metrics *prometheus.Registry, client *mqttsub.Client, st store.Stor
 	})
 	return mux
 }
-
