@@ -48,7 +48,7 @@ func main() {
 		}
 	}()
 
-	if err := ingestd.Run(ctx, cfg, log, reload); err != nil {
+	if err := ingestd.Run(ctx, cfg, ingestd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ingest failed", "err", err)
 		os.Exit(1)
 	}

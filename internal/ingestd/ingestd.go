@@ -32,9 +32,21 @@ import (
 // to match redeliveries: the broker redelivers right after we reconnect.
 const recoveredStampTTL = 10 * time.Minute
 
-// Run runs ingest until ctx ends. reload receives a value on SIGHUP: the
-// registry is read again and swapped in if valid.
-func Run(ctx context.Context, c *config.Ingest, log *slog.Logger, reload <-chan struct{}) error {
+// Options are what Run needs besides the configuration.
+type Options struct {
+	Log *slog.Logger
+	// Reload receives a value on SIGHUP: the registry is read again and
+	// swapped in if valid.
+	Reload <-chan struct{}
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Started, if set, is called once serving, with the HTTP address.
+	Started func(httpAddr string)
+}
+
+// Run runs ingest until ctx ends.
+func Run(ctx context.Context, c *config.Ingest, o Options) error {
+	log, reload := o.Log, o.Reload
 	reg, err := registry.Load(c.Registry)
 	if err != nil {
 		return err
@@ -80,7 +92,7 @@ func Run(ctx context.Context, c *config.Ingest, log *slog.Logger, reload <-chan 
 		return client.Publish(topic, qos, retain, body)
 	})
 	pipe, err := ingest.New(opts, ingest.Deps{
-		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics,
+		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now,
 	})
 	if err != nil {
 		return err
@@ -114,6 +126,9 @@ func Run(ctx context.Context, c *config.Ingest, log *slog.Logger, reload <-chan 
 		log.Warn("mqtt not connected yet; retrying in the background", "broker", mqttCfg.Broker, "err", err)
 	}
 	cancelConnect()
+	if o.Started != nil {
+		o.Started(ln.Addr().String())
+	}
 
 	for running := true; running; {
 		select {

@@ -1,0 +1,199 @@
+package ingestd_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/testenv"
+)
+
+const sampleRegistry = "../../configs/devices.yaml"
+
+// testConfig is a configuration for one test: its own data dir, free ports.
+func testConfig(t *testing.T) *config.Ingest {
+	c := config.Default()
+	c.DataDir = t.TempDir()
+	c.Registry = sampleRegistry
+	c.HTTP.Listen = "127.0.0.1:0"
+	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	c.MQTT.ClientID = "ingest-" + strings.ReplaceAll(t.Name(), "/", "-")
+	c.Log.Level = "warn"
+	return &c
+}
+
+// running is an in-process ingest.
+type running struct {
+	BrokerURL string
+	HTTP      string
+	stop      func()
+}
+
+func startIngest(t *testing.T, c *config.Ingest, now func() time.Time) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		done <- ingestd.Run(ctx, c, ingestd.Options{Log: log, Now: now, Started: func(a string) { started <- a }})
+	}()
+	r := &running{BrokerURL: c.MQTT.Broker}
+	if c.EmbeddedBroker() {
+		r.BrokerURL = "tcp://" + c.Broker.Listen
+	}
+	select {
+	case r.HTTP = <-started:
+	case err := <-done:
+		t.Fatalf("ingest exited at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest did not start in 30s")
+	}
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("ingest: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("ingest did not stop in 30s")
+			}
+		})
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// client connects a device-side MQTT client (clean session).
+func client(t testing.TB, url, id string) paho.Client {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(true).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second).SetWriteTimeout(10 * time.Second)
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t testing.TB, c paho.Client, topic string, body []byte) {
+	t.Helper()
+	tok := c.Publish(topic, 1, false, body)
+	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// reports subscribes to every integrator's _errors topic.
+func reports(t *testing.T, url string) <-chan ingest.Report {
+	t.Helper()
+	c := client(t, url, "errors-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	out := make(chan ingest.Report, 10000)
+	tok := c.Subscribe("ioc/v1/+/_errors", 1, func(_ paho.Client, m paho.Message) {
+		var r ingest.Report
+		if err := json.Unmarshal(m.Payload(), &r); err != nil {
+			t.Errorf("report on %s is not JSON: %v: %s", m.Topic(), err, m.Payload())
+			return
+		}
+		if want := "ioc/v1/" + strings.Split(r.Topic, "/")[2] + "/_errors"; m.Topic() != want {
+			t.Errorf("report for %s published on %s, want %s", r.Topic, m.Topic(), want)
+		}
+		out <- r
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return out
+}
+
+// influxCount sums count(field) over every measurement.
+func influxCount(t testing.TB, in *testenv.Influx, field string) int {
+	t.Helper()
+	var resp struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+			Error string `json:"error"`
+		} `json:"results"`
+	}
+	body := in.InfluxQL(t, fmt.Sprintf(`SELECT count(%q) FROM /.*/`, field))
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
+		t.Fatalf("count: %v: %s", err, body)
+	}
+	n := 0
+	for _, r := range resp.Results {
+		if r.Error != "" {
+			t.Fatalf("count: %s", r.Error)
+		}
+		for _, s := range r.Series {
+			for _, v := range s.Values {
+				if f, ok := v[1].(float64); ok {
+					n += int(f)
+				}
+			}
+		}
+	}
+	return n
+}
+
+// metric reads one sample from ingest's /metrics.
+func metric(t testing.TB, httpAddr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(line[len(name):]), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// writeRegistry writes a registry of n sensors owned by integrator "bench".
+func writeRegistry(t testing.TB, n int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("province: Test\ndistricts: [{id: d1, name: D1}, {id: d2, name: D2}]\nintegrators: [{id: bench, name: Bench}, {id: other, name: Other}]\ndevices:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {id: dev-%05d, kind: sensor, name: \"Cảm biến %d\", district: d%d, integrator: bench, lat: 21.5, lon: 105.8}\n", i, i, i%2+1)
+	}
+	b.WriteString("  - {id: other-01, kind: sensor, name: Other, district: d1, integrator: other, lat: 21.5, lon: 105.8}\n")
+	p := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
