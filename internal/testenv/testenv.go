@@ -283,7 +283,6 @@ persistence_location %s/
 autosave_interval 1
 max_queued_messages 0
 max_inflight_messages 0
-max_keepalive 0
 log_dest stderr
 log_type error
 log_type warning

@@ -1,0 +1,257 @@
+package ingestd_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/testenv"
+)
+
+// message i of a mixed stream: JSON, SenML and line protocol in turn, each
+// carrying a unique seq; withoutTS leaves the time to the server.
+func message(i, devices int, base time.Time, withoutTS bool) (topic string, body []byte) {
+	dev := i % devices
+	topic = fmt.Sprintf("ioc/v1/bench/dev-%05d/telemetry", dev)
+	at := base.Add(time.Duration(i) * time.Millisecond)
+	switch {
+	case withoutTS:
+		body = fmt.Appendf(nil, `{"seq": %d, "pm25": %d.5}`, i, i%300)
+	case i%3 == 0:
+		body = fmt.Appendf(nil, `{"ts": %d, "seq": %d, "pm25": %d.5, "ok": true}`, at.UnixMilli(), i, i%300)
+	case i%3 == 1:
+		body = fmt.Appendf(nil, `[{"bt": %.3f, "n": "seq", "v": %d}, {"n": "water_level_cm", "v": %d}]`, float64(at.UnixMilli())/1000, i, 100+i%50)
+	default:
+		body = fmt.Appendf(nil, "bench,src=lp seq=%di,count=%di %d", i, i%1000, at.UnixNano())
+	}
+	return topic, body
+}
+
+// publishAll publishes messages [from, to) from several clients, waiting for
+// every PUBACK; pace, if non-zero, is the total rate in messages per second.
+func publishAll(t testing.TB, clients []paho.Client, from, to, devices int, base time.Time, pace int, withoutTS func(int) bool) {
+	var wg sync.WaitGroup
+	per := (to - from + len(clients) - 1) / len(clients)
+	start := time.Now()
+	for ci, c := range clients {
+		lo, hi := from+ci*per, min(from+(ci+1)*per, to)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var toks []paho.Token
+			for i := lo; i < hi; i++ {
+				if pace > 0 {
+					if ahead := time.Until(start.Add(time.Duration(float64(i-from) / float64(pace) * float64(time.Second)))); ahead > 0 {
+						time.Sleep(ahead)
+					}
+				}
+				topic, body := message(i, devices, base, withoutTS != nil && withoutTS(i))
+				toks = append(toks, c.Publish(topic, 1, false, body))
+				if len(toks) == 500 {
+					waitTokens(t, toks)
+					toks = toks[:0]
+				}
+			}
+			waitTokens(t, toks)
+		}()
+	}
+	wg.Wait()
+}
+
+func waitTokens(t testing.TB, toks []paho.Token) {
+	for _, tok := range toks {
+		if !tok.WaitTimeout(120*time.Second) || tok.Error() != nil {
+			t.Errorf("publish: %v", tok.Error())
+			return
+		}
+	}
+}
+
+func waitCount(t *testing.T, in *testenv.Influx, want int, timeout time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		if n := influxCount(t, in, "seq"); n != want {
+			return fmt.Errorf("%d of %d messages stored", n, want)
+		}
+		return nil
+	})
+}
+
+// Test100kMessagesFrom10kDevices: every one of 100,000 mixed-format messages
+// from 10,000 devices ends up in InfluxDB, through Mosquitto.
+func Test100kMessagesFrom10kDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const n, devices = 100_000, 10_000
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	c := testConfig(t)
+	c.Registry = writeRegistry(t, devices)
+	c.MQTT.Broker = mq.URL
+	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	ing := startIngest(t, c, nil)
+	var clients []paho.Client
+	for i := range 4 {
+		clients = append(clients, client(t, mq.URL, fmt.Sprintf("load-%d", i)))
+	}
+	start := time.Now()
+	publishAll(t, clients, 0, n, devices, time.Now().Add(-time.Hour), 0, nil)
+	waitCount(t, in, n, 120*time.Second)
+	t.Logf("%d messages from %d devices stored in %s", n, devices, time.Since(start).Round(time.Millisecond))
+	if got := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total"); got != n {
+		t.Errorf("acknowledged %v messages, want %d", got, n)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// ingestBinary builds cmd/ingest once per test run.
+func ingestBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ioc-ingest-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ingest")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/ingest").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// TestSIGKILLMidStream kills the ingest process twice while messages flow
+// and restarts it: every message is stored exactly once, including those
+// without a timestamp of their own (their stamps survive in the journal).
+func TestSIGKILLMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 30_000, 1_000
+	bin := ingestBinary(t)
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	dataDir := t.TempDir()
+	httpAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	env := append(os.Environ(),
+		"IOC_MQTT_BROKER="+mq.URL, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+		"IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+httpAddr, "IOC_REGISTRY="+writeRegistry(t, devices),
+		"IOC_MQTT_CLIENT_ID=ingest-sigkill", "IOC_LOG_LEVEL=warn")
+	logf, err := os.Create(filepath.Join(dataDir, "ingest.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	var cmd *exec.Cmd
+	start := func() {
+		cmd = exec.Command(bin)
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 20*time.Second, func() error {
+			resp, err := http.Get("http://" + httpAddr + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("readyz %s", resp.Status)
+			}
+			return nil
+		})
+	}
+	start()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+
+	pubs := []paho.Client{client(t, mq.URL, "kill-pub-0"), client(t, mq.URL, "kill-pub-1")}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, pubs, 0, n, devices, time.Now().Add(-time.Hour), 6000, func(i int) bool { return i%4 == 0 })
+	}()
+	for _, at := range []time.Duration{1200 * time.Millisecond, 1600 * time.Millisecond} {
+		time.Sleep(at)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		start()
+	}
+	<-done
+	waitCount(t, in, n, 90*time.Second)
+	time.Sleep(2 * time.Second) // late redeliveries would show up as extra points
+	if got := influxCount(t, in, "seq"); got != n {
+		t.Fatalf("%d points after settling, want exactly %d: a redelivery was stored twice", got, n)
+	}
+}
+
+// TestInfluxOutage30s stops InfluxDB for 30 s while messages flow: nothing
+// is lost, readiness reports the outage, and the backlog drains afterwards.
+// The window is small so that the broker must hold most of the backlog.
+func TestInfluxOutage30s(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 20_000, 1_000
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	c := testConfig(t)
+	c.Registry = writeRegistry(t, devices)
+	c.MQTT.Broker = mq.URL
+	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	c.Influx.Timeout = 5 * time.Second
+	c.Pipeline.MaxInFlight = 2000
+	c.Pipeline.RetryMax = 2 * time.Second
+	ing := startIngest(t, c, nil)
+	pub := client(t, mq.URL, "outage-pub")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 1000, func(i int) bool { return i%5 == 0 })
+	}()
+	time.Sleep(2 * time.Second)
+	in.Stop()
+	stopped := time.Now()
+	testenv.Eventually(t, 15*time.Second, func() error {
+		resp, err := http.Get("http://" + ing.HTTP + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz says %s during the outage", resp.Status)
+		}
+		return nil
+	})
+	time.Sleep(30*time.Second - time.Since(stopped))
+	in.Start()
+	<-done
+	waitCount(t, in, n, 90*time.Second)
+	time.Sleep(time.Second)
+	if got := influxCount(t, in, "seq"); got != n {
+		t.Fatalf("%d points after settling, want exactly %d", got, n)
+	}
+}
