@@ -45,6 +45,9 @@ type Ingest struct {
 // HTTP is the metrics and health endpoint.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves /debug/pprof/ on the same listener; keep that listener
+	// on loopback when it is on.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log selects slog's level and format.
@@ -124,6 +127,7 @@ func overrides() []override {
 		{"influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username", str(func(c *Ingest) *string { return &c.Influx.Username })},
 		{"influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", str(func(c *Ingest) *string { return &c.Influx.Password })},
 		{"http.listen", "IOC_HTTP_LISTEN", "address of /metrics, /healthz, /readyz", str(func(c *Ingest) *string { return &c.HTTP.Listen })},
+		{"http.pprof", "IOC_HTTP_PPROF", "true serves /debug/pprof/ on the HTTP listener", func(c *Ingest, v string) { c.HTTP.Pprof = v == "true" || v == "1" }},
 		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *Ingest) *string { return &c.Log.Level })},
 	}
 }

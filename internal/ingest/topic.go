@@ -42,31 +42,33 @@ type Topic struct {
 
 // ParseTopic splits ioc/v1/<integrator>/<device>/<channel>. On error the
 // fields that could be read are still set, so the rejection can be routed.
+// It runs for every message, so it neither allocates nor uses regexps.
 func ParseTopic(topic string) (Topic, *payload.Error) {
 	var t Topic
 	rest, ok := strings.CutPrefix(topic, TopicPrefix)
 	if !ok {
 		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q does not start with %s", topic, TopicPrefix)
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) > 0 && registry.ValidIntegratorID(parts[0]) {
-		t.Integrator = parts[0]
+	integrator, rest, _ := strings.Cut(rest, "/")
+	if registry.ValidIntegratorID(integrator) {
+		t.Integrator = integrator
 	}
-	if len(parts) != 3 {
+	device, channel, ok := strings.Cut(rest, "/")
+	if !ok || strings.IndexByte(channel, '/') >= 0 {
 		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: want ioc/v1/<integrator>/<device_id>/<telemetry|status|event>", topic)
 	}
 	if t.Integrator == "" {
-		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: integrator %q is not a valid id", topic, parts[0])
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: integrator %q is not a valid id", topic, integrator)
 	}
-	if !registry.ValidDeviceID(parts[1]) {
-		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", topic, parts[1])
+	if !registry.ValidDeviceID(device) {
+		return t, payload.Errorf(payload.ReasonBadTopic, "topic %q: device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", topic, device)
 	}
-	t.Device = parts[1]
-	switch c := payload.Channel(parts[2]); c {
+	t.Device = device
+	switch c := payload.Channel(channel); c {
 	case payload.Telemetry, payload.Status, payload.Event:
 		t.Channel = c
 	default:
-		return t, payload.Errorf(payload.ReasonUnknownChannel, "channel %q is not one of telemetry, status, event", parts[2])
+		return t, payload.Errorf(payload.ReasonUnknownChannel, "channel %q is not one of telemetry, status, event", channel)
 	}
 	return t, nil
 }

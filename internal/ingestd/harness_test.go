@@ -19,6 +19,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -182,17 +183,11 @@ func metric(t testing.TB, httpAddr, name string) float64 {
 	return 0
 }
 
-// writeRegistry writes a registry of n sensors owned by integrator "bench".
+// writeRegistry writes loadgen's registry of n sensors.
 func writeRegistry(t testing.TB, n int) string {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("province: Test\ndistricts: [{id: d1, name: D1}, {id: d2, name: D2}]\nintegrators: [{id: bench, name: Bench}, {id: other, name: Other}]\ndevices:\n")
-	for i := range n {
-		fmt.Fprintf(&b, "  - {id: dev-%05d, kind: sensor, name: \"Cảm biến %d\", district: d%d, integrator: bench, lat: 21.5, lon: 105.8}\n", i, i, i%2+1)
-	}
-	b.WriteString("  - {id: other-01, kind: sensor, name: Other, district: d1, integrator: other, lat: 21.5, lon: 105.8}\n")
 	p := filepath.Join(t.TempDir(), "devices.yaml")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(loadgen.RegistryYAML(n)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

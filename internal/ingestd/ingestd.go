@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -104,7 +105,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	go func() { pipeDone <- pipe.Run(pipeCtx) }()
 
 	srv := &http.Server{
-		Handler:           handler(metrics, client, st, pipe),
+		Handler:           handler(metrics, client, st, pipe, c.HTTP.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ln, err := net.Listen("tcp", c.HTTP.Listen)
@@ -188,8 +189,14 @@ func (f publisherFunc) Publish(topic string, qos byte, retain bool, body []byte)
 	return f(topic, qos, retain, body)
 }
 
-func handler(metrics *prometheus.Registry, client *mqttsub.Client, st store.Store, pipe *ingest.Pipeline) http.Handler {
+func handler(metrics *prometheus.Registry, client *mqttsub.Client, st store.Store, pipe *ingest.Pipeline, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))

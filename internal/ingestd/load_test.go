@@ -1,6 +1,7 @@
 package ingestd_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,65 +14,19 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
-// message i of a mixed stream: JSON, SenML and line protocol in turn, each
-// carrying a unique seq; withoutTS leaves the time to the server.
-func message(i, devices int, base time.Time, withoutTS bool) (topic string, body []byte) {
-	dev := i % devices
-	topic = fmt.Sprintf("ioc/v1/bench/dev-%05d/telemetry", dev)
-	at := base.Add(time.Duration(i) * time.Millisecond)
-	switch {
-	case withoutTS:
-		body = fmt.Appendf(nil, `{"seq": %d, "pm25": %d.5}`, i, i%300)
-	case i%3 == 0:
-		body = fmt.Appendf(nil, `{"ts": %d, "seq": %d, "pm25": %d.5, "ok": true}`, at.UnixMilli(), i, i%300)
-	case i%3 == 1:
-		body = fmt.Appendf(nil, `[{"bt": %.3f, "n": "seq", "v": %d}, {"n": "water_level_cm", "v": %d}]`, float64(at.UnixMilli())/1000, i, 100+i%50)
-	default:
-		body = fmt.Appendf(nil, "bench,src=lp seq=%di,count=%di %d", i, i%1000, at.UnixNano())
-	}
-	return topic, body
-}
-
-// publishAll publishes messages [from, to) from several clients, waiting for
-// every PUBACK; pace, if non-zero, is the total rate in messages per second.
+// publishAll publishes messages [from, to) of the loadgen stream from the
+// clients, waiting for every PUBACK; pace is the total rate (0: flat out).
 func publishAll(t testing.TB, clients []paho.Client, from, to, devices int, base time.Time, pace int, withoutTS func(int) bool) {
-	var wg sync.WaitGroup
-	per := (to - from + len(clients) - 1) / len(clients)
-	start := time.Now()
-	for ci, c := range clients {
-		lo, hi := from+ci*per, min(from+(ci+1)*per, to)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var toks []paho.Token
-			for i := lo; i < hi; i++ {
-				if pace > 0 {
-					if ahead := time.Until(start.Add(time.Duration(float64(i-from) / float64(pace) * float64(time.Second)))); ahead > 0 {
-						time.Sleep(ahead)
-					}
-				}
-				topic, body := message(i, devices, base, withoutTS != nil && withoutTS(i))
-				toks = append(toks, c.Publish(topic, 1, false, body))
-				if len(toks) == 500 {
-					waitTokens(t, toks)
-					toks = toks[:0]
-				}
-			}
-			waitTokens(t, toks)
-		}()
-	}
-	wg.Wait()
-}
-
-func waitTokens(t testing.TB, toks []paho.Token) {
-	for _, tok := range toks {
-		if !tok.WaitTimeout(120*time.Second) || tok.Error() != nil {
-			t.Errorf("publish: %v", tok.Error())
-			return
-		}
+	t.Helper()
+	err := loadgen.Publish(context.Background(), clients, loadgen.Plan{
+		From: from, To: to, Devices: devices, Base: base, Rate: pace, WithoutTS: withoutTS,
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,7 @@ type Message interface {
 
 // Config is the broker connection.
 type Config struct {
-	// Broker is the URL: tcp://host:1883, ssl://host:8883, ws://host/mqtt.
+	// Broker is the URL: tcp://host:1883 or ssl://host:8883.
 	Broker   string `yaml:"broker"`
 	ClientID string `yaml:"client_id"`
 	Username string `yaml:"username"`
@@ -61,6 +62,11 @@ func (c Config) Filters() []string {
 func (c Config) Validate() error {
 	if c.Broker == "" {
 		return errors.New("mqtt.broker is empty")
+	}
+	if u, err := url.Parse(c.Broker); err != nil || u.Host == "" {
+		return fmt.Errorf("mqtt.broker %q is not a URL like tcp://host:1883", c.Broker)
+	} else if s := u.Scheme; s != "tcp" && s != "mqtt" && s != "ssl" && s != "tls" && s != "mqtts" {
+		return fmt.Errorf("mqtt.broker %q: use tcp:// or ssl://", c.Broker)
 	}
 	if c.ClientID == "" {
 		return errors.New("mqtt.client_id is empty: a persistent session needs a stable client id")
@@ -145,9 +151,7 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 			log.Info("mqtt reconnecting", "broker", cfg.Broker)
 		})
-	if strings.HasPrefix(cfg.Broker, "ssl://") || strings.HasPrefix(cfg.Broker, "tls://") || strings.HasPrefix(cfg.Broker, "wss://") {
-		o.SetTLSConfig(&tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12})
-	}
+	o.SetCustomOpenConnectionFn(Dialer(&tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12}))
 	cl.c = paho.NewClient(o)
 	return cl
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"time"
 
@@ -89,18 +88,38 @@ type Registry struct {
 	integrators map[string]Integrator
 }
 
-var (
-	// IDs become MQTT topic levels and InfluxDB tag values: no wildcards,
-	// separators or spaces.
-	deviceIDRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	integratorIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-)
+// IDs become MQTT topic levels and InfluxDB tag values: no wildcards,
+// separators or spaces. The checks run for every message, hence no regexp.
 
-// ValidDeviceID reports whether id may name a device.
-func ValidDeviceID(id string) bool { return deviceIDRe.MatchString(id) }
+// ValidDeviceID reports whether id matches [A-Za-z0-9][A-Za-z0-9._-]{0,63}.
+func ValidDeviceID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidIntegratorID reports whether id may name an integrator.
-func ValidIntegratorID(id string) bool { return integratorIDRe.MatchString(id) }
+// ValidIntegratorID reports whether id matches [a-z0-9][a-z0-9_-]{0,31}.
+func ValidIntegratorID(id string) bool {
+	if len(id) == 0 || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Load reads and validates a registry file.
 func Load(path string) (*Registry, error) {

@@ -13,12 +13,21 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
+// TB is the part of TB the helpers use, so that the bench command
+// can start the same servers outside go test.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,7 +39,7 @@ func FreePort(t testing.TB) int {
 
 // Binary finds a server binary on PATH or in $GOPATH/bin and fails the test
 // with the fix when it is missing.
-func Binary(t testing.TB, name string, alsoIn ...string) string {
+func Binary(t TB, name string, alsoIn ...string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -51,7 +60,7 @@ func Binary(t testing.TB, name string, alsoIn ...string) string {
 
 // Eventually polls cond every 20ms until it returns nil or timeout passes,
 // then fails the test with cond's last error.
-func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+func Eventually(t TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -69,7 +78,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 // process is a server child process that can be stopped and started again
 // with the same arguments, ports and data.
 type process struct {
-	t    testing.TB
+	t    TB
 	name string
 	bin  string
 	args []string
@@ -167,7 +176,7 @@ type Influx struct {
 }
 
 // StartInflux starts influxd 1.8 on a free port with a fresh data directory.
-func StartInflux(t testing.TB) *Influx {
+func StartInflux(t TB) *Influx {
 	t.Helper()
 	bin := Binary(t, "influxd")
 	dir := t.TempDir()
@@ -228,7 +237,7 @@ func (in *Influx) Stop() { in.p.stop(syscall.SIGTERM) }
 func (in *Influx) Kill() { in.p.stop(syscall.SIGKILL) }
 
 // query runs an InfluxQL statement.
-func (in *Influx) query(t testing.TB, q string) string {
+func (in *Influx) query(t TB, q string) string {
 	t.Helper()
 	resp, err := http.PostForm(in.URL+"/query", map[string][]string{"q": {q}, "db": {in.DB}})
 	if err != nil {
@@ -251,7 +260,7 @@ func (in *Influx) query(t testing.TB, q string) string {
 }
 
 // InfluxQL runs an InfluxQL query against DB and returns the JSON response.
-func (in *Influx) InfluxQL(t testing.TB, q string) string {
+func (in *Influx) InfluxQL(t TB, q string) string {
 	t.Helper()
 	return in.query(t, q)
 }
@@ -271,7 +280,7 @@ type MosquittoOptions struct {
 
 // StartMosquitto starts Mosquitto with persistence and the queue settings
 // ingest needs (no cap on queued or inflight QoS 1 messages; see README).
-func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
+func StartMosquitto(t TB, o MosquittoOptions) *Mosquitto {
 	t.Helper()
 	bin := Binary(t, "mosquitto", "/usr/sbin")
 	dir := t.TempDir()

@@ -1,0 +1,72 @@
+package config
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) string { return "" }
+
+func TestShippedConfigs(t *testing.T) {
+	c, err := Load([]string{"-config", "../../configs/ingest.yaml"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if !reflect.DeepEqual(*c, d) {
+		t.Fatalf("configs/ingest.yaml should spell out the defaults:\n got %+v\nwant %+v", *c, d)
+	}
+	if !c.EmbeddedBroker() || !c.EmbeddedStore() {
+		t.Fatal("the default configuration must run the embedded broker and store")
+	}
+	p, err := Load([]string{"-config", "../../configs/ingest-production.yaml"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.EmbeddedBroker() || p.EmbeddedStore() {
+		t.Fatal("the production configuration must use Mosquitto and InfluxDB")
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	f := func(file string, want ...string) {
+		t.Helper()
+		_, err := Load([]string{"-config", "testdata/" + file}, noEnv, io.Discard)
+		if err == nil {
+			t.Fatalf("%s: loaded, want an error", file)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("%s: error %q does not contain %q", file, err, w)
+			}
+		}
+	}
+	f("unknown-key.bad.yaml", "line 3: field batch_size not found")
+	f("bad-values.bad.yaml", "pipeline.max_in_flight 100000", "pipeline.flush_interval 0s", `log.level "loud"`)
+	f("influx-incomplete.bad.yaml", "set org and bucket (InfluxDB 2.x) or database (InfluxDB 1.8)")
+	f("bad-duration.bad.yaml", "line 2", "forever")
+}
+
+func TestPrecedence(t *testing.T) {
+	env := map[string]string{"IOC_MQTT_BROKER": "tcp://env:1883", "IOC_MQTT_CLIENT_ID": "from-env", "IOC_INFLUX_URL": "http://env:8086", "IOC_INFLUX_DATABASE": "ioc"}
+	c, err := Load([]string{"-config", "../../configs/ingest-production.yaml", "-mqtt.broker", "tcp://flag:1883"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT.Broker != "tcp://flag:1883" {
+		t.Errorf("flag should beat env and file: broker %q", c.MQTT.Broker)
+	}
+	if c.MQTT.ClientID != "from-env" || c.Influx.URL != "http://env:8086" {
+		t.Errorf("env should beat file: client_id %q, influx %q", c.MQTT.ClientID, c.Influx.URL)
+	}
+	if c.Influx.Org != "ioc" || c.Influx.Timeout != 30*time.Second {
+		t.Errorf("file values kept where nothing overrides: %+v", c.Influx)
+	}
+	if _, err := Load([]string{"-nope"}, noEnv, io.Discard); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
