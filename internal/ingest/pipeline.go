@@ -493,7 +493,7 @@ func (p *Pipeline) acker(ackQ <-chan *batch) {
 				m.Ack()
 			}
 			if p.journal != nil {
-				p.journal.Done(b.keys)
+				p.journal.Done(b.keys, p.now())
 			}
 			p.m.acked.Add(float64(n))
 		}

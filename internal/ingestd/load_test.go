@@ -210,3 +210,45 @@ func TestInfluxOutage30s(t *testing.T) {
 		t.Fatalf("%d points after settling, want exactly %d", got, n)
 	}
 }
+
+// TestBrokerRestartMidStream restarts Mosquitto (with persistence) while
+// messages flow: ingest reconnects on its own and every message the broker
+// accepted is stored exactly once.
+func TestBrokerRestartMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 20_000, 1_000
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	c := testConfig(t)
+	c.Registry = writeRegistry(t, devices)
+	c.MQTT.Broker = mq.URL
+	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	startIngest(t, c, nil)
+	// Devices keep a persistent session too, so publishes without a PUBACK
+	// are resent after the broker comes back.
+	o := paho.NewClientOptions().AddBroker(mq.URL).SetClientID("restart-pub").SetCleanSession(false).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second)
+	pub := paho.NewClient(o)
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 4000, func(i int) bool { return i%5 == 0 })
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	mq.Stop()
+	time.Sleep(time.Second)
+	mq.Start()
+	<-done
+	waitCount(t, in, n, 60*time.Second)
+	time.Sleep(time.Second)
+	if got := influxCount(t, in, "seq"); got != n {
+		t.Fatalf("%d points after settling, want exactly %d", got, n)
+	}
+}

@@ -5,10 +5,12 @@
 //
 // A redelivered QoS 1 message keeps its topic, payload and packet id
 // (MQTT-4.4.0-1) and carries DUP=1 (MQTT-3.3.1-1). The journal keys stamps
-// by (topic, packet id, payload hash). Stamps of the running process match
-// any redelivery; stamps recovered from the previous process's file match
-// only messages with DUP set, because after a crash their packet ids may
-// have been acknowledged and reused.
+// by (topic, packet id, payload hash). Stamps of unacknowledged messages
+// match any delivery. Stamps of messages acknowledged in the last
+// RecentTTL, and those recovered from the previous process's file, match
+// only deliveries with DUP set: a PUBACK can be lost with the connection
+// (a broker restart), so the broker redelivers what we acknowledged, while
+// a packet id without DUP may be a new message reusing the id.
 //
 // Sync appends new stamps to the file and fsyncs once per batch, before the
 // batch is written to the store: a crash between store and acknowledgement
@@ -47,6 +49,15 @@ func MakeKey(topic string, id uint16, payload []byte) Key {
 
 const recordSize = 8 + 2 + 8 + 4 // hash, id, unix ns, crc32
 
+// RecentTTL is how long a stamp is kept after its message is acknowledged,
+// for redeliveries whose PUBACK was lost with the connection.
+const RecentTTL = 5 * time.Minute
+
+type acked struct {
+	key Key
+	at  time.Time
+}
+
 // Journal is the stamp journal. Its methods are safe for concurrent use.
 type Journal struct {
 	path string
@@ -55,6 +66,8 @@ type Journal struct {
 	f         *os.File
 	size      int64
 	live      map[Key]int64 // stamps of messages not yet acknowledged
+	recent    map[Key]int64 // acknowledged within RecentTTL; DUP deliveries only
+	ackOrder  []acked       // recent in acknowledgement order, for expiry
 	recovered map[Key]int64 // from the previous process; DUP deliveries only
 	pending   []byte        // records not yet in the file
 	maxSize   int64
@@ -66,7 +79,7 @@ func Open(path string) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("stamp journal: %w", err)
 	}
-	j := &Journal{path: path, live: map[Key]int64{}, recovered: map[Key]int64{}, maxSize: 8 << 20}
+	j := &Journal{path: path, live: map[Key]int64{}, recent: map[Key]int64{}, recovered: map[Key]int64{}, maxSize: 8 << 20}
 	if err := j.load(); err != nil {
 		return nil, err
 	}
@@ -119,6 +132,9 @@ func (j *Journal) rewrite() error {
 	for k, ns := range j.recovered {
 		buf = appendRecord(buf, k, ns)
 	}
+	for k, ns := range j.recent {
+		buf = appendRecord(buf, k, ns)
+	}
 	for k, ns := range j.live {
 		buf = appendRecord(buf, k, ns)
 	}
@@ -151,6 +167,9 @@ func (j *Journal) Stamp(k Key, dup bool, now time.Time) time.Time {
 		return time.Unix(0, ns)
 	}
 	if dup {
+		if ns, ok := j.recent[k]; ok {
+			return time.Unix(0, ns)
+		}
 		if ns, ok := j.recovered[k]; ok {
 			return time.Unix(0, ns)
 		}
@@ -192,12 +211,24 @@ func (j *Journal) Sync() error {
 	return nil
 }
 
-// Done forgets the stamps of acknowledged messages.
-func (j *Journal) Done(keys []Key) {
+// Done marks messages acknowledged at now: their stamps move to the recent
+// set and expire RecentTTL later.
+func (j *Journal) Done(keys []Key, now time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, k := range keys {
-		delete(j.live, k)
+		if ns, ok := j.live[k]; ok {
+			delete(j.live, k)
+			j.recent[k] = ns
+			j.ackOrder = append(j.ackOrder, acked{key: k, at: now})
+		}
+	}
+	i := 0
+	for ; i < len(j.ackOrder) && now.Sub(j.ackOrder[i].at) > RecentTTL; i++ {
+		delete(j.recent, j.ackOrder[i].key)
+	}
+	if i > 0 {
+		j.ackOrder = append(j.ackOrder[:0], j.ackOrder[i:]...)
 	}
 }
 
@@ -209,11 +240,11 @@ func (j *Journal) ForgetRecovered() {
 	clear(j.recovered)
 }
 
-// Len returns the number of live and recovered stamps.
-func (j *Journal) Len() (live, recovered int) {
+// Len returns the number of live, recently acknowledged and recovered stamps.
+func (j *Journal) Len() (live, recent, recovered int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.live), len(j.recovered)
+	return len(j.live), len(j.recent), len(j.recovered)
 }
 
 // Close closes the file. Live stamps stay in it for the next process.

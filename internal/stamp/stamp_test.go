@@ -54,14 +54,15 @@ func TestAcknowledgedStampsAreForgotten(t *testing.T) {
 	k := MakeKey("t", 1, []byte("x"))
 	j.Record(k, t0)
 	j.Sync()
-	j.Done([]Key{k})
+	j.Done([]Key{k}, t0)
 	j.Record(MakeKey("t", 2, []byte("y")), t0)
+	j.Done(nil, t0.Add(RecentTTL+time.Second)) // k expires from the recent set
 	j.Sync()
 	j.Close()
 	j2, _ := Open(path)
 	defer j2.Close()
-	if live, rec := j2.Len(); live != 0 || rec != 1 {
-		t.Fatalf("after restart %d live, %d recovered; want 0, 1 (the acknowledged stamp dropped)", live, rec)
+	if live, recent, rec := j2.Len(); live != 0 || recent != 0 || rec != 1 {
+		t.Fatalf("after restart %d live, %d recent, %d recovered; want 0, 0, 1 (the expired stamp dropped)", live, recent, rec)
 	}
 }
 
@@ -79,7 +80,29 @@ func TestTornRecordIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j2.Close()
-	if _, rec := j2.Len(); rec != 1 {
+	if _, _, rec := j2.Len(); rec != 1 {
 		t.Fatalf("recovered %d stamps, want 1", rec)
+	}
+}
+
+func TestAcknowledgedStampMatchesOnlyDUP(t *testing.T) {
+	j, _ := Open(filepath.Join(t.TempDir(), "stamps"))
+	defer j.Close()
+	t0 := time.Unix(1795428000, 0)
+	k := MakeKey("ioc/v1/acme/aq-01/telemetry", 9, []byte(`{"pm25":3}`))
+	j.Record(k, t0)
+	j.Done([]Key{k}, t0)
+	later := t0.Add(time.Minute)
+	// The PUBACK was lost with the connection: the broker redelivers with DUP.
+	if got := j.Stamp(k, true, later); !got.Equal(t0) {
+		t.Fatalf("redelivery of an acknowledged message stamped %v, want %v", got, t0)
+	}
+	// Without DUP, the id was reused by a new message: a new reading.
+	if got := j.Stamp(k, false, later); !got.Equal(later) {
+		t.Fatalf("new message stamped %v, want now", got)
+	}
+	j.Done(nil, t0.Add(RecentTTL+time.Minute))
+	if got := j.Stamp(k, true, later); !got.Equal(later) {
+		t.Fatalf("stamp still matched after RecentTTL: %v", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -285,7 +286,10 @@ func StartMosquitto(t TB, o MosquittoOptions) *Mosquitto {
 	bin := Binary(t, "mosquitto", "/usr/sbin")
 	dir := t.TempDir()
 	port := FreePort(t)
+	// As root, Mosquitto drops to user mosquitto, which cannot write its
+	// persistence file into our temporary directory: stay the test's user.
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
+user %s
 allow_anonymous true
 persistence true
 persistence_location %s/
@@ -296,7 +300,7 @@ log_dest stderr
 log_type error
 log_type warning
 %s
-`, port, dir, o.Extra)
+`, port, currentUser(), dir, o.Extra)
 	cfg := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -310,6 +314,13 @@ log_type warning
 	m.Start()
 	t.Cleanup(func() { m.p.stop(syscall.SIGTERM) })
 	return m
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
 }
 
 // Start starts a stopped broker again with the same port and persistence.
