@@ -204,6 +204,9 @@ const (
 )
 
 func appendEscaped(dst []byte, s, special string) []byte {
+	if !strings.ContainsAny(s, special) {
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if strings.IndexByte(special, c) >= 0 {
