@@ -42,6 +42,7 @@ func main() {
 		publishers = flag.Int("publishers", 4, "publishing MQTT connections")
 		window     = flag.Int("window", 1000, "unacknowledged publishes per connection")
 		baseline   = flag.Bool("baseline", false, "measure a paho subscriber that only counts and auto-acknowledges, instead of ingest")
+		embeddedB  = flag.Bool("embedded", false, "publish to ingest's embedded broker instead of Mosquitto")
 		profile    = flag.String("profile", "", "write a CPU profile of ingest taken during the run to this file")
 		timeout    = flag.Duration("timeout", 10*time.Minute, "give up after this long")
 	)
@@ -50,7 +51,7 @@ func main() {
 	defer b.cleanup()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := b.run(ctx, *n, *devices, *publishers, *window, *baseline, *profile); err != nil {
+	if err := b.run(ctx, *n, *devices, *publishers, *window, *baseline, *embeddedB, *profile); err != nil {
 		b.cleanup()
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		os.Exit(1)
@@ -92,8 +93,14 @@ func (b *bench) cleanup() {
 
 var _ testenv.TB = (*bench)(nil)
 
-func (b *bench) run(ctx context.Context, n, devices, publishers, window int, baseline bool, profile string) error {
-	mq := testenv.StartMosquitto(b, testenv.MosquittoOptions{})
+func (b *bench) run(ctx context.Context, n, devices, publishers, window int, baseline, embedded bool, profile string) error {
+	if baseline && embedded {
+		return fmt.Errorf("-baseline measures a subscriber of Mosquitto; it does not go with -embedded")
+	}
+	brokerURL, brokerName := "", "ingest's embedded broker"
+	if !embedded {
+		brokerURL, brokerName = testenv.StartMosquitto(b, testenv.MosquittoOptions{}).URL, "Mosquitto"
+	}
 	var (
 		in      *testenv.Influx
 		done    func() int
@@ -101,7 +108,7 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 	)
 	if baseline {
 		var got atomic.Int64
-		o := paho.NewClientOptions().AddBroker(mq.URL).SetClientID("baseline").SetCleanSession(false).
+		o := paho.NewClientOptions().AddBroker(brokerURL).SetClientID("baseline").SetCleanSession(false).
 			SetOrderMatters(true)
 		sub := paho.NewClient(o)
 		if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -126,7 +133,12 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 		httpAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b))
 		metrics = "http://" + httpAddr + "/metrics"
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "IOC_MQTT_BROKER="+mq.URL, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+		brokerEnv := "IOC_MQTT_BROKER=" + brokerURL
+		if embedded {
+			listen := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b))
+			brokerURL, brokerEnv = "tcp://"+listen, "IOC_BROKER_LISTEN="+listen
+		}
+		cmd.Env = append(os.Environ(), brokerEnv, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
 			"IOC_DATA_DIR="+filepath.Join(dir, "data"), "IOC_HTTP_LISTEN="+httpAddr, "IOC_REGISTRY="+reg,
 			"IOC_MQTT_CLIENT_ID=ingest-bench", "IOC_HTTP_PPROF=true", "IOC_LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -143,14 +155,14 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 
 	var clients []paho.Client
 	for i := range publishers {
-		c, err := loadgen.Connect(ctx, mq.URL, fmt.Sprintf("bench-pub-%d", i))
+		c, err := loadgen.Connect(ctx, brokerURL, fmt.Sprintf("bench-pub-%d", i))
 		if err != nil {
 			return err
 		}
 		defer c.Disconnect(100)
 		clients = append(clients, c)
 	}
-	fmt.Printf("publishing %d QoS 1 messages from %d devices over %d connections to Mosquitto on loopback\n", n, devices, publishers)
+	fmt.Printf("publishing %d QoS 1 messages from %d devices over %d connections to %s on loopback\n", n, devices, publishers, brokerName)
 	start := time.Now()
 	profDone := make(chan error, 1)
 	if profile != "" && metrics != "" {

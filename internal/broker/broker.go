@@ -1,11 +1,20 @@
 // Package broker runs the embedded MQTT broker (mochi-mqtt) that ingest
 // starts when no external broker is configured, so a single binary serves a
-// small site or a laptop. Devices connect to it; ingest subscribes to it
-// over TCP like to any other broker.
+// small site or a laptop.
 //
-// Sessions, subscriptions, retained and in-flight messages are kept in a
-// pebble store under DataDir, so messages the broker acknowledged to a
-// device survive a restart of the process and are redelivered to ingest.
+// Device messages under the intake prefix do not go through the broker's
+// own acknowledgement: the broker hands each to ingest (Deps.Intake) and
+// neither acknowledges nor forwards it. Message.Ack, called by ingest once
+// the message is stored, writes the PUBACK to the device and then forwards
+// the message to any subscribers. mochi acknowledges a publish before it
+// persists the subscribers' copies, so relaying through a subscription
+// would let a crash lose messages a device was told were safe; this way a
+// device's unacknowledged messages stay on the device, which resends them
+// when it reconnects. Last wills, which mochi publishes itself, reach
+// ingest through the OnWillSent hook.
+//
+// Sessions, subscriptions and retained messages of other clients are kept
+// in a pebble store under DataDir.
 package broker
 
 import (
@@ -14,6 +23,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -40,11 +50,26 @@ type Broker struct {
 	dropped prometheus.Counter
 }
 
+// Deps are the broker's collaborators.
+type Deps struct {
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+	// IntakePrefix selects the topics handed to Intake ("ioc/v1/").
+	IntakePrefix string
+	// Intake receives device messages under IntakePrefix. It may block,
+	// which stops reading from that device's connection (backpressure).
+	Intake func(*Message)
+}
+
 // New configures a broker; Start begins listening.
-func New(c Config, log *slog.Logger, reg prometheus.Registerer) (*Broker, error) {
+func New(c Config, d Deps) (*Broker, error) {
 	if c.Listen == "" {
 		return nil, errors.New("broker: listen address is empty")
 	}
+	if d.Intake == nil || d.IntakePrefix == "" {
+		return nil, errors.New("broker: Intake and IntakePrefix are required")
+	}
+	log, reg := d.Log, d.Metrics
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi drops QoS 1 messages for a subscriber whose outbound queue or
 	// in-flight store is full. ingest acknowledges only after storing, so
@@ -57,11 +82,16 @@ func New(c Config, log *slog.Logger, reg prometheus.Registerer) (*Broker, error)
 	if caps.MaximumPacketSize == 0 {
 		caps.MaximumPacketSize = 1 << 20
 	}
+	// The contract is QoS 1; QoS 2 publishes are served as QoS 1.
+	caps.MaximumQos = 1
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       log.With("component", "broker"),
 		// $SYS topics are refreshed on this interval; they are cheap.
 		SysTopicResendInterval: 10,
+		// The inline client forwards acknowledged device messages and
+		// publishes ingest's rejection reports.
+		InlineClient: true,
 	})
 	b := &Broker{
 		s: s,
@@ -79,6 +109,9 @@ func New(c Config, log *slog.Logger, reg prometheus.Registerer) (*Broker, error)
 	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: drop hook: %w", err)
+	}
+	if err := s.AddHook(&intakeHook{b: b, prefix: d.IntakePrefix, intake: d.Intake}, nil); err != nil {
+		return nil, fmt.Errorf("broker: intake hook: %w", err)
 	}
 	if c.DataDir != "" {
 		err := s.AddHook(new(pebble.Hook), &pebble.Options{Path: filepath.Join(c.DataDir, "broker"), Mode: pebble.NoSync})
@@ -98,6 +131,63 @@ func (b *Broker) Start() error { return b.s.Serve() }
 
 // Close disconnects clients and stops listening.
 func (b *Broker) Close() error { return b.s.Close() }
+
+// Publish sends a message from the server itself (rejection reports).
+func (b *Broker) Publish(topic string, qos byte, retain bool, payload []byte) error {
+	return b.s.Publish(topic, payload, retain, qos)
+}
+
+// Message is a device message taken in by ingest. It satisfies the
+// message interface ingest's pipeline consumes.
+type Message struct {
+	b         *Broker
+	cl        *mqtt.Client // nil for a last will
+	pk        packets.Packet
+	forwarded bool // a last will, already published by mochi
+}
+
+func (m *Message) Topic() string     { return m.pk.TopicName }
+func (m *Message) Payload() []byte   { return m.pk.Payload }
+func (m *Message) MessageID() uint16 { return m.pk.PacketID }
+func (m *Message) Duplicate() bool   { return m.pk.FixedHeader.Dup }
+
+// Ack acknowledges the message to its device (QoS 1) and forwards it to
+// subscribers of its topic. An acknowledgement to a device that has since
+// disconnected is dropped: the device resends the message on reconnecting.
+func (m *Message) Ack() {
+	if m.cl != nil && m.pk.FixedHeader.Qos > 0 {
+		_ = m.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: m.pk.PacketID})
+	}
+	if !m.forwarded {
+		_ = m.b.s.Publish(m.pk.TopicName, m.pk.Payload, m.pk.FixedHeader.Retain, m.pk.FixedHeader.Qos)
+	}
+}
+
+// intakeHook hands device messages to ingest.
+type intakeHook struct {
+	mqtt.HookBase
+	b      *Broker
+	prefix string
+	intake func(*Message)
+}
+
+func (h *intakeHook) ID() string { return "ioc-intake" }
+
+func (h *intakeHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnWillSent }
+
+func (h *intakeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, h.prefix) {
+		return pk, nil
+	}
+	h.intake(&Message{b: h.b, cl: cl, pk: pk})
+	return pk, packets.ErrRejectPacket // ingest acknowledges and forwards it
+}
+
+func (h *intakeHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, h.prefix) {
+		h.intake(&Message{b: h.b, pk: pk, forwarded: true})
+	}
+}
 
 // dropHook counts messages mochi had to drop.
 type dropHook struct {

@@ -72,25 +72,13 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	forget := time.AfterFunc(recoveredStampTTL, journal.ForgetRecovered)
 	defer forget.Stop()
 
-	mqttCfg := c.MQTT
-	if c.EmbeddedBroker() {
-		b, err := broker.New(c.Broker, log, metrics)
-		if err != nil {
-			return err
-		}
-		if err := b.Start(); err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		defer b.Close()
-		mqttCfg.Broker = "tcp://" + loopback(c.Broker.Listen)
-		log.Info("embedded MQTT broker listening", "addr", c.Broker.Listen)
-	}
-
 	opts := c.Pipeline
 	opts.Limits = c.Limits
-	var client *mqttsub.Client
+	// The pipeline publishes rejection reports through whichever source
+	// feeds it; the source is made after the pipeline it feeds.
+	var reports ingest.Publisher
 	pub := publisherFunc(func(topic string, qos byte, retain bool, body []byte) error {
-		return client.Publish(topic, qos, retain, body)
+		return reports.Publish(topic, qos, retain, body)
 	})
 	pipe, err := ingest.New(opts, ingest.Deps{
 		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now,
@@ -98,20 +86,54 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	if err != nil {
 		return err
 	}
-	client = mqttsub.New(mqttCfg, log, pipe.Handle)
-
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(pipeCtx) }()
+	stopPipeline := func() {
+		stopPipe()
+		<-pipeDone
+	}
+
+	var (
+		src       source
+		closeSrc  func()
+		brokerURL string
+	)
+	if c.EmbeddedBroker() {
+		b, err := broker.New(c.Broker, broker.Deps{
+			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
+			Intake: func(m *broker.Message) { pipe.Handle(m) },
+		})
+		if err != nil {
+			stopPipeline()
+			return err
+		}
+		if err := b.Start(); err != nil {
+			stopPipeline()
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		reports, src, closeSrc = b, alwaysReady{}, func() { b.Close() }
+		brokerURL = "embedded " + c.Broker.Listen
+		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
+	} else {
+		client := mqttsub.New(c.MQTT, log, pipe.Handle)
+		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
+		brokerURL = c.MQTT.Broker
+		connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
+		if err := client.Connect(connectCtx); err != nil {
+			log.Warn("mqtt not connected yet; retrying in the background", "broker", c.MQTT.Broker, "err", err)
+		}
+		cancelConnect()
+	}
 
 	srv := &http.Server{
-		Handler:           handler(metrics, client, st, pipe, c.HTTP.Pprof),
+		Handler:           handler(metrics, src, st, pipe, c.HTTP.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ln, err := net.Listen("tcp", c.HTTP.Listen)
 	if err != nil {
-		stopPipe()
-		<-pipeDone
+		stopPipeline()
+		closeSrc()
 		return fmt.Errorf("http listen %s: %w", c.HTTP.Listen, err)
 	}
 	go func() {
@@ -119,14 +141,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			log.Error("http server", "err", err)
 		}
 	}()
-	log.Info("ingest started", "http", ln.Addr().String(), "broker", mqttCfg.Broker, "store", storeName(c),
-		"devices", reg.Len(), "subscription", mqttCfg.Filters())
-
-	connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
-	if err := client.Connect(connectCtx); err != nil {
-		log.Warn("mqtt not connected yet; retrying in the background", "broker", mqttCfg.Broker, "err", err)
-	}
-	cancelConnect()
+	log.Info("ingest started", "http", ln.Addr().String(), "broker", brokerURL, "store", storeName(c), "devices", reg.Len())
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
 	}
@@ -147,9 +162,8 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}
 
 	log.Info("ingest stopping: writing and acknowledging what is in flight")
-	stopPipe()
-	<-pipeDone
-	client.Close(2 * time.Second)
+	stopPipeline()
+	closeSrc()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
@@ -171,25 +185,23 @@ func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
 	return influx.New(c.Influx)
 }
 
-// loopback turns a listen address into one to dial on this host.
-func loopback(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
-
 type publisherFunc func(topic string, qos byte, retain bool, body []byte) error
 
 func (f publisherFunc) Publish(topic string, qos byte, retain bool, body []byte) error {
 	return f(topic, qos, retain, body)
 }
 
-func handler(metrics *prometheus.Registry, client *mqttsub.Client, st store.Store, pipe *ingest.Pipeline, pprofOn bool) http.Handler {
+// source is where messages come from: an MQTT subscription or the
+// embedded broker.
+type source interface {
+	Connected() bool
+}
+
+type alwaysReady struct{}
+
+func (alwaysReady) Connected() bool { return true }
+
+func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

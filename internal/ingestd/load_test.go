@@ -93,54 +93,82 @@ func ingestBinary(t *testing.T) string {
 	return binPath
 }
 
+// proc runs the ingest binary with env, restartable.
+type proc struct {
+	t        *testing.T
+	bin      string
+	env      []string
+	httpAddr string
+	log      *os.File
+	cmd      *exec.Cmd
+}
+
+func newProc(t *testing.T, env ...string) *proc {
+	dataDir := t.TempDir()
+	p := &proc{t: t, bin: ingestBinary(t), httpAddr: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}
+	p.env = append(append(os.Environ(), "IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+p.httpAddr, "IOC_LOG_LEVEL=warn"), env...)
+	var err error
+	if p.log, err = os.Create(filepath.Join(dataDir, "ingest.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd != nil {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.cmd.Wait()
+		}
+		p.log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log.Name())
+			t.Logf("ingest log:\n%s", b)
+		}
+	})
+	return p
+}
+
+// start runs the binary and waits until /readyz says ready.
+func (p *proc) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin)
+	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	testenv.Eventually(p.t, 20*time.Second, func() error {
+		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+func (p *proc) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd.Wait()
+	p.cmd = nil
+}
+
 // TestSIGKILLMidStream kills the ingest process twice while messages flow
 // and restarts it: every message is stored exactly once, including those
-// without a timestamp of their own (their stamps survive in the journal).
+// without a timestamp of their own.
 func TestSIGKILLMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
 	const n, devices = 30_000, 1_000
-	bin := ingestBinary(t)
 	in := testenv.StartInflux(t)
 	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
-	dataDir := t.TempDir()
-	httpAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	env := append(os.Environ(),
-		"IOC_MQTT_BROKER="+mq.URL, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
-		"IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+httpAddr, "IOC_REGISTRY="+writeRegistry(t, devices),
-		"IOC_MQTT_CLIENT_ID=ingest-sigkill", "IOC_LOG_LEVEL=warn")
-	logf, err := os.Create(filepath.Join(dataDir, "ingest.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	var cmd *exec.Cmd
-	start := func() {
-		cmd = exec.Command(bin)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		testenv.Eventually(t, 20*time.Second, func() error {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("readyz %s", resp.Status)
-			}
-			return nil
-		})
-	}
-	start()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-
+	p := newProc(t, "IOC_MQTT_BROKER="+mq.URL, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+		"IOC_REGISTRY="+writeRegistry(t, devices), "IOC_MQTT_CLIENT_ID=ingest-sigkill")
+	p.start()
 	pubs := []paho.Client{client(t, mq.URL, "kill-pub-0"), client(t, mq.URL, "kill-pub-1")}
 	done := make(chan struct{})
 	go func() {
@@ -149,17 +177,55 @@ func TestSIGKILLMidStream(t *testing.T) {
 	}()
 	for _, at := range []time.Duration{1200 * time.Millisecond, 1600 * time.Millisecond} {
 		time.Sleep(at)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		cmd.Wait()
-		start()
+		p.kill()
+		p.start()
 	}
 	<-done
 	waitCount(t, in, n, 90*time.Second)
 	time.Sleep(2 * time.Second) // late redeliveries would show up as extra points
 	if got := influxCount(t, in, "seq"); got != n {
 		t.Fatalf("%d points after settling, want exactly %d: a redelivery was stored twice", got, n)
+	}
+}
+
+// TestSIGKILLEmbeddedBroker is the default setup: ingest runs the broker
+// devices publish to. Killing the process kills the broker too; messages
+// it acknowledged to devices must survive in its persistent store and be
+// delivered to ingest after the restart.
+func TestSIGKILLEmbeddedBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 20_000, 1_000
+	in := testenv.StartInflux(t)
+	brokerAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	p := newProc(t, "IOC_BROKER_LISTEN="+brokerAddr, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+		"IOC_REGISTRY="+writeRegistry(t, devices), "IOC_MQTT_CLIENT_ID=ingest-embedded")
+	p.start()
+	url := "tcp://" + brokerAddr
+	// Devices keep a persistent session: a publish without a PUBACK when
+	// the broker dies is sent again after it returns.
+	o := paho.NewClientOptions().AddBroker(url).SetClientID("embedded-pub").SetCleanSession(false).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second)
+	pub := paho.NewClient(o)
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 5000, nil)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	p.kill()
+	p.start()
+	<-done
+	waitCount(t, in, n, 90*time.Second)
+	time.Sleep(time.Second)
+	if got := influxCount(t, in, "seq"); got != n {
+		t.Fatalf("%d points after settling, want exactly %d", got, n)
 	}
 }
 

@@ -85,11 +85,10 @@ func (c Config) Validate() error {
 
 // Client is a subscribed MQTT connection.
 type Client struct {
-	cfg       Config
-	log       *slog.Logger
-	c         paho.Client
-	connected atomic.Bool
-	subErr    atomic.Pointer[error]
+	cfg        Config
+	log        *slog.Logger
+	c          paho.Client
+	subscribed atomic.Bool // connected and the broker answered SUBACK
 }
 
 // New builds a client; handle is called for each message on paho's routing
@@ -121,7 +120,6 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 		SetConnectTimeout(10 * time.Second).
 		SetDefaultPublishHandler(h).
 		SetOnConnectHandler(func(c paho.Client) {
-			cl.connected.Store(true)
 			log.Info("mqtt connected", "broker", cfg.Broker, "client_id", cfg.ClientID)
 			// Subscribing again on every connect is harmless with a
 			// persistent session and repairs one the broker lost.
@@ -131,21 +129,18 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 			}
 			tok := c.SubscribeMultiple(filters, h)
 			if !tok.WaitTimeout(30 * time.Second) {
-				err := errors.New("subscribe timed out")
-				cl.subErr.Store(&err)
-				log.Error("mqtt subscribe timed out", "topics", cfg.Filters())
+				log.Error("mqtt subscribe timed out; not ready", "topics", cfg.Filters())
 				return
 			}
 			if err := tok.Error(); err != nil {
-				cl.subErr.Store(&err)
-				log.Error("mqtt subscribe failed", "topics", cfg.Filters(), "err", err)
+				log.Error("mqtt subscribe failed; not ready", "topics", cfg.Filters(), "err", err)
 				return
 			}
-			cl.subErr.Store(nil)
+			cl.subscribed.Store(true)
 			log.Info("mqtt subscribed", "topics", cfg.Filters())
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			cl.connected.Store(false)
+			cl.subscribed.Store(false)
 			log.Warn("mqtt connection lost; reconnecting", "broker", cfg.Broker, "err", err)
 		}).
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
@@ -168,9 +163,10 @@ func (cl *Client) Connect(ctx context.Context) error {
 	}
 }
 
-// Connected reports whether the connection is up and subscribed.
+// Connected reports whether the connection is up and the subscription
+// acknowledged: only then does the broker queue messages for ingest.
 func (cl *Client) Connected() bool {
-	return cl.c.IsConnectionOpen() && cl.subErr.Load() == nil && cl.connected.Load()
+	return cl.c.IsConnectionOpen() && cl.subscribed.Load()
 }
 
 // Publish sends a message without waiting for the broker's acknowledgement.
