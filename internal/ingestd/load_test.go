@@ -318,3 +318,44 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		t.Fatalf("%d points after settling, want exactly %d", got, n)
 	}
 }
+
+// TestSharedSubscriptionSplitsLoad runs two ingest processes in one shared
+// subscription group on Mosquitto: both take part, and every message is
+// stored exactly once.
+func TestSharedSubscriptionSplitsLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const n, devices = 20_000, 1_000
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	reg := writeRegistry(t, devices)
+	var ings []*running
+	for i := range 2 {
+		c := testConfig(t)
+		c.Registry = reg
+		c.MQTT.Broker = mq.URL
+		c.MQTT.ClientID = fmt.Sprintf("ingest-shared-%d", i)
+		c.MQTT.SharedGroup = "ingest"
+		c.Influx.URL, c.Influx.Database = in.URL, in.DB
+		ings = append(ings, startIngest(t, c, nil))
+	}
+	pubs := []paho.Client{client(t, mq.URL, "shared-pub-0"), client(t, mq.URL, "shared-pub-1")}
+	publishAll(t, pubs, 0, n, devices, time.Now().Add(-time.Hour), 0, func(i int) bool { return i%5 == 0 })
+	waitCount(t, in, n, 60*time.Second)
+	total := 0.0
+	for i, ing := range ings {
+		got := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total")
+		if got < n/10 {
+			t.Errorf("ingest %d acknowledged %v of %d messages: the group did not share the load", i, got, n)
+		}
+		total += got
+	}
+	if total != n {
+		t.Errorf("the two ingests acknowledged %v messages together, want %d", total, n)
+	}
+	time.Sleep(time.Second)
+	if got := influxCount(t, in, "seq"); got != n {
+		t.Fatalf("%d points, want exactly %d", got, n)
+	}
+}
