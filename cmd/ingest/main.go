@@ -6,6 +6,8 @@
 //	ingest                       # embedded broker on :1883, embedded store in ./data
 //	ingest -config configs/ingest.yaml
 //	ingest -h                    # every flag and its IOC_* environment variable
+//	ingest hash-password -generate          # a secret and its hash for configs/credentials.yaml
+//	ingest mosquitto-files -out /etc/mosquitto   # ioc.passwd and ioc.acl for an external Mosquitto
 package main
 
 import (
@@ -24,6 +26,9 @@ import (
 )
 
 func main() {
+	if ran, code := tool(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ran {
+		os.Exit(code)
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -133,12 +133,13 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 		httpAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b))
 		metrics = "http://" + httpAddr + "/metrics"
 		cmd := exec.Command(bin)
-		brokerEnv := "IOC_MQTT_BROKER=" + brokerURL
+		brokerEnv := []string{"IOC_MQTT_BROKER=" + brokerURL}
 		if embedded {
+			// The bench measures throughput; access control is tested elsewhere.
 			listen := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b))
-			brokerURL, brokerEnv = "tcp://"+listen, "IOC_BROKER_LISTEN="+listen
+			brokerURL, brokerEnv = "tcp://"+listen, []string{"IOC_BROKER_LISTEN=" + listen, "IOC_BROKER_ALLOW_ANONYMOUS=true"}
 		}
-		cmd.Env = append(os.Environ(), brokerEnv, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+		cmd.Env = append(append(os.Environ(), brokerEnv...), "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
 			"IOC_DATA_DIR="+filepath.Join(dir, "data"), "IOC_HTTP_LISTEN="+httpAddr, "IOC_REGISTRY="+reg,
 			"IOC_MQTT_CLIENT_ID=ingest-bench", "IOC_HTTP_PPROF=true", "IOC_LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

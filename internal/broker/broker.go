@@ -20,13 +20,13 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"github.com/ioc-vn/ioc/internal/access"
 	"log/slog"
 	"math"
 	"path/filepath"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/pebble"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -42,12 +42,18 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// MaxPacketBytes bounds one MQTT packet.
 	MaxPacketBytes uint32 `yaml:"max_packet_bytes"`
+	// Credentials is the accounts file (configs/credentials.yaml).
+	Credentials string `yaml:"credentials"`
+	// AllowAnonymous lets clients connect without credentials and use any
+	// topic: for a demo on a laptop only.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	s       *mqtt.Server
 	dropped prometheus.Counter
+	refused *prometheus.CounterVec
 }
 
 // Deps are the broker's collaborators.
@@ -59,6 +65,9 @@ type Deps struct {
 	// Intake receives device messages under IntakePrefix. It may block,
 	// which stops reading from that device's connection (backpressure).
 	Intake func(*Message)
+	// Access decides who connects and what they may publish and subscribe
+	// to; nil allows anonymous clients everything (Config.AllowAnonymous).
+	Access *access.Policy
 }
 
 // New configures a broker; Start begins listening.
@@ -68,6 +77,9 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	if d.Intake == nil || d.IntakePrefix == "" {
 		return nil, errors.New("broker: Intake and IntakePrefix are required")
+	}
+	if d.Access == nil && !c.AllowAnonymous {
+		return nil, errors.New("broker: no credentials: set embedded_broker.credentials, or allow_anonymous for a demo")
 	}
 	log, reg := d.Log, d.Metrics
 	caps := mqtt.NewDefaultServerCapabilities()
@@ -103,8 +115,14 @@ func New(c Config, d Deps) (*Broker, error) {
 	if reg != nil {
 		reg.MustRegister(b.dropped)
 	}
-	// Anonymous clients are allowed here for now; see docs/ARCHITECTURE.md.
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+	b.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ioc_broker_refused_total",
+		Help: "Connections and operations the embedded broker refused, by reason: credentials, client_id, publish, subscribe.",
+	}, []string{"reason"})
+	if reg != nil {
+		reg.MustRegister(b.refused)
+	}
+	if err := s.AddHook(&authHook{policy: d.Access, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
@@ -203,4 +221,58 @@ func (h *dropHook) Provides(b byte) bool { return b == mqtt.OnPublishDropped }
 func (h *dropHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 	h.b.dropped.Inc()
 	h.log.Error("broker: dropped a message for a subscriber whose queue is full", "client", cl.ID, "topic", pk.TopicName)
+}
+
+// authHook enforces the access policy: every client authenticates, client
+// ids and usernames carry no wildcard or separator, and each publish,
+// subscription and delivery is checked against the account's topics.
+type authHook struct {
+	mqtt.HookBase
+	policy  *access.Policy
+	refused *prometheus.CounterVec
+	log     *slog.Logger
+}
+
+func (h *authHook) ID() string { return "ioc-access" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(cl.Properties.Username)
+	if !access.ValidName(cl.ID) || (user != "" && !access.ValidName(user)) {
+		h.refused.WithLabelValues("client_id").Inc()
+		h.log.Warn("broker: refused a client id or username with + # / or spaces", "client", cl.ID, "username", user, "remote", cl.Net.Remote)
+		return false
+	}
+	if h.policy == nil {
+		return true
+	}
+	if _, ok := h.policy.Authenticate(user, pk.Connect.Password); !ok {
+		h.refused.WithLabelValues("credentials").Inc()
+		h.log.Warn("broker: refused bad credentials", "client", cl.ID, "username", user, "remote", cl.Net.Remote)
+		return false
+	}
+	return true
+}
+
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if h.policy == nil {
+		return true
+	}
+	a, ok := h.policy.Account(string(cl.Properties.Username))
+	if write {
+		if ok && a.CanPublish(topic) {
+			return true
+		}
+		h.refused.WithLabelValues("publish").Inc()
+		h.log.Warn("broker: refused a publish outside the account's topics", "client", cl.ID, "username", string(cl.Properties.Username), "topic", topic)
+		return false
+	}
+	if ok && a.CanSubscribe(topic) {
+		return true
+	}
+	h.refused.WithLabelValues("subscribe").Inc()
+	return false
 }

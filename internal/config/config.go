@@ -82,7 +82,7 @@ func Default() Ingest {
 			Topics:    ingest.SubscribeFilters(),
 			KeepAlive: 30 * time.Second,
 		},
-		Broker:   broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
+		Broker:   broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20, Credentials: "configs/credentials.yaml"},
 		Influx:   influx.Config{Timeout: 30 * time.Second},
 		Pipeline: ingest.DefaultOptions,
 		Limits:   payload.DefaultLimits,
@@ -119,6 +119,8 @@ func overrides() []override {
 		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *Ingest) *string { return &c.MQTT.Password })},
 		{"mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", str(func(c *Ingest) *string { return &c.MQTT.SharedGroup })},
 		{"broker.listen", "IOC_BROKER_LISTEN", "embedded broker's listen address", str(func(c *Ingest) *string { return &c.Broker.Listen })},
+		{"broker.credentials", "IOC_BROKER_CREDENTIALS", "embedded broker's accounts file", str(func(c *Ingest) *string { return &c.Broker.Credentials })},
+		{"broker.allow-anonymous", "IOC_BROKER_ALLOW_ANONYMOUS", "true lets clients connect without credentials (demo only)", func(c *Ingest, v string) { c.Broker.AllowAnonymous = v == "true" || v == "1" }},
 		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty uses the embedded store", str(func(c *Ingest) *string { return &c.Influx.URL })},
 		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *Ingest) *string { return &c.Influx.Org })},
 		{"influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", str(func(c *Ingest) *string { return &c.Influx.Bucket })},
@@ -199,8 +201,13 @@ func (c *Ingest) Validate() error {
 		if err := c.MQTT.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-	} else if c.Broker.Listen == "" {
-		bad("embedded_broker.listen is empty")
+	} else {
+		if c.Broker.Listen == "" {
+			bad("embedded_broker.listen is empty")
+		}
+		if c.Broker.Credentials == "" && !c.Broker.AllowAnonymous {
+			bad("embedded_broker.credentials is empty: name the accounts file, or set allow_anonymous for a demo")
+		}
 	}
 	if !c.EmbeddedStore() {
 		if err := c.Influx.Validate(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ioc-vn/ioc/internal/access"
 	"log/slog"
 	"net"
 	"net/http"
@@ -100,9 +101,19 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		brokerURL string
 	)
 	if c.EmbeddedBroker() {
+		var policy *access.Policy
+		if !c.Broker.AllowAnonymous {
+			if policy, err = access.Load(c.Broker.Credentials, reg); err != nil {
+				stopPipeline()
+				return err
+			}
+		} else {
+			log.Warn("embedded broker allows anonymous clients to publish and subscribe anywhere: for a demo only")
+		}
 		b, err := broker.New(c.Broker, broker.Deps{
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
 			Intake: func(m *broker.Message) { pipe.Handle(m) },
+			Access: policy,
 		})
 		if err != nil {
 			stopPipeline()

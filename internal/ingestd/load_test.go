@@ -199,7 +199,7 @@ func TestSIGKILLEmbeddedBroker(t *testing.T) {
 	const n, devices = 20_000, 1_000
 	in := testenv.StartInflux(t)
 	brokerAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	p := newProc(t, "IOC_BROKER_LISTEN="+brokerAddr, "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
+	p := newProc(t, "IOC_BROKER_LISTEN="+brokerAddr, "IOC_BROKER_ALLOW_ANONYMOUS=true", "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
 		"IOC_REGISTRY="+writeRegistry(t, devices), "IOC_MQTT_CLIENT_ID=ingest-embedded")
 	p.start()
 	url := "tcp://" + brokerAddr

@@ -275,6 +275,8 @@ type Mosquitto struct {
 
 // MosquittoOptions tune the broker under test.
 type MosquittoOptions struct {
+	// PasswordFile and ACLFile, when set, turn off anonymous access.
+	PasswordFile, ACLFile string
 	// Extra is appended to the generated configuration.
 	Extra string
 }
@@ -288,9 +290,13 @@ func StartMosquitto(t TB, o MosquittoOptions) *Mosquitto {
 	port := FreePort(t)
 	// As root, Mosquitto drops to user mosquitto, which cannot write its
 	// persistence file into our temporary directory: stay the test's user.
+	access := "allow_anonymous true"
+	if o.PasswordFile != "" {
+		access = fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s", o.PasswordFile, o.ACLFile)
+	}
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
 user %s
-allow_anonymous true
+%s
 persistence true
 persistence_location %s/
 autosave_interval 1
@@ -300,7 +306,7 @@ log_dest stderr
 log_type error
 log_type warning
 %s
-`, port, currentUser(), dir, o.Extra)
+`, port, currentUser(), access, dir, o.Extra)
 	cfg := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

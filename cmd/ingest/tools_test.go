@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/access"
+	"github.com/ioc-vn/ioc/internal/testenv"
+)
+
+func TestHashPassword(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := hashPassword([]string{"-iterations", "1000"}, strings.NewReader("Mật-khẩu 1\n"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if h := strings.TrimSpace(out.String()); !access.Verify(h, []byte("Mật-khẩu 1")) {
+		t.Fatalf("printed hash %q does not verify", h)
+	}
+	out.Reset()
+	if code := hashPassword([]string{"-generate", "-iterations", "1000"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	secret := strings.TrimPrefix(lines[0], "secret: ")
+	if len(lines) != 2 || len(secret) < 20 || !access.Verify(lines[1], []byte(secret)) {
+		t.Fatalf("generate printed %q", out.String())
+	}
+}
+
+type mosquittoClient struct {
+	paho.Client
+	mu  sync.Mutex
+	got []string
+}
+
+func connectMosquitto(t *testing.T, url, user, pass string, subscribe ...string) (*mosquittoClient, error) {
+	t.Helper()
+	c := &mosquittoClient{}
+	o := paho.NewClientOptions().AddBroker(url).SetClientID("c-" + user + fmt.Sprint(time.Now().UnixNano())).SetUsername(user).SetPassword(pass).
+		SetCleanSession(true).SetAutoReconnect(false).SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+		c.mu.Lock()
+		c.got = append(c.got, m.Topic())
+		c.mu.Unlock()
+	})
+	c.Client = paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, tok.Error()
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	for _, f := range subscribe {
+		c.Subscribe(f, 1, nil).WaitTimeout(5 * time.Second)
+	}
+	return c, nil
+}
+
+func (c *mosquittoClient) received() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.got...)
+}
+
+// TestMosquittoFilesEnforceAccounts generates Mosquitto's password and ACL
+// files from the shipped credentials and checks that a real Mosquitto then
+// enforces what the embedded broker enforces.
+func TestMosquittoFilesEnforceAccounts(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := mosquittoFiles([]string{"-credentials", "../../configs/credentials.yaml", "-registry", "../../configs/devices.yaml", "-out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{PasswordFile: filepath.Join(dir, "ioc.passwd"), ACLFile: filepath.Join(dir, "ioc.acl")})
+
+	if _, err := connectMosquitto(t, mq.URL, "", ""); err == nil {
+		t.Error("anonymous client connected")
+	}
+	if _, err := connectMosquitto(t, mq.URL, "vms-tn", "wrong"); err == nil {
+		t.Error("wrong password connected")
+	}
+	server, err := connectMosquitto(t, mq.URL, "ioc-server", "demo-ioc-server", "ioc/#")
+	if err != nil {
+		t.Fatalf("server account: %v", err)
+	}
+	vms, err := connectMosquitto(t, mq.URL, "vms-tn", "demo-vms-tn", "ioc/v1/vms-tn/_errors", "ioc/v1/envsense/_errors", "ioc/v1/#")
+	if err != nil {
+		t.Fatalf("vms-tn: %v", err)
+	}
+	pub := func(c paho.Client, topic string) { c.Publish(topic, 1, false, "{}").WaitTimeout(5 * time.Second) }
+	pub(vms, "ioc/v1/vms-tn/cam-bvtw-03/status") // allowed
+	pub(server, "ioc/v1/vms-tn/_errors")         // vms-tn must get this
+	pub(server, "ioc/v1/envsense/_errors")       // and not this
+	cam, err := connectMosquitto(t, mq.URL, "cam-bvtw-01", "demo-cam-bvtw-01")
+	if err != nil {
+		t.Fatalf("cam-bvtw-01: %v", err)
+	}
+	pub(cam, "ioc/v1/vms-tn/cam-bvtw-01/status") // allowed: its own
+	// Each forbidden publish on its own connection: Mosquitto disconnects
+	// an MQTT 3.1.1 client that publishes outside its ACL.
+	for _, f := range []struct{ user, topic string }{
+		{"vms-tn", "ioc/v1/envsense/aq-tp-01/telemetry"},
+		{"vms-tn", "ioc/v1/vms-tn/_errors"},
+		{"vms-tn", "ioc/server/v1/alerts/x"},
+		{"cam-bvtw-01", "ioc/v1/vms-tn/cam-bvtw-02/status"},
+		{"envsense", "ioc/v1/vms-tn/cam-bvtw-01/status"},
+	} {
+		c, err := connectMosquitto(t, mq.URL, f.user, "demo-"+f.user)
+		if err != nil {
+			t.Fatalf("%s: %v", f.user, err)
+		}
+		pub(c, f.topic)
+	}
+	want := map[string]bool{"ioc/v1/vms-tn/cam-bvtw-03/status": true, "ioc/v1/vms-tn/cam-bvtw-01/status": true,
+		"ioc/v1/vms-tn/_errors": true, "ioc/v1/envsense/_errors": true}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := len(server.received()); n < len(want) {
+			return fmt.Errorf("server received %d of %d allowed messages: %v", n, len(want), server.received())
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	for _, topic := range server.received() {
+		if !want[topic] {
+			t.Errorf("Mosquitto let a forbidden publish through to %s", topic)
+		}
+	}
+	if got := vms.received(); len(got) != 1 || got[0] != "ioc/v1/vms-tn/_errors" {
+		t.Errorf("vms-tn received %v; want only its own errors topic", got)
+	}
+}

@@ -1,0 +1,352 @@
+// Package access decides who may connect to the MQTT broker and which
+// topics each may publish and subscribe to. One credentials file serves
+// the embedded broker and, through MosquittoFiles, an external Mosquitto.
+//
+// Roles:
+//
+//	integrator  publishes ioc/v1/<integrator>/<any device>/<channel>
+//	device      publishes ioc/v1/<integrator>/<its device>/<channel>
+//	server      ingest and ioc processes: every topic
+//
+// Integrators and devices may subscribe to their integrator's _errors topic
+// and to the filters their account grants, nothing else.
+//
+// Secrets are stored as Mosquitto's PBKDF2-SHA512 hashes ($7$), so the same
+// file generates Mosquitto's password file; `ingest hash-password` makes them.
+package access
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ioc-vn/ioc/internal/registry"
+	"gopkg.in/yaml.v3"
+)
+
+// Role is what an account is for.
+type Role string
+
+const (
+	RoleIntegrator Role = "integrator"
+	RoleDevice     Role = "device"
+	RoleServer     Role = "server"
+)
+
+// Account is one set of MQTT credentials.
+type Account struct {
+	Username     string `yaml:"username"`
+	PasswordHash string `yaml:"password_hash"`
+	Role         Role   `yaml:"role"`
+	Integrator   string `yaml:"integrator,omitempty"`
+	Device       string `yaml:"device,omitempty"`
+	// Subscribe lists extra filters the account may subscribe to, within
+	// its integrator's topics.
+	Subscribe []string `yaml:"subscribe,omitempty"`
+}
+
+// File is the YAML shape of the credentials file.
+type File struct {
+	Accounts []Account `yaml:"accounts"`
+}
+
+// Policy holds the accounts. It is immutable; reload builds a new one.
+type Policy struct {
+	accounts map[string]*Account
+	order    []string
+
+	mu       sync.Mutex
+	verified map[[32]byte]string // sha256(username, password) -> username, to skip PBKDF2 on reconnect storms
+}
+
+// Load reads a credentials file and checks it against the registry.
+func Load(path string, reg *registry.Registry) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("credentials %s: %w", path, err)
+	}
+	p, err := New(f, reg)
+	if err != nil {
+		return nil, fmt.Errorf("credentials %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ValidName reports whether s may be a username or client id: non-empty,
+// at most 128 bytes, no MQTT wildcard or level separator, no control or
+// space characters.
+func ValidName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '+' || c == '#' || c == '/' || c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// New validates f and builds a Policy, reporting every problem at once.
+func New(f File, reg *registry.Registry) (*Policy, error) {
+	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for i := range f.Accounts {
+		a := f.Accounts[i]
+		who := fmt.Sprintf("account %q", a.Username)
+		if !ValidName(a.Username) {
+			bad("account #%d: username %q must be 1-128 bytes without + # / or spaces", i+1, a.Username)
+			continue
+		}
+		if p.accounts[a.Username] != nil {
+			bad("%s listed twice", who)
+			continue
+		}
+		if _, err := parseHash(a.PasswordHash); err != nil {
+			bad("%s: password_hash: %v (make one with `ingest hash-password`)", who, err)
+		}
+		switch a.Role {
+		case RoleServer:
+			if a.Integrator != "" || a.Device != "" {
+				bad("%s: a server account has no integrator or device", who)
+			}
+		case RoleIntegrator, RoleDevice:
+			if _, ok := reg.Integrator(a.Integrator); !ok {
+				bad("%s: integrator %q is not in the device registry", who, a.Integrator)
+			}
+			if a.Role == RoleDevice {
+				d, ok := reg.Device(a.Device)
+				if !ok {
+					bad("%s: device %q is not in the device registry", who, a.Device)
+				} else if d.Integrator != a.Integrator {
+					bad("%s: device %q belongs to integrator %q", who, a.Device, d.Integrator)
+				}
+			} else if a.Device != "" {
+				bad("%s: an integrator account names no device", who)
+			}
+			for _, s := range a.Subscribe {
+				if !validFilter(s) || !within(s, "ioc/v1/"+a.Integrator+"/#") {
+					bad("%s: subscribe %q must be a filter within ioc/v1/%s/#", who, s, a.Integrator)
+				}
+			}
+		default:
+			bad("%s: role %q is not one of integrator, device, server", who, a.Role)
+		}
+		p.accounts[a.Username] = &a
+		p.order = append(p.order, a.Username)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// Authenticate returns the account for username if password is right.
+func (p *Policy) Authenticate(username string, password []byte) (*Account, bool) {
+	a, ok := p.accounts[username]
+	if !ok {
+		return nil, false
+	}
+	key := sha256.Sum256(append(append([]byte(username), 0), password...))
+	p.mu.Lock()
+	cached := p.verified[key] == username
+	p.mu.Unlock()
+	if cached {
+		return a, true
+	}
+	if !Verify(a.PasswordHash, password) {
+		return nil, false
+	}
+	p.mu.Lock()
+	if len(p.verified) > 100000 {
+		clear(p.verified)
+	}
+	p.verified[key] = username
+	p.mu.Unlock()
+	return a, true
+}
+
+// Account returns the account named username.
+func (p *Policy) Account(username string) (*Account, bool) {
+	a, ok := p.accounts[username]
+	return a, ok
+}
+
+func (a *Account) publishFilter() string {
+	switch a.Role {
+	case RoleServer:
+		return "#"
+	case RoleDevice:
+		return "ioc/v1/" + a.Integrator + "/" + a.Device + "/+"
+	}
+	return "ioc/v1/" + a.Integrator + "/+/+"
+}
+
+func (a *Account) subscribeFilters() []string {
+	if a.Role == RoleServer {
+		return []string{"#"}
+	}
+	return append([]string{"ioc/v1/" + a.Integrator + "/_errors"}, a.Subscribe...)
+}
+
+// CanPublish reports whether a may publish to topic.
+func (a *Account) CanPublish(topic string) bool {
+	return validTopic(topic) && within(topic, a.publishFilter())
+}
+
+// CanSubscribe reports whether a may subscribe to filter: every topic the
+// filter can match must be one the account may read.
+func (a *Account) CanSubscribe(filter string) bool {
+	if !validFilter(filter) {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		_, f, found := strings.Cut(rest, "/")
+		if !found {
+			return false
+		}
+		filter = f
+	}
+	for _, allowed := range a.subscribeFilters() {
+		if within(filter, allowed) {
+			return true
+		}
+	}
+	return false
+}
+
+func validTopic(t string) bool { return t != "" && !strings.ContainsAny(t, "+#") }
+
+func validFilter(f string) bool {
+	if f == "" {
+		return false
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return false
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return false
+		}
+	}
+	return true
+}
+
+// within reports whether every topic that filter matches is also matched by
+// allowed (both valid filters; a topic is a filter without wildcards).
+func within(filter, allowed string) bool {
+	f, a := strings.Split(filter, "/"), strings.Split(allowed, "/")
+	for i, al := range a {
+		if al == "#" {
+			return true
+		}
+		if i >= len(f) {
+			return false
+		}
+		switch fl := f[i]; {
+		case fl == "#":
+			return false // filter reaches deeper than allowed can
+		case al == "+":
+			continue // any single level, '+' included
+		case fl == "+" || fl != al:
+			return false
+		}
+	}
+	return len(f) == len(a)
+}
+
+// DefaultIterations is the PBKDF2 work factor for new hashes: about 5 ms
+// per check. Mosquitto's own tool uses 101. Secrets for devices and
+// integrators should be random (hash-password -generate), for which this
+// is ample; a verified secret is cached, so reconnects cost nothing, and a
+// province of 10,000 devices each with its own account pays under a minute
+// of CPU once.
+const DefaultIterations = 10000
+
+type hashParts struct {
+	iter       int
+	salt, hash []byte
+}
+
+// parseHash reads $7$<iterations>$<salt base64>$<hash base64>.
+func parseHash(s string) (hashParts, error) {
+	f := strings.Split(s, "$")
+	if len(f) != 5 || f[0] != "" || f[1] != "7" {
+		return hashParts{}, errors.New("want Mosquitto's $7$<iterations>$<salt>$<hash> (PBKDF2-SHA512)")
+	}
+	iter, err := strconv.Atoi(f[2])
+	if err != nil || iter < 1 {
+		return hashParts{}, errors.New("bad iteration count")
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(f[3])
+	hash, err2 := base64.StdEncoding.DecodeString(f[4])
+	if err1 != nil || err2 != nil || len(salt) == 0 || len(hash) != sha512.Size {
+		return hashParts{}, errors.New("bad base64 salt or hash")
+	}
+	return hashParts{iter, salt, hash}, nil
+}
+
+// Hash makes a Mosquitto-compatible $7$ hash of password.
+func Hash(password string, iterations int) (string, error) {
+	salt := make([]byte, 12)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	h, err := pbkdf2.Key(sha512.New, password, salt, iterations, sha512.Size)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("$7$%d$%s$%s", iterations, base64.StdEncoding.EncodeToString(salt), base64.StdEncoding.EncodeToString(h)), nil
+}
+
+// Verify reports whether password matches hash.
+func Verify(hash string, password []byte) bool {
+	p, err := parseHash(hash)
+	if err != nil {
+		return false
+	}
+	h, err := pbkdf2.Key(sha512.New, string(password), p.salt, p.iter, sha512.Size)
+	return err == nil && hmac.Equal(h, p.hash)
+}
+
+// MosquittoFiles renders Mosquitto's password_file and acl_file for the
+// accounts: the same rules the embedded broker enforces.
+func (p *Policy) MosquittoFiles() (passwd, acl []byte) {
+	var pw, ac bytes.Buffer
+	ac.WriteString("# Generated by `ingest mosquitto-files` from the credentials file; do not edit.\n")
+	names := append([]string(nil), p.order...)
+	sort.Strings(names)
+	for _, n := range names {
+		a := p.accounts[n]
+		fmt.Fprintf(&pw, "%s:%s\n", a.Username, a.PasswordHash)
+		fmt.Fprintf(&ac, "\nuser %s\n", a.Username)
+		if a.Role == RoleServer {
+			ac.WriteString("topic readwrite #\n")
+			continue
+		}
+		fmt.Fprintf(&ac, "topic write %s\n", a.publishFilter())
+		for _, f := range a.subscribeFilters() {
+			fmt.Fprintf(&ac, "topic read %s\n", f)
+		}
+	}
+	return pw.Bytes(), ac.Bytes()
+}

@@ -1,0 +1,157 @@
+package access
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ioc-vn/ioc/internal/registry"
+)
+
+func testRegistry(t testing.TB) *registry.Registry {
+	r, err := registry.New(registry.File{
+		Districts:   []registry.District{{ID: "d1", Name: "D1"}},
+		Integrators: []registry.Integrator{{ID: "acme", Name: "A"}, {ID: "other", Name: "O"}},
+		Devices: []registry.Device{
+			{ID: "cam-01", Kind: registry.Camera, Name: "C1", District: "d1", Integrator: "acme"},
+			{ID: "cam-99", Kind: registry.Camera, Name: "C9", District: "d1", Integrator: "other"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustHash(t testing.TB, pw string) string {
+	h, err := Hash(pw, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestHashInteroperatesWithMosquitto: a hash made by mosquitto_passwd
+// verifies here, so credentials files work for both brokers.
+func TestHashInteroperatesWithMosquitto(t *testing.T) {
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		t.Fatal("mosquitto_passwd not found: run scripts/test, which installs mosquitto")
+	}
+	f := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(f, nil, 0o600)
+	if out, err := exec.Command(bin, "-b", f, "alice", "s3cret-Đà-Nẵng").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	b, _ := os.ReadFile(f)
+	hash := strings.TrimSpace(strings.TrimPrefix(string(b), "alice:"))
+	if !Verify(hash, []byte("s3cret-Đà-Nẵng")) {
+		t.Fatalf("mosquitto's hash %q does not verify", hash)
+	}
+	if Verify(hash, []byte("s3cret")) {
+		t.Fatal("wrong password verified")
+	}
+	mine := mustHash(t, "pw")
+	if !Verify(mine, []byte("pw")) || Verify(mine, []byte("pW")) {
+		t.Fatal("own hash round trip")
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	p, err := New(File{Accounts: []Account{
+		{Username: "acme", PasswordHash: mustHash(t, "a"), Role: RoleIntegrator, Integrator: "acme", Subscribe: []string{"ioc/v1/acme/+/status"}},
+		{Username: "cam-01", PasswordHash: mustHash(t, "c"), Role: RoleDevice, Integrator: "acme", Device: "cam-01"},
+		{Username: "ingest", PasswordHash: mustHash(t, "i"), Role: RoleServer},
+	}}, testRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, _ := p.Account("acme")
+	cam, _ := p.Account("cam-01")
+	srv, _ := p.Account("ingest")
+	pub := func(a *Account, topic string, want bool) {
+		t.Helper()
+		if got := a.CanPublish(topic); got != want {
+			t.Errorf("%s CanPublish(%q) = %v, want %v", a.Username, topic, got, want)
+		}
+	}
+	sub := func(a *Account, filter string, want bool) {
+		t.Helper()
+		if got := a.CanSubscribe(filter); got != want {
+			t.Errorf("%s CanSubscribe(%q) = %v, want %v", a.Username, filter, got, want)
+		}
+	}
+	pub(acme, "ioc/v1/acme/cam-01/telemetry", true)
+	pub(acme, "ioc/v1/acme/cam-77/status", true) // unknown devices are refused by ingest, with a reason
+	pub(acme, "ioc/v1/other/cam-99/telemetry", false)
+	pub(acme, "ioc/v1/acme/_errors", false)
+	pub(acme, "ioc/v1/acme/cam-01/status/x", false)
+	pub(acme, "ioc/server/alerts", false)
+	pub(acme, "ioc/v1/acme/+/status", false)
+	pub(cam, "ioc/v1/acme/cam-01/status", true)
+	pub(cam, "ioc/v1/acme/cam-02/status", false)
+	pub(srv, "ioc/v1/acme/_errors", true)
+	sub(acme, "ioc/v1/acme/_errors", true)
+	sub(acme, "$share/g/ioc/v1/acme/_errors", true)
+	sub(acme, "ioc/v1/acme/cam-01/status", true) // granted: ioc/v1/acme/+/status
+	sub(acme, "ioc/v1/acme/+/status", true)
+	sub(acme, "ioc/v1/acme/#", false)
+	sub(acme, "ioc/v1/+/_errors", false)
+	sub(acme, "ioc/v1/other/_errors", false)
+	sub(acme, "#", false)
+	sub(acme, "ioc/v1/acme/_errors/#", false)
+	sub(acme, "ioc/v1/acme/cam-01/telemetry", false)
+	sub(cam, "ioc/v1/acme/_errors", true)
+	sub(cam, "ioc/v1/acme/+/status", false)
+	sub(srv, "#", true)
+	sub(srv, "$share/ingest/ioc/v1/#", true)
+
+	if _, ok := p.Authenticate("acme", []byte("a")); !ok {
+		t.Error("right password refused")
+	}
+	if _, ok := p.Authenticate("acme", []byte("a")); !ok {
+		t.Error("right password refused from the cache")
+	}
+	if _, ok := p.Authenticate("acme", []byte("b")); ok {
+		t.Error("wrong password accepted")
+	}
+	if _, ok := p.Authenticate("nobody", []byte("a")); ok {
+		t.Error("unknown user accepted")
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	h := mustHash(t, "x")
+	f := func(a Account, want string) {
+		t.Helper()
+		_, err := New(File{Accounts: []Account{a}}, testRegistry(t))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New(%+v) error %v, want %q", a, err, want)
+		}
+	}
+	f(Account{Username: "a/b", PasswordHash: h, Role: RoleServer}, "without + # /")
+	f(Account{Username: "a+", PasswordHash: h, Role: RoleServer}, "without + # /")
+	f(Account{Username: "x", PasswordHash: "plaintext", Role: RoleServer}, "hash-password")
+	f(Account{Username: "x", PasswordHash: h, Role: "admin"}, `role "admin"`)
+	f(Account{Username: "x", PasswordHash: h, Role: RoleIntegrator, Integrator: "nobody"}, `integrator "nobody"`)
+	f(Account{Username: "x", PasswordHash: h, Role: RoleDevice, Integrator: "acme", Device: "cam-99"}, `belongs to integrator "other"`)
+	f(Account{Username: "x", PasswordHash: h, Role: RoleIntegrator, Integrator: "acme", Subscribe: []string{"ioc/v1/other/#"}}, "within ioc/v1/acme/#")
+	f(Account{Username: "x", PasswordHash: h, Role: RoleServer, Integrator: "acme"}, "no integrator")
+}
+
+func TestWithin(t *testing.T) {
+	for _, c := range []struct {
+		f, a string
+		want bool
+	}{
+		{"a/b/c", "a/b/c", true}, {"a/b/c", "a/+/c", true}, {"a/+/c", "a/+/c", true}, {"a/b", "a/#", true},
+		{"a/#", "a/#", true}, {"a", "a/#", true}, {"#", "a/#", false}, {"a/+/c", "a/b/c", false},
+		{"a/b/c/d", "a/+/c", false}, {"a/b", "a/b/c", false}, {"a/#", "a/+", false},
+	} {
+		if got := within(c.f, c.a); got != c.want {
+			t.Errorf("within(%q, %q) = %v, want %v", c.f, c.a, got, c.want)
+		}
+	}
+}
