@@ -18,11 +18,14 @@
 package broker
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/ioc-vn/ioc/internal/access"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -47,6 +50,36 @@ type Config struct {
 	// AllowAnonymous lets clients connect without credentials and use any
 	// topic: for a demo on a laptop only.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// TLSListen, if set, adds an MQTT-over-TLS listener (usually :8883)
+	// with the PEM certificate and key in TLSCert and TLSKey.
+	TLSListen string `yaml:"tls_listen"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	// TLSClientCA, if set, makes the TLS listener require a client
+	// certificate signed by this PEM CA, in addition to the account's
+	// credentials.
+	TLSClientCA string `yaml:"tls_client_ca"`
+}
+
+// tlsConfig builds the TLS listener's configuration.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("broker: TLS certificate %s / key %s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.TLSClientCA != "" {
+		pem, err := os.ReadFile(c.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("broker: TLS client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("broker: TLS client CA %s holds no PEM certificate", c.TLSClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // Broker is a running embedded broker.
@@ -140,6 +173,15 @@ func New(c Config, d Deps) (*Broker, error) {
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: c.Listen})
 	if err := s.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.Listen, err)
+	}
+	if c.TLSListen != "" {
+		tc, err := c.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.AddListener(listeners.NewTCP(listeners.Config{ID: "tls", Address: c.TLSListen, TLSConfig: tc})); err != nil {
+			return nil, fmt.Errorf("broker: TLS listen on %s: %w", c.TLSListen, err)
+		}
 	}
 	return b, nil
 }

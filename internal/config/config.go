@@ -205,6 +205,9 @@ func (c *Ingest) Validate() error {
 		if c.Broker.Listen == "" {
 			bad("embedded_broker.listen is empty")
 		}
+		if c.Broker.TLSListen != "" && (c.Broker.TLSCert == "" || c.Broker.TLSKey == "") {
+			bad("embedded_broker.tls_listen needs tls_cert and tls_key")
+		}
 		if c.Broker.Credentials == "" && !c.Broker.AllowAnonymous {
 			bad("embedded_broker.credentials is empty: name the accounts file, or set allow_anonymous for a demo")
 		}
