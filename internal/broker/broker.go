@@ -45,8 +45,6 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// MaxPacketBytes bounds one MQTT packet.
 	MaxPacketBytes uint32 `yaml:"max_packet_bytes"`
-	// Credentials is the accounts file (configs/credentials.yaml).
-	Credentials string `yaml:"credentials"`
 	// AllowAnonymous lets clients connect without credentials and use any
 	// topic: for a demo on a laptop only.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
@@ -112,7 +110,7 @@ func New(c Config, d Deps) (*Broker, error) {
 		return nil, errors.New("broker: Intake and IntakePrefix are required")
 	}
 	if d.Access == nil && !c.AllowAnonymous {
-		return nil, errors.New("broker: no credentials: set embedded_broker.credentials, or allow_anonymous for a demo")
+		return nil, errors.New("broker: no access policy: set credentials, or embedded_broker.allow_anonymous for a demo")
 	}
 	log, reg := d.Log, d.Metrics
 	caps := mqtt.NewDefaultServerCapabilities()

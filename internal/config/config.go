@@ -30,6 +30,9 @@ type Ingest struct {
 	DataDir string `yaml:"data_dir"`
 	// Registry is the device registry file.
 	Registry string `yaml:"registry"`
+	// Credentials is the accounts file: who may use the embedded broker and
+	// HTTP ingest, and an external Mosquitto through `ingest mosquitto-files`.
+	Credentials string `yaml:"credentials"`
 	// MQTT is the broker ingest subscribes to. With an empty broker URL,
 	// ingest starts the embedded broker and subscribes to it.
 	MQTT   mqttsub.Config `yaml:"mqtt"`
@@ -39,7 +42,20 @@ type Ingest struct {
 	Pipeline ingest.Options `yaml:"pipeline"`
 	Limits   payload.Limits `yaml:"limits"`
 	HTTP     HTTP           `yaml:"http"`
-	Log      Log            `yaml:"log"`
+	// HTTPIngest is the integrators' HTTP way in; off while listen is empty.
+	HTTPIngest HTTPIngest `yaml:"http_ingest"`
+	Log        Log        `yaml:"log"`
+}
+
+// HTTPIngest configures POST /v1/ingest/... for integrators.
+type HTTPIngest struct {
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey serve it over HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Timeout bounds the wait for a request's data to be stored.
+	Timeout       time.Duration `yaml:"timeout"`
+	MaxConcurrent int           `yaml:"max_concurrent"`
 }
 
 // HTTP is the metrics and health endpoint.
@@ -75,19 +91,21 @@ func Default() Ingest {
 		host = "local"
 	}
 	return Ingest{
-		DataDir:  "data",
-		Registry: "configs/devices.yaml",
+		DataDir:     "data",
+		Registry:    "configs/devices.yaml",
+		Credentials: "configs/credentials.yaml",
 		MQTT: mqttsub.Config{
 			ClientID:  "ioc-ingest-" + sanitize(host),
 			Topics:    ingest.SubscribeFilters(),
 			KeepAlive: 30 * time.Second,
 		},
-		Broker:   broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20, Credentials: "configs/credentials.yaml"},
-		Influx:   influx.Config{Timeout: 30 * time.Second},
-		Pipeline: ingest.DefaultOptions,
-		Limits:   payload.DefaultLimits,
-		HTTP:     HTTP{Listen: "127.0.0.1:9100"},
-		Log:      Log{Level: "info", Format: "text"},
+		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
+		Influx:     influx.Config{Timeout: 30 * time.Second},
+		Pipeline:   ingest.DefaultOptions,
+		Limits:     payload.DefaultLimits,
+		HTTP:       HTTP{Listen: "127.0.0.1:9100"},
+		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256},
+		Log:        Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -119,7 +137,8 @@ func overrides() []override {
 		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *Ingest) *string { return &c.MQTT.Password })},
 		{"mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", str(func(c *Ingest) *string { return &c.MQTT.SharedGroup })},
 		{"broker.listen", "IOC_BROKER_LISTEN", "embedded broker's listen address", str(func(c *Ingest) *string { return &c.Broker.Listen })},
-		{"broker.credentials", "IOC_BROKER_CREDENTIALS", "embedded broker's accounts file", str(func(c *Ingest) *string { return &c.Broker.Credentials })},
+		{"credentials", "IOC_CREDENTIALS", "accounts file for the embedded broker and HTTP ingest", str(func(c *Ingest) *string { return &c.Credentials })},
+		{"http-ingest.listen", "IOC_HTTP_INGEST_LISTEN", "address of the integrators' HTTP ingest (empty: off)", str(func(c *Ingest) *string { return &c.HTTPIngest.Listen })},
 		{"broker.allow-anonymous", "IOC_BROKER_ALLOW_ANONYMOUS", "true lets clients connect without credentials (demo only)", func(c *Ingest, v string) { c.Broker.AllowAnonymous = v == "true" || v == "1" }},
 		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty uses the embedded store", str(func(c *Ingest) *string { return &c.Influx.URL })},
 		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *Ingest) *string { return &c.Influx.Org })},
@@ -208,8 +227,8 @@ func (c *Ingest) Validate() error {
 		if c.Broker.TLSListen != "" && (c.Broker.TLSCert == "" || c.Broker.TLSKey == "") {
 			bad("embedded_broker.tls_listen needs tls_cert and tls_key")
 		}
-		if c.Broker.Credentials == "" && !c.Broker.AllowAnonymous {
-			bad("embedded_broker.credentials is empty: name the accounts file, or set allow_anonymous for a demo")
+		if c.Credentials == "" && !c.Broker.AllowAnonymous {
+			bad("credentials is empty: name the accounts file, or set embedded_broker.allow_anonymous for a demo")
 		}
 	}
 	if !c.EmbeddedStore() {
@@ -250,6 +269,17 @@ func (c *Ingest) Validate() error {
 	}
 	if c.HTTP.Listen == "" {
 		bad("http.listen is empty")
+	}
+	if h := c.HTTPIngest; h.Listen != "" {
+		if c.Credentials == "" {
+			bad("http_ingest needs credentials: it authenticates integrators with their accounts")
+		}
+		if (h.TLSCert == "") != (h.TLSKey == "") {
+			bad("http_ingest: set both tls_cert and tls_key, or neither")
+		}
+		if h.Timeout <= 0 || h.MaxConcurrent < 1 {
+			bad("http_ingest: timeout and max_concurrent must be positive")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -345,7 +345,7 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	meta.integrator, meta.device, meta.channel = t.Integrator, t.Device, string(t.Channel)
 	if perr != nil {
 		p.m.received.WithLabelValues("invalid").Inc()
-		p.reject(meta, len(body), body, perr)
+		p.reject(m, meta, body, perr)
 		return
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
@@ -354,11 +354,11 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	case !ok && p.o.AcceptUnknown:
 		dev = registry.Placeholder(t.Device, t.Integrator)
 	case !ok:
-		p.reject(meta, len(body), body, payload.Errorf(payload.ReasonUnknownDevice,
+		p.reject(m, meta, body, payload.Errorf(payload.ReasonUnknownDevice,
 			"device %q is not registered; ask the operations centre to add it to the device registry", t.Device))
 		return
 	case dev.Integrator != t.Integrator:
-		p.reject(meta, len(body), body, payload.Errorf(payload.ReasonForeignDevice,
+		p.reject(m, meta, body, payload.Errorf(payload.ReasonForeignDevice,
 			"device %q is not registered to integrator %q", t.Device, t.Integrator))
 		return
 	}
@@ -376,7 +376,7 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		if !errors.As(err, &pe) {
 			pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
 		}
-		p.reject(meta, len(body), body, pe)
+		p.reject(m, meta, body, pe)
 		return
 	}
 	b.points = pts
@@ -474,7 +474,7 @@ func (p *Pipeline) rejectStored(b *batch, i int, err error) {
 	}
 	body := b.msgs[mi].Payload()
 	pt := &b.points[i]
-	p.reject(b.meta[mi], len(body), body, payload.Errorf(payload.ReasonStoreRejected,
+	p.reject(b.msgs[mi], b.meta[mi], body, payload.Errorf(payload.ReasonStoreRejected,
 		"the database refused %s at %s: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
 		pt.Measurement, pt.Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
 }

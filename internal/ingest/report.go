@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 )
 
@@ -28,8 +29,19 @@ type Report struct {
 
 const payloadHeadBytes = 200
 
-// reject records a refused message: metric, rate-limited log, report.
-func (p *Pipeline) reject(meta msgMeta, size int, body []byte, e *payload.Error) {
+// Rejecter is implemented by messages that want to know why they were
+// refused (HTTP ingest answers with it). Reject is called before Ack.
+type Rejecter interface {
+	Reject(*payload.Error)
+}
+
+// reject records a refused message: metric, rate-limited log, report, and
+// the message itself if it asks.
+func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *payload.Error) {
+	if r, ok := m.(Rejecter); ok {
+		r.Reject(e)
+	}
+	size := len(body)
 	p.m.rejected.WithLabelValues(string(e.Reason)).Inc()
 	if ok, suppressed := p.reports.limiter.allow(string(e.Reason), time.Now()); ok {
 		p.log.Warn("ingest: message rejected", "reason", e.Reason, "err", e.Detail,

@@ -33,7 +33,7 @@ func dial(url, id, user, pass string) (paho.Client, error) {
 func TestEmbeddedBrokerAccess(t *testing.T) {
 	c := testConfig(t)
 	c.Broker.AllowAnonymous = false
-	c.Broker.Credentials = "../../configs/credentials.yaml"
+	c.Credentials = "../../configs/credentials.yaml"
 	ing := startIngest(t, c, nil)
 	url := ing.BrokerURL
 

@@ -34,7 +34,8 @@ func testConfig(t *testing.T) *config.Ingest {
 	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	c.MQTT.ClientID = "ingest-" + strings.ReplaceAll(t.Name(), "/", "-")
 	c.Log.Level = "warn"
-	c.Broker.AllowAnonymous = true // the access tests use credentials
+	c.Credentials = "../../configs/credentials.yaml" // used by the access and HTTP tests
+	c.Broker.AllowAnonymous = true                   // the other tests publish anonymously
 	return &c
 }
 

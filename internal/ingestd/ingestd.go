@@ -18,6 +18,7 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -44,6 +45,8 @@ type Options struct {
 	Now func() time.Time
 	// Started, if set, is called once serving, with the HTTP address.
 	Started func(httpAddr string)
+	// HTTPIngestStarted, if set, is called with HTTP ingest's address.
+	HTTPIngestStarted func(addr string)
 }
 
 // Run runs ingest until ctx ends.
@@ -100,20 +103,23 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		closeSrc  func()
 		brokerURL string
 	)
+	var policy *access.Policy
+	if (c.EmbeddedBroker() && !c.Broker.AllowAnonymous) || c.HTTPIngest.Listen != "" {
+		if policy, err = access.Load(c.Credentials, reg); err != nil {
+			stopPipeline()
+			return err
+		}
+	}
 	if c.EmbeddedBroker() {
-		var policy *access.Policy
-		if !c.Broker.AllowAnonymous {
-			if policy, err = access.Load(c.Broker.Credentials, reg); err != nil {
-				stopPipeline()
-				return err
-			}
-		} else {
+		brokerPolicy := policy
+		if c.Broker.AllowAnonymous {
+			brokerPolicy = nil
 			log.Warn("embedded broker allows anonymous clients to publish and subscribe anywhere: for a demo only")
 		}
 		b, err := broker.New(c.Broker, broker.Deps{
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
 			Intake: func(m *broker.Message) { pipe.Handle(m) },
-			Access: policy,
+			Access: brokerPolicy,
 		})
 		if err != nil {
 			stopPipeline()
@@ -152,6 +158,39 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			log.Error("http server", "err", err)
 		}
 	}()
+	var ingestSrv *http.Server
+	if h := c.HTTPIngest; h.Listen != "" {
+		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout}, log)
+		if err != nil {
+			stopPipeline()
+			closeSrc()
+			return err
+		}
+		mux := http.NewServeMux()
+		hi.Register(mux)
+		ingestSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		hl, err := net.Listen("tcp", h.Listen)
+		if err != nil {
+			stopPipeline()
+			closeSrc()
+			return fmt.Errorf("http_ingest listen %s: %w", h.Listen, err)
+		}
+		go func() {
+			var err error
+			if h.TLSCert != "" {
+				err = ingestSrv.ServeTLS(hl, h.TLSCert, h.TLSKey)
+			} else {
+				err = ingestSrv.Serve(hl)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http ingest server", "err", err)
+			}
+		}()
+		log.Info("HTTP ingest listening", "addr", hl.Addr().String(), "tls", h.TLSCert != "")
+		if o.HTTPIngestStarted != nil {
+			o.HTTPIngestStarted(hl.Addr().String())
+		}
+	}
 	log.Info("ingest started", "http", ln.Addr().String(), "broker", brokerURL, "store", storeName(c), "devices", reg.Len())
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
@@ -173,6 +212,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}
 
 	log.Info("ingest stopping: writing and acknowledging what is in flight")
+	if ingestSrv != nil {
+		ingestSrv.Close()
+	}
 	stopPipeline()
 	closeSrc()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
