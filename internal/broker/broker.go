@@ -40,9 +40,10 @@ import (
 type Config struct {
 	// Listen is the TCP address devices connect to.
 	Listen string `yaml:"listen"`
-	// DataDir holds the broker's persistent sessions; empty keeps them in
-	// memory only (tests).
-	DataDir string `yaml:"data_dir"`
+	// DataDir holds other clients' persistent sessions and retained
+	// messages; empty keeps them in memory only. ingest sets it from its
+	// own data_dir.
+	DataDir string `yaml:"-"`
 	// MaxPacketBytes bounds one MQTT packet.
 	MaxPacketBytes uint32 `yaml:"max_packet_bytes"`
 	// AllowAnonymous lets clients connect without credentials and use any

@@ -19,6 +19,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/store/influx"
 	"gopkg.in/yaml.v3"
 )
@@ -41,7 +42,10 @@ type Ingest struct {
 	Influx   influx.Config  `yaml:"influx"`
 	Pipeline ingest.Options `yaml:"pipeline"`
 	Limits   payload.Limits `yaml:"limits"`
-	HTTP     HTTP           `yaml:"http"`
+	// Quotas bound each integrator's and device's rate on the embedded
+	// broker (the sender is slowed) and HTTP ingest (429).
+	Quotas quota.Config `yaml:"quotas"`
+	HTTP   HTTP         `yaml:"http"`
 	// HTTPIngest is the integrators' HTTP way in; off while listen is empty.
 	HTTPIngest HTTPIngest `yaml:"http_ingest"`
 	Log        Log        `yaml:"log"`
@@ -105,8 +109,17 @@ func Default() Ingest {
 		Limits:     payload.DefaultLimits,
 		HTTP:       HTTP{Listen: "127.0.0.1:9100"},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256},
+		Quotas:     DefaultQuotas,
 		Log:        Log{Level: "info", Format: "text"},
 	}
+}
+
+// DefaultQuotas are generous: they stop a runaway sender, not a busy one.
+// A device may burst 1,000 messages (a backlog after an outage) and then
+// send 100 a second; an integrator 20,000 a second after a 40,000 burst.
+var DefaultQuotas = quota.Config{
+	Integrator: quota.Limit{Rate: 20000, Burst: 40000, BytesRate: 32 << 20, BytesBurst: 64 << 20},
+	Device:     quota.Limit{Rate: 100, Burst: 1000, BytesRate: 1 << 20, BytesBurst: 4 << 20},
 }
 
 func sanitize(s string) string {
@@ -148,6 +161,11 @@ func overrides() []override {
 		{"influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username", str(func(c *Ingest) *string { return &c.Influx.Username })},
 		{"influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", str(func(c *Ingest) *string { return &c.Influx.Password })},
 		{"http.listen", "IOC_HTTP_LISTEN", "address of /metrics, /healthz, /readyz", str(func(c *Ingest) *string { return &c.HTTP.Listen })},
+		{"quotas", "IOC_QUOTAS", "off removes every quota (benchmarks)", func(c *Ingest, v string) {
+			if v == "off" {
+				c.Quotas = quota.Config{}
+			}
+		}},
 		{"http.pprof", "IOC_HTTP_PPROF", "true serves /debug/pprof/ on the HTTP listener", func(c *Ingest, v string) { c.HTTP.Pprof = v == "true" || v == "1" }},
 		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *Ingest) *string { return &c.Log.Level })},
 	}
@@ -258,6 +276,16 @@ func (c *Ingest) Validate() error {
 	}
 	if l.MaxPast <= 0 || l.MaxFuture <= 0 {
 		bad("limits.max_past and limits.max_future must be positive")
+	}
+	checkLimit := func(name string, q quota.Limit) {
+		if q.Rate < 0 || q.BytesRate < 0 || (q.Rate > 0 && q.Burst < 1) || (q.BytesRate > 0 && q.BytesBurst < l.MaxBytes) {
+			bad("quotas.%s: rates must be >= 0, with burst >= 1 and bytes_burst >= limits.max_bytes (%d) when set", name, l.MaxBytes)
+		}
+	}
+	checkLimit("integrator", c.Quotas.Integrator)
+	checkLimit("device", c.Quotas.Device)
+	for id, q := range c.Quotas.Overrides {
+		checkLimit("integrators."+id, q)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

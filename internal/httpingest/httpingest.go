@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/quota"
 )
 
 // Pipeline takes messages; ingest.Pipeline is one.
@@ -40,6 +42,8 @@ type Options struct {
 	// Timeout bounds the wait for the data to be stored; past it the answer
 	// is 503 and the client should retry (the data may yet be stored once).
 	Timeout time.Duration
+	// Quotas, if set, answer 429 to a sender over its quota.
+	Quotas *quota.Quotas
 }
 
 // Handler serves POST /v1/ingest/{integrator}/{device}/{channel}.
@@ -126,6 +130,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		write(w, http.StatusBadRequest, Problem{"bad_request", "reading the body: " + err.Error()})
 		return
+	}
+	if h.o.Quotas.Enabled() {
+		if wait, why := h.o.Quotas.Allow(r.PathValue("integrator"), r.PathValue("device"), len(body), time.Now()); why != nil {
+			secs := int(math.Ceil(wait.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			write(w, http.StatusTooManyRequests, Problem{string(payload.ReasonQuota), why.Error()})
+			return
+		}
 	}
 	m := &message{topic: topic, body: body, done: make(chan struct{})}
 	h.pipe.Handle(m)

@@ -14,6 +14,7 @@ type metrics struct {
 	batchPoints    prometheus.Histogram
 	writeErrors    *prometheus.CounterVec
 	reportsDropped prometheus.Counter
+	notices        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
@@ -41,6 +42,9 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_ingest_store_write_errors_total", Help: "Failed store writes, by class: transient (retried), rejected (split, bad points refused), too_large (split).",
 		}, []string{"class"}),
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ioc_ingest_notices_total", Help: "Notices that are not refusals, by reason: quota_exceeded counts messages slowed by a quota.",
+		}, []string{"reason"}),
 		reportsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_ingest_error_reports_dropped_total", Help: "Rejection reports not published to an integrator's _errors topic (queue full or broker down); the rejection is still logged and counted.",
 		}),
@@ -55,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 		m.writeErrors.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.acked, m.pointsStored, m.rejected, m.writeSeconds, m.batchPoints, m.writeErrors, m.reportsDropped,
+		reg.MustRegister(m.received, m.acked, m.pointsStored, m.rejected, m.writeSeconds, m.batchPoints, m.writeErrors, m.reportsDropped, m.notices,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "ioc_ingest_inflight_messages", Help: "Messages received and not yet acknowledged (the window).",
 			}, func() float64 { return float64(len(p.slots)) }),

@@ -66,6 +66,17 @@ func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *paylo
 	})
 }
 
+// Notify tells an integrator about something that is not a refusal (a
+// device slowed by its quota): counted, logged and published at most once a
+// second per integrator and device.
+func (p *Pipeline) Notify(integrator, device, topic string, e *payload.Error) {
+	p.m.notices.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := p.reports.limiter.allow("notice/"+integrator+"/"+device, time.Now()); ok {
+		p.log.Warn("ingest: "+string(e.Reason), "err", e.Detail, "integrator", integrator, "device", device, "suppressed", suppressed)
+		p.reports.send(integrator, Report{Time: p.now().UTC(), Topic: topic, Device: device, Reason: e.Reason, Error: e.Detail})
+	}
+}
+
 type outgoing struct {
 	topic string
 	body  []byte

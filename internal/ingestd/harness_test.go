@@ -20,6 +20,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/loadgen"
+	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -36,6 +37,7 @@ func testConfig(t *testing.T) *config.Ingest {
 	c.Log.Level = "warn"
 	c.Credentials = "../../configs/credentials.yaml" // used by the access and HTTP tests
 	c.Broker.AllowAnonymous = true                   // the other tests publish anonymously
+	c.Quotas = quota.Config{}                        // the quota tests set their own
 	return &c
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/stamp"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -116,9 +118,19 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			brokerPolicy = nil
 			log.Warn("embedded broker allows anonymous clients to publish and subscribe anywhere: for a demo only")
 		}
-		b, err := broker.New(c.Broker, broker.Deps{
+		quotas := quota.New(c.Quotas)
+		intake := func(m *broker.Message) { pipe.Handle(m) }
+		if quotas.Enabled() {
+			intake = func(m *broker.Message) {
+				slowDown(pipeCtx, pipe, quotas, m.Topic(), len(m.Payload()))
+				pipe.Handle(m)
+			}
+		}
+		bc := c.Broker
+		bc.DataDir = c.DataDir
+		b, err := broker.New(bc, broker.Deps{
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
-			Intake: func(m *broker.Message) { pipe.Handle(m) },
+			Intake: intake,
 			Access: brokerPolicy,
 		})
 		if err != nil {
@@ -160,7 +172,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}()
 	var ingestSrv *http.Server
 	if h := c.HTTPIngest; h.Listen != "" {
-		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout}, log)
+		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas)}, log)
 		if err != nil {
 			stopPipeline()
 			closeSrc()
@@ -236,6 +248,26 @@ func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
 		return embedded.Open(ctx, c.StorePath())
 	}
 	return influx.New(c.Influx)
+}
+
+// slowDown makes a device's connection wait while it is over its quota, so
+// a backlog flush is slowed rather than dropped, and tells the integrator.
+func slowDown(ctx context.Context, pipe *ingest.Pipeline, quotas *quota.Quotas, topic string, size int) {
+	t, err := ingest.ParseTopic(topic)
+	if err != nil {
+		return // refused by the pipeline with its reason
+	}
+	wait, why := quotas.Take(t.Integrator, t.Device, size, time.Now())
+	if why == nil {
+		return
+	}
+	pipe.Notify(t.Integrator, t.Device, topic, payload.Errorf(payload.ReasonQuota, "%s; this connection is slowed until then (nothing is dropped)", why.Error()))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 type publisherFunc func(topic string, qos byte, retain bool, body []byte) error

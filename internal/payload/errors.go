@@ -27,6 +27,7 @@ const (
 	ReasonUnknownDevice  Reason = "unknown_device"
 	ReasonForeignDevice  Reason = "foreign_device"
 	ReasonStoreRejected  Reason = "store_rejected"
+	ReasonQuota          Reason = "quota_exceeded"
 )
 
 // Reasons lists every Reason, for documentation and for pre-creating metric
@@ -36,7 +37,7 @@ var Reasons = []Reason{
 	ReasonMalformedSenML, ReasonMalformedLine, ReasonWrongType, ReasonNonFinite,
 	ReasonInvalidValue, ReasonMissingField, ReasonInvalidKey, ReasonTooManyFields,
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
-	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected,
+	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that
