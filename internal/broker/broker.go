@@ -31,7 +31,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/pebble"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -169,8 +168,7 @@ func New(c Config, d Deps) (*Broker, error) {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: c.Listen})
-	if err := s.AddListener(tcp); err != nil {
+	if err := s.AddListener(newListener("tcp", c.Listen, nil)); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.Listen, err)
 	}
 	if c.TLSListen != "" {
@@ -178,7 +176,7 @@ func New(c Config, d Deps) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.AddListener(listeners.NewTCP(listeners.Config{ID: "tls", Address: c.TLSListen, TLSConfig: tc})); err != nil {
+		if err := s.AddListener(newListener("tls", c.TLSListen, tc)); err != nil {
 			return nil, fmt.Errorf("broker: TLS listen on %s: %w", c.TLSListen, err)
 		}
 	}

@@ -69,29 +69,21 @@ var DefaultOptions = Options{
 
 func (o *Options) fill() {
 	d := DefaultOptions
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = d.MaxInFlight
-	}
-	if o.BatchPoints <= 0 {
-		o.BatchPoints = d.BatchPoints
-	}
-	if o.FlushInterval <= 0 {
-		o.FlushInterval = d.FlushInterval
-	}
-	if o.WriteWorkers <= 0 {
-		o.WriteWorkers = d.WriteWorkers
-	}
-	if o.RetryMin <= 0 {
-		o.RetryMin = d.RetryMin
-	}
-	if o.RetryMax <= 0 {
-		o.RetryMax = d.RetryMax
-	}
-	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = d.DrainTimeout
-	}
+	orDefault(&o.MaxInFlight, d.MaxInFlight)
+	orDefault(&o.BatchPoints, d.BatchPoints)
+	orDefault(&o.FlushInterval, d.FlushInterval)
+	orDefault(&o.WriteWorkers, d.WriteWorkers)
+	orDefault(&o.RetryMin, d.RetryMin)
+	orDefault(&o.RetryMax, d.RetryMax)
+	orDefault(&o.DrainTimeout, d.DrainTimeout)
 	if o.Limits == (payload.Limits{}) {
 		o.Limits = d.Limits
+	}
+}
+
+func orDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 

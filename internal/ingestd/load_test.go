@@ -40,6 +40,48 @@ func waitCount(t *testing.T, in *testenv.Influx, want int, timeout time.Duration
 	})
 }
 
+// waitExactly waits until want messages are stored, lets late redeliveries
+// arrive, and checks that none was stored twice.
+func waitExactly(t *testing.T, in *testenv.Influx, want int, timeout time.Duration) {
+	t.Helper()
+	waitCount(t, in, want, timeout)
+	time.Sleep(time.Second)
+	if got := influxCount(t, in, "seq"); got != want {
+		t.Fatalf("%d points after settling, want exactly %d: a redelivery was stored twice", got, want)
+	}
+}
+
+// waitStatus polls url until it answers code.
+func waitStatus(t *testing.T, url string, code int, timeout time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			return fmt.Errorf("%s answers %s, want %d", url, resp.Status, code)
+		}
+		return nil
+	})
+}
+
+// persistentClient is a device that keeps its session (clean session off),
+// so publishes without a PUBACK are resent after a reconnect.
+func persistentClient(t *testing.T, url, id string) paho.Client {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(false).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
 // Test100kMessagesFrom10kDevices: every one of 100,000 mixed-format messages
 // from 10,000 devices ends up in InfluxDB, through Mosquitto.
 func Test100kMessagesFrom10kDevices(t *testing.T) {
@@ -134,17 +176,7 @@ func (p *proc) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	testenv.Eventually(p.t, 20*time.Second, func() error {
-		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %s", resp.Status)
-		}
-		return nil
-	})
+	waitStatus(p.t, "http://"+p.httpAddr+"/readyz", http.StatusOK, 20*time.Second)
 }
 
 func (p *proc) kill() {
@@ -181,11 +213,7 @@ func TestSIGKILLMidStream(t *testing.T) {
 		p.start()
 	}
 	<-done
-	waitCount(t, in, n, 90*time.Second)
-	time.Sleep(2 * time.Second) // late redeliveries would show up as extra points
-	if got := influxCount(t, in, "seq"); got != n {
-		t.Fatalf("%d points after settling, want exactly %d: a redelivery was stored twice", got, n)
-	}
+	waitExactly(t, in, n, 90*time.Second)
 }
 
 // TestSIGKILLEmbeddedBroker is the default setup: ingest runs the broker
@@ -205,14 +233,7 @@ func TestSIGKILLEmbeddedBroker(t *testing.T) {
 	url := "tcp://" + brokerAddr
 	// Devices keep a persistent session: a publish without a PUBACK when
 	// the broker dies is sent again after it returns.
-	o := paho.NewClientOptions().AddBroker(url).SetClientID("embedded-pub").SetCleanSession(false).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
-		SetMaxReconnectInterval(time.Second)
-	pub := paho.NewClient(o)
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(100)
+	pub := persistentClient(t, url, "embedded-pub")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -222,11 +243,7 @@ func TestSIGKILLEmbeddedBroker(t *testing.T) {
 	p.kill()
 	p.start()
 	<-done
-	waitCount(t, in, n, 90*time.Second)
-	time.Sleep(time.Second)
-	if got := influxCount(t, in, "seq"); got != n {
-		t.Fatalf("%d points after settling, want exactly %d", got, n)
-	}
+	waitExactly(t, in, n, 90*time.Second)
 }
 
 // TestInfluxOutage30s stops InfluxDB for 30 s while messages flow: nothing
@@ -256,25 +273,11 @@ func TestInfluxOutage30s(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	in.Stop()
 	stopped := time.Now()
-	testenv.Eventually(t, 15*time.Second, func() error {
-		resp, err := http.Get("http://" + ing.HTTP + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			return fmt.Errorf("readyz says %s during the outage", resp.Status)
-		}
-		return nil
-	})
+	waitStatus(t, "http://"+ing.HTTP+"/readyz", http.StatusServiceUnavailable, 15*time.Second)
 	time.Sleep(30*time.Second - time.Since(stopped))
 	in.Start()
 	<-done
-	waitCount(t, in, n, 90*time.Second)
-	time.Sleep(time.Second)
-	if got := influxCount(t, in, "seq"); got != n {
-		t.Fatalf("%d points after settling, want exactly %d", got, n)
-	}
+	waitExactly(t, in, n, 90*time.Second)
 }
 
 // TestBrokerRestartMidStream restarts Mosquitto (with persistence) while
@@ -312,11 +315,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	time.Sleep(time.Second)
 	mq.Start()
 	<-done
-	waitCount(t, in, n, 60*time.Second)
-	time.Sleep(time.Second)
-	if got := influxCount(t, in, "seq"); got != n {
-		t.Fatalf("%d points after settling, want exactly %d", got, n)
-	}
+	waitExactly(t, in, n, 60*time.Second)
 }
 
 // TestSharedSubscriptionSplitsLoad runs two ingest processes in one shared
@@ -342,7 +341,7 @@ func TestSharedSubscriptionSplitsLoad(t *testing.T) {
 	}
 	pubs := []paho.Client{client(t, mq.URL, "shared-pub-0"), client(t, mq.URL, "shared-pub-1")}
 	publishAll(t, pubs, 0, n, devices, time.Now().Add(-time.Hour), 0, func(i int) bool { return i%5 == 0 })
-	waitCount(t, in, n, 60*time.Second)
+	waitExactly(t, in, n, 60*time.Second)
 	total := 0.0
 	for i, ing := range ings {
 		got := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total")
@@ -353,9 +352,5 @@ func TestSharedSubscriptionSplitsLoad(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("the two ingests acknowledged %v messages together, want %d", total, n)
-	}
-	time.Sleep(time.Second)
-	if got := influxCount(t, in, "seq"); got != n {
-		t.Fatalf("%d points, want exactly %d", got, n)
 	}
 }
