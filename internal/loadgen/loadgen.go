@@ -80,6 +80,11 @@ type Plan struct {
 	Rate      int            // total messages per second; 0 is as fast as PUBACKs come
 	WithoutTS func(int) bool // which messages carry no ts (nil: none)
 	Window    int            // unacknowledged publishes per client (default 500)
+	// ContinueOnError keeps publishing when a publish fails. For clients
+	// with a persistent session: paho keeps a publish whose connection
+	// dropped and resends it (same packet id, DUP) after reconnecting, so
+	// the run goes on and the caller checks what was stored.
+	ContinueOnError bool
 }
 
 // Publish runs p over clients, splitting the range between them, and
@@ -111,7 +116,7 @@ func Publish(ctx context.Context, clients []paho.Client, p Plan) error {
 				topic, body := Message(i, p.Devices, p.Base, p.WithoutTS != nil && p.WithoutTS(i))
 				toks = append(toks, c.Publish(topic, 1, false, body))
 				if len(toks) == cap(toks) {
-					if err := wait(ctx, toks); err != nil {
+					if err := wait(ctx, toks); err != nil && (!p.ContinueOnError || ctx.Err() != nil) {
 						mu.Lock()
 						firstErr = cmpErr(firstErr, err)
 						mu.Unlock()
@@ -120,7 +125,7 @@ func Publish(ctx context.Context, clients []paho.Client, p Plan) error {
 					toks = toks[:0]
 				}
 			}
-			if err := wait(ctx, toks); err != nil {
+			if err := wait(ctx, toks); err != nil && (!p.ContinueOnError || ctx.Err() != nil) {
 				mu.Lock()
 				firstErr = cmpErr(firstErr, err)
 				mu.Unlock()
@@ -141,16 +146,18 @@ func cmpErr(a, b error) error {
 	return b
 }
 
+// wait waits for every token and returns the first error among them.
 func wait(ctx context.Context, toks []paho.Token) error {
+	var first error
 	for _, tok := range toks {
 		select {
 		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				return fmt.Errorf("publish: %w", err)
+			if err := tok.Error(); err != nil && first == nil {
+				first = fmt.Errorf("publish: %w", err)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
+	return first
 }
