@@ -1,0 +1,58 @@
+package alert
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedRules(t *testing.T) {
+	r, err := LoadRules("../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*Rule{}
+	for _, x := range r.List {
+		byID[x.ID] = x
+	}
+	pm := byID["pm25-high"]
+	if pm == nil || time.Duration(pm.Raise.For) != 5*time.Minute || pm.Clear.Value != 120 {
+		t.Fatalf("pm25-high: %+v", pm)
+	}
+	if d := byID["device-offline"]; d == nil || time.Duration(d.Timeouts["sensor"]) != 15*time.Minute {
+		t.Fatalf("device-offline: %+v", d)
+	}
+	if len(r.List) != 7 {
+		t.Fatalf("%d rules", len(r.List))
+	}
+}
+
+func TestRulesRefused(t *testing.T) {
+	f := func(yaml string, want ...string) {
+		t.Helper()
+		_, err := ParseRules([]byte(yaml))
+		if err == nil {
+			t.Fatalf("accepted:\n%s", yaml)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("error %q does not contain %q", err, w)
+			}
+		}
+	}
+	const msg = "    message: {vi: x, en: y}\n"
+	f("rules:\n  - id: a\n    kind: threshold\n    severity: major\n    field: pm25\n    raise: {op: '>', value: 1}\n    colour: red\n"+msg,
+		"rule at line 2", "field colour not found")
+	f("rules:\n  - id: a\n    kind: threshold\n    severity: urgent\n    field: x\n    raise: {op: '>', value: 1}\n"+msg, `line 2: rule "a": severity "urgent"`)
+	f("rules:\n  - id: a\n    kind: threshold\n    severity: major\n    field: x\n    raise: {op: '=~', value: 1}\n"+msg, `raise.op "=~"`)
+	f("rules:\n  - id: a\n    kind: threshold\n    severity: major\n    field: x\n    raise: {op: '>', value: 1, for: soon}\n"+msg, `"soon" is not a duration`)
+	f("rules:\n  - id: a\n    kind: threshold\n    severity: major\n    field: x\n    raise: {op: '>', value: true}\n"+msg, "only be compared with == or !=")
+	f("rules:\n  - id: a\n    kind: rise\n    severity: major\n    field: x\n"+msg, "delta > 0 and window")
+	f("rules:\n  - id: a\n    kind: silence\n    severity: major\n    timeouts: {toaster: 1m}\n"+msg, `"toaster"`)
+	f("rules:\n  - id: a\n    kind: event\n    severity: major\n    types: [tamper]\n    message: {vi: '{{.Nope'}\n", "message")
+	f("rules:\n  - id: a\n    kind: event\n    severity: major\n    types: [tamper]\n"+msg+"  - id: a\n    kind: event\n    severity: major\n    types: [tamper]\n"+msg,
+		`line 7: rule id "a" already used at line 2`)
+	// Several problems are all reported.
+	f("rules:\n  - id: a\n    kind: nope\n    severity: major\n"+msg+"  - id: b\n    kind: event\n    severity: nope\n    types: [x]\n"+msg,
+		`line 2: rule "a": kind "nope"`, `line 6: rule "b": severity "nope"`)
+}
