@@ -444,7 +444,7 @@ type deadline struct {
 
 type deadlines []deadline
 
-func (h deadlines) Len() int           { return len(h) }
+func (h deadlines) Len() int { return len(h) }
 func (h deadlines) Less(i, j int) bool {
 	if !h[i].at.Equal(h[j].at) {
 		return h[i].at.Before(h[j].at)
@@ -454,8 +454,8 @@ func (h deadlines) Less(i, j int) bool {
 	}
 	return !h[i].renotify && h[j].renotify // a clear due at the same instant comes first
 }
-func (h deadlines) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *deadlines) Push(x any)        { *h = append(*h, x.(deadline)) }
+func (h deadlines) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *deadlines) Push(x any)   { *h = append(*h, x.(deadline)) }
 func (h *deadlines) Pop() any {
 	old := *h
 	x := old[len(old)-1]
