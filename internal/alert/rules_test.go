@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -55,4 +56,27 @@ func TestRulesRefused(t *testing.T) {
 	// Several problems are all reported.
 	f("rules:\n  - id: a\n    kind: nope\n    severity: major\n"+msg+"  - id: b\n    kind: event\n    severity: nope\n    types: [x]\n"+msg,
 		`line 2: rule "a": kind "nope"`, `line 6: rule "b": severity "nope"`)
+}
+
+// FuzzParseRules: no rules file panics the parser, and every rule it
+// accepts is complete enough to evaluate.
+func FuzzParseRules(f *testing.F) {
+	if b, err := os.ReadFile("../../configs/rules.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("rules:\n  - {id: a, kind: rise, severity: info, field: x, delta: 1, window: 1m, message: {vi: a, en: b}}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRules(b)
+		if err != nil {
+			return
+		}
+		for _, x := range r.List {
+			if x.ID == "" || !x.Severity.valid() || x.tmpl["vi"] == nil || x.tmpl["en"] == nil || x.Measurement == "" {
+				t.Fatalf("accepted an incomplete rule: %+v", x)
+			}
+			if x.Kind == Threshold && (x.Raise == nil || x.Clear == nil || x.Raise.Factor == 0) {
+				t.Fatalf("threshold without conditions: %+v", x)
+			}
+		}
+	})
 }
