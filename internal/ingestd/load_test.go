@@ -14,6 +14,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -76,6 +77,19 @@ func waitStatus(t *testing.T, url string, code int, timeout time.Duration) {
 	})
 }
 
+// throughMosquitto starts InfluxDB and Mosquitto and returns a config for
+// an ingest between them with a registry of devices sensors.
+func throughMosquitto(t *testing.T, devices int) (*testenv.Influx, *testenv.Mosquitto, *config.Ingest) {
+	t.Helper()
+	in := testenv.StartInflux(t)
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	c := testConfig(t)
+	c.Registry = writeRegistry(t, devices)
+	c.MQTT.Broker = mq.URL
+	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	return in, mq, c
+}
+
 // persistentClient is a device that keeps its session (clean session off),
 // so publishes without a PUBACK are resent after a reconnect.
 func persistentClient(t *testing.T, url, id string) paho.Client {
@@ -98,12 +112,7 @@ func Test100kMessagesFrom10kDevices(t *testing.T) {
 		t.Skip("load test")
 	}
 	const n, devices = 100_000, 10_000
-	in := testenv.StartInflux(t)
-	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
-	c := testConfig(t)
-	c.Registry = writeRegistry(t, devices)
-	c.MQTT.Broker = mq.URL
-	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	in, mq, c := throughMosquitto(t, devices)
 	ing := startIngest(t, c, nil)
 	var clients []paho.Client
 	for i := range 4 {
@@ -263,12 +272,7 @@ func TestInfluxOutage30s(t *testing.T) {
 		t.Skip("fault test")
 	}
 	const n, devices = 20_000, 1_000
-	in := testenv.StartInflux(t)
-	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
-	c := testConfig(t)
-	c.Registry = writeRegistry(t, devices)
-	c.MQTT.Broker = mq.URL
-	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	in, mq, c := throughMosquitto(t, devices)
 	c.Influx.Timeout = 5 * time.Second
 	c.Pipeline.MaxInFlight = 2000
 	c.Pipeline.RetryMax = 2 * time.Second
@@ -297,23 +301,11 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		t.Skip("fault test")
 	}
 	const n, devices = 20_000, 1_000
-	in := testenv.StartInflux(t)
-	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
-	c := testConfig(t)
-	c.Registry = writeRegistry(t, devices)
-	c.MQTT.Broker = mq.URL
-	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	in, mq, c := throughMosquitto(t, devices)
 	startIngest(t, c, nil)
 	// Devices keep a persistent session too, so publishes without a PUBACK
 	// are resent after the broker comes back.
-	o := paho.NewClientOptions().AddBroker(mq.URL).SetClientID("restart-pub").SetCleanSession(false).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
-		SetMaxReconnectInterval(time.Second)
-	pub := paho.NewClient(o)
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(100)
+	pub := persistentClient(t, mq.URL, "restart-pub")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
