@@ -160,3 +160,38 @@ func suback(tok paho.Token) byte {
 	}
 	return 0xff
 }
+
+// TestEmbeddedBrokerKeepsRetainedAcrossRestart: a retained message on a
+// server topic (published by a server account) is still there for a new
+// subscriber after ingest, and its broker, restarted on the same data dir.
+func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
+	c := testConfig(t)
+	c.Broker.AllowAnonymous = false
+	ing := startIngest(t, c, nil)
+	srv, err := dial(ing.BrokerURL, "ioc-1", "ioc-server", "demo-ioc-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := srv.Publish("ioc/server/v1/test/retained", 1, true, "kept"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	srv.Disconnect(100)
+	ing.stop()
+
+	ing = startIngest(t, c, nil)
+	got := make(chan string, 1)
+	sub, err := dial(ing.BrokerURL, "ioc-2", "ioc-server", "demo-ioc-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Disconnect(0)
+	sub.Subscribe("ioc/server/v1/test/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
+	select {
+	case v := <-got:
+		if v != "kept" {
+			t.Fatalf("retained %q", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the retained message did not survive the restart")
+	}
+}

@@ -2,11 +2,22 @@ package ingestd_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +152,63 @@ func TestHTTPIngest(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestHTTPIngestOverTLS serves HTTP ingest over HTTPS with a generated
+// certificate; a client that trusts it is answered, plain HTTP is not.
+func TestHTTPIngestOverTLS(t *testing.T) {
+	certPEM, keyPEM, pool := selfSigned(t)
+	dir := t.TempDir()
+	c := testConfig(t)
+	c.HTTPIngest.Listen = "127.0.0.1:0"
+	c.HTTPIngest.TLSCert, c.HTTPIngest.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(c.HTTPIngest.TLSCert, certPEM, 0o600)
+	os.WriteFile(c.HTTPIngest.TLSKey, keyPEM, 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- ingestd.Run(ctx, c, ingestd.Options{Log: slog.New(slog.DiscardHandler), HTTPIngestStarted: func(a string) { addr <- a }})
+	}()
+	defer func() { cancel(); <-done }()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("HTTP ingest did not start")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	ans, err := post(t, hc, "https://"+a+"/v1/ingest/envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", `{"pm25": 12}`)
+	if err != nil || ans.code != http.StatusOK {
+		t.Fatalf("over HTTPS: %v %+v", err, ans)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+a+"/v1/ingest/envsense/aq-tp-01/telemetry", "application/json", strings.NewReader(`{"pm25": 1}`))
+	if err == nil {
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP accepted on the HTTPS listener")
+		}
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ioc test"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(k)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), pool
 }
