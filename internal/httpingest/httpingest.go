@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -51,12 +50,11 @@ type Handler struct {
 	pipe   Pipeline
 	policy *access.Policy
 	o      Options
-	log    *slog.Logger
 	slots  chan struct{}
 }
 
 // New builds the handler. policy authenticates requests; it is required.
-func New(pipe Pipeline, policy *access.Policy, o Options, log *slog.Logger) (*Handler, error) {
+func New(pipe Pipeline, policy *access.Policy, o Options) (*Handler, error) {
 	if pipe == nil || policy == nil {
 		return nil, errors.New("httpingest: a pipeline and an access policy are required")
 	}
@@ -69,7 +67,7 @@ func New(pipe Pipeline, policy *access.Policy, o Options, log *slog.Logger) (*Ha
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = payload.DefaultLimits.MaxBytes
 	}
-	return &Handler{pipe: pipe, policy: policy, o: o, log: log, slots: make(chan struct{}, o.MaxConcurrent)}, nil
+	return &Handler{pipe: pipe, policy: policy, o: o, slots: make(chan struct{}, o.MaxConcurrent)}, nil
 }
 
 // Problem is the JSON body of every non-200 answer.

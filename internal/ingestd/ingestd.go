@@ -172,7 +172,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}()
 	var ingestSrv *http.Server
 	if h := c.HTTPIngest; h.Listen != "" {
-		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas)}, log)
+		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas)})
 		if err != nil {
 			stopPipeline()
 			closeSrc()
