@@ -117,7 +117,6 @@ func (c Config) Validate() error {
 
 // Client is a subscribed MQTT connection.
 type Client struct {
-	log        *slog.Logger
 	c          paho.Client
 	subscribed atomic.Bool // connected and the broker answered SUBACK
 }
@@ -127,7 +126,7 @@ type Client struct {
 // on and return (blocking there stops reading from the broker, which is the
 // backpressure ingest wants when its window is full).
 func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
-	cl := &Client{log: log}
+	cl := &Client{}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 30 * time.Second
 	}
