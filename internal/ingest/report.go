@@ -139,10 +139,19 @@ func newLimiter(every time.Duration) *limiter {
 	return &limiter{every: every, last: map[string]time.Time{}, held: map[string]int{}}
 }
 
+// maxLimiterKeys bounds the keys remembered: notice keys name devices, and
+// devices come from topics, which clients choose. Forgetting only lets one
+// more line through.
+const maxLimiterKeys = 10_000
+
 // allow reports whether to log now, and how many were suppressed since.
 func (l *limiter) allow(key string, now time.Time) (bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, known := l.last[key]; !known && len(l.last) >= maxLimiterKeys {
+		clear(l.last)
+		clear(l.held)
+	}
 	if now.Sub(l.last[key]) < l.every {
 		l.held[key]++
 		return false, 0

@@ -50,6 +50,21 @@ func (e *Exceeded) Error() string {
 
 type bucket struct{ msgs, bytes *rate.Limiter }
 
+// full reports whether every limiter of b has refilled by now; such a
+// bucket is what a new one would be, so it can be dropped.
+func (b *bucket) full(now time.Time) bool {
+	for _, l := range []*rate.Limiter{b.msgs, b.bytes} {
+		if l != nil && l.TokensAt(now) < float64(l.Burst()) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxBuckets bounds the buckets kept: device ids come from topics, which
+// clients choose. Past it, refilled buckets are dropped.
+const maxBuckets = 100_000
+
 func newBucket(l Limit) *bucket {
 	b := &bucket{}
 	if l.Rate > 0 {
@@ -72,15 +87,28 @@ type Quotas struct {
 // New returns quotas for cfg.
 func New(cfg Config) *Quotas { return &Quotas{cfg: cfg, buckets: map[string]*bucket{}} }
 
-func (q *Quotas) bucket(key string, l Limit) *bucket {
+func (q *Quotas) bucket(key string, l Limit, now time.Time) *bucket {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	b, ok := q.buckets[key]
 	if !ok {
+		if len(q.buckets) >= maxBuckets {
+			for k, x := range q.buckets {
+				if x.full(now) {
+					delete(q.buckets, k)
+				}
+			}
+		}
 		b = newBucket(l)
 		q.buckets[key] = b
 	}
 	return b
+}
+
+func (q *Quotas) size() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.buckets)
 }
 
 func (q *Quotas) integratorLimit(id string) Limit {
@@ -136,8 +164,8 @@ func (q *Quotas) take(integrator, device string, size int, now time.Time, keep b
 		}
 	}
 	il := q.integratorLimit(integrator)
-	check("integrator", integrator, il, q.bucket("i:"+integrator, il))
-	check("device", device, q.cfg.Device, q.bucket("d:"+integrator+"/"+device, q.cfg.Device))
+	check("integrator", integrator, il, q.bucket("i:"+integrator, il, now))
+	check("device", device, q.cfg.Device, q.bucket("d:"+integrator+"/"+device, q.cfg.Device, now))
 	if why != nil {
 		why.Wait = wait
 	}

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,35 @@ func TestAllowReservesNothingWhenRefused(t *testing.T) {
 	// Refusals took nothing: after one second there is room again.
 	if w, _ := q.Allow("acme", "d", 1, now.Add(time.Second)); w != 0 {
 		t.Fatalf("refused messages used up the quota: wait %s", w)
+	}
+}
+
+// TestBucketsStayBounded: senders that name ever new device ids (a client
+// chooses the topic) do not grow memory without bound; a bucket that has
+// refilled is dropped, which changes nothing because a full bucket is what
+// a new one would be.
+func TestBucketsStayBounded(t *testing.T) {
+	q := New(Config{Device: Limit{Rate: 10, Burst: 5}})
+	now := time.Unix(1795428000, 0)
+	for i := range 3 * maxBuckets {
+		q.Take("acme", "fake-"+strconv.Itoa(i), 1, now)
+		if i%1000 == 0 {
+			now = now.Add(time.Second) // earlier buckets refill
+		}
+	}
+	if n := q.size(); n > maxBuckets+1 {
+		t.Fatalf("%d buckets after %d distinct devices; want at most %d", n, 3*maxBuckets, maxBuckets+1)
+	}
+	// A device still over its quota keeps its bucket through a sweep made
+	// while it is over (the map is at its bound, so new ids sweep).
+	now = now.Add(time.Second)
+	for range 6 {
+		q.Take("acme", "busy", 1, now)
+	}
+	for i := range 1000 {
+		q.Take("acme", "more-"+strconv.Itoa(i), 1, now)
+	}
+	if w, why := q.Take("acme", "busy", 1, now); why == nil || w == 0 {
+		t.Fatal("an over-quota device's bucket was dropped")
 	}
 }
