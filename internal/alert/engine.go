@@ -227,11 +227,7 @@ func (e *Engine) threshold(out []Transition, s *ruleState, f point.Field, now ti
 		if s.waitClear {
 			return out
 		}
-		if s.raiseSince.IsZero() {
-			s.raiseSince = now
-		}
-		if due := s.raiseSince.Add(time.Duration(r.Raise.For)); now.Before(due) {
-			e.schedule(s, due)
+		if !e.held(s, &s.raiseSince, r.Raise, now) {
 			return out
 		}
 		return e.raise(out, s, s.last, now)
@@ -242,14 +238,24 @@ func (e *Engine) threshold(out []Transition, s *ruleState, f point.Field, now ti
 		a.Value = s.last // still active: keep the latest value on the wall
 		return out
 	}
-	if s.clearSince.IsZero() {
-		s.clearSince = now
-	}
-	if due := s.clearSince.Add(time.Duration(r.Clear.For)); now.Before(due) {
-		e.schedule(s, due)
+	if !e.held(s, &s.clearSince, r.Clear, now) {
 		return out
 	}
 	return e.clear(out, s, s.last, now)
+}
+
+// held notes that c holds at now, counting from *since (set now if it was
+// not counting), and reports whether c has held for c.For; if not yet, it
+// schedules the moment it will have, for Tick.
+func (e *Engine) held(s *ruleState, since *time.Time, c *Condition, now time.Time) bool {
+	if since.IsZero() {
+		*since = now
+	}
+	if due := since.Add(time.Duration(c.For)); now.Before(due) {
+		e.schedule(s, due)
+		return false
+	}
+	return true
 }
 
 func (e *Engine) rise(out []Transition, s *ruleState, at time.Time, v float64, now time.Time) []Transition {
