@@ -21,12 +21,20 @@ const (
 
 // Transition kinds.
 const (
-	Raised     = "raised"
-	Updated    = "updated"
-	Reopened   = "reopened" // raised again within the flap window: the same alert, Flaps+1
-	Renotified = "renotified"
-	Acked      = "acked"
-	Cleared    = "resolved"
+	Raised       = "raised"
+	Updated      = "updated"
+	Reopened     = "reopened" // raised again within the flap window: the same alert, Flaps+1
+	Renotified   = "renotified"
+	Acked        = "acked"
+	Cleared      = "resolved"
+	Folded       = "folded"       // now shown under Parent (its NVR, gateway or district is down)
+	Surfaced     = "surfaced"     // its parent came back but it is still down: shown on its own
+	Suppressed   = "suppressed"   // its device or district went into maintenance
+	Unsuppressed = "unsuppressed" // maintenance ended while it is still active
+
+	// Maintenance transitions carry Maintenance, not Alert.
+	MaintenanceStarted = "maintenance_started"
+	MaintenanceEnded   = "maintenance_ended"
 )
 
 // Ack records who acknowledged an alert.
@@ -36,11 +44,14 @@ type Ack struct {
 	Note string    `json:"note,omitempty"`
 }
 
-// Alert is one (rule, device) alert. Its ID is "<rule>/<device>".
+// Alert is one (rule, device) alert. Its ID is "<rule>/<device>"; a
+// district-wide outage is "<rule>/district:<district>".
 type Alert struct {
 	ID         string            `json:"id"`
 	Rule       string            `json:"rule"`
+	RuleKind   Kind              `json:"rule_kind"`
 	Device     string            `json:"device"`
+	DeviceKind registry.Kind     `json:"device_kind"`
 	District   string            `json:"district"`
 	Severity   Severity          `json:"severity"`
 	State      string            `json:"state"`
@@ -52,14 +63,31 @@ type Alert struct {
 	Flaps      int               `json:"flaps"`
 	Ack        *Ack              `json:"ack,omitempty"`
 	ResolvedAt time.Time         `json:"resolved_at,omitzero"`
-	ResolvedBy string            `json:"resolved_by,omitempty"` // "auto" or who
+	ResolvedBy string            `json:"resolved_by,omitempty"` // "auto", "config" or who
+	// Parent is the alert this one is folded under: its NVR's or gateway's
+	// offline alert, or its district's outage alert.
+	Parent string `json:"parent,omitempty"`
+	// Suppressed: raised or still active while its device or district is
+	// in maintenance. Shown, marked, never announced.
+	Suppressed bool `json:"suppressed,omitempty"`
 }
 
-// Transition is one change of one alert; Alert is a copy after the change.
+// IsDistrict reports whether the alert is a district-wide outage.
+func (a *Alert) IsDistrict() bool { return a.DeviceKind == DistrictKind }
+
+// DistrictKind is the device kind of the pseudo-device a district outage
+// alert belongs to.
+const DistrictKind registry.Kind = "district"
+
+// Transition is one change of one alert (Alert is a copy after the change),
+// or of a maintenance window (Maintenance).
 type Transition struct {
-	Kind  string
-	At    time.Time
-	Alert Alert
+	Kind        string
+	At          time.Time
+	Alert       Alert
+	Maintenance *Maintenance
+	By          string // who, for commands
+	Note        string
 }
 
 // Options tune the lifecycle.
@@ -70,42 +98,64 @@ type Options struct {
 	// Renotify: an active, unacknowledged critical alert is announced
 	// again this often.
 	Renotify time.Duration
+	// SurfaceAfter: once a parent (NVR, gateway, district) is back, its
+	// children still offline this long after are shown on their own.
+	SurfaceAfter time.Duration
 }
 
 // DefaultOptions are used for zero fields.
-var DefaultOptions = Options{FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute}
+var DefaultOptions = Options{FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second}
 
 // Engine evaluates rules over devices. It is not safe for concurrent use:
-// one goroutine owns it (ingest's alert loop).
+// one goroutine at a time (ingest's alert service holds a lock).
 type Engine struct {
 	rules *Rules
 	reg   *registry.Registry
 	o     Options
 
-	state  map[string]*ruleState // by alert id
-	alerts map[string]*Alert     // active, and resolved within the flap window
-	due    deadlines
+	devs      map[string]*devEntry
+	state     map[stateKey]*ruleState
+	byID      map[string]*ruleState // alert id → state, for commands
+	districts map[stateKey]*districtState
+	maint     map[string]*Maintenance // by target
+	due       deadlines
+}
+
+type stateKey struct{ rule, dev string }
+
+type devEntry struct {
+	dev      *registry.Device
+	rules    []*Rule  // the rules whose scope includes it
+	children []string // devices whose parent it is
 }
 
 type ruleState struct {
-	rule *Rule
-	dev  *registry.Device
+	id    string // "<rule>/<device>"
+	rule  *Rule
+	dev   *registry.Device
+	alert *Alert // active, or resolved (kept for flap detection)
 
 	raiseSince, clearSince time.Time // threshold: when the condition began to hold
-	last                   any       // last value seen
+	last                   point.Field
 	lastSeen               time.Time // silence: last message
 	samples                []sample  // rise: readings within the window
 	waitClear              bool      // resolved by hand: re-raise only after it clears
-	gen                    uint64    // invalidates stale condition deadlines
-	notifyGen              uint64    // invalidates stale re-notifications
+	removed                bool      // its rule or device is gone
+	// timers: at most one pending deadline per purpose (dueCondition,
+	// dueRenotify, dueSurface), moved in place, so the deadline heap never
+	// holds more than three entries per state however fast messages come.
+	timers [3]timer
 }
+
+func (s *ruleState) active() bool { return s.alert != nil && s.alert.State == Active }
 
 type sample struct {
 	at time.Time
 	v  float64
 }
 
-// NewEngine builds an engine; call Start before the first Observe.
+// NewEngine builds an engine; call Restore (optionally) and then Start
+// before the first Observe.
 func NewEngine(rules *Rules, reg *registry.Registry, o Options) *Engine {
 	if o.FlapWindow <= 0 {
 		o.FlapWindow = DefaultOptions.FlapWindow
@@ -113,21 +163,85 @@ func NewEngine(rules *Rules, reg *registry.Registry, o Options) *Engine {
 	if o.Renotify <= 0 {
 		o.Renotify = DefaultOptions.Renotify
 	}
-	return &Engine{rules: rules, reg: reg, o: o, state: map[string]*ruleState{}, alerts: map[string]*Alert{}}
+	if o.SurfaceAfter <= 0 {
+		o.SurfaceAfter = DefaultOptions.SurfaceAfter
+	}
+	e := &Engine{rules: rules, reg: reg, o: o, state: map[stateKey]*ruleState{}, byID: map[string]*ruleState{},
+		districts: map[stateKey]*districtState{}, maint: map[string]*Maintenance{}}
+	e.index()
+	return e
 }
 
-// Start arms silence deadlines for every device in scope, counted from now:
-// a device that never reports goes offline one timeout after start.
-func (e *Engine) Start(now time.Time) {
+// index builds the per-device rule lists and the parent and district
+// indexes from the current rules and registry.
+func (e *Engine) index() {
+	e.devs = make(map[string]*devEntry, e.reg.Len())
+	named := map[string]bool{}
+	for _, r := range e.rules.List {
+		for _, id := range r.Scope.Devices {
+			named[id] = true
+		}
+	}
+	shared := map[string][]*Rule{} // by kind and district, for devices no rule names
 	for _, d := range e.reg.Devices() {
-		for _, r := range e.rules.List {
-			if r.Kind == Silence && r.Applies(d) {
-				if t, ok := timeout(r, d); ok {
-					s := e.st(r, d)
-					s.lastSeen = now
-					e.schedule(s, now.Add(t))
+		key := string(d.Kind) + "\x00" + d.District
+		rules, ok := shared[key]
+		if !ok || named[d.ID] {
+			rules = nil
+			for _, r := range e.rules.List {
+				if r.Applies(d) {
+					rules = append(rules, r)
 				}
 			}
+			if !named[d.ID] {
+				shared[key] = rules
+			}
+		}
+		e.devs[d.ID] = &devEntry{dev: d, rules: rules}
+	}
+	for _, d := range e.reg.Devices() {
+		if p := e.devs[d.Parent]; p != nil && d.Parent != "" {
+			p.children = append(p.children, d.ID)
+		}
+	}
+	// District outage counting, per silence rule.
+	for _, ds := range e.districts {
+		ds.total, ds.offline, ds.devices = 0, 0, ds.devices[:0]
+	}
+	for _, r := range e.rules.List {
+		if r.Kind != Silence || r.Mass.Off {
+			continue
+		}
+		for _, d := range e.reg.Devices() {
+			if _, ok := timeout(r, d); !ok || !r.Applies(d) {
+				continue
+			}
+			ds := e.district(r, d.District)
+			ds.total++
+			ds.devices = append(ds.devices, d.ID)
+		}
+	}
+}
+
+// Start arms silence deadlines for every device in scope that has none,
+// counted from now: a device that never reports goes offline one timeout
+// after start.
+func (e *Engine) Start(now time.Time) {
+	for _, de := range e.devs {
+		for _, r := range de.rules {
+			if r.Kind != Silence {
+				continue
+			}
+			t, ok := timeout(r, de.dev)
+			if !ok {
+				continue
+			}
+			if _, seen := e.state[stateKey{r.ID, de.dev.ID}]; seen {
+				continue
+			}
+			s := e.st(r, de.dev)
+			s.lastSeen = now
+			e.schedule(s, now.Add(t))
 		}
 	}
 }
@@ -141,42 +255,53 @@ func timeout(r *Rule, d *registry.Device) (time.Duration, bool) {
 }
 
 func (e *Engine) st(r *Rule, d *registry.Device) *ruleState {
-	id := r.ID + "/" + d.ID
-	s, ok := e.state[id]
+	k := stateKey{r.ID, d.ID}
+	s, ok := e.state[k]
 	if !ok {
-		s = &ruleState{rule: r, dev: d}
-		e.state[id] = s
+		s = &ruleState{id: r.ID + "/" + d.ID, rule: r, dev: d}
+		for i := range s.timers {
+			s.timers[i] = timer{s: s, idx: -1, what: uint8(i)}
+		}
+		e.state[k] = s
+		e.byID[s.id] = s
 	}
 	return s
 }
 
-// Observe evaluates a device's new points at now.
+// Observe evaluates a device's new points at now. Devices not in the
+// registry are not evaluated.
 func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) []Transition {
+	de := e.devs[d.ID]
+	if de == nil {
+		return nil
+	}
+	d = de.dev
 	var out []Transition
-	for _, r := range e.rules.List {
-		if !r.Applies(d) {
-			continue
-		}
+	for _, r := range de.rules {
 		for i := range pts {
 			p := &pts[i]
 			switch r.Kind {
 			case Silence:
-				if _, ok := timeout(r, d); !ok || (r.Measurement != "any" && r.Measurement != p.Measurement) {
+				t, ok := timeout(r, d)
+				if !ok || (r.Measurement != "any" && r.Measurement != p.Measurement) {
 					continue
 				}
 				s := e.st(r, d)
 				if f, ok := p.Field("state"); ok && p.Measurement == "status" && f.Kind == point.String && f.S == "offline" {
 					s.lastSeen = time.Time{}
+					e.stop(s, dueCondition) // it is already known to be offline
 					out = e.raise(out, s, "offline", now)
+					out = e.checkDistrict(out, s, now)
 					continue
 				}
-				t, _ := timeout(r, d)
 				if p.Time.Before(now.Add(-t)) {
 					continue // an old backlog reading says nothing about now
 				}
 				s.lastSeen = now
 				e.schedule(s, now.Add(t))
-				out = e.clear(out, s, nil, now)
+				if s.active() {
+					out = e.clear(out, s, nil, now)
+				}
 			case Event:
 				if p.Measurement != "event" {
 					continue
@@ -215,10 +340,8 @@ func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) [
 
 func (e *Engine) threshold(out []Transition, s *ruleState, f point.Field, now time.Time) []Transition {
 	r := s.rule
-	s.last = f.Value()
-	a := e.alerts[r.ID+"/"+s.dev.ID]
-	active := a != nil && a.State == Active
-	if !active {
+	s.last = f
+	if !s.active() {
 		s.clearSince = time.Time{}
 		if !holds(r.Raise, f, s.dev) {
 			s.raiseSince, s.waitClear = time.Time{}, false
@@ -230,18 +353,36 @@ func (e *Engine) threshold(out []Transition, s *ruleState, f point.Field, now ti
 		if !e.held(s, &s.raiseSince, r.Raise, now) {
 			return out
 		}
-		return e.raise(out, s, s.last, now)
+		return e.raise(out, s, f.Value(), now)
 	}
 	s.raiseSince = time.Time{}
 	if !holds(r.Clear, f, s.dev) {
 		s.clearSince = time.Time{}
-		a.Value = s.last // still active: keep the latest value on the wall
+		if a := s.alert; !sameValue(a.Value, f) {
+			a.Value = f.Value() // still active: keep the latest value on the wall
+		}
 		return out
 	}
 	if !e.held(s, &s.clearSince, r.Clear, now) {
 		return out
 	}
-	return e.clear(out, s, s.last, now)
+	return e.clear(out, s, f.Value(), now)
+}
+
+// sameValue reports whether v already holds f's value (so that keeping
+// the latest value does not allocate while it does not change).
+func sameValue(v any, f point.Field) bool {
+	switch x := v.(type) {
+	case float64:
+		return f.Kind == point.Float && f.F == x
+	case int64:
+		return f.Kind == point.Int && f.I == x
+	case string:
+		return f.Kind == point.String && f.S == x
+	case bool:
+		return f.Kind == point.Bool && f.B == x
+	}
+	return false
 }
 
 // held notes that c holds at now, counting from *since (set now if it was
@@ -271,71 +412,96 @@ func (e *Engine) rise(out []Transition, s *ruleState, at time.Time, v float64, n
 	for _, x := range s.samples {
 		lowest = min(lowest, x.v)
 	}
-	delta := v - lowest
-	s.last = round(delta)
+	delta := round(v - lowest)
+	s.last = point.FloatField(r.Field, delta)
 	switch {
 	case delta > r.Delta:
-		return e.raise(out, s, s.last, now)
-	case delta <= r.Delta/2: // hysteresis: clear at half the rise
-		return e.clear(out, s, s.last, now)
+		return e.raise(out, s, delta, now)
+	case delta <= r.Delta/2 && s.active():
+		// Hysteresis: clear at half the rise, and only once the readings
+		// cover half the window (after a restart they start afresh).
+		if at.Sub(s.samples[0].at) >= time.Duration(r.Window)/2 {
+			return e.clear(out, s, delta, now)
+		}
 	}
 	return out
 }
 
 // Tick fires the deadlines due by now: held conditions, silences, event
-// expiries and re-notifications.
+// expiries, re-notifications, parents' children surfacing and the end of
+// maintenance windows.
 func (e *Engine) Tick(now time.Time) []Transition {
-	var out []Transition
-	for len(e.due) > 0 && !e.due[0].at.After(now) {
-		d := heap.Pop(&e.due).(deadline)
+	var (
+		out    []Transition
+		silent []*ruleState
+	)
+	for _, m := range e.Maintenance() {
+		if !m.Until.IsZero() && !m.Until.After(now) {
+			out = e.endMaintenance(out, e.maint[m.Target], "schedule", now)
+		}
+	}
+	for n := now.UnixNano(); len(e.due) > 0 && e.due[0].at <= n; {
+		d := heap.Pop(&e.due).(*timer)
 		s := d.s
-		id := s.rule.ID + "/" + s.dev.ID
-		a := e.alerts[id]
-		active := a != nil && a.State == Active
-		if d.renotify {
-			if d.gen == s.notifyGen && active && a.Ack == nil {
+		switch d.what {
+		case dueRenotify:
+			if a := s.alert; s.active() && a.Ack == nil && !a.Suppressed {
 				out = append(out, Transition{Kind: Renotified, At: now, Alert: *a})
-				heap.Push(&e.due, deadline{at: now.Add(e.o.Renotify), s: s, gen: s.notifyGen, renotify: true})
+				e.set(s, dueRenotify, now.Add(e.o.Renotify))
+			}
+			continue
+		case dueSurface:
+			if !s.active() {
+				out = e.surface(out, s, now)
 			}
 			continue
 		}
-		if d.gen != s.gen {
-			continue // superseded
-		}
+		a := s.alert
 		switch s.rule.Kind {
 		case Silence:
-			if t, _ := timeout(s.rule, s.dev); !active && !s.lastSeen.IsZero() && !now.Before(s.lastSeen.Add(t)) {
-				out = e.raise(out, s, fmt.Sprintf("silent %s", now.Sub(s.lastSeen).Round(time.Second)), now)
+			if t, _ := timeout(s.rule, s.dev); !s.active() && !s.lastSeen.IsZero() && !now.Before(s.lastSeen.Add(t)) {
+				silent = append(silent, s)
 			}
 		case Event:
-			if active && !now.Before(a.UpdatedAt.Add(time.Duration(s.rule.ClearAfter))) {
-				out = e.clear(out, s, a.Value, now)
+			if s.active() && !now.Before(a.UpdatedAt.Add(time.Duration(s.rule.ClearAfter))) {
+				out = e.clear(out, s, nil, now)
 			}
 		case Threshold:
 			switch {
-			case !active && !s.raiseSince.IsZero() && !now.Before(s.raiseSince.Add(time.Duration(s.rule.Raise.For))):
-				out = e.raise(out, s, s.last, now)
-			case active && !s.clearSince.IsZero() && !now.Before(s.clearSince.Add(time.Duration(s.rule.Clear.For))):
-				out = e.clear(out, s, s.last, now)
+			case !s.active() && !s.raiseSince.IsZero() && !now.Before(s.raiseSince.Add(time.Duration(s.rule.Raise.For))):
+				out = e.raise(out, s, s.last.Value(), now)
+			case s.active() && !s.clearSince.IsZero() && !now.Before(s.clearSince.Add(time.Duration(s.rule.Clear.For))):
+				out = e.clear(out, s, s.last.Value(), now)
 			}
 		}
+	}
+	if len(silent) > 0 {
+		out = e.goSilent(out, silent, now)
 	}
 	return out
 }
 
 // NextDeadline is when Tick next has something to do.
 func (e *Engine) NextDeadline() (time.Time, bool) {
-	if len(e.due) == 0 {
-		return time.Time{}, false
+	var (
+		next time.Time
+		ok   bool
+	)
+	if len(e.due) > 0 {
+		next, ok = time.Unix(0, e.due[0].at), true
 	}
-	return e.due[0].at, true
+	for _, m := range e.maint {
+		if !m.Until.IsZero() && (!ok || m.Until.Before(next)) {
+			next, ok = m.Until, true
+		}
+	}
+	return next, ok
 }
 
 func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time) []Transition {
 	r, d := s.rule, s.dev
-	id := r.ID + "/" + d.ID
-	msg := render(r, d, value)
-	a := e.alerts[id]
+	msg := e.render(s, value)
+	a := s.alert
 	switch {
 	case a != nil && a.State == Active:
 		a.Value, a.UpdatedAt, a.Message = value, now, msg
@@ -346,127 +512,325 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		a.Flaps++
 		a.Count++
 		a.ResolvedAt, a.ResolvedBy, a.Ack = time.Time{}, "", nil
+		a.Parent, a.Suppressed = e.foldTarget(s), e.inMaintenance(d, now)
 		e.renotifyLater(s, now)
-		return append(out, Transition{Kind: Reopened, At: now, Alert: *a})
+		e.countOffline(s, +1)
+		out = append(out, Transition{Kind: Reopened, At: now, Alert: *a})
+		return e.foldChildren(out, s, now)
 	}
-	a = &Alert{ID: id, Rule: r.ID, Device: d.ID, District: d.District, Severity: r.Severity, State: Active,
-		Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, Count: 1}
-	e.alerts[id] = a
+	a = &Alert{ID: s.id, Rule: r.ID, RuleKind: r.Kind, Device: d.ID, DeviceKind: d.Kind, District: d.District,
+		Severity: r.Severity, State: Active, Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, Count: 1,
+		Parent: e.foldTarget(s), Suppressed: e.inMaintenance(d, now)}
+	s.alert = a
 	e.renotifyLater(s, now)
-	return append(out, Transition{Kind: Raised, At: now, Alert: *a})
+	e.countOffline(s, +1)
+	out = append(out, Transition{Kind: Raised, At: now, Alert: *a})
+	if r.Kind == Silence {
+		out = e.foldChildren(out, s, now)
+	}
+	return out
 }
 
 // renotifyLater starts a new re-notification chain for a critical alert,
 // ending any earlier one.
 func (e *Engine) renotifyLater(s *ruleState, now time.Time) {
-	s.notifyGen++
+	e.stop(s, dueRenotify)
 	if s.rule.Severity == Critical {
-		heap.Push(&e.due, deadline{at: now.Add(e.o.Renotify), s: s, gen: s.notifyGen, renotify: true})
+		e.set(s, dueRenotify, now.Add(e.o.Renotify))
 	}
 }
 
+// clear resolves s's active alert on its own (the condition cleared).
 func (e *Engine) clear(out []Transition, s *ruleState, value any, now time.Time) []Transition {
-	a := e.alerts[s.rule.ID+"/"+s.dev.ID]
-	if a == nil || a.State != Active {
+	return e.close(out, s, value, "auto", "", now)
+}
+
+func (e *Engine) close(out []Transition, s *ruleState, value any, by, note string, now time.Time) []Transition {
+	a := s.alert
+	if !s.active() {
 		return out
 	}
 	if value != nil {
 		a.Value = value
 	}
-	a.State, a.ResolvedAt, a.ResolvedBy, a.UpdatedAt = Resolved, now, "auto", now
+	a.State, a.ResolvedAt, a.ResolvedBy, a.UpdatedAt = Resolved, now, by, now
 	s.raiseSince, s.clearSince = time.Time{}, time.Time{}
-	s.notifyGen++
-	return append(out, Transition{Kind: Cleared, At: now, Alert: *a})
+	e.stop(s, dueRenotify)
+	out = append(out, Transition{Kind: Cleared, At: now, Alert: *a, By: by, Note: note})
+	e.countOffline(s, -1)
+	if s.rule.Kind == Silence {
+		out = e.checkDistrict(out, s, now)
+		if e.hasChildren(s) {
+			e.set(s, dueSurface, now.Add(e.o.SurfaceAfter))
+		}
+	}
+	return out
 }
 
 // Acknowledge records that an operator has seen an active alert.
 func (e *Engine) Acknowledge(id, by, note string, now time.Time) (Transition, error) {
-	a := e.alerts[id]
-	if a == nil || a.State != Active {
+	s := e.byID[id]
+	if s == nil || !s.active() {
 		return Transition{}, fmt.Errorf("alert %q is not active", id)
 	}
 	if by == "" {
 		return Transition{}, errors.New("an acknowledgement needs who")
 	}
+	a := s.alert
 	a.Ack = &Ack{By: by, At: now, Note: note}
 	a.UpdatedAt = now
-	return Transition{Kind: Acked, At: now, Alert: *a}, nil
+	return Transition{Kind: Acked, At: now, Alert: *a, By: by, Note: note}, nil
 }
 
 // Resolve closes an active alert by hand. It raises again only after its
-// condition has cleared and comes back.
-func (e *Engine) Resolve(id, by, note string, now time.Time) (Transition, error) {
-	a := e.alerts[id]
-	if a == nil || a.State != Active {
-		return Transition{}, fmt.Errorf("alert %q is not active", id)
+// condition has cleared and comes back. Closing a parent's alert may
+// surface its children later, so Resolve returns every transition.
+func (e *Engine) Resolve(id, by, note string, now time.Time) ([]Transition, error) {
+	s := e.byID[id]
+	if s == nil || !s.active() {
+		return nil, fmt.Errorf("alert %q is not active", id)
 	}
 	if by == "" {
-		return Transition{}, errors.New("a resolution needs who")
+		return nil, errors.New("a resolution needs who")
 	}
-	if s := e.state[id]; s != nil {
-		s.waitClear = true
-		s.gen++ // drop its pending deadlines
-		s.notifyGen++
-	}
-	a.State, a.ResolvedAt, a.ResolvedBy, a.UpdatedAt = Resolved, now, by, now
+	s.waitClear = true
+	e.stop(s, dueCondition) // drop its pending deadline
 	if note != "" {
-		if a.Ack == nil {
-			a.Ack = &Ack{By: by, At: now}
+		if s.alert.Ack == nil {
+			s.alert.Ack = &Ack{By: by, At: now}
 		}
-		a.Ack.Note = note
+		s.alert.Ack.Note = note
 	}
-	return Transition{Kind: Cleared, At: now, Alert: *a}, nil
+	return e.close(nil, s, nil, by, note, now), nil
+}
+
+// Alert returns the alert with id, active or recently resolved.
+func (e *Engine) Alert(id string) (Alert, bool) {
+	s := e.byID[id]
+	if s == nil || s.alert == nil {
+		return Alert{}, false
+	}
+	return *s.alert, true
 }
 
 // Active returns the active alerts, most severe and then oldest first.
 func (e *Engine) Active() []Alert {
 	var out []Alert
-	for _, a := range e.alerts {
-		if a.State == Active {
-			out = append(out, *a)
+	for _, s := range e.byID {
+		if s.active() {
+			out = append(out, *s.alert)
 		}
 	}
-	rank := map[Severity]int{Critical: 0, Major: 1, Minor: 2, Info: 3}
-	sort.Slice(out, func(i, j int) bool {
-		if rank[out[i].Severity] != rank[out[j].Severity] {
-			return rank[out[i].Severity] < rank[out[j].Severity]
-		}
-		return out[i].RaisedAt.Before(out[j].RaisedAt)
-	})
+	SortAlerts(out)
 	return out
 }
 
-func (e *Engine) schedule(s *ruleState, at time.Time) {
-	s.gen++
-	heap.Push(&e.due, deadline{at: at, s: s, gen: s.gen})
+// Alerts returns every alert the engine holds: active ones and those
+// resolved within the flap window (what Restore needs back).
+func (e *Engine) Alerts() []Alert {
+	var out []Alert
+	for _, s := range e.byID {
+		if s.alert != nil {
+			out = append(out, *s.alert)
+		}
+	}
+	SortAlerts(out)
+	return out
 }
 
-type deadline struct {
-	at       time.Time
-	s        *ruleState
-	gen      uint64
-	renotify bool
+// SortAlerts orders alerts most severe first, then oldest first, then by id.
+func SortAlerts(as []Alert) {
+	sort.Slice(as, func(i, j int) bool {
+		if ri, rj := as[i].Severity.Rank(), as[j].Severity.Rank(); ri != rj {
+			return ri < rj
+		}
+		if !as[i].RaisedAt.Equal(as[j].RaisedAt) {
+			return as[i].RaisedAt.Before(as[j].RaisedAt)
+		}
+		return as[i].ID < as[j].ID
+	})
 }
 
-type deadlines []deadline
+// Restore brings back alerts saved by an earlier process, before Start:
+// active ones stay active (offline devices stay offline until they
+// report), resolved ones still count for flap detection. Alerts whose rule
+// or device is gone are skipped and returned.
+func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (skipped []string) {
+	for i := range maint {
+		m := maint[i]
+		if m.Until.IsZero() || m.Until.After(now) {
+			e.maint[m.Target] = &m
+		}
+	}
+	for i := range alerts {
+		a := alerts[i]
+		r := e.rules.byID(a.Rule)
+		var d *registry.Device
+		if a.DeviceKind == DistrictKind {
+			if r != nil && r.Kind == Silence {
+				if ds := e.districts[stateKey{r.ID, a.District}]; ds != nil {
+					d = ds.pseudo(e.reg)
+				}
+			}
+		} else if de := e.devs[a.Device]; de != nil && r != nil && r.Applies(de.dev) {
+			d = de.dev
+		}
+		if d == nil || (a.State == Resolved && now.Sub(a.ResolvedAt) >= e.o.FlapWindow) {
+			skipped = append(skipped, a.ID)
+			continue
+		}
+		s := e.st(r, d)
+		s.alert = &a
+		if a.State != Active {
+			continue
+		}
+		e.countOffline(s, +1)
+		switch r.Kind {
+		case Silence:
+			s.lastSeen = time.Time{} // offline until it reports
+		case Event:
+			e.set(s, dueCondition, a.UpdatedAt.Add(time.Duration(r.ClearAfter)))
+		}
+		if r.Severity == Critical && a.Ack == nil {
+			e.set(s, dueRenotify, now.Add(e.o.Renotify))
+		}
+	}
+	for _, ds := range e.districts {
+		if ds.s != nil && ds.s.active() {
+			continue
+		}
+		ds.s = e.state[stateKey{ds.rule.ID, districtPrefix + ds.id}]
+	}
+	return skipped
+}
+
+// Reconfigure swaps in new rules and/or a new registry (SIGHUP) keeping
+// every alert and its history whose rule and device remain. Alerts whose
+// rule or device is gone, or is no longer in the rule's scope, are
+// resolved by "config". Devices new to a silence rule are armed from now.
+func (e *Engine) Reconfigure(rules *Rules, reg *registry.Registry, now time.Time) []Transition {
+	if rules != nil {
+		e.rules = rules
+	}
+	if reg != nil {
+		e.reg = reg
+	}
+	e.index()
+	var out []Transition
+	ids := make([]string, 0, len(e.byID))
+	for id := range e.byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := e.byID[id]
+		r := e.rules.byID(s.rule.ID)
+		var d *registry.Device
+		if s.dev.Kind == DistrictKind {
+			if ds := e.districts[stateKey{s.rule.ID, s.dev.District}]; ds != nil && r != nil && r.Kind == Silence && ds.total > 0 {
+				d = ds.pseudo(e.reg)
+			}
+		} else if de := e.devs[s.dev.ID]; de != nil && r != nil && r.Applies(de.dev) {
+			d = de.dev
+		}
+		if d == nil || r.Kind != s.rule.Kind {
+			if s.active() {
+				out = e.close(out, s, nil, "config", "rule or device removed from the configuration", now)
+			}
+			s.removed = true
+			for w := range s.timers {
+				e.stop(s, uint8(w))
+			}
+			delete(e.byID, id)
+			delete(e.state, stateKey{s.rule.ID, s.dev.ID})
+			continue
+		}
+		s.rule, s.dev = r, d
+		if s.active() {
+			e.countOffline(s, +1)
+		}
+		if r.Kind == Silence && !s.active() && !s.lastSeen.IsZero() {
+			t, _ := timeout(r, d)
+			e.set(s, dueCondition, s.lastSeen.Add(t))
+		}
+	}
+	for _, ds := range e.districts {
+		if ds.s != nil && ds.s.removed {
+			ds.s = nil
+		}
+	}
+	e.Start(now)
+	for _, ds := range e.districts {
+		if ds.s != nil {
+			out = e.checkDistrict(out, ds.s, now)
+		}
+	}
+	return out
+}
+
+func (e *Engine) schedule(s *ruleState, at time.Time) { e.set(s, dueCondition, at) }
+
+// What a timer is for.
+const (
+	dueCondition uint8 = iota // a held condition, a silence, an event expiry
+	dueRenotify               // announce an unacknowledged critical alert again
+	dueSurface                // a parent is back: surface children still down
+)
+
+// timer is one pending deadline of a state, at most one per purpose.
+type timer struct {
+	at   int64 // unix ns
+	s    *ruleState
+	idx  int32 // position in the heap, -1 when not queued
+	what uint8
+}
+
+// set (re)arms s's timer for what at at.
+func (e *Engine) set(s *ruleState, what uint8, at time.Time) {
+	t := &s.timers[what]
+	t.at = at.UnixNano()
+	if t.idx >= 0 {
+		heap.Fix(&e.due, int(t.idx))
+		return
+	}
+	heap.Push(&e.due, t)
+}
+
+// stop disarms s's timer for what.
+func (e *Engine) stop(s *ruleState, what uint8) {
+	if t := &s.timers[what]; t.idx >= 0 {
+		heap.Remove(&e.due, int(t.idx))
+	}
+}
+
+type deadlines []*timer
 
 func (h deadlines) Len() int { return len(h) }
 func (h deadlines) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
 	}
-	if a, b := h[i].s.rule.ID+"/"+h[i].s.dev.ID, h[j].s.rule.ID+"/"+h[j].s.dev.ID; a != b {
+	if a, b := h[i].s.id, h[j].s.id; a != b {
 		return a < b // deterministic order
 	}
-	return !h[i].renotify && h[j].renotify // a clear due at the same instant comes first
+	return h[i].what < h[j].what // a clear due at the same instant comes before a re-notification
 }
-func (h deadlines) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *deadlines) Push(x any)   { *h = append(*h, x.(deadline)) }
+func (h deadlines) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = int32(i), int32(j)
+}
+func (h *deadlines) Push(x any) {
+	t := x.(*timer)
+	t.idx = int32(len(*h))
+	*h = append(*h, t)
+}
 func (h *deadlines) Pop() any {
 	old := *h
-	x := old[len(old)-1]
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	return x
+	t.idx = -1
+	return t
 }
 
 func holds(c *Condition, f point.Field, d *registry.Device) bool {
@@ -527,6 +891,16 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+func (e *Engine) render(s *ruleState, value any) map[string]string {
+	if d := s.dev; d.Kind == DistrictKind {
+		return map[string]string{
+			"vi": fmt.Sprintf("Mất kết nối diện rộng tại %s: %v thiết bị", d.Name, value),
+			"en": fmt.Sprintf("Widespread outage in %s: %v devices offline", d.Name, value),
+		}
+	}
+	return render(s.rule, s.dev, value)
 }
 
 func render(r *Rule, d *registry.Device, value any) map[string]string {

@@ -217,7 +217,7 @@ func TestAcknowledgeAndResolveByHand(t *testing.T) {
 	// over the line do not raise it again until it has cleared.
 	r.send("nvr-1", "status", f("storage_pct", 95))
 	r.expect("raised recorder-disk-full/nvr-1")
-	if tr, err := r.e.Resolve("recorder-disk-full/nvr-1", "tech2", "đã dọn ổ cứng", r.now); err != nil || tr.Alert.ResolvedBy != "tech2" {
+	if tr, err := r.e.Resolve("recorder-disk-full/nvr-1", "tech2", "đã dọn ổ cứng", r.now); err != nil || len(tr) != 1 || tr[0].Alert.ResolvedBy != "tech2" {
 		t.Fatalf("%v %+v", err, tr)
 	}
 	r.send("nvr-1", "status", f("storage_pct", 95))

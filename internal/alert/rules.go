@@ -30,6 +30,19 @@ const (
 
 func (s Severity) valid() bool { return s == Critical || s == Major || s == Minor || s == Info }
 
+// Rank orders severities: 0 for critical, 3 for info.
+func (s Severity) Rank() int {
+	switch s {
+	case Critical:
+		return 0
+	case Major:
+		return 1
+	case Minor:
+		return 2
+	}
+	return 3
+}
+
 // Kind is what a rule watches.
 type Kind string
 
@@ -79,9 +92,20 @@ type Rule struct {
 	ClearAfter  Dur               `yaml:"clear_after"` // event
 	Timeouts    map[string]Dur    `yaml:"timeouts"`    // silence: per device kind; a device's own timeout wins
 	Message     map[string]string `yaml:"message"`     // "vi" and "en" templates
+	// Mass: a silence rule's district outage. When at least Fraction of a
+	// district's devices (and at least MinDevices) are offline, one
+	// district alert, with theirs folded under it.
+	Mass Mass `yaml:"mass"`
 
 	line int
 	tmpl map[string]*template.Template
+}
+
+// Mass configures district outage alerts; defaults 0.5 and 5.
+type Mass struct {
+	Fraction   float64 `yaml:"fraction"`
+	MinDevices int     `yaml:"min_devices"`
+	Off        bool    `yaml:"off"`
 }
 
 // Dur is a time.Duration written as "5m" in YAML.
@@ -96,9 +120,20 @@ func (d *Dur) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Rules is a validated rule set.
+// Rules is a validated rule set, and the maintenance windows the file
+// declares.
 type Rules struct {
-	List []*Rule
+	List        []*Rule
+	Maintenance []Maintenance
+}
+
+func (rs *Rules) byID(id string) *Rule {
+	for _, r := range rs.List {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
 }
 
 // LoadRules reads and validates a rules file.
@@ -118,7 +153,8 @@ func LoadRules(path string) (*Rules, error) {
 // every problem with its line.
 func ParseRules(b []byte) (*Rules, error) {
 	var doc struct {
-		Rules []yaml.Node `yaml:"rules"`
+		Rules       []yaml.Node `yaml:"rules"`
+		Maintenance []yaml.Node `yaml:"maintenance"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -147,6 +183,20 @@ func ParseRules(b []byte) (*Rules, error) {
 			continue
 		}
 		out.List = append(out.List, r)
+	}
+	for i := range doc.Maintenance {
+		n := &doc.Maintenance[i]
+		var m Maintenance
+		if err := decodeStrict(n, &m); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !strings.HasPrefix(m.Target, devicePrefix) && !strings.HasPrefix(m.Target, districtPrefix) {
+			errs = append(errs, fmt.Errorf("line %d: maintenance target %q: use device:<id> or district:<id>", n.Line, m.Target))
+			continue
+		}
+		m.By = "config"
+		out.Maintenance = append(out.Maintenance, m)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -250,6 +300,15 @@ func (r *Rule) validate() error {
 			if d <= 0 {
 				return fmt.Errorf("timeouts.%s must be positive", k)
 			}
+		}
+		if r.Mass.Fraction == 0 {
+			r.Mass.Fraction = 0.5
+		}
+		if r.Mass.MinDevices == 0 {
+			r.Mass.MinDevices = 5
+		}
+		if r.Mass.Fraction < 0 || r.Mass.Fraction > 1 || r.Mass.MinDevices < 1 {
+			return errors.New("mass: fraction between 0 and 1, min_devices at least 1")
 		}
 	default:
 		return fmt.Errorf("kind %q: use threshold, rise, event or silence", r.Kind)
