@@ -85,6 +85,7 @@ type Broker struct {
 	s       *mqtt.Server
 	dropped prometheus.Counter
 	refused *prometheus.CounterVec
+	subs    int // inline subscription ids given out
 }
 
 // Deps are the broker's collaborators.
@@ -192,6 +193,16 @@ func (b *Broker) Close() error { return b.s.Close() }
 // Publish sends a message from the server itself (rejection reports).
 func (b *Broker) Publish(topic string, qos byte, retain bool, payload []byte) error {
 	return b.s.Publish(topic, payload, retain, qos)
+}
+
+// Subscribe delivers messages on filter, from clients and the server
+// itself, to handle on the broker's goroutines (the inline client; no ACL
+// applies to it).
+func (b *Broker) Subscribe(filter string, handle func(topic string, payload []byte)) error {
+	b.subs++
+	return b.s.Subscribe(filter, b.subs, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		handle(pk.TopicName, pk.Payload)
+	})
 }
 
 // Message is a device message taken in by ingest. It satisfies the

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
@@ -41,7 +42,9 @@ type Ingest struct {
 	// Influx is used when its url is set; otherwise the embedded store.
 	Influx   influx.Config  `yaml:"influx"`
 	Pipeline ingest.Options `yaml:"pipeline"`
-	Limits   payload.Limits `yaml:"limits"`
+	// Alerts: the rules file and the alert lifecycle's timings.
+	Alerts alertd.Config  `yaml:"alerts"`
+	Limits payload.Limits `yaml:"limits"`
 	// Quotas bound each integrator's and device's rate on the embedded
 	// broker (the sender is slowed) and HTTP ingest (429).
 	Quotas quota.Config `yaml:"quotas"`
@@ -106,6 +109,7 @@ func Default() Ingest {
 		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
 		Influx:     influx.Config{Timeout: 30 * time.Second},
 		Pipeline:   ingest.DefaultOptions,
+		Alerts:     alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
 		Limits:     payload.DefaultLimits,
 		HTTP:       HTTP{Listen: "127.0.0.1:9100"},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256},
@@ -150,6 +154,7 @@ func overrides() []override {
 		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *Ingest) *string { return &c.MQTT.Password })},
 		{"mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", str(func(c *Ingest) *string { return &c.MQTT.SharedGroup })},
 		{"broker.listen", "IOC_BROKER_LISTEN", "embedded broker's listen address", str(func(c *Ingest) *string { return &c.Broker.Listen })},
+		{"alerts.rules", "IOC_ALERT_RULES", "alert rules YAML file (empty: alerting off)", str(func(c *Ingest) *string { return &c.Alerts.Rules })},
 		{"credentials", "IOC_CREDENTIALS", "accounts file for the embedded broker and HTTP ingest", str(func(c *Ingest) *string { return &c.Credentials })},
 		{"http-ingest.listen", "IOC_HTTP_INGEST_LISTEN", "address of the integrators' HTTP ingest (empty: off)", str(func(c *Ingest) *string { return &c.HTTPIngest.Listen })},
 		{"broker.allow-anonymous", "IOC_BROKER_ALLOW_ANONYMOUS", "true lets clients connect without credentials (demo only)", func(c *Ingest, v string) { c.Broker.AllowAnonymous = v == "true" || v == "1" }},

@@ -92,6 +92,21 @@ type Publisher interface {
 	Publish(topic string, qos byte, retain bool, payload []byte) error
 }
 
+// Stored is one acknowledged message's device and points, as an Observer
+// sees them. Both are valid only during the Observer's call.
+type Stored struct {
+	Device *registry.Device
+	Points []point.Point
+}
+
+// Observer sees every stored message of a registered device, in arrival
+// order, right after it is acknowledged: the alert engine's input. It runs
+// on the pipeline's acknowledging goroutine, so it must be quick and must
+// not keep the slices.
+type Observer interface {
+	Stored(msgs []Stored)
+}
+
 // Deps are the pipeline's collaborators.
 type Deps struct {
 	Store    store.Store
@@ -101,6 +116,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Metrics  prometheus.Registerer
 	Now      func() time.Time
+	Observer Observer // nil: nobody watches
 }
 
 // Pipeline is the ingest pipeline. Create it with New, start Run, and feed
@@ -114,6 +130,8 @@ type Pipeline struct {
 	now      func() time.Time
 	m        *metrics
 	reports  *reporter
+	observer Observer
+	observed []Stored // acker goroutine only
 
 	slots    chan struct{} // one per unacknowledged message
 	in       chan mqttsub.Message
@@ -140,6 +158,7 @@ type batch struct {
 type msgMeta struct {
 	topic                       string
 	integrator, device, channel string
+	dev                         *registry.Device // registered and accepted; nil otherwise
 }
 
 // New builds a pipeline.
@@ -164,6 +183,7 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		in:       make(chan mqttsub.Message, o.MaxInFlight),
 		stopping: make(chan struct{}),
 		parser:   payload.NewParser(o.Limits),
+		observer: d.Observer,
 	}
 	p.registry.Store(d.Registry)
 	p.m = newMetrics(d.Metrics, p)
@@ -372,6 +392,9 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		return
 	}
 	b.points = pts
+	if dev.Kind != registry.Unregistered {
+		meta.dev = dev
+	}
 	if p.journal != nil && p.parser.UsedNow {
 		p.journal.Record(key, now)
 		b.keys = append(b.keys, key)
@@ -488,6 +511,7 @@ func (p *Pipeline) acker(ackQ <-chan *batch) {
 				p.journal.Done(b.keys, p.now())
 			}
 			p.m.acked.Add(float64(n))
+			p.observe(b)
 		}
 		// A batch that was not written (only at shutdown, when the drain
 		// deadline passes) stays unacknowledged: the broker redelivers it.
@@ -496,6 +520,33 @@ func (p *Pipeline) acker(ackQ <-chan *batch) {
 		}
 		p.recycle(b)
 	}
+}
+
+// observe hands b's stored messages to the observer. A point the store
+// refused is still in b.points; its message was rejected and reported, and
+// what the alert engine makes of it is as good as the rest of the message.
+func (p *Pipeline) observe(b *batch) {
+	if p.observer == nil {
+		return
+	}
+	obs := p.observed[:0]
+	for i, m := range b.meta {
+		if m.dev == nil {
+			continue
+		}
+		end := len(b.points)
+		if i+1 < len(b.msgAt) {
+			end = b.msgAt[i+1]
+		}
+		if b.msgAt[i] < end {
+			obs = append(obs, Stored{Device: m.dev, Points: b.points[b.msgAt[i]:end]})
+		}
+	}
+	if len(obs) > 0 {
+		p.observer.Stored(obs)
+	}
+	clear(obs)
+	p.observed = obs[:0]
 }
 
 // Ready reports whether the pipeline can store: the last write succeeded.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ioc-vn/ioc/internal/access"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/access"
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/httpingest"
@@ -84,13 +86,43 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	// feeds it; the source is made after the pipeline it feeds.
 	var reports ingest.Publisher
 	pub := publisherFunc(func(topic string, qos byte, retain bool, body []byte) error {
+		if reports == nil {
+			return errors.New("not connected to the broker yet")
+		}
 		return reports.Publish(topic, qos, retain, body)
 	})
+	// The alert service sees what the pipeline stores, and publishes
+	// through the same source.
+	var alerts *alertd.Service
+	var observer ingest.Observer
+	if c.Alerts.Rules != "" {
+		rules, err := alert.LoadRules(c.Alerts.Rules)
+		if err != nil {
+			return err
+		}
+		alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
+			Rules: rules, Registry: reg, Store: st, Publisher: pub, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now,
+		})
+		if err != nil {
+			return err
+		}
+		observer = alerts
+	}
 	pipe, err := ingest.New(opts, ingest.Deps{
-		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now,
+		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now, Observer: observer,
 	})
 	if err != nil {
 		return err
+	}
+	// The alert service starts once its publisher (the source) exists.
+	alertsDone := make(chan struct{})
+	alertCtx, stopAlertCtx := context.WithCancel(context.WithoutCancel(ctx))
+	alertsStarted := false
+	stopAlerts := func() {
+		stopAlertCtx()
+		if alertsStarted {
+			<-alertsDone
+		}
 	}
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	pipeDone := make(chan error, 1)
@@ -98,6 +130,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	stopPipeline := func() {
 		stopPipe()
 		<-pipeDone
+		stopAlerts() // after the pipeline's last observation, before the source closes
 	}
 
 	var (
@@ -142,17 +175,38 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		reports, src, closeSrc = b, alwaysReady{}, func() { b.Close() }
+		if alerts != nil {
+			if err := b.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) }); err != nil {
+				stopPipeline()
+				closeSrc()
+				return fmt.Errorf("embedded broker: %w", err)
+			}
+		}
 		brokerURL = "embedded " + c.Broker.Listen
 		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
 	} else {
 		client := mqttsub.New(c.MQTT, log, pipe.Handle)
 		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
+		if alerts != nil {
+			client.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
+			client.OnConnect(alerts.Resync)
+		}
 		brokerURL = c.MQTT.Broker
 		connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
 		if err := client.Connect(connectCtx); err != nil {
 			log.Warn("mqtt not connected yet; retrying in the background", "broker", c.MQTT.Broker, "err", err)
 		}
 		cancelConnect()
+	}
+
+	if alerts != nil {
+		alertsStarted = true
+		go func() {
+			defer close(alertsDone)
+			if err := alerts.Run(alertCtx); err != nil {
+				log.Error("alerts stopped", "err", err)
+			}
+		}()
 	}
 
 	srv := &http.Server{
@@ -216,10 +270,24 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			r, err := registry.Load(c.Registry)
 			if err != nil {
 				log.Error("registry reload refused; keeping the current one", "err", err)
+				r = nil
+			} else {
+				pipe.SetRegistry(r)
+				log.Info("registry reloaded", "devices", r.Len())
+			}
+			if alerts == nil {
 				continue
 			}
-			pipe.SetRegistry(r)
-			log.Info("registry reloaded", "devices", r.Len())
+			rules, err := alert.LoadRules(c.Alerts.Rules)
+			if err != nil {
+				log.Error("alert rules reload refused; the rules in force stay", "err", err)
+				rules = nil
+			} else {
+				log.Info("alert rules reloaded", "rules", len(rules.List))
+			}
+			if rules != nil || r != nil {
+				alerts.Reload(rules, r)
+			}
 		}
 	}
 

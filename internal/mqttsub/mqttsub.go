@@ -119,7 +119,26 @@ func (c Config) Validate() error {
 type Client struct {
 	c          paho.Client
 	subscribed atomic.Bool // connected and the broker answered SUBACK
+	extra      []extraSub  // set before Connect
+	onConnect  []func()    // set before Connect
 }
+
+type extraSub struct {
+	filter string
+	handle func(topic string, payload []byte)
+}
+
+// Subscribe adds a QoS 1 subscription, made on every connect alongside the
+// configured topics, whose messages go to handle (on paho's routing
+// goroutine, in order) and are acknowledged when it returns. Call it
+// before Connect.
+func (cl *Client) Subscribe(filter string, handle func(topic string, payload []byte)) {
+	cl.extra = append(cl.extra, extraSub{filter, handle})
+}
+
+// OnConnect adds f, called after each (re)connect and subscribe, e.g. to
+// publish again what the broker may have missed. Call it before Connect.
+func (cl *Client) OnConnect(f func()) { cl.onConnect = append(cl.onConnect, f) }
 
 // New builds a client; handle is called for each message on paho's routing
 // goroutine, in arrival order. It must not block for long: hand the message
@@ -166,8 +185,21 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 				log.Error("mqtt subscribe failed; not ready", "topics", cfg.Filters(), "err", err)
 				return
 			}
+			for _, x := range cl.extra {
+				tok := c.Subscribe(x.filter, 1, func(_ paho.Client, m paho.Message) {
+					x.handle(m.Topic(), m.Payload())
+					m.Ack()
+				})
+				if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+					log.Error("mqtt subscribe failed; not ready", "topic", x.filter, "err", tok.Error())
+					return
+				}
+			}
 			cl.subscribed.Store(true)
 			log.Info("mqtt subscribed", "topics", cfg.Filters())
+			for _, f := range cl.onConnect {
+				go f()
+			}
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			cl.subscribed.Store(false)

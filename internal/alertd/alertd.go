@@ -1,0 +1,458 @@
+// Package alertd runs the alert engine inside ingest: it feeds the engine
+// every stored message (ingest.Observer) and the clock (a timer on the
+// engine's next deadline, no polling sweep), applies operators' commands,
+// saves every transition (alerts.db in the data directory, then the store
+// as history), and publishes the live picture to the broker's server topic
+// tree as retained messages, so any number of IOC servers get a snapshot on
+// connect and every change after it, in order.
+//
+//	pipeline acker ──Stored──▶ engine (under mu) ──transitions──▶ pending
+//	timer / commands ────────▶ engine (under mu) ──────────────▶ pending
+//	loop: pending ──▶ alerts.db (one transaction) ──▶ retained topics, events
+//	history: alerts.db outbox ──▶ store (measurement alert / maintenance)
+package alertd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The server topic tree (docs/MQTT.md "Server topics"). Only server
+// accounts (ingest, ioc) may publish or subscribe under it.
+const (
+	TopicRoot        = "ioc/server/v1/"
+	AlertsTopic      = TopicRoot + "alerts/"      // + <rule>/<device>: retained active alert; empty when resolved
+	DevicesTopic     = TopicRoot + "devices/"     // + <device>: retained device state
+	MaintenanceTopic = TopicRoot + "maintenance/" // + device:<id> | district:<id>: retained window; empty when ended
+	EventsTopic      = TopicRoot + "events"       // every transition, in order, with its sequence number
+	CommandsTopic    = TopicRoot + "commands"     // ack, resolve, maintenance: from IOC servers
+	ResultsTopic     = TopicRoot + "command-results"
+)
+
+// Config is the alerts section of ingest's configuration.
+type Config struct {
+	// Rules is the rules file; empty turns alerting off.
+	Rules string `yaml:"rules"`
+	// FlapWindow, Renotify and SurfaceAfter: see alert.Options.
+	FlapWindow   time.Duration `yaml:"flap_window"`
+	Renotify     time.Duration `yaml:"renotify"`
+	SurfaceAfter time.Duration `yaml:"surface_after"`
+}
+
+// Publisher sends to the broker; the embedded broker and mqttsub.Client are.
+type Publisher interface {
+	Publish(topic string, qos byte, retain bool, payload []byte) error
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Rules     *alert.Rules
+	Registry  *registry.Registry
+	Store     store.Store // history; nil keeps it in alerts.db only
+	Publisher Publisher
+	DataDir   string
+	Log       *slog.Logger
+	Metrics   prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Service owns the alert engine.
+type Service struct {
+	log     *slog.Logger
+	now     func() time.Time
+	pub     Publisher
+	db      *stateDB
+	history store.Store
+	m       *metrics
+
+	mu      sync.Mutex // guards everything below
+	eng     *alert.Engine
+	reg     *registry.Registry
+	rules   *alert.Rules
+	pending []item
+	seen    map[string]bool // devices heard from since start
+	armed   time.Time       // when the loop's timer fires; zero: not armed
+	seq     uint64
+
+	wake        chan struct{}
+	historyWake chan struct{}
+
+	// Loop goroutine only.
+	devices map[string]*deviceState
+}
+
+// item is one thing for the loop to save and publish: a transition, a
+// device heard from for the first time, or a command's result.
+type item struct {
+	rec     record
+	seen    string
+	result  *commandResult
+	refresh bool // the registry changed: republish every device
+	resync  bool // the broker may have missed messages: republish everything
+}
+
+// record is a transition as saved, published on EventsTopic and written
+// to the store.
+type record struct {
+	Seq         uint64             `json:"seq"`
+	Kind        string             `json:"kind"`
+	At          time.Time          `json:"at"`
+	Alert       *alert.Alert       `json:"alert,omitempty"`
+	Maintenance *alert.Maintenance `json:"maintenance,omitempty"`
+	By          string             `json:"by,omitempty"`
+	Note        string             `json:"note,omitempty"`
+}
+
+// New restores the engine from alerts.db in d.DataDir and arms it.
+func New(ctx context.Context, c Config, d Deps) (*Service, error) {
+	if d.Rules == nil || d.Registry == nil || d.Publisher == nil {
+		return nil, errors.New("alertd: Rules, Registry and Publisher are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	db, err := openStateDB(ctx, filepath.Join(d.DataDir, "alerts.db"))
+	if err != nil {
+		return nil, err
+	}
+	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter}
+	if o.FlapWindow <= 0 {
+		o.FlapWindow = alert.DefaultOptions.FlapWindow
+	}
+	now := d.Now()
+	saved, maint, err := db.load(ctx, now, o.FlapWindow)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	seq, err := db.lastSeq(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Service{
+		log: d.Log, now: d.Now, pub: d.Publisher, db: db, history: d.Store,
+		eng: alert.NewEngine(d.Rules, d.Registry, o), reg: d.Registry, rules: d.Rules,
+		seen: map[string]bool{}, seq: seq,
+		wake: make(chan struct{}, 1), historyWake: make(chan struct{}, 1),
+		devices: map[string]*deviceState{},
+	}
+	s.m = newMetrics(d.Metrics, s)
+	if skipped := s.eng.Restore(saved, maint, now); len(skipped) > 0 {
+		s.log.Info("alerts: saved alerts whose rule or device is gone were not restored", "alerts", skipped)
+	}
+	s.eng.Start(now)
+	s.applyConfigMaintenance(nil, now)
+	active := 0
+	for _, a := range saved {
+		if a.State == alert.Active {
+			active++
+		}
+	}
+	s.log.Info("alerts: engine started", "rules", len(d.Rules.List), "restored_active", active, "maintenance", len(s.eng.Maintenance()))
+	return s, nil
+}
+
+// applyConfigMaintenance opens the rules file's maintenance windows not
+// yet open, and (on reload) ends those the file no longer declares.
+// Called with mu held.
+func (s *Service) applyConfigMaintenance(old *alert.Rules, now time.Time) {
+	open := map[string]bool{}
+	for _, m := range s.eng.Maintenance() {
+		open[m.Target] = true
+	}
+	declared := map[string]bool{}
+	for _, m := range s.rules.Maintenance {
+		declared[m.Target] = true
+		if open[m.Target] || (!m.Until.IsZero() && !m.Until.After(now)) {
+			continue
+		}
+		trs, err := s.eng.StartMaintenance(m, now)
+		if err != nil {
+			s.log.Warn("alerts: maintenance from the rules file refused", "target", m.Target, "err", err)
+			continue
+		}
+		s.queue(trs)
+	}
+	if old == nil {
+		return
+	}
+	for _, m := range old.Maintenance {
+		if !declared[m.Target] && open[m.Target] {
+			if trs, err := s.eng.EndMaintenance(m.Target, "config", now); err == nil {
+				s.queue(trs)
+			}
+		}
+	}
+}
+
+// queue numbers transitions and hands them to the loop. Called with mu held.
+func (s *Service) queue(trs []alert.Transition) {
+	for i := range trs {
+		t := &trs[i]
+		s.seq++
+		r := record{Seq: s.seq, Kind: t.Kind, At: t.At, Maintenance: t.Maintenance, By: t.By, Note: t.Note}
+		if t.Maintenance == nil {
+			a := t.Alert
+			r.Alert = &a
+		}
+		s.pending = append(s.pending, item{rec: r})
+		s.m.transitions.WithLabelValues(t.Kind).Inc()
+	}
+}
+
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stored evaluates stored messages: ingest.Observer.
+func (s *Service) Stored(msgs []ingest.Stored) {
+	now := s.now()
+	s.mu.Lock()
+	n := len(s.pending)
+	for _, m := range msgs {
+		if trs := s.eng.Observe(m.Device, m.Points, now); len(trs) > 0 {
+			s.queue(trs)
+		}
+		if !s.seen[m.Device.ID] {
+			if _, ok := s.reg.Device(m.Device.ID); ok {
+				s.seen[m.Device.ID] = true
+				s.pending = append(s.pending, item{seen: m.Device.ID})
+			}
+		}
+	}
+	wake := len(s.pending) > n
+	if next, ok := s.eng.NextDeadline(); ok && (s.armed.IsZero() || next.Before(s.armed)) {
+		wake = true
+	}
+	s.mu.Unlock()
+	s.m.observed.Add(float64(len(msgs)))
+	if wake {
+		s.poke()
+	}
+}
+
+// Reload swaps in new rules and/or registry (nil keeps the current one),
+// keeping alert state.
+func (s *Service) Reload(rules *alert.Rules, reg *registry.Registry) {
+	now := s.now()
+	s.mu.Lock()
+	old := s.rules
+	if rules != nil {
+		s.rules = rules
+	}
+	if reg != nil {
+		s.reg = reg
+	}
+	s.queue(s.eng.Reconfigure(rules, reg, now))
+	if rules != nil {
+		s.applyConfigMaintenance(old, now)
+	}
+	if reg != nil {
+		s.pending = append(s.pending, item{refresh: true})
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Resync republishes every active alert, window and device state: after
+// reconnecting to an external broker that may have lost them.
+func (s *Service) Resync() {
+	s.mu.Lock()
+	s.pending = append(s.pending, item{resync: true})
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Active returns the active alerts.
+func (s *Service) Active() []alert.Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng.Active()
+}
+
+// Run evaluates deadlines, saves and publishes until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.db.Close()
+	histCtx, stopHist := context.WithCancel(context.WithoutCancel(ctx))
+	histDone := make(chan struct{})
+	go func() {
+		defer close(histDone)
+		s.writeHistory(histCtx)
+	}()
+	defer func() {
+		stopHist()
+		<-histDone
+	}()
+
+	s.publishSnapshot()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.flush(ctx)
+		s.mu.Lock()
+		next, ok := s.eng.NextDeadline()
+		if ok {
+			s.armed = next
+		} else {
+			s.armed = time.Time{}
+		}
+		s.mu.Unlock()
+		timer.Stop()
+		if ok {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		select {
+		case <-ctx.Done():
+			s.flush(context.WithoutCancel(ctx))
+			return nil
+		case <-timer.C:
+			now := s.now()
+			s.mu.Lock()
+			s.queue(s.eng.Tick(now))
+			s.mu.Unlock()
+		case <-s.wake:
+		}
+	}
+}
+
+// flush saves and publishes what is pending, in order.
+func (s *Service) flush(ctx context.Context) {
+	s.mu.Lock()
+	items := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	if len(items) == 0 {
+		return
+	}
+	recs := make([]record, 0, len(items))
+	for _, it := range items {
+		if it.seen == "" && it.result == nil && !it.refresh && !it.resync {
+			recs = append(recs, it.rec)
+		}
+	}
+	if len(recs) > 0 {
+		start := time.Now()
+		if err := s.db.apply(ctx, recs); err != nil {
+			// The broker still gets the picture; a restart would re-derive
+			// these alerts from the devices' next messages.
+			s.m.saveErrors.Inc()
+			s.log.Error("alerts: saving transitions failed", "err", err, "transitions", len(recs))
+		}
+		s.m.saveSeconds.Observe(time.Since(start).Seconds())
+		select {
+		case s.historyWake <- struct{}{}:
+		default:
+		}
+	}
+	touched := map[string]bool{}
+	for _, it := range items {
+		switch {
+		case it.result != nil:
+			s.publish(ResultsTopic, false, it.result)
+		case it.seen != "":
+			touched[it.seen] = true
+			s.device(it.seen).seen = true
+		case it.refresh:
+			s.refreshDevices(touched)
+		case it.resync:
+			for _, d := range s.devices {
+				d.last = nil
+			}
+			s.publishSnapshot()
+		default:
+			s.publishRecord(&it.rec, touched)
+		}
+	}
+	s.publishDevices(touched)
+}
+
+func (s *Service) publishRecord(r *record, touched map[string]bool) {
+	s.publish(EventsTopic, false, r)
+	if m := r.Maintenance; m != nil {
+		topic := MaintenanceTopic + m.Target
+		if r.Kind == alert.MaintenanceEnded {
+			s.clearRetained(topic)
+		} else {
+			s.publish(topic, true, m)
+		}
+		s.maintenanceChanged(m, r.Kind == alert.MaintenanceStarted, touched)
+		return
+	}
+	a := r.Alert
+	topic := AlertsTopic + a.ID
+	if a.State == alert.Active {
+		s.publish(topic, true, a)
+	} else {
+		s.clearRetained(topic)
+	}
+	if !a.IsDistrict() {
+		s.alertChanged(a)
+		touched[a.Device] = true
+	}
+}
+
+func (s *Service) publish(topic string, retain bool, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("alerts: encoding", "topic", topic, "err", err)
+		return
+	}
+	if err := s.pub.Publish(topic, 1, retain, b); err != nil {
+		s.m.publishErrors.Inc()
+		s.log.Warn("alerts: publish failed", "topic", topic, "err", err)
+	}
+}
+
+// clearRetained removes a retained message (MQTT: an empty retained
+// publish), which subscribers also receive as the signal that it is gone.
+func (s *Service) clearRetained(topic string) {
+	if err := s.pub.Publish(topic, 1, true, nil); err != nil {
+		s.m.publishErrors.Inc()
+		s.log.Warn("alerts: publish failed", "topic", topic, "err", err)
+	}
+}
+
+// publishSnapshot publishes, retained, every active alert, every open
+// maintenance window and every device's state: what a restarted engine
+// holds replaces what the broker kept.
+func (s *Service) publishSnapshot() {
+	s.mu.Lock()
+	active := s.eng.Active()
+	maint := s.eng.Maintenance()
+	devs := s.reg.Devices()
+	s.mu.Unlock()
+	touched := map[string]bool{}
+	for i := range active {
+		a := &active[i]
+		s.publish(AlertsTopic+a.ID, true, a)
+		if !a.IsDistrict() {
+			s.alertChanged(a)
+		}
+	}
+	for i := range maint {
+		s.publish(MaintenanceTopic+maint[i].Target, true, &maint[i])
+		s.maintenanceChanged(&maint[i], true, touched)
+	}
+	for _, d := range devs {
+		touched[d.ID] = true
+	}
+	s.publishDevices(touched)
+}

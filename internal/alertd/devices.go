@@ -1,0 +1,156 @@
+package alertd
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/registry"
+)
+
+// DeviceState is the retained message on DevicesTopic+<device>: what the
+// wall colours a marker or a camera tile by.
+type DeviceState struct {
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Kind       registry.Kind `json:"kind"`
+	District   string        `json:"district"`
+	Integrator string        `json:"integrator"`
+	Parent     string        `json:"parent,omitempty"`
+	Lat        float64       `json:"lat"`
+	Lon        float64       `json:"lon"`
+	// Status: online, offline (its offline alert is active) or unknown
+	// (not heard from since ingest started).
+	Status string `json:"status"`
+	// Health: down (offline), degraded (another alert is active), ok, or
+	// unknown.
+	Health string `json:"health"`
+	// Severity of its worst active alert that is not suppressed.
+	Severity    alert.Severity `json:"severity,omitempty"`
+	Alerts      []string       `json:"alerts"`
+	Maintenance bool           `json:"maintenance"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// deviceState is the loop's picture of one device.
+type deviceState struct {
+	seen   bool
+	alerts map[string]alert.Alert // active, by id
+	maint  map[string]bool        // open windows covering it, by target
+	last   []byte                 // last published, without updated_at
+}
+
+func (s *Service) device(id string) *deviceState {
+	d := s.devices[id]
+	if d == nil {
+		d = &deviceState{alerts: map[string]alert.Alert{}, maint: map[string]bool{}}
+		s.devices[id] = d
+	}
+	return d
+}
+
+func (s *Service) alertChanged(a *alert.Alert) {
+	d := s.device(a.Device)
+	if a.State == alert.Active {
+		d.alerts[a.ID] = *a
+	} else {
+		delete(d.alerts, a.ID)
+	}
+}
+
+func (s *Service) maintenanceChanged(m *alert.Maintenance, open bool, touched map[string]bool) {
+	var ids []string
+	if id, ok := strings.CutPrefix(m.Target, "device:"); ok {
+		ids = []string{id}
+	} else if district, ok := strings.CutPrefix(m.Target, "district:"); ok {
+		s.mu.Lock()
+		for _, d := range s.reg.Devices() {
+			if d.District == district {
+				ids = append(ids, d.ID)
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, id := range ids {
+		d := s.device(id)
+		if open {
+			d.maint[m.Target] = true
+		} else {
+			delete(d.maint, m.Target)
+		}
+		touched[id] = true
+	}
+}
+
+// refreshDevices marks every device known before or now for publishing;
+// those no longer registered have their retained state cleared.
+func (s *Service) refreshDevices(touched map[string]bool) {
+	for id := range s.devices {
+		touched[id] = true
+	}
+	s.mu.Lock()
+	for _, d := range s.reg.Devices() {
+		touched[d.ID] = true
+	}
+	s.mu.Unlock()
+}
+
+// publishDevices publishes the state of each touched device that changed.
+func (s *Service) publishDevices(touched map[string]bool) {
+	if len(touched) == 0 {
+		return
+	}
+	s.mu.Lock()
+	reg := s.reg
+	s.mu.Unlock()
+	ids := make([]string, 0, len(touched))
+	for id := range touched {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	now := s.now()
+	for _, id := range ids {
+		dev, ok := reg.Device(id)
+		if !ok {
+			if d := s.devices[id]; d != nil && d.last != nil {
+				s.clearRetained(DevicesTopic + id)
+			}
+			delete(s.devices, id)
+			continue
+		}
+		d := s.device(id)
+		st := d.state(dev)
+		key, _ := json.Marshal(st)
+		if bytes.Equal(key, d.last) {
+			continue
+		}
+		d.last = key
+		st.UpdatedAt = now
+		s.publish(DevicesTopic+id, true, st)
+	}
+}
+
+func (d *deviceState) state(dev *registry.Device) DeviceState {
+	st := DeviceState{ID: dev.ID, Name: dev.Name, Kind: dev.Kind, District: dev.District, Integrator: dev.Integrator,
+		Parent: dev.Parent, Lat: dev.Lat, Lon: dev.Lon, Status: "unknown", Health: "unknown",
+		Maintenance: len(d.maint) > 0, Alerts: []string{}}
+	if d.seen {
+		st.Status, st.Health = "online", "ok"
+	}
+	for id, a := range d.alerts {
+		st.Alerts = append(st.Alerts, id)
+		if a.RuleKind == alert.Silence {
+			st.Status, st.Health = "offline", "down"
+		} else if st.Health != "down" {
+			st.Health = "degraded"
+		}
+		if !a.Suppressed && (st.Severity == "" || a.Severity.Rank() < st.Severity.Rank()) {
+			st.Severity = a.Severity
+		}
+	}
+	sort.Strings(st.Alerts)
+	return st
+}
