@@ -323,6 +323,13 @@ func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) [
 					continue
 				}
 				out = e.threshold(out, e.st(r, d), f, now)
+			case Stuck:
+				if p.Measurement != r.Measurement {
+					continue
+				}
+				if f, ok := p.Field(r.Field); ok {
+					out = e.stuck(out, e.st(r, d), f, now)
+				}
 			case Rise:
 				if p.Measurement != r.Measurement {
 					continue
@@ -399,6 +406,23 @@ func (e *Engine) held(s *ruleState, since *time.Time, c *Condition, now time.Tim
 	return true
 }
 
+// stuck tracks how long a field has kept exactly one value; raiseSince is
+// when that value first came.
+func (e *Engine) stuck(out []Transition, s *ruleState, f point.Field, now time.Time) []Transition {
+	if s.raiseSince.IsZero() || !f.Equal(s.last) {
+		if s.active() {
+			out = e.clear(out, s, f.Value(), now)
+		}
+		s.last, s.raiseSince = f, now
+		e.schedule(s, now.Add(time.Duration(s.rule.For)))
+		return out
+	}
+	if !s.active() && !now.Before(s.raiseSince.Add(time.Duration(s.rule.For))) {
+		return e.raise(out, s, f.Value(), now)
+	}
+	return out
+}
+
 func (e *Engine) rise(out []Transition, s *ruleState, at time.Time, v float64, now time.Time) []Transition {
 	r := s.rule
 	s.samples = append(s.samples, sample{at, v})
@@ -465,6 +489,10 @@ func (e *Engine) Tick(now time.Time) []Transition {
 		case Event:
 			if s.active() && !now.Before(a.UpdatedAt.Add(time.Duration(s.rule.ClearAfter))) {
 				out = e.clear(out, s, nil, now)
+			}
+		case Stuck:
+			if !s.active() && !s.raiseSince.IsZero() && !now.Before(s.raiseSince.Add(time.Duration(s.rule.For))) {
+				out = e.raise(out, s, s.last.Value(), now)
 			}
 		case Threshold:
 			switch {

@@ -276,3 +276,31 @@ func activeIDs(e *Engine) []string {
 	}
 	return out
 }
+
+func TestStuckSensor(t *testing.T) {
+	rules, err := ParseRules([]byte(`
+rules:
+  - {id: pm25-stuck, kind: stuck, severity: minor, scope: {kinds: [sensor]}, field: pm25, for: 1h, message: {vi: "{{.Device.Name}} báo mãi {{.Value}}", en: "{{.Device.Name}} stuck at {{.Value}}"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	r.e = NewEngine(rules, r.reg, Options{})
+	r.e.Start(t0)
+	for i := range 7 { // the same 42 every 10 minutes: stuck at the hour
+		r.at(time.Duration(i*10) * time.Minute)
+		r.send("aq-1", "telemetry", f("pm25", 42))
+		r.send("wl-1", "telemetry", f("pm25", float64(40+i%2)))
+	}
+	tr := r.expect("raised pm25-stuck/aq-1")
+	if !tr[0].At.Equal(t0.Add(time.Hour)) || tr[0].Alert.Message["en"] != "Trạm 1 stuck at 42" {
+		t.Fatalf("%+v", tr[0])
+	}
+	r.at(70 * time.Minute)
+	r.send("aq-1", "telemetry", f("pm25", 43))
+	r.expect("resolved pm25-stuck/aq-1")
+	// The deadline fires between readings, as a timer would.
+	r.at(130 * time.Minute)
+	r.expect("raised pm25-stuck/wl-1", "raised pm25-stuck/aq-1") // wl-1 has said 40 since minute 60
+}

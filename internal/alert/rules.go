@@ -58,6 +58,9 @@ const (
 	// Silence: no message of the measurement for longer than the device's
 	// timeout (offline), or a status that says state=offline.
 	Silence Kind = "silence"
+	// Stuck: a field reporting exactly the same value for longer than For
+	// (a frozen sensor); any change clears it.
+	Stuck Kind = "stuck"
 )
 
 // Condition compares a field with a value: a number, true/false, a string,
@@ -88,6 +91,7 @@ type Rule struct {
 	Clear       *Condition        `yaml:"clear"`
 	Delta       float64           `yaml:"delta"`       // rise
 	Window      Dur               `yaml:"window"`      // rise
+	For         Dur               `yaml:"for"`         // stuck
 	Types       []string          `yaml:"types"`       // event
 	ClearAfter  Dur               `yaml:"clear_after"` // event
 	Timeouts    map[string]Dur    `yaml:"timeouts"`    // silence: per device kind; a device's own timeout wins
@@ -282,6 +286,10 @@ func (r *Rule) validate() error {
 		if r.Field == "" || r.Delta <= 0 || r.Window <= 0 {
 			return errors.New("a rise rule needs field, delta > 0 and window")
 		}
+	case Stuck:
+		if r.Field == "" || r.For <= 0 {
+			return errors.New("a stuck rule needs field and for")
+		}
 	case Event:
 		if len(r.Types) == 0 {
 			return errors.New("an event rule needs types")
@@ -311,7 +319,7 @@ func (r *Rule) validate() error {
 			return errors.New("mass: fraction between 0 and 1, min_devices at least 1")
 		}
 	default:
-		return fmt.Errorf("kind %q: use threshold, rise, event or silence", r.Kind)
+		return fmt.Errorf("kind %q: use threshold, rise, stuck, event or silence", r.Kind)
 	}
 	if r.Measurement == "" {
 		r.Measurement = "telemetry"

@@ -23,7 +23,7 @@ func TestShippedRules(t *testing.T) {
 	if d := byID["device-offline"]; d == nil || time.Duration(d.Timeouts["sensor"]) != 15*time.Minute {
 		t.Fatalf("device-offline: %+v", d)
 	}
-	if len(r.List) != 7 {
+	if len(r.List) != 13 {
 		t.Fatalf("%d rules", len(r.List))
 	}
 }

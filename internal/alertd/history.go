@@ -59,7 +59,8 @@ func (s *Service) writeHistory(ctx context.Context) {
 }
 
 // historyPoint is a transition as a point: measurement alert (tags device,
-// district, rule, severity, transition) or maintenance (tags target,
+// district, rule, severity, transition; field event_seq is the sequence
+// number on EventsTopic) or maintenance (tags target,
 // transition), at the transition's time.
 func historyPoint(r *record) point.Point {
 	p := point.Point{Time: r.At}
@@ -69,7 +70,7 @@ func historyPoint(r *record) point.Point {
 			p.Fields = append(p.Fields, point.StringField(k, v))
 		}
 	}
-	p.Fields = append(p.Fields, point.IntField("seq", int64(r.Seq)))
+	p.Fields = append(p.Fields, point.IntField("event_seq", int64(r.Seq)))
 	add("by", r.By)
 	add("note", r.Note)
 	if m := r.Maintenance; m != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -65,7 +66,11 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 	}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil || suback(tok) != 1 {
 		t.Fatalf("vms-tn may subscribe to its own errors: %v %v", tok.Error(), suback(tok))
 	}
-	for _, f := range []string{"ioc/v1/envsense/_errors", "ioc/v1/+/_errors", "ioc/v1/#", "#", "ioc/v1/envsense/aq-tp-01/telemetry"} {
+	// Nothing of another integrator's, and nothing of the server topic tree.
+	refusedSubs := []string{"ioc/v1/envsense/_errors", "ioc/v1/+/_errors", "ioc/v1/#", "#", "ioc/v1/envsense/aq-tp-01/telemetry",
+		"ioc/server/#", "ioc/+/v1/#", "$share/g/ioc/server/v1/#"}
+	refusedSubs = append(refusedSubs, serverTopics...)
+	for _, f := range refusedSubs {
 		tok := vms.Subscribe(f, 1, nil)
 		tok.WaitTimeout(5 * time.Second)
 		if suback(tok) != 0x80 {
@@ -109,9 +114,11 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 	forbidden := []struct{ user, topic string }{
 		{"vms-tn", "ioc/v1/envsense/aq-tp-01/telemetry"},
 		{"vms-tn", "ioc/v1/vms-tn/_errors"},
-		{"vms-tn", "ioc/server/v1/alerts/x"},
 		{"cam-bvtw-01", "ioc/v1/vms-tn/cam-bvtw-02/status"},
 		{"cam-bvtw-01", "ioc/v1/envsense/aq-tp-01/telemetry"},
+	}
+	for _, topic := range serverTopics {
+		forbidden = append(forbidden, struct{ user, topic string }{"vms-tn", topic}, struct{ user, topic string }{"cam-bvtw-01", topic})
 	}
 	for i, f := range forbidden {
 		cl, err := dial(url, fmt.Sprintf("forbidden-%d", i), f.user, "demo-"+f.user)
@@ -148,6 +155,17 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 	if got := metric(t, ing.HTTP, `ioc_broker_refused_total{reason="publish"}`); got < float64(len(forbidden)) {
 		t.Errorf("refused publishes metric %v, want >= %d", got, len(forbidden))
 	}
+}
+
+// serverTopics is one topic of each kind in the server tree (docs/MQTT.md
+// "Server topics"): only server accounts may publish or subscribe to them.
+var serverTopics = []string{
+	alertd.AlertsTopic + "device-offline/cam-bvtw-01",
+	alertd.DevicesTopic + "cam-bvtw-01",
+	alertd.MaintenanceTopic + "device:cam-bvtw-01",
+	alertd.EventsTopic,
+	alertd.CommandsTopic,
+	alertd.ResultsTopic,
 }
 
 func suback(tok paho.Token) byte {

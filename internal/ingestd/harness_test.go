@@ -31,6 +31,7 @@ func testConfig(t *testing.T) *config.Ingest {
 	c := config.Default()
 	c.DataDir = t.TempDir()
 	c.Registry = sampleRegistry
+	c.Alerts.Rules = "../../configs/rules.yaml"
 	c.HTTP.Listen = "127.0.0.1:0"
 	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	c.MQTT.ClientID = "ingest-" + strings.ReplaceAll(t.Name(), "/", "-")

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS samples (
 	ts     INTEGER NOT NULL, -- unix nanoseconds
 	field  TEXT    NOT NULL,
 	kind   INTEGER NOT NULL, -- point.Kind
-	value  ANY,
+	value,        -- no declared type: kept exactly as written ("ANY" outside a STRICT table
+	              -- has numeric affinity and would turn the string "0123" into 123)
 	PRIMARY KEY (series, ts, field)
 ) WITHOUT ROWID;
 -- A field's type is fixed per measurement, as in InfluxDB (per shard there).

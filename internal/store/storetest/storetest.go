@@ -66,7 +66,7 @@ func roundTrip(t *testing.T, s store.Store) {
 	in := []point.Point{
 		{Measurement: "status", Tags: tags("cam-01"), Time: base.Add(time.Millisecond), Fields: []point.Field{
 			point.StringField("state", "online"), point.BoolField("recording", true), point.FloatField("fps", 25),
-			point.FloatField("storage_pct", 83.5), point.StringField("note", `quote " and \ backslash, comma=equals`),
+			point.FloatField("storage_pct", 83.5), point.StringField("note", `quote " and \ backslash, comma=equals`), point.StringField("code", "0123"), point.StringField("level", "25.50"),
 		}},
 		{Measurement: "telemetry", Tags: tags("cam-01"), Time: base.Add(2 * time.Second), Fields: []point.Field{
 			point.FloatField("pm25", 35.2), point.IntField("count", -42), point.StringField("ghi_chú", "Cầu Gia Bảy"),
