@@ -333,15 +333,25 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// flushChunk bounds how many items are saved before they are published, so
+// that the first alerts of a mass outage (its district alerts) reach the
+// wall without waiting for thousands of device alerts to be saved.
+const flushChunk = 500
+
 // flush saves and publishes what is pending, in order.
 func (s *Service) flush(ctx context.Context) {
 	s.mu.Lock()
 	items := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	if len(items) == 0 {
-		return
+	for len(items) > 0 {
+		n := min(len(items), flushChunk)
+		s.flushItems(ctx, items[:n])
+		items = items[n:]
 	}
+}
+
+func (s *Service) flushItems(ctx context.Context, items []item) {
 	recs := make([]record, 0, len(items))
 	for _, it := range items {
 		if it.seen == "" && it.result == nil && !it.refresh && !it.resync {
