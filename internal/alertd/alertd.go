@@ -28,7 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The server topic tree (docs/MQTT.md "Server topics"). Only server
+// The server topic tree (docs/ALERTS.md "Server topics"). Only server
 // accounts (ingest, ioc) may publish or subscribe under it.
 const (
 	TopicRoot        = "ioc/server/v1/"

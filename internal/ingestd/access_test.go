@@ -157,7 +157,7 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 	}
 }
 
-// serverTopics is one topic of each kind in the server tree (docs/MQTT.md
+// serverTopics is one topic of each kind in the server tree (docs/ALERTS.md
 // "Server topics"): only server accounts may publish or subscribe to them.
 var serverTopics = []string{
 	alertd.AlertsTopic + "device-offline/cam-bvtw-01",
