@@ -166,8 +166,11 @@ type proc struct {
 func newProc(t *testing.T, env ...string) *proc {
 	dataDir := t.TempDir()
 	p := &proc{t: t, bin: ingestBinary(t), httpAddr: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}
-	p.env = append(append(os.Environ(), "IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+p.httpAddr, "IOC_LOG_LEVEL=warn"), env...)
-	var err error
+	rules, err := filepath.Abs("../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.env = append(append(os.Environ(), "IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+p.httpAddr, "IOC_LOG_LEVEL=warn", "IOC_ALERT_RULES="+rules), env...)
 	if p.log, err = os.Create(filepath.Join(dataDir, "ingest.log")); err != nil {
 		t.Fatal(err)
 	}
