@@ -459,8 +459,11 @@ func (e *Engine) Tick(now time.Time) []Transition {
 		out    []Transition
 		silent []*ruleState
 	)
-	for _, m := range e.Maintenance() {
-		if !m.Until.IsZero() && !m.Until.After(now) {
+	if len(e.maint) > 0 { // sorted, so windows ending together end in a stable order
+		for _, m := range e.Maintenance() {
+			if m.Until.IsZero() || m.Until.After(now) {
+				continue
+			}
 			out = e.endMaintenance(out, e.maint[m.Target], "schedule", now)
 		}
 	}

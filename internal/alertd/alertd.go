@@ -288,6 +288,10 @@ func (s *Service) Active() []alert.Alert {
 	return s.eng.Active()
 }
 
+// Close releases alerts.db when Run was never started (Run closes it
+// itself when it returns).
+func (s *Service) Close() error { return s.db.Close() }
+
 // Run evaluates deadlines, saves and publishes until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.db.Close()

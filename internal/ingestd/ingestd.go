@@ -112,6 +112,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now, Observer: observer,
 	})
 	if err != nil {
+		if alerts != nil {
+			alerts.Close()
+		}
 		return err
 	}
 	// The alert service starts once its publisher (the source) exists.
@@ -122,6 +125,8 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		stopAlertCtx()
 		if alertsStarted {
 			<-alertsDone
+		} else if alerts != nil {
+			alerts.Close()
 		}
 	}
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
