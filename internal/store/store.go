@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
@@ -25,6 +26,10 @@ type Store interface {
 	// Query returns the points of one device in [q.From, q.To), ordered by
 	// time, then measurement, then tags, with fields sorted by key.
 	Query(ctx context.Context, q Query) ([]point.Point, error)
+	// Aggregate returns the mean of each numeric field (float, integer) of
+	// one device per window of q.Every, computed in the database so that a
+	// long range returns a bounded number of samples.
+	Aggregate(ctx context.Context, q AggregateQuery) ([]Series, error)
 	// Ping reports whether the store is reachable and answering.
 	Ping(ctx context.Context) error
 	Close() error
@@ -35,6 +40,52 @@ type Query struct {
 	Device      string
 	Measurement string // empty for all
 	From, To    time.Time
+}
+
+// AggregateQuery selects a device's numeric fields in [From, To), averaged
+// per window of Every. Windows are aligned to the Unix epoch; a sample is
+// labelled with its window's start.
+type AggregateQuery struct {
+	Device      string
+	Measurement string // empty for all
+	From, To    time.Time
+	Every       time.Duration
+}
+
+// Series is one field's windowed means. A window with no data has no sample.
+type Series struct {
+	Measurement string   `json:"measurement"`
+	Field       string   `json:"field"`
+	Samples     []Sample `json:"samples"`
+}
+
+// Sample is the mean of one field over one window.
+type Sample struct {
+	Time time.Time `json:"t"`
+	Mean float64   `json:"mean"`
+}
+
+// SortSeries orders series by measurement, then field; implementations
+// call it on their results.
+func SortSeries(s []Series) {
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].Measurement != s[j].Measurement {
+			return s[i].Measurement < s[j].Measurement
+		}
+		return s[i].Field < s[j].Field
+	})
+}
+
+// WindowStart is the start of the epoch-aligned window of length every
+// that holds t.
+func WindowStart(t time.Time, every time.Duration) time.Time {
+	n := t.UnixNano()
+	w := int64(every)
+	start := n - n%w
+	if n%w < 0 {
+		start -= w
+	}
+	return time.Unix(0, start).UTC()
 }
 
 // RejectedError means the store refused the data itself (InfluxDB 400/422:

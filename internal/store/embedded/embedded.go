@@ -305,6 +305,51 @@ func decodeField(key string, k point.Kind, v any) (point.Field, error) {
 	return f, nil
 }
 
+// Aggregate implements store.Store: one GROUP BY over the device's numeric
+// samples, windows aligned to the epoch (as Flux's aggregateWindow).
+func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.Series, error) {
+	if q.Every <= 0 {
+		return nil, errors.New("embedded store: aggregate: window must be positive")
+	}
+	every := int64(q.Every)
+	var b strings.Builder
+	args := []any{every, every, q.Device, q.From.UnixNano(), q.To.UnixNano(), int(point.Float), int(point.Int)}
+	b.WriteString(`SELECT s.measurement, x.field, (x.ts / ?) * ? AS w, AVG(x.value)
+		FROM series s JOIN samples x ON x.series = s.id
+		WHERE s.device = ? AND x.ts >= ? AND x.ts < ? AND x.kind IN (?, ?)`)
+	if q.Measurement != "" {
+		b.WriteString(` AND s.measurement = ?`)
+		args = append(args, q.Measurement)
+	}
+	b.WriteString(` GROUP BY s.measurement, x.field, w ORDER BY s.measurement, x.field, w`)
+	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: aggregate: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Series
+	for rows.Next() {
+		var (
+			m, field string
+			w        int64
+			mean     float64
+		)
+		if err := rows.Scan(&m, &field, &w, &mean); err != nil {
+			return nil, fmt.Errorf("embedded store: aggregate scan: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].Measurement != m || out[n-1].Field != field {
+			out = append(out, store.Series{Measurement: m, Field: field})
+		}
+		last := &out[len(out)-1]
+		last.Samples = append(last.Samples, store.Sample{Time: time.Unix(0, w).UTC(), Mean: mean})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("embedded store: aggregate: %w", err)
+	}
+	store.SortSeries(out)
+	return out, nil
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 

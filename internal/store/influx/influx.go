@@ -207,6 +207,87 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 	return out, nil
 }
 
+// Aggregate implements store.Store. A Flux mean over a field that is not
+// numeric fails the whole query, so a first query (last value of each
+// field) finds the numeric fields, and a second averages only those, per
+// epoch-aligned window, in the database.
+func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.Series, error) {
+	if q.Every <= 0 {
+		return nil, errors.New("influx aggregate: window must be positive")
+	}
+	// InfluxDB 1.8's Flux includes the stop instant; the contract excludes it.
+	stop := q.To.Add(-time.Nanosecond)
+	var sel strings.Builder
+	fmt.Fprintf(&sel, "from(bucket: %q)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %q",
+		s.bucket, q.From.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), q.Device)
+	if q.Measurement != "" {
+		fmt.Fprintf(&sel, " and r._measurement == %q", q.Measurement)
+	}
+	sel.WriteString(")")
+
+	type key struct{ m, f string }
+	numeric := map[key]bool{}
+	res, err := s.query.Query(ctx, sel.String()+"\n  |> last()")
+	if err != nil {
+		return nil, fmt.Errorf("influx aggregate: %w", err)
+	}
+	for res.Next() {
+		switch res.Record().Value().(type) {
+		case float64, int64, uint64:
+			numeric[key{res.Record().Measurement(), res.Record().Field()}] = true
+		}
+	}
+	err = res.Err()
+	res.Close()
+	if err != nil {
+		return nil, fmt.Errorf("influx aggregate: %w", err)
+	}
+	if len(numeric) == 0 {
+		return nil, nil
+	}
+	var cond []string
+	for k := range numeric {
+		cond = append(cond, fmt.Sprintf("(r._measurement == %q and r._field == %q)", k.m, k.f))
+	}
+	sort.Strings(cond)
+	flux := fmt.Sprintf("%s\n  |> filter(fn: (r) => %s)\n  |> toFloat()\n  |> group(columns: [\"_measurement\", \"_field\"])"+
+		"\n  |> aggregateWindow(every: %dns, fn: mean, createEmpty: false, timeSrc: \"_start\")",
+		sel.String(), strings.Join(cond, " or "), int64(q.Every))
+	res, err = s.query.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("influx aggregate: %w", err)
+	}
+	defer res.Close()
+	idx := map[key]int{}
+	var out []store.Series
+	for res.Next() {
+		r := res.Record()
+		v, ok := r.Value().(float64)
+		if !ok {
+			continue
+		}
+		k := key{r.Measurement(), r.Field()}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, store.Series{Measurement: k.m, Field: k.f})
+		}
+		// A window clipped by the range start is labelled with the range
+		// start; label it with its epoch-aligned start instead.
+		out[i].Samples = append(out[i].Samples, store.Sample{Time: store.WindowStart(r.Time(), q.Every), Mean: v})
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("influx aggregate: %w", err)
+	}
+	for i := range out {
+		sm := out[i].Samples
+		sort.Slice(sm, func(a, b int) bool { return sm[a].Time.Before(sm[b].Time) })
+	}
+	store.SortSeries(out)
+	return out, nil
+}
+
 func field(key string, v any) (point.Field, error) {
 	switch x := v.(type) {
 	case float64:

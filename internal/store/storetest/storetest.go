@@ -20,6 +20,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RewriteIsIdempotent", func(t *testing.T) { rewrite(t, open(t)) })
 	t.Run("RangeAndDeviceFilter", func(t *testing.T) { rangeFilter(t, open(t)) })
 	t.Run("TypeConflictRejected", func(t *testing.T) { typeConflict(t, open(t)) })
+	t.Run("AggregateDownsamples", func(t *testing.T) { aggregate(t, open(t)) })
 }
 
 var base = time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
@@ -150,4 +151,78 @@ func typeConflict(t *testing.T, s store.Store) {
 	if !strings.Contains(fmt.Sprint(re), "temp") {
 		t.Fatalf("type conflict error %q does not name the field", re)
 	}
+}
+
+// aggregate: a day of minute readings averaged per hour comes back as 24
+// samples per numeric field, each the mean of its hour, labelled with the
+// hour's start even when the range starts mid-window; strings and booleans
+// are left out, as are other devices and the range's end.
+func aggregate(t *testing.T, s store.Store) {
+	var pts []point.Point
+	for i := 0; i < 24*60; i++ {
+		at := base.Add(time.Duration(i) * time.Minute)
+		pts = append(pts, point.Point{Measurement: "telemetry", Tags: tags("aq-01"), Time: at, Fields: []point.Field{
+			point.FloatField("pm25", float64(i%60)), // mean 29.5 each hour
+			point.IntField("aqi", int64(i/60)),      // the hour's index
+			point.StringField("grade", "good"),
+		}})
+		pts = append(pts, point.Point{Measurement: "status", Tags: tags("aq-01"), Time: at, Fields: []point.Field{
+			point.BoolField("online", true),
+			point.FloatField("battery", 90),
+		}})
+		pts = append(pts, point.Point{Measurement: "telemetry", Tags: tags("aq-02"), Time: at, Fields: []point.Field{point.FloatField("pm25", 500)}})
+	}
+	for len(pts) > 0 {
+		n := min(len(pts), 2000)
+		write(t, s, pts[:n]...)
+		pts = pts[n:]
+	}
+	ctx := context.Background()
+	got, err := s.Aggregate(ctx, store.AggregateQuery{Device: "aq-01", Measurement: "telemetry", From: base, To: base.Add(24 * time.Hour), Every: time.Hour})
+	if err != nil {
+		t.Fatalf("Aggregate: %v", err)
+	}
+	if len(got) != 2 || got[0].Field != "aqi" || got[1].Field != "pm25" {
+		t.Fatalf("series: got %+v, want telemetry aqi and pm25 only", names(got))
+	}
+	for _, sr := range got {
+		if len(sr.Samples) != 24 {
+			t.Fatalf("%s: %d samples, want 24", sr.Field, len(sr.Samples))
+		}
+		for h, sm := range sr.Samples {
+			want := 29.5
+			if sr.Field == "aqi" {
+				want = float64(h)
+			}
+			if !sm.Time.Equal(base.Add(time.Duration(h)*time.Hour)) || sm.Mean != want {
+				t.Fatalf("%s hour %d: got %v %v, want %v %v", sr.Field, h, sm.Time, sm.Mean, base.Add(time.Duration(h)*time.Hour), want)
+			}
+		}
+	}
+
+	// A range starting and ending mid-hour: the first window is clipped
+	// (minutes 30..59 of hour 0, mean 44.5) but labelled with its hour.
+	got, err = s.Aggregate(ctx, store.AggregateQuery{Device: "aq-01", From: base.Add(30 * time.Minute), To: base.Add(2*time.Hour + 30*time.Minute), Every: time.Hour})
+	if err != nil {
+		t.Fatalf("Aggregate: %v", err)
+	}
+	if n := names(got); n != "status.battery telemetry.aqi telemetry.pm25" {
+		t.Fatalf("series over all measurements: %s", n)
+	}
+	pm := got[2].Samples
+	if len(pm) != 3 || !pm[0].Time.Equal(base) || pm[0].Mean != 44.5 || pm[1].Mean != 29.5 || pm[2].Mean != 14.5 {
+		t.Fatalf("clipped windows: got %+v, want hours 0..2 with means 44.5, 29.5, 14.5", pm)
+	}
+
+	if got, err := s.Aggregate(ctx, store.AggregateQuery{Device: "nobody", From: base, To: base.Add(time.Hour), Every: time.Minute}); err != nil || len(got) != 0 {
+		t.Fatalf("unknown device: got %v, %v; want nothing", got, err)
+	}
+}
+
+func names(ss []store.Series) string {
+	var n []string
+	for _, s := range ss {
+		n = append(n, s.Measurement+"."+s.Field)
+	}
+	return strings.Join(n, " ")
 }
