@@ -136,16 +136,19 @@ func sanitize(s string) string {
 }
 
 // override is one setting that the environment and flags may change.
-type override struct {
+type override[T any] struct {
 	flag, env, help string
-	set             func(*Ingest, string)
+	set             func(*T, string)
 }
 
-func overrides() []override {
-	str := func(p func(*Ingest) *string) func(*Ingest, string) {
-		return func(c *Ingest, v string) { *p(c) = v }
-	}
-	return []override{
+// str sets the string field p points to.
+func str[T any](p func(*T) *string) func(*T, string) {
+	return func(c *T, v string) { *p(c) = v }
+}
+
+func overrides() []override[Ingest] {
+	str := str[Ingest]
+	return []override[Ingest]{
 		{"data-dir", "IOC_DATA_DIR", "directory for the embedded store, broker sessions and stamp journal", str(func(c *Ingest) *string { return &c.DataDir })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *Ingest) *string { return &c.Registry })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "external broker URL (tcp://host:1883); empty runs the embedded broker", str(func(c *Ingest) *string { return &c.MQTT.Broker })},
@@ -179,11 +182,14 @@ func overrides() []override {
 // Load reads the configuration named by -config (if any), then applies the
 // environment (getenv) and the other flags in args. usage receives -h output.
 func Load(args []string, getenv func(string) string, usage io.Writer) (*Ingest, error) {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	return load("ingest", "configs/ingest.yaml", args, getenv, usage, Default(), overrides(), (*Ingest).Validate)
+}
+
+func load[T any](name, example string, args []string, getenv func(string) string, usage io.Writer, c T, ovs []override[T], validate func(*T) error) (*T, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
-	path := fs.String("config", "", "YAML configuration file (see configs/ingest.yaml)")
+	path := fs.String("config", "", "YAML configuration file (see "+example+")")
 	set := map[string]*string{}
-	ovs := overrides()
 	for _, o := range ovs {
 		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
 	}
@@ -193,7 +199,6 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Ingest, 
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	c := Default()
 	if *path != "" {
 		b, err := os.ReadFile(*path)
 		if err != nil {
@@ -213,14 +218,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Ingest, 
 			o.set(&c, *set[o.flag])
 		}
 	}
-	if err := c.Validate(); err != nil {
+	if err := validate(&c); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
 // Decode decodes YAML into c strictly, over the values c already holds.
-func Decode(b []byte, c *Ingest) error {
+func Decode[T any](b []byte, c *T) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {

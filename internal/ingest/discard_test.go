@@ -15,5 +15,8 @@ func (discard) Write(context.Context, []point.Point) error { return nil }
 func (discard) Query(context.Context, store.Query) ([]point.Point, error) {
 	return nil, nil
 }
+func (discard) Aggregate(context.Context, store.AggregateQuery) ([]store.Series, error) {
+	return nil, nil
+}
 func (discard) Ping(context.Context) error { return nil }
 func (discard) Close() error               { return nil }

@@ -61,8 +61,8 @@ func (d *Device) Tags() []point.Tag { return d.tags }
 
 // District is an administrative area of the province.
 type District struct {
-	ID   string `yaml:"id"`
-	Name string `yaml:"name"`
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
 }
 
 // Integrator is a party that publishes device data.
@@ -85,6 +85,7 @@ type Registry struct {
 	devices     map[string]*Device
 	order       []string
 	districts   map[string]District
+	districtIDs []string // file order
 	integrators map[string]Integrator
 }
 
@@ -162,6 +163,7 @@ func New(f File) (*Registry, error) {
 			bad("district %q listed twice", d.ID)
 		}
 		r.districts[d.ID] = d
+		r.districtIDs = append(r.districtIDs, d.ID)
 	}
 	for _, in := range f.Integrators {
 		if !ValidIntegratorID(in.ID) {
@@ -279,6 +281,15 @@ func (r *Registry) Integrator(id string) (Integrator, bool) {
 func (r *Registry) District(id string) (District, bool) {
 	d, ok := r.districts[id]
 	return d, ok
+}
+
+// Districts returns every district in file order.
+func (r *Registry) Districts() []District {
+	out := make([]District, len(r.districtIDs))
+	for i, id := range r.districtIDs {
+		out[i] = r.districts[id]
+	}
+	return out
 }
 
 // Province is the province's display name.

@@ -1,0 +1,69 @@
+// Command ioc serves the operations centre: the live wall, the technicians'
+// phone pages, and the JSON API, fed by the alert service's topics on the
+// broker and the time-series store.
+//
+//	ioc -config configs/ioc.yaml
+//	ioc -h                          # every flag and its IOC_* environment variable
+//	ioc hash-password               # a bcrypt hash for a user in configs/ioc.yaml
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/iocd"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
+		os.Exit(hashPassword())
+	}
+	cfg, err := config.LoadIOC(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ioc:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	log := slog.New(slog.NewTextHandler(os.Stderr, opts))
+	if cfg.Log.Format == "json" {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log}); err != nil {
+		log.Error("ioc failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// hashPassword reads a password from stdin and prints its bcrypt hash.
+func hashPassword() int {
+	fmt.Fprint(os.Stderr, "password: ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(os.Stderr, "ioc hash-password: no password on standard input")
+		return 2
+	}
+	h, err := auth.HashPassword(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ioc hash-password:", err)
+		return 2
+	}
+	fmt.Println(h)
+	return 0
+}

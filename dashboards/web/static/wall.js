@@ -1,0 +1,186 @@
+// The operations-centre wall: summary counts, map, camera grid by recorder,
+// the live alert feed (critical alerts flash, with an optional sound), and
+// per-district counts. Acknowledge from the wall when the role allows.
+"use strict";
+(async () => {
+  const { t, el } = IOC;
+  const $ = (id) => document.getElementById(id);
+  let outline = null;
+  try {
+    await IOC.loadSession();
+    const prov = await IOC.api("GET", "/api/v1/province");
+    outline = prov.outline;
+    $("province").textContent = prov.name;
+  } catch (e) { return; }
+  $("user").textContent = IOC.session().name || IOC.session().username;
+  $("logout").addEventListener("click", IOC.logout);
+  $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); render(); renderSound(); });
+
+  let sound = localStorage.getItem("ioc.sound") === "on";
+  function renderSound() { $("sound").textContent = sound ? t("sound_on") : t("sound_off"); }
+  $("sound").addEventListener("click", () => { sound = !sound; localStorage.setItem("ioc.sound", sound ? "on" : "off"); renderSound(); if (sound) beep(); });
+  let audio = null;
+  // beep: a short two-tone alarm made by WebAudio (no file to fetch).
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      const now = audio.currentTime;
+      for (const [i, f] of [880, 660, 880].entries()) {
+        const o = audio.createOscillator(), g = audio.createGain();
+        o.frequency.value = f; g.gain.value = 0.2;
+        o.connect(g).connect(audio.destination);
+        o.start(now + i * 0.18); o.stop(now + i * 0.18 + 0.15);
+      }
+    } catch (e) { /* no audio device */ }
+  }
+  renderSound();
+
+  const clock = () => { $("clock").textContent = IOC.time(new Date()); };
+  setInterval(clock, 1000); clock();
+
+  const map = new IOCMap.Map($("map"), outline);
+  const kinds = ["camera", "nvr", "sensor", "gateway"];
+  const sevs = ["critical", "major", "minor", "info"];
+  const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || "unknown");
+
+  const live = new IOC.Live({}, {
+    onSnapshot: () => render(),
+    onChange: IOC.throttle(() => render()),
+    onStatus: (c) => {
+      $("lost").hidden = c;
+      $("conn").className = "conn " + (c ? "on" : "off");
+      document.body.dataset.connected = c ? "yes" : "no";
+    },
+    onLagging: () => notice(t("lagging")),
+    onAlert: (a, old) => {
+      // New, reopened or renotified critical alert: sound once.
+      const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;
+      if (sound && fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) beep();
+    },
+  });
+  window.iocLive = live; // for tests and the console
+
+  function notice(msg) {
+    $("notice").textContent = msg;
+    $("notice").hidden = false;
+    setTimeout(() => { $("notice").hidden = true; }, 5000);
+  }
+
+  function render() {
+    IOC.translate(document);
+    renderSummary();
+    const devices = [...live.devices.values()];
+    map.update(devices, healthClass);
+    renderCams(devices);
+    renderFeed();
+    renderDistricts();
+  }
+
+  function tile(label, value, sub, cls) {
+    return el("div", { class: "tile " + (cls || "") }, el("div", { class: "label", text: label }), el("div", { class: "value", text: String(value) }), sub ? el("div", { class: "sub", text: sub }) : null);
+  }
+
+  function renderSummary() {
+    const c = live.counts;
+    if (!c) return;
+    const out = [];
+    for (const k of kinds) {
+      let total = 0, on = 0, off = 0;
+      for (const byKind of Object.values(c.devices)) {
+        const n = byKind[k];
+        if (n) { total += n.total; on += n.online; off += n.offline; }
+      }
+      if (!total) continue;
+      const x = tile(t(k), `${on}/${total}`, `${t("offline")}: ${off}`, off ? "has-down" : "");
+      x.dataset.kind = k; x.dataset.online = on; x.dataset.offline = off; x.dataset.total = total;
+      out.push(x);
+    }
+    for (const s of sevs) {
+      const x = tile(t(s), c.alerts[s] || 0, `${t("ack")}: ${(c.alerts[s] || 0) - (c.unacked[s] || 0)}`, "sev-" + s);
+      x.dataset.severity = s; x.dataset.count = c.alerts[s] || 0;
+      out.push(x);
+    }
+    $("summary").replaceChildren(...out);
+  }
+
+  function renderCams(devices) {
+    const byNVR = new Map();
+    const byID = new Map(devices.map((d) => [d.id, d]));
+    for (const d of devices) {
+      if (d.kind !== "camera") continue;
+      const k = d.parent || "";
+      if (!byNVR.has(k)) byNVR.set(k, []);
+      byNVR.get(k).push(d);
+    }
+    const groups = [...byNVR.entries()].sort((a, b) => {
+      const bad = (l) => l.filter((d) => d.health === "down" || d.health === "degraded").length;
+      return bad(b[1]) - bad(a[1]) || a[0].localeCompare(b[0]);
+    });
+    $("cams").replaceChildren(...groups.map(([nvrID, cams]) => {
+      const nvr = byID.get(nvrID);
+      const head = el("div", { class: "nvr-head" },
+        el("span", { class: "dot " + (nvr ? healthClass(nvr) : "h-unknown") }),
+        el("span", { text: nvr ? nvr.name : nvrID || "—" }),
+        el("span", { class: "sub", text: live.districtName(nvr ? nvr.district : cams[0].district) }));
+      cams.sort((a, b) => a.id.localeCompare(b.id));
+      return el("div", { class: "nvr", dataset: { nvr: nvrID } }, head,
+        el("div", { class: "tiles" }, ...cams.map((d) => el("div", { class: "cam " + healthClass(d), title: d.name, dataset: { device: d.id, health: d.health } }, d.name.replace(/^Camera\s+/i, "")))));
+    }));
+  }
+
+  function renderFeed() {
+    const all = IOC.sortAlerts([...live.alerts.values()]);
+    // Alerts folded under a recorder's or district's alert are shown once,
+    // under their parent's count.
+    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
+    $("alert-count").textContent = String(top.length);
+    if (!top.length) { $("feed").replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
+    $("feed").replaceChildren(...top.slice(0, 200).map((a) => {
+      const dev = live.devices.get(a.device);
+      const children = all.filter((x) => x.parent === a.id).length;
+      const meta = [dev ? dev.name : a.device, live.districtName(a.district), t("raised") + " " + IOC.time(a.raised_at)];
+      if (children) meta.push(`+${children} ${t("folded")}`);
+      if (a.ack) meta.push(`${t("acked_by")} ${a.ack.by} ${IOC.time(a.ack.at)}`);
+      if (a.suppressed) meta.push(t("suppressed"));
+      const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
+        a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
+      const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity } },
+        el("div", {}, el("span", { class: "sev", text: t(a.severity) + " · " }), el("span", { class: "msg", text: IOC.message(a) })),
+        el("div", { class: "meta", text: meta.join(" · ") }));
+      if (!a.ack && IOC.can("technician")) {
+        li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
+      }
+      return li;
+    }));
+  }
+
+  async function ack(a, button) {
+    button.disabled = true;
+    const [rule, ...dev] = a.id.split("/");
+    try {
+      await IOC.api("POST", `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/ack`, { note: "" });
+    } catch (e) {
+      notice(t("failed") + ": " + e.message);
+      button.disabled = false;
+    }
+  }
+
+  function renderDistricts() {
+    const c = live.counts;
+    if (!c) return;
+    const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }));
+    const ids = [...live.districts.keys()];
+    for (const id of Object.keys(c.devices)) if (!ids.includes(id)) ids.push(id);
+    const rows = ids.map((id) => {
+      const byKind = c.devices[id] || {};
+      let off = 0;
+      const cells = kinds.filter((k) => k !== "gateway").map((k) => {
+        const n = byKind[k];
+        if (n) off += n.offline;
+        return el("td", { text: n ? `${n.online}/${n.total}` : "–" });
+      });
+      return el("tr", { dataset: { district: id } }, el("td", { text: live.districtName(id) }), ...cells, el("td", { class: off ? "down" : "ok", text: String(off) }));
+    });
+    $("districts").replaceChildren(head, ...rows);
+  }
+})();

@@ -1,0 +1,675 @@
+// Package api is the IOC server's HTTP surface: the JSON API (described in
+// openapi.yaml, served at /api/openapi.yaml), login sessions, the live
+// websocket, and the wall and technician pages. Every API call and the
+// websocket need a session; state-changing calls also need its CSRF token
+// and an allowed Origin; acknowledgements, resolutions, maintenance and
+// logins go to the audit log.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/ioc-vn/ioc/internal/stream"
+)
+
+// OpenAPI is the API's description.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Commander sends a command to the alert service and waits for its result
+// (live.Source does).
+type Commander interface {
+	Command(ctx context.Context, c alertd.Command) (live.CommandResult, error)
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Auth      *auth.Auth
+	Picture   *live.Picture
+	Stream    *stream.Server
+	Commander Commander
+	Store     store.Store
+	Registry  *registry.Registry
+	// Outline is the province outline (GeoJSON) drawn under the map.
+	Outline []byte
+	// Pages holds the wall, technician and login pages and their assets.
+	Pages fs.FS
+	Audit *Audit
+	Log   *slog.Logger
+	// Ready reports whether the live picture reflects the broker.
+	Ready func() bool
+	// Metrics serves /metrics.
+	Metrics http.Handler
+	Now     func() time.Time
+}
+
+// Options tune the API.
+type Options struct {
+	// AllowedOrigins may make state-changing calls besides the server's own
+	// origin (the same list the websocket checks).
+	AllowedOrigins []string
+	// HistoryMaxPoints bounds the samples per field a history call returns.
+	HistoryMaxPoints int
+	// CommandTimeout bounds the wait for the alert service's answer.
+	CommandTimeout time.Duration
+}
+
+// API is the HTTP handler.
+type API struct {
+	d   Deps
+	o   Options
+	mux *http.ServeMux
+	now func() time.Time
+}
+
+// Routes lists every API route as "METHOD /path", for the OpenAPI test.
+var Routes = []string{
+	"POST /api/v1/login",
+	"POST /api/v1/logout",
+	"GET /api/v1/session",
+	"GET /api/v1/province",
+	"GET /api/v1/devices",
+	"GET /api/v1/devices/{id}",
+	"GET /api/v1/devices/{id}/history",
+	"GET /api/v1/alerts",
+	"GET /api/v1/alerts/history",
+	"POST /api/v1/alerts/{rule}/{device}/ack",
+	"POST /api/v1/alerts/{rule}/{device}/resolve",
+	"POST /api/v1/maintenance",
+	"DELETE /api/v1/maintenance/{target}",
+	"GET /api/v1/audit",
+	"GET /api/v1/stream",
+}
+
+// New builds the handler.
+func New(d Deps, o Options) (*API, error) {
+	if d.Auth == nil || d.Picture == nil || d.Stream == nil || d.Commander == nil || d.Store == nil || d.Registry == nil || d.Pages == nil || d.Audit == nil {
+		return nil, errors.New("api: missing dependency")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if o.HistoryMaxPoints <= 0 {
+		o.HistoryMaxPoints = 1000
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 5 * time.Second
+	}
+	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now}
+	m := a.mux
+	m.HandleFunc("POST /api/v1/login", a.login)
+	m.HandleFunc("POST /api/v1/logout", a.logout)
+	m.HandleFunc("GET /api/v1/session", a.need(auth.Viewer, a.session))
+	m.HandleFunc("GET /api/v1/province", a.need(auth.Viewer, a.province))
+	m.HandleFunc("GET /api/v1/devices", a.need(auth.Viewer, a.devices))
+	m.HandleFunc("GET /api/v1/devices/{id}", a.need(auth.Viewer, a.device))
+	m.HandleFunc("GET /api/v1/devices/{id}/history", a.need(auth.Viewer, a.history))
+	m.HandleFunc("GET /api/v1/alerts", a.need(auth.Viewer, a.alerts))
+	m.HandleFunc("GET /api/v1/alerts/history", a.need(auth.Viewer, a.alertHistory))
+	m.HandleFunc("POST /api/v1/alerts/{rule}/{device}/ack", a.need(auth.Technician, a.command("ack")))
+	m.HandleFunc("POST /api/v1/alerts/{rule}/{device}/resolve", a.need(auth.Technician, a.command("resolve")))
+	m.HandleFunc("POST /api/v1/maintenance", a.need(auth.Operator, a.maintenanceStart))
+	m.HandleFunc("DELETE /api/v1/maintenance/{target}", a.need(auth.Operator, a.maintenanceEnd))
+	m.HandleFunc("GET /api/v1/audit", a.need(auth.Admin, a.audit))
+	m.HandleFunc("GET /api/v1/stream", a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+		d.Stream.ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
+	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API route (see /api/openapi.yaml)")
+	})
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if d.Ready != nil && !d.Ready() {
+			http.Error(w, "not ready: the live picture is not synced with the broker", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if d.Metrics != nil {
+		m.Handle("GET /metrics", d.Metrics)
+	}
+	static := http.FileServerFS(d.Pages)
+	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, "/wall/", http.StatusFound)
+			return
+		}
+		static.ServeHTTP(w, r)
+	}))
+	return a, nil
+}
+
+// ServeHTTP adds the security headers and serves the request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, s *auth.Session)
+
+// need wraps h: a valid session with at least role need; for anything but
+// GET, the CSRF token and an allowed Origin.
+func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := a.d.Auth.Session(r)
+		if s == nil {
+			writeError(w, http.StatusUnauthorized, "log in first")
+			return
+		}
+		if !s.User.Role.Allows(role) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may not do this; it needs %s", s.User.Role, role))
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if !a.sameOrigin(r) {
+				writeError(w, http.StatusForbidden, "cross-origin request refused")
+				return
+			}
+			if !a.d.Auth.CheckCSRF(r, s) {
+				writeError(w, http.StatusForbidden, "missing or wrong "+auth.CSRFHeader+" header (GET /api/v1/session gives it)")
+				return
+			}
+		}
+		h(w, r, s)
+	}
+}
+
+// sameOrigin checks Origin (or, without it, Sec-Fetch-Site) on requests
+// that change state.
+func (a *API) sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		return stream.OriginAllowed(o, r.Host, a.o.AllowedOrigins)
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site == "" || site == "same-origin" || site == "none"
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+// readJSON decodes a bounded JSON body strictly.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type sessionInfo struct {
+	Username string    `json:"username"`
+	Name     string    `json:"name"`
+	Role     auth.Role `json:"role"`
+	Expires  time.Time `json:"expires"`
+	CSRF     string    `json:"csrf"`
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	// A login form posted from another site would log the victim in as
+	// the attacker: refuse foreign origins here too.
+	if !a.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	var req loginRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	ip := clientIP(r)
+	s, cookie, err := a.d.Auth.Login(ip, req.Username, req.Password)
+	switch {
+	case errors.Is(err, auth.ErrRateLimited):
+		a.d.Audit.Record(AuditEntry{Action: "login_limited", User: req.Username, IP: ip})
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "too many login attempts; wait a minute")
+		return
+	case err != nil:
+		a.d.Audit.Record(AuditEntry{Action: "login_failed", User: req.Username, IP: ip})
+		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		return
+	}
+	a.d.Audit.Record(AuditEntry{Action: "login", User: s.User.Username, IP: ip})
+	http.SetCookie(w, cookie)
+	writeJSON(w, http.StatusOK, info(s))
+}
+
+func info(s *auth.Session) sessionInfo {
+	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Expires: s.Expires, CSRF: s.CSRF}
+}
+
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if s := a.d.Auth.Session(r); s != nil {
+		a.d.Audit.Record(AuditEntry{Action: "logout", User: s.User.Username, IP: clientIP(r)})
+	}
+	http.SetCookie(w, a.d.Auth.Logout())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) session(w http.ResponseWriter, _ *http.Request, s *auth.Session) {
+	writeJSON(w, http.StatusOK, info(s))
+}
+
+type provinceInfo struct {
+	Name      string              `json:"name"`
+	Districts []registry.District `json:"districts"`
+	Outline   json.RawMessage     `json:"outline"`
+}
+
+func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
+	out := provinceInfo{Name: a.d.Registry.Province(), Districts: a.d.Registry.Districts(), Outline: json.RawMessage("null")}
+	if len(a.d.Outline) > 0 {
+		out.Outline = a.d.Outline
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) devices(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+	q := r.URL.Query()
+	f, err := live.ParseFilter(q.Get("district"), "", q.Get("kind"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": a.d.Picture.Devices(f)})
+}
+
+type deviceInfo struct {
+	alertd.DeviceState
+	Profile *registry.Profile `json:"profile,omitempty"`
+	Active  []alert.Alert     `json:"active_alerts"`
+}
+
+func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+	id := r.PathValue("id")
+	dev, ok := a.d.Registry.Device(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		return
+	}
+	st, ok := a.d.Picture.Device(id)
+	if !ok {
+		st = alertd.DeviceState{ID: dev.ID, Name: dev.Name, Kind: dev.Kind, District: dev.District, Integrator: dev.Integrator,
+			Parent: dev.Parent, Lat: dev.Lat, Lon: dev.Lon, Status: "unknown", Health: "unknown", Alerts: []string{}}
+	}
+	out := deviceInfo{DeviceState: st, Profile: dev.Profile, Active: []alert.Alert{}}
+	for _, al := range a.d.Picture.Alerts(live.Filter{}) {
+		if al.Device == id {
+			out.Active = append(out.Active, al)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// windows are the aggregation windows a history call rounds up to.
+var windows = []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+	5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour,
+	6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// Window picks the aggregation window for a range: the requested one, or
+// larger so that the range holds at most maxPoints windows, rounded up to
+// a whole step.
+func Window(span, requested time.Duration, maxPoints int) time.Duration {
+	need := time.Duration(math.Ceil(float64(span) / float64(maxPoints)))
+	if requested > need {
+		need = requested
+	}
+	for _, w := range windows {
+		if w >= need {
+			return w
+		}
+	}
+	return windows[len(windows)-1]
+}
+
+// maxHistory bounds a history range.
+const maxHistory = 400 * 24 * time.Hour
+
+// timeRange reads from/to (RFC 3339; default the last 24 hours).
+func (a *API) timeRange(w http.ResponseWriter, r *http.Request, max time.Duration) (from, to time.Time, ok bool) {
+	q := r.URL.Query()
+	to = a.now()
+	if s := q.Get("to"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "to: use RFC 3339, e.g. 2026-11-23T08:00:00+07:00")
+			return from, to, false
+		}
+		to = t
+	}
+	from = to.Add(-24 * time.Hour)
+	if s := q.Get("from"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "from: use RFC 3339, e.g. 2026-11-22T08:00:00+07:00")
+			return from, to, false
+		}
+		from = t
+	}
+	if !from.Before(to) {
+		writeError(w, http.StatusBadRequest, "from must be before to")
+		return from, to, false
+	}
+	if to.Sub(from) > max {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("range longer than %s", max))
+		return from, to, false
+	}
+	return from, to, true
+}
+
+type historyResponse struct {
+	Device string         `json:"device"`
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Window string         `json:"window"`
+	Series []store.Series `json:"series"`
+}
+
+func (a *API) history(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+	id := r.PathValue("id")
+	if _, ok := a.d.Registry.Device(id); !ok {
+		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		return
+	}
+	from, to, ok := a.timeRange(w, r, maxHistory)
+	if !ok {
+		return
+	}
+	var requested time.Duration
+	if s := r.URL.Query().Get("window"); s != "" && s != "auto" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, "window: a duration such as 1m or 1h, or auto")
+			return
+		}
+		requested = d
+	}
+	m := r.URL.Query().Get("measurement")
+	if len(m) > 64 {
+		writeError(w, http.StatusBadRequest, "measurement: too long")
+		return
+	}
+	every := Window(to.Sub(from), requested, a.o.HistoryMaxPoints)
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	series, err := a.d.Store.Aggregate(ctx, store.AggregateQuery{Device: id, Measurement: m, From: from, To: to, Every: every})
+	if err != nil {
+		a.d.Log.Warn("api: history query failed", "device", id, "err", err)
+		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+		return
+	}
+	// Alert history is in the same store under the device's tag; it is
+	// served by /alerts/history, not charted.
+	kept := []store.Series{}
+	for _, sr := range series {
+		if m != "" || (sr.Measurement != "alert" && sr.Measurement != "maintenance") {
+			kept = append(kept, sr)
+		}
+	}
+	series = kept
+	writeJSON(w, http.StatusOK, historyResponse{Device: id, From: from, To: to, Window: every.String(), Series: series})
+}
+
+func (a *API) alerts(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+	q := r.URL.Query()
+	f, err := live.ParseFilter(q.Get("district"), q.Get("severity"), q.Get("kind"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": a.d.Picture.Alerts(f)})
+}
+
+// HistoryEntry is one alert transition from the store.
+type HistoryEntry struct {
+	At         time.Time `json:"at"`
+	Transition string    `json:"transition"`
+	Alert      string    `json:"alert"`
+	Rule       string    `json:"rule"`
+	Device     string    `json:"device"`
+	Severity   string    `json:"severity"`
+	State      string    `json:"state,omitempty"`
+	Value      string    `json:"value,omitempty"`
+	MessageVI  string    `json:"message_vi,omitempty"`
+	MessageEN  string    `json:"message_en,omitempty"`
+	By         string    `json:"by,omitempty"`
+	Note       string    `json:"note,omitempty"`
+}
+
+// maxHistoryEntries bounds an alert history answer (the latest are kept).
+const maxHistoryEntries = 2000
+
+func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+	id := r.URL.Query().Get("device")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "device is required")
+		return
+	}
+	if _, ok := a.d.Registry.Device(id); !ok && !strings.HasPrefix(id, "district:") {
+		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		return
+	}
+	from, to, ok := a.timeRange(w, r, 90*24*time.Hour)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	pts, err := a.d.Store.Query(ctx, store.Query{Device: id, Measurement: "alert", From: from, To: to})
+	if err != nil {
+		a.d.Log.Warn("api: alert history query failed", "device", id, "err", err)
+		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+		return
+	}
+	if len(pts) > maxHistoryEntries {
+		pts = pts[len(pts)-maxHistoryEntries:]
+	}
+	out := make([]HistoryEntry, 0, len(pts))
+	for i := len(pts) - 1; i >= 0; i-- { // newest first
+		p := &pts[i]
+		e := HistoryEntry{At: p.Time, Device: id}
+		for _, t := range p.Tags {
+			switch t.Key {
+			case "transition":
+				e.Transition = t.Value
+			case "rule":
+				e.Rule = t.Value
+			case "severity":
+				e.Severity = t.Value
+			}
+		}
+		for _, f := range p.Fields {
+			switch f.Key {
+			case "id":
+				e.Alert = f.S
+			case "state":
+				e.State = f.S
+			case "value":
+				e.Value = f.S
+			case "message_vi":
+				e.MessageVI = f.S
+			case "message_en":
+				e.MessageEN = f.S
+			case "by":
+				e.By = f.S
+			case "note":
+				e.Note = f.S
+			}
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
+}
+
+type noteRequest struct {
+	Note string `json:"note"`
+}
+
+// maxNote bounds an operator's note (the alert service's own bound).
+const maxNote = 2000
+
+func (a *API) command(op string) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+		id := r.PathValue("rule") + "/" + r.PathValue("device")
+		var req noteRequest
+		if r.ContentLength != 0 && !readJSON(w, r, &req) {
+			return
+		}
+		if len(req.Note) > maxNote {
+			writeError(w, http.StatusBadRequest, "note: at most 2000 bytes")
+			return
+		}
+		if op == "resolve" && strings.TrimSpace(req.Note) == "" {
+			writeError(w, http.StatusBadRequest, "note: say what was done before resolving")
+			return
+		}
+		if _, ok := a.d.Picture.Alert(id); !ok {
+			writeError(w, http.StatusNotFound, "no active alert "+id)
+			return
+		}
+		a.run(w, r, s, alertd.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note},
+			AuditEntry{Action: op, User: s.User.Username, IP: clientIP(r), Alert: id, Note: req.Note})
+	}
+}
+
+func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c alertd.Command, e AuditEntry) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.o.CommandTimeout)
+	defer cancel()
+	res, err := a.d.Commander.Command(ctx, c)
+	if err != nil {
+		e.Result = "no answer"
+		a.d.Audit.Record(e)
+		writeError(w, http.StatusGatewayTimeout, "the alert service did not answer in time; it may still apply the command")
+		return
+	}
+	if !res.OK {
+		e.Result = "refused: " + res.Error
+		a.d.Audit.Record(e)
+		writeError(w, http.StatusConflict, res.Error)
+		return
+	}
+	e.Result = "ok"
+	a.d.Audit.Record(e)
+	writeJSON(w, http.StatusOK, res)
+}
+
+type maintenanceRequest struct {
+	Target string    `json:"target"`
+	Until  time.Time `json:"until"`
+	Note   string    `json:"note"`
+}
+
+func (a *API) maintenanceStart(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+	var req maintenanceRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if !a.validTarget(req.Target) {
+		writeError(w, http.StatusBadRequest, "target: device:<id> or district:<id> of a registered device or district")
+		return
+	}
+	if len(req.Note) > maxNote {
+		writeError(w, http.StatusBadRequest, "note: at most 2000 bytes")
+		return
+	}
+	a.run(w, r, s, alertd.Command{Op: "maintenance_start", Target: req.Target, Until: req.Until, By: s.User.Username, Note: req.Note},
+		AuditEntry{Action: "maintenance_start", User: s.User.Username, IP: clientIP(r), Target: req.Target, Note: req.Note})
+}
+
+func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+	t := r.PathValue("target")
+	if !a.validTarget(t) {
+		writeError(w, http.StatusBadRequest, "target: device:<id> or district:<id>")
+		return
+	}
+	a.run(w, r, s, alertd.Command{Op: "maintenance_end", Target: t, By: s.User.Username},
+		AuditEntry{Action: "maintenance_end", User: s.User.Username, IP: clientIP(r), Target: t})
+}
+
+func (a *API) validTarget(t string) bool {
+	if id, ok := strings.CutPrefix(t, "device:"); ok {
+		_, ok := a.d.Registry.Device(id)
+		return ok
+	}
+	if id, ok := strings.CutPrefix(t, "district:"); ok {
+		_, ok := a.d.Registry.District(id)
+		return ok
+	}
+	return false
+}
+
+func (a *API) audit(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
+	entries, err := a.d.Audit.Tail(500)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+}

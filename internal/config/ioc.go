@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/store/influx"
+	"github.com/ioc-vn/ioc/internal/stream"
+)
+
+// IOC is the configuration of cmd/ioc, the operators' and technicians'
+// server. It keeps no state of its own that matters: the live picture comes
+// from the broker, history from the store.
+type IOC struct {
+	// Listen is the HTTP address of the pages, API and websocket.
+	Listen  string `yaml:"listen"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Registry gives district names and the province; Outline is the
+	// province outline (GeoJSON) under the wall's map.
+	Registry string `yaml:"registry"`
+	Outline  string `yaml:"outline"`
+	// AuditLog is this server's JSON-lines audit file.
+	AuditLog string `yaml:"audit_log"`
+	// MQTT is the broker the alert service publishes to, with a server
+	// account.
+	MQTT mqttsub.Config `yaml:"mqtt"`
+	// Influx is read when its url is set; otherwise the embedded store
+	// file ingest writes (EmbeddedStore), opened alongside it.
+	Influx        influx.Config `yaml:"influx"`
+	EmbeddedStore string        `yaml:"embedded_store"`
+	Auth          auth.Config   `yaml:"auth"`
+	// AllowedOrigins may use the API and websocket besides the server's
+	// own origin (e.g. https://ioc.example.vn when behind a proxy).
+	AllowedOrigins []string     `yaml:"allowed_origins"`
+	Stream         StreamConfig `yaml:"stream"`
+	// HistoryMaxPoints bounds the samples per field of a history call.
+	HistoryMaxPoints int `yaml:"history_max_points"`
+	// CommandTimeout bounds the wait for the alert service's answer.
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+	Log            Log           `yaml:"log"`
+}
+
+// StreamConfig bounds the websocket clients.
+type StreamConfig struct {
+	QueueLen   int           `yaml:"queue_len"`
+	WriteWait  time.Duration `yaml:"write_wait"`
+	PingPeriod time.Duration `yaml:"ping_period"`
+	PongWait   time.Duration `yaml:"pong_wait"`
+	MaxClients int           `yaml:"max_clients"`
+	// Resume is how many deltas are kept for clients that reconnect.
+	Resume int `yaml:"resume"`
+}
+
+// Options is the stream's options with the allowed origins.
+func (c *IOC) StreamOptions() stream.Options {
+	o := stream.DefaultOptions
+	o.QueueLen, o.WriteWait, o.PingPeriod, o.PongWait, o.MaxClients = c.Stream.QueueLen, c.Stream.WriteWait, c.Stream.PingPeriod, c.Stream.PongWait, c.Stream.MaxClients
+	o.AllowedOrigins = c.AllowedOrigins
+	return o
+}
+
+// DefaultIOC runs beside a default ingest on the same machine.
+func DefaultIOC() IOC {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "local"
+	}
+	return IOC{
+		Listen:        ":8080",
+		Registry:      "configs/devices.yaml",
+		Outline:       "configs/province-outline.geojson",
+		AuditLog:      filepath.Join("data", "audit.log"),
+		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + sanitize(host), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: live.Topics()},
+		Influx:        influx.Config{Timeout: 30 * time.Second},
+		EmbeddedStore: filepath.Join("data", "ioc.db"),
+		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5},
+		Stream: StreamConfig{QueueLen: stream.DefaultOptions.QueueLen, WriteWait: stream.DefaultOptions.WriteWait,
+			PingPeriod: stream.DefaultOptions.PingPeriod, PongWait: stream.DefaultOptions.PongWait,
+			MaxClients: stream.DefaultOptions.MaxClients, Resume: 10000},
+		HistoryMaxPoints: 1000,
+		CommandTimeout:   5 * time.Second,
+		Log:              Log{Level: "info", Format: "text"},
+	}
+}
+
+func iocOverrides() []override[IOC] {
+	str := str[IOC]
+	return []override[IOC]{
+		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
+		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
+		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
+		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
+		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", str(func(c *IOC) *string { return &c.MQTT.Username })},
+		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *IOC) *string { return &c.MQTT.Password })},
+		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty reads the embedded store", str(func(c *IOC) *string { return &c.Influx.URL })},
+		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *IOC) *string { return &c.Influx.Org })},
+		{"influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", str(func(c *IOC) *string { return &c.Influx.Bucket })},
+		{"influx.token", "IOC_INFLUX_TOKEN", "InfluxDB 2.x token", str(func(c *IOC) *string { return &c.Influx.Token })},
+		{"influx.database", "IOC_INFLUX_DATABASE", "InfluxDB 1.8 database", str(func(c *IOC) *string { return &c.Influx.Database })},
+		{"embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", str(func(c *IOC) *string { return &c.EmbeddedStore })},
+		{"audit-log", "IOC_AUDIT_LOG", "audit log file", str(func(c *IOC) *string { return &c.AuditLog })},
+		{"session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", str(func(c *IOC) *string { return &c.Auth.SessionSecret })},
+		{"allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *IOC, v string) { c.AllowedOrigins = strings.Split(v, ",") }},
+		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *IOC) *string { return &c.Log.Level })},
+	}
+}
+
+// LoadIOC reads the ioc configuration as Load does ingest's.
+func LoadIOC(args []string, getenv func(string) string, usage io.Writer) (*IOC, error) {
+	return load("ioc", "configs/ioc.yaml", args, getenv, usage, DefaultIOC(), iocOverrides(), (*IOC).Validate)
+}
+
+// Validate checks the whole configuration and reports every problem.
+func (c *IOC) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen is empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("set both tls_cert and tls_key, or neither")
+	}
+	if c.Registry == "" {
+		bad("registry is empty")
+	}
+	if c.AuditLog == "" {
+		bad("audit_log is empty")
+	}
+	if err := c.MQTT.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Influx.URL != "" {
+		if err := c.Influx.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.EmbeddedStore == "" {
+		bad("set influx.url or embedded_store")
+	}
+	if len(c.Auth.Users) == 0 {
+		bad("auth.users is empty: nobody could log in")
+	}
+	if s := c.Auth.SessionSecret; s != "" && len(s) < 32 {
+		bad("auth.session_secret: use at least 32 characters")
+	}
+	st := c.Stream
+	if st.QueueLen < 1 || st.WriteWait <= 0 || st.PingPeriod <= 0 || st.PongWait <= st.PingPeriod || st.MaxClients < 1 || st.Resume < 1 {
+		bad("stream: queue_len, write_wait, ping_period, max_clients and resume must be positive, pong_wait > ping_period")
+	}
+	if c.HistoryMaxPoints < 10 || c.HistoryMaxPoints > 100000 {
+		bad("history_max_points %d: use 10..100000", c.HistoryMaxPoints)
+	}
+	if c.CommandTimeout <= 0 {
+		bad("command_timeout must be positive")
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format %q: use text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,166 @@
+// Package iocd runs the IOC server: it follows the alert service's server
+// topics on the broker into a live picture, serves it over websockets and
+// the JSON API with history from the store, and serves the wall and
+// technician pages. Any number can run behind a load balancer: each is
+// rebuilt from the broker's retained messages, sessions are signed cookies
+// checked with a shared secret, and history is the store's.
+package iocd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/api"
+	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/ioc-vn/ioc/internal/store/embedded"
+	"github.com/ioc-vn/ioc/internal/store/influx"
+	"github.com/ioc-vn/ioc/internal/stream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options are what the caller provides besides the configuration.
+type Options struct {
+	Log *slog.Logger
+	// Listening, if set, receives the bound address once serving.
+	Listening func(addr net.Addr)
+	// Pages overrides the embedded pages (tests of page changes).
+	Pages fs.FS
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg *config.IOC, o Options) error {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	reg, err := registry.Load(cfg.Registry)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	var outline []byte
+	if cfg.Outline != "" {
+		if outline, err = os.ReadFile(cfg.Outline); err != nil {
+			log.Warn("province outline not found; the map is drawn without it", "path", cfg.Outline, "err", err)
+			outline = nil
+		}
+	}
+	au, err := auth.New(cfg.Auth, nil)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if cfg.Auth.SessionSecret == "" {
+		log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
+	}
+	var st store.Store
+	if cfg.Influx.URL != "" {
+		st, err = influx.New(cfg.Influx)
+	} else {
+		st, err = embedded.Open(ctx, cfg.EmbeddedStore)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o755); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	audit, err := api.OpenAudit(cfg.AuditLog, log, nil)
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pic := live.New(cfg.Stream.Resume)
+	src, err := live.NewSource(cfg.MQTT, pic, log, metrics)
+	if err != nil {
+		return err
+	}
+	ws, err := stream.New(pic, cfg.StreamOptions(), log, metrics)
+	if err != nil {
+		return err
+	}
+	districts := reg.Districts()
+	ws.Decorate = func(_ *http.Request, s *live.Snapshot) any {
+		return struct {
+			*live.Snapshot
+			Province  string              `json:"province"`
+			Districts []registry.District `json:"districts"`
+		}{s, reg.Province(), districts}
+	}
+	pages := o.Pages
+	if pages == nil {
+		pages = dashboards.Web()
+	}
+	h, err := api.New(api.Deps{
+		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
+		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
+		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}),
+	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srcCtx, stopSrc := context.WithCancel(context.Background())
+	srcDone := make(chan struct{})
+	go func() {
+		defer close(srcDone)
+		_ = src.Run(srcCtx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if cfg.TLSCert != "" {
+			err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		serveErr <- err
+	}()
+	log.Info("ioc serving", "addr", ln.Addr().String(), "broker", cfg.MQTT.Broker, "users", len(cfg.Auth.Users))
+	if o.Listening != nil {
+		o.Listening(ln.Addr())
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws.Close()
+	_ = srv.Shutdown(shutdown)
+	stopSrc()
+	<-srcDone
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,273 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SyncTopic + <client id> carries the marker a Source publishes to itself
+// after subscribing: the broker sends a subscription's retained messages
+// before it routes the client's next publish, so when the marker comes
+// back the retained burst is complete.
+const SyncTopic = alertd.TopicRoot + "sync/"
+
+// Topics are the server topics an IOC server follows.
+func Topics() []string {
+	return []string{alertd.AlertsTopic + "#", alertd.DevicesTopic + "#", alertd.MaintenanceTopic + "#", alertd.ResultsTopic}
+}
+
+// maxPayload bounds one server-topic message the source will decode.
+const maxPayload = 1 << 20
+
+// Source follows the server topics on the broker and keeps a Picture
+// current. It also sends operators' commands and waits for their results.
+type Source struct {
+	pic   *Picture
+	log   *slog.Logger
+	cfg   mqttsub.Config
+	c     paho.Client
+	ready atomic.Bool
+	m     *sourceMetrics
+
+	mu      sync.Mutex
+	marker  string
+	waiters map[string]chan CommandResult
+}
+
+type sourceMetrics struct {
+	messages *prometheus.CounterVec
+	syncs    prometheus.Counter
+	bad      prometheus.Counter
+}
+
+// CommandResult is the alert service's answer to a command.
+type CommandResult struct {
+	ID    string `json:"id"`
+	Op    string `json:"op"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// NewSource builds a source on the broker in cfg (Broker, ClientID,
+// credentials of a server account, TLS files). It connects on Run.
+func NewSource(cfg mqttsub.Config, pic *Picture, log *slog.Logger, reg prometheus.Registerer) (*Source, error) {
+	if cfg.Broker == "" || cfg.ClientID == "" {
+		return nil, errors.New("live: broker URL and client id are required")
+	}
+	s := &Source{pic: pic, log: log, cfg: cfg, waiters: map[string]chan CommandResult{}, m: &sourceMetrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_live_messages_total", Help: "Server-topic messages received, by kind."}, []string{"kind"}),
+		syncs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_syncs_total", Help: "Times the picture was rebuilt from the broker's retained messages."}),
+		bad:      prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_bad_messages_total", Help: "Server-topic messages that could not be decoded."}),
+	}}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{s.m.messages, s.m.syncs, s.m.bad} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	o := paho.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.Username).
+		SetPassword(cfg.Password).
+		// A clean session: every connect receives the whole retained
+		// state again, which is what the picture is rebuilt from.
+		SetCleanSession(true).
+		SetOrderMatters(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(5 * time.Second).
+		SetKeepAlive(cfg.KeepAlive).
+		SetPingTimeout(10 * time.Second).
+		SetWriteTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetOnConnectHandler(func(c paho.Client) { go s.subscribe(c) }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.ready.Store(false)
+			log.Warn("live: broker connection lost; reconnecting", "broker", cfg.Broker, "err", err)
+		})
+	o.SetCustomOpenConnectionFn(mqttsub.Dialer(tc))
+	s.c = paho.NewClient(o)
+	return s, nil
+}
+
+// Ready reports whether the picture reflects the broker: connected, and
+// the retained state received since.
+func (s *Source) Ready() bool { return s.ready.Load() && s.c.IsConnectionOpen() }
+
+// Run connects and follows the broker until ctx ends.
+func (s *Source) Run(ctx context.Context) error {
+	tok := s.c.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			s.log.Warn("live: first connect failed; retrying", "err", err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	s.c.Disconnect(250)
+	return nil
+}
+
+func (s *Source) subscribe(c paho.Client) {
+	s.pic.BeginSync()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s.mu.Lock()
+	s.marker = hex.EncodeToString(b[:])
+	marker := s.marker
+	s.mu.Unlock()
+	h := func(_ paho.Client, m paho.Message) { s.handle(m.Topic(), m.Payload()) }
+	filters := map[string]byte{SyncTopic + s.cfg.ClientID: 1}
+	topics := s.cfg.Topics
+	if len(topics) == 0 {
+		topics = Topics()
+	}
+	for _, t := range topics {
+		filters[t] = 1
+	}
+	tok := c.SubscribeMultiple(filters, h)
+	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		s.log.Error("live: subscribe failed; not ready", "err", tok.Error())
+		return
+	}
+	tok = c.Publish(SyncTopic+s.cfg.ClientID, 1, false, []byte(marker))
+	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		s.log.Error("live: sync marker not sent; not ready", "err", tok.Error())
+	}
+}
+
+func (s *Source) handle(topic string, payload []byte) {
+	if len(payload) > maxPayload {
+		s.m.bad.Inc()
+		s.log.Warn("live: oversized server message ignored", "topic", topic, "bytes", len(payload))
+		return
+	}
+	gone := len(payload) == 0
+	var u Update
+	var err error
+	switch {
+	case strings.HasPrefix(topic, SyncTopic):
+		s.mu.Lock()
+		ok := string(payload) == s.marker
+		s.mu.Unlock()
+		if ok {
+			s.pic.EndSync()
+			s.m.syncs.Inc()
+			s.ready.Store(true)
+			s.log.Info("live: picture synced from the broker", "seq", s.pic.Seq())
+		}
+		return
+	case topic == alertd.ResultsTopic:
+		var r CommandResult
+		if err := json.Unmarshal(payload, &r); err != nil {
+			s.m.bad.Inc()
+			return
+		}
+		s.mu.Lock()
+		ch := s.waiters[r.ID]
+		delete(s.waiters, r.ID)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+		s.m.messages.WithLabelValues("result").Inc()
+		return
+	case strings.HasPrefix(topic, alertd.AlertsTopic):
+		u.AlertID = strings.TrimPrefix(topic, alertd.AlertsTopic)
+		u.Gone = gone
+		if !gone {
+			u.Alert = new(alert.Alert)
+			err = json.Unmarshal(payload, u.Alert)
+		}
+		s.m.messages.WithLabelValues("alert").Inc()
+	case strings.HasPrefix(topic, alertd.DevicesTopic):
+		u.DeviceID = strings.TrimPrefix(topic, alertd.DevicesTopic)
+		u.Gone = gone
+		if !gone {
+			u.Device = new(alertd.DeviceState)
+			err = json.Unmarshal(payload, u.Device)
+		}
+		s.m.messages.WithLabelValues("device").Inc()
+	case strings.HasPrefix(topic, alertd.MaintenanceTopic):
+		u.Target = strings.TrimPrefix(topic, alertd.MaintenanceTopic)
+		u.Gone = gone
+		if !gone {
+			u.Maintenance = new(alert.Maintenance)
+			err = json.Unmarshal(payload, u.Maintenance)
+		}
+		s.m.messages.WithLabelValues("maintenance").Inc()
+	default:
+		return
+	}
+	if err != nil {
+		s.m.bad.Inc()
+		s.log.Warn("live: undecodable server message ignored", "topic", topic, "err", err)
+		return
+	}
+	s.pic.Apply(u)
+}
+
+// ErrNoResult means the alert service did not answer in time: it may be
+// down, or the command may still be applied later.
+var ErrNoResult = errors.New("live: no answer from the alert service")
+
+// Command publishes c on the commands topic and waits for its result.
+func (s *Source) Command(ctx context.Context, c alertd.Command) (CommandResult, error) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	c.ID = hex.EncodeToString(b[:])
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return CommandResult{}, err
+	}
+	ch := make(chan CommandResult, 1)
+	s.mu.Lock()
+	s.waiters[c.ID] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters, c.ID)
+		s.mu.Unlock()
+	}()
+	tok := s.c.Publish(alertd.CommandsTopic, 1, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return CommandResult{}, fmt.Errorf("live: sending command: %w", err)
+		}
+	case <-ctx.Done():
+		return CommandResult{}, ErrNoResult
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return CommandResult{}, ErrNoResult
+	}
+}
