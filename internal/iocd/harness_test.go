@@ -107,32 +107,44 @@ func iocConfig(t testing.TB, sys *system, name string) *config.IOC {
 // URL once its picture is synced.
 func startIOC(t testing.TB, c *config.IOC) string {
 	t.Helper()
+	_, base := startIOCStoppable(t, c)
+	return base
+}
+
+// startIOCStoppable is startIOC that can also be stopped early. c.Listen
+// is set to the bound address, so a second start serves the same URL.
+func startIOCStoppable(t testing.TB, c *config.IOC) (stop func(), base string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- iocd.Run(ctx, c, iocd.Options{Log: quietLog(t), Listening: func(a net.Addr) { addr <- a }})
 	}()
-	var base string
 	select {
 	case a := <-addr:
 		base = "http://" + a.String()
+		c.Listen = a.String()
 	case err := <-done:
 		t.Fatalf("ioc exited at start: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("ioc did not start in 30s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ioc: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("ioc: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("ioc did not stop in 10s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("ioc did not stop in 10s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	testenv.Eventually(t, 15*time.Second, func() error {
 		r, err := http.Get(base + "/readyz")
 		if err != nil {
@@ -144,7 +156,7 @@ func startIOC(t testing.TB, c *config.IOC) string {
 		}
 		return nil
 	})
-	return base
+	return stop, base
 }
 
 // user is a logged-in HTTP client.

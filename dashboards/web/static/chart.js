@@ -20,7 +20,9 @@ const IOCChart = (() => {
       IOC.el("text", { x: 2, y: H - B, text: fmt(lo) }),
       IOC.el("text", { x: L, y: H - 2, text: IOC.dateTime(from) }),
       IOC.el("text", { x: W - 70, y: H - 2, text: IOC.dateTime(to) }),
-      IOC.el("polyline", { points: pts }));
+      IOC.el("polyline", { points: pts }),
+      // Sparse data (a device heard from a few times) shows as dots.
+      ...(xs.length <= 48 ? xs.map((v, i) => IOC.el("circle", { class: "dot", cx: x(v).toFixed(1), cy: y(ys[i]).toFixed(1), r: 2.5 })) : []));
     return IOC.el("div", { class: "chart", dataset: { field: series.field, samples: series.samples.length } },
       IOC.el("div", { class: "label", text: `${series.measurement}.${series.field}` }), svg);
   }

@@ -46,7 +46,7 @@ const IOCMap = (() => {
       this.container.replaceChildren(svg);
       this.svg = svg;
       this.markers.clear();
-      this.r = Math.max(w, h) / 140;
+      this.r = Math.max(w, h) / 90;
     }
     update(devices, healthClass) {
       if (!this.svg) this.draw(devices);
