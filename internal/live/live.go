@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -117,8 +118,9 @@ type Picture struct {
 	alerts     map[string]*alert.Alert
 	devices    map[string]*alertd.DeviceState
 	maint      map[string]*alert.Maintenance
-	counts     *Counts
+	counts     *Counts // last offered; never modified
 	countsJSON []byte
+	cnt        *Counts  // working copy
 	ring       []*Delta // the last len(ring) deltas, by seq % len(ring)
 	subs       map[Subscriber]struct{}
 	synced     bool
@@ -151,6 +153,7 @@ func New(ringSize int) *Picture {
 		ring:    make([]*Delta, ringSize),
 		subs:    map[Subscriber]struct{}{},
 		counts:  emptyCounts(),
+		cnt:     emptyCounts(),
 	}
 }
 
@@ -389,7 +392,10 @@ func (p *Picture) Apply(u Update) {
 }
 
 func (p *Picture) applyLocked(u Update, recount bool) {
-	var d *Delta
+	var (
+		d       *Delta
+		changed bool
+	)
 	switch {
 	case u.AlertID != "" && u.Gone:
 		old, ok := p.alerts[u.AlertID]
@@ -397,9 +403,14 @@ func (p *Picture) applyLocked(u Update, recount bool) {
 			return
 		}
 		delete(p.alerts, u.AlertID)
+		changed = p.cnt.alert(old, -1)
 		d = &Delta{Type: TypeAlertCleared, Alert: old}
 	case u.AlertID != "":
+		if old := p.alerts[u.AlertID]; old != nil {
+			changed = p.cnt.alert(old, -1)
+		}
 		p.alerts[u.AlertID] = u.Alert
+		changed = p.cnt.alert(u.Alert, +1) || changed
 		d = &Delta{Type: TypeAlert, Alert: u.Alert}
 	case u.DeviceID != "" && u.Gone:
 		old, ok := p.devices[u.DeviceID]
@@ -407,9 +418,17 @@ func (p *Picture) applyLocked(u Update, recount bool) {
 			return
 		}
 		delete(p.devices, u.DeviceID)
+		changed = p.cnt.device(old, -1)
 		d = &Delta{Type: TypeDeviceRemoved, Device: old}
 	case u.DeviceID != "":
+		old := p.devices[u.DeviceID]
 		p.devices[u.DeviceID] = u.Device
+		if old == nil || countsKey(old) != countsKey(u.Device) {
+			if old != nil {
+				p.cnt.device(old, -1)
+			}
+			changed = p.cnt.device(u.Device, +1)
+		}
 		d = &Delta{Type: TypeDevice, Device: u.Device}
 	case u.Target != "" && u.Gone:
 		old, ok := p.maint[u.Target]
@@ -425,8 +444,8 @@ func (p *Picture) applyLocked(u Update, recount bool) {
 		return
 	}
 	p.emitLocked(d)
-	if recount && d.Type != TypeMaintenance && d.Type != TypeMaintenanceEnded {
-		p.recountLocked()
+	if recount && changed {
+		p.publishCountsLocked()
 	}
 }
 
@@ -440,51 +459,83 @@ func (p *Picture) emitLocked(d *Delta) {
 	}
 }
 
-// recountLocked recomputes the summary and offers it when it changed.
+// recountLocked recomputes the summary from scratch (after a sync) and
+// offers it when it changed.
 func (p *Picture) recountLocked() {
-	c := emptyCounts()
+	p.cnt = emptyCounts()
 	for _, d := range p.devices {
-		byKind := c.Devices[d.District]
-		if byKind == nil {
-			byKind = map[registry.Kind]*DeviceCount{}
-			c.Devices[d.District] = byKind
-		}
-		n := byKind[d.Kind]
-		if n == nil {
-			n = &DeviceCount{}
-			byKind[d.Kind] = n
-		}
-		n.Total++
-		switch d.Status {
-		case "online":
-			n.Online++
-		case "offline":
-			n.Offline++
-		default:
-			n.Unknown++
-		}
-		if d.Health == "degraded" {
-			n.Degraded++
-		}
-		if d.Maintenance {
-			n.Maintenance++
-		}
+		p.cnt.device(d, +1)
 	}
 	for _, a := range p.alerts {
-		if a.Suppressed {
-			continue
-		}
-		c.Alerts[a.Severity]++
-		if a.Ack == nil {
-			c.Unacked[a.Severity]++
-		}
+		p.cnt.alert(a, +1)
 	}
-	b, _ := json.Marshal(c)
+	p.publishCountsLocked()
+}
+
+// publishCountsLocked offers a copy of the working counts when they differ
+// from the last offered (copies are never modified: snapshots share them).
+func (p *Picture) publishCountsLocked() {
+	b, _ := json.Marshal(p.cnt)
 	if string(b) == string(p.countsJSON) {
 		return
 	}
+	c := &Counts{}
+	_ = json.Unmarshal(b, c)
 	p.counts, p.countsJSON = c, b
 	p.emitLocked(&Delta{Type: TypeCounts, Counts: c})
+}
+
+// countsKey is what of a device the summary counts.
+func countsKey(d *alertd.DeviceState) string {
+	return fmt.Sprint(d.District, d.Kind, d.Status, d.Health == "degraded", d.Maintenance)
+}
+
+// device adds (sign +1) or removes (-1) a device's contribution.
+func (c *Counts) device(d *alertd.DeviceState, sign int) bool {
+	byKind := c.Devices[d.District]
+	if byKind == nil {
+		byKind = map[registry.Kind]*DeviceCount{}
+		c.Devices[d.District] = byKind
+	}
+	n := byKind[d.Kind]
+	if n == nil {
+		n = &DeviceCount{}
+		byKind[d.Kind] = n
+	}
+	n.Total += sign
+	switch d.Status {
+	case "online":
+		n.Online += sign
+	case "offline":
+		n.Offline += sign
+	default:
+		n.Unknown += sign
+	}
+	if d.Health == "degraded" {
+		n.Degraded += sign
+	}
+	if d.Maintenance {
+		n.Maintenance += sign
+	}
+	if n.Total == 0 {
+		delete(byKind, d.Kind)
+		if len(byKind) == 0 {
+			delete(c.Devices, d.District)
+		}
+	}
+	return true
+}
+
+// alert adds or removes an alert's contribution; false when it has none.
+func (c *Counts) alert(a *alert.Alert, sign int) bool {
+	if a.Suppressed {
+		return false
+	}
+	c.Alerts[a.Severity] += sign
+	if a.Ack == nil {
+		c.Unacked[a.Severity] += sign
+	}
+	return true
 }
 
 func emptyCounts() *Counts {

@@ -1,0 +1,467 @@
+package stream_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/stream"
+)
+
+func newServer(t testing.TB, pic *live.Picture, mod func(*stream.Options)) (*stream.Server, string) {
+	t.Helper()
+	o := stream.DefaultOptions
+	if mod != nil {
+		mod(&o)
+	}
+	s, err := stream.New(pic, o, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	return s, "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// synced returns a picture holding n cameras in two districts.
+func synced(n int) *live.Picture {
+	p := live.New(1000)
+	p.BeginSync()
+	for i := 0; i < n; i++ {
+		p.Apply(device(i, "online"))
+	}
+	p.EndSync()
+	return p
+}
+
+func device(i int, status string) live.Update {
+	id := fmt.Sprintf("cam-%03d", i)
+	district := []string{"dai-tu", "vo-nhai"}[i%2]
+	return live.Update{DeviceID: id, Device: &alertd.DeviceState{ID: id, Kind: registry.Camera, District: district, Status: status, Health: "ok", Alerts: []string{}}}
+}
+
+func alertOn(i int, sev alert.Severity) live.Update {
+	d := device(i, "online").Device
+	id := "device-offline/" + d.ID
+	return live.Update{AlertID: id, Alert: &alert.Alert{ID: id, Rule: "device-offline", Device: d.ID, DeviceKind: d.Kind, District: d.District, Severity: sev, State: alert.Active}}
+}
+
+type msg struct {
+	Type    string `json:"type"`
+	Seq     uint64 `json:"seq"`
+	Epoch   string `json:"epoch"`
+	Reason  string `json:"reason"`
+	Alerts  []alert.Alert
+	Devices []alertd.DeviceState
+	Alert   *alert.Alert
+	Device  *alertd.DeviceState
+}
+
+func dial(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dialSmallBuffer connects with a 4 KiB receive buffer, so a client that
+// reads slowly pushes back on the server quickly.
+func dialSmallBuffer(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.Dial(network, addr)
+	}}
+	c, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func next(t testing.TB, c *websocket.Conn) msg {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var m msg
+	if err := c.ReadJSON(&m); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+func TestSnapshotThenOrderedDeltas(t *testing.T) {
+	pic := synced(10)
+	_, url := newServer(t, pic, nil)
+	c := dial(t, url)
+	s := next(t, c)
+	if s.Type != "snapshot" || len(s.Devices) != 10 || s.Seq != pic.Seq() {
+		t.Fatalf("snapshot %s %d devices seq %d (picture %d)", s.Type, len(s.Devices), s.Seq, pic.Seq())
+	}
+	pic.Apply(alertOn(3, alert.Critical))
+	pic.Apply(device(3, "offline"))
+	// In order; a summary superseded before it was sent is skipped.
+	last := s.Seq
+	var types []string
+	for len(types) == 0 || types[len(types)-1] != "device" {
+		m := next(t, c)
+		if m.Seq <= last {
+			t.Fatalf("delta %d after %d", m.Seq, last)
+		}
+		last = m.Seq
+		types = append(types, m.Type)
+	}
+	if got := strings.Join(types, " "); got != "alert counts device" && got != "alert device" {
+		t.Fatalf("deltas %s", got)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	pic := synced(10)
+	_, url := newServer(t, pic, nil)
+	c := dial(t, url+"?district=dai-tu&severity=critical")
+	s := next(t, c)
+	for _, d := range s.Devices {
+		if d.District != "dai-tu" {
+			t.Fatalf("snapshot device %s of %s", d.ID, d.District)
+		}
+	}
+	if len(s.Devices) != 5 {
+		t.Fatalf("%d devices in dai-tu", len(s.Devices))
+	}
+	pic.Apply(alertOn(1, alert.Critical)) // vo-nhai: filtered out
+	pic.Apply(alertOn(2, alert.Minor))    // dai-tu but minor: filtered out
+	pic.Apply(alertOn(4, alert.Critical)) // sent
+	for {
+		m := next(t, c)
+		if m.Type == "counts" {
+			continue
+		}
+		if m.Type != "alert" || m.Alert.Device != "cam-004" {
+			t.Fatalf("got %s %+v", m.Type, m.Alert)
+		}
+		break
+	}
+	// Change the filter without reconnecting: a snapshot under it follows.
+	if err := c.WriteJSON(map[string]any{"type": "filter", "districts": []string{"vo-nhai"}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := next(t, c)
+		if m.Type != "snapshot" {
+			continue
+		}
+		if len(m.Alerts) != 1 || m.Alerts[0].Device != "cam-001" || len(m.Devices) != 5 {
+			t.Fatalf("snapshot after filter change: %d alerts %+v, %d devices", len(m.Alerts), m.Alerts, len(m.Devices))
+		}
+		break
+	}
+	// A bad filter is refused with a reason, and the connection closed.
+	_ = c.WriteJSON(map[string]any{"type": "filter", "severities": []string{"urgent"}})
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := c.ReadMessage()
+		if err != nil {
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "urgent") {
+				t.Fatalf("bad filter: %v", err)
+			}
+			break
+		}
+	}
+}
+
+// TestSlowClientCoalescedThenResynced: a client that reads nothing while a
+// device's state changes many times gets only the latest state; one that
+// falls further behind than its queue is told and sent a snapshot, and no
+// alert is lost to it silently.
+func TestSlowClientCoalescedThenResynced(t *testing.T) {
+	pic := synced(10)
+	srv, url := newServer(t, pic, func(o *stream.Options) { o.QueueLen = 50 })
+	_ = srv
+	c := dial(t, url)
+	next(t, c)
+	// Stop the writer from draining: the picture's offers pile up in the
+	// queue while we hold nothing; the writer runs concurrently, so just
+	// count what arrives for one device.
+	for i := 0; i < 200; i++ {
+		st := "online"
+		if i%2 == 0 {
+			st = "offline"
+		}
+		pic.Apply(device(7, st))
+	}
+	pic.Apply(device(7, "online"))
+	var last msg
+	n := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		var m msg
+		if err := c.ReadJSON(&m); err != nil {
+			break
+		}
+		if m.Type == "device" {
+			n++
+			last = m
+		}
+	}
+	if last.Device == nil || last.Device.Status != "online" {
+		t.Fatalf("last device state %+v; want the final one", last.Device)
+	}
+	t.Logf("%d of 201 device updates sent", n)
+
+	// A client that reads slowly while alerts churn: its queue overflows;
+	// it is told, then sent a snapshot that matches the picture.
+	c2 := dialSmallBuffer(t, url)
+	first := next(t, c2)
+	type result struct {
+		lagging bool
+		alerts  map[string]bool // as the client sees them once quiet
+	}
+	done := make(chan result, 1)
+	go func() {
+		r := result{}
+		have := map[string]bool{}
+		for _, a := range first.Alerts {
+			have[a.ID] = true
+		}
+		for {
+			_ = c2.SetReadDeadline(time.Now().Add(2 * time.Second))
+			var m msg
+			if err := c2.ReadJSON(&m); err != nil {
+				r.alerts = have
+				done <- r
+				return
+			}
+			switch m.Type {
+			case "lagging":
+				r.lagging = true
+			case "snapshot":
+				have = map[string]bool{}
+				for _, a := range m.Alerts {
+					have[a.ID] = true
+				}
+			case "alert":
+				have[m.Alert.ID] = true
+			case "alert_cleared":
+				delete(have, m.Alert.ID)
+			}
+			time.Sleep(200 * time.Microsecond) // slower than the churn
+		}
+	}()
+	big := strings.Repeat("x", 4000) // more than the sockets' buffers hold in all
+	for i := 0; i < 2000; i++ {
+		u := alertOn(i%10, alert.Major)
+		u.Alert.Message = map[string]string{"vi": big}
+		pic.Apply(u)
+		if i < 1995 {
+			pic.Apply(live.Update{AlertID: fmt.Sprintf("device-offline/cam-%03d", i%10), Gone: true})
+		}
+	}
+	r := <-done
+	if !r.lagging {
+		t.Fatal("the slow client was not told it was lagging")
+	}
+	var want []string
+	for _, a := range pic.Alerts(live.Filter{}) {
+		want = append(want, a.ID)
+	}
+	var got []string
+	for id := range r.alerts {
+		got = append(got, id)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after resync the client has alerts %v, the picture %v", got, want)
+	}
+}
+
+// TestStalledClientCutOffOthersUnaffected: a client that stops reading is
+// disconnected by the write deadline, while another client keeps getting
+// every delta promptly.
+func TestStalledClientCutOffOthersUnaffected(t *testing.T) {
+	pic := synced(10)
+	srv, url := newServer(t, pic, func(o *stream.Options) { o.WriteWait = 500 * time.Millisecond; o.QueueLen = 100000 })
+	stalled := dialSmallBuffer(t, url)
+	next(t, stalled)
+	good := dial(t, url)
+	next(t, good)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	got := 0
+	var worst time.Duration
+	go func() {
+		defer wg.Done()
+		for got < 2000 {
+			_ = good.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var m struct {
+				Type  string
+				Alert *struct{ Note string } `json:"alert"`
+			}
+			_, b, err := good.ReadMessage()
+			if err != nil {
+				return
+			}
+			_ = json.Unmarshal(b, &m)
+			if m.Type == "alert" {
+				got++
+			}
+		}
+	}()
+	big := strings.Repeat("x", 4000)
+	for i := 0; i < 2000; i++ {
+		u := alertOn(i%10, alert.Major)
+		u.Alert.Message = map[string]string{"vi": big}
+		u.Alert.Count = i
+		start := time.Now()
+		pic.Apply(u)
+		if d := time.Since(start); d > worst {
+			worst = d
+		}
+	}
+	wg.Wait()
+	if got != 2000 {
+		t.Fatalf("the reading client got %d of 2000 alerts", got)
+	}
+	if worst > 100*time.Millisecond {
+		t.Errorf("publishing a delta took up to %s with a stalled client", worst)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Clients() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled client still connected (%d clients)", srv.Clients())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestResumeAndResync(t *testing.T) {
+	pic := synced(10)
+	_, url := newServer(t, pic, nil)
+	c := dial(t, url)
+	s := next(t, c)
+	c.Close()
+	pic.Apply(alertOn(2, alert.Critical)) // missed while away
+	pic.Apply(alertOn(3, alert.Minor))
+
+	c = dial(t, fmt.Sprintf("%s?epoch=%s&since=%d", url, s.Epoch, s.Seq))
+	if m := next(t, c); m.Type != "resumed" {
+		t.Fatalf("resume: %s", m.Type)
+	}
+	var ids []string
+	for len(ids) < 2 {
+		m := next(t, c)
+		if m.Type == "alert" {
+			ids = append(ids, m.Alert.ID)
+		}
+	}
+	if fmt.Sprint(ids) != "[device-offline/cam-002 device-offline/cam-003]" {
+		t.Fatalf("replayed %v", ids)
+	}
+	// Another server's epoch (or one too old for the ring): a snapshot.
+	for _, q := range []string{"epoch=other&since=1", fmt.Sprintf("epoch=%s&since=%d", s.Epoch, pic.Seq()+5)} {
+		c := dial(t, url+"?"+q)
+		if m := next(t, c); m.Type != "snapshot" || len(m.Alerts) != 2 {
+			t.Fatalf("%s: %s with %d alerts; want a full snapshot", q, m.Type, len(m.Alerts))
+		}
+	}
+}
+
+func TestOriginChecked(t *testing.T) {
+	pic := synced(1)
+	_, url := newServer(t, pic, func(o *stream.Options) { o.AllowedOrigins = []string{"https://ioc.example.vn"} })
+	for origin, ok := range map[string]bool{"https://ioc.example.vn": true, "https://evil.example": false, "null": false} {
+		_, r, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
+		if ok != (err == nil) {
+			status := 0
+			if r != nil {
+				status = r.StatusCode
+			}
+			t.Errorf("origin %s: err %v status %d", origin, err, status)
+		}
+	}
+}
+
+func TestReadLimit(t *testing.T) {
+	pic := synced(1)
+	_, url := newServer(t, pic, nil)
+	c := dial(t, url)
+	next(t, c)
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"filter","districts":["`+strings.Repeat("a", 10000)+`"]}`))
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := c.ReadMessage(); err != nil {
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseMessageTooBig {
+				t.Fatalf("oversized frame: %v; want close 1009", err)
+			}
+			return
+		}
+	}
+}
+
+// BenchmarkFanOut: one delta to 1,000 connected clients, end to end over
+// loopback websockets.
+func BenchmarkFanOut(b *testing.B) {
+	pic := synced(100)
+	_, url := newServer(b, pic, nil)
+	const clients = 1000
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, clients)
+	counts := make([]int, clients)
+	for i := range conns {
+		conns[i] = dial(b, url)
+		next(b, conns[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for counts[i] < b.N {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				var m msg
+				if err := c.ReadJSON(&m); err != nil {
+					return
+				}
+				if m.Type == "alert" {
+					counts[i]++
+				}
+			}
+		}()
+	}
+	for n := 0; n < b.N; n++ {
+		u := alertOn(n%100, alert.Major)
+		u.Alert.Count = n
+		pic.Apply(u)
+	}
+	wg.Wait()
+	b.ReportMetric(float64(clients), "clients")
+}
