@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -435,10 +436,18 @@ func BenchmarkFanOut(b *testing.B) {
 	var wg sync.WaitGroup
 	conns := make([]*websocket.Conn, clients)
 	counts := make([]int, clients)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	for i := range conns {
 		conns[i] = dial(b, url)
 		next(b, conns[i])
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// Both ends live in this process: this is the server's and the test
+	// client's memory per connection together, an upper bound.
+	heapPerClient := float64(after.HeapInuse-before.HeapInuse) / clients
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, c := range conns {
@@ -464,4 +473,5 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(clients), "clients")
+	b.ReportMetric(heapPerClient, "heap-B/client")
 }
