@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -358,5 +357,3 @@ func integrator(t testing.TB, sys *system, name string) func(device, channel, bo
 		}
 	}
 }
-
-var errNotYet = errors.New("not yet")
