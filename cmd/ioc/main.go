@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -36,13 +35,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ioc:", err)
 		os.Exit(2)
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
-	opts := &slog.HandlerOptions{Level: level}
-	log := slog.New(slog.NewTextHandler(os.Stderr, opts))
-	if cfg.Log.Format == "json" {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
+	log := cfg.Log.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log}); err != nil {

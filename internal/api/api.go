@@ -118,23 +118,37 @@ func New(d Deps, o Options) (*API, error) {
 	}
 	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now}
 	m := a.mux
-	m.HandleFunc("POST /api/v1/login", a.login)
-	m.HandleFunc("POST /api/v1/logout", a.logout)
-	m.HandleFunc("GET /api/v1/session", a.need(auth.Viewer, a.session))
-	m.HandleFunc("GET /api/v1/province", a.need(auth.Viewer, a.province))
-	m.HandleFunc("GET /api/v1/devices", a.need(auth.Viewer, a.devices))
-	m.HandleFunc("GET /api/v1/devices/{id}", a.need(auth.Viewer, a.device))
-	m.HandleFunc("GET /api/v1/devices/{id}/history", a.need(auth.Viewer, a.history))
-	m.HandleFunc("GET /api/v1/alerts", a.need(auth.Viewer, a.alerts))
-	m.HandleFunc("GET /api/v1/alerts/history", a.need(auth.Viewer, a.alertHistory))
-	m.HandleFunc("POST /api/v1/alerts/{rule}/{device}/ack", a.need(auth.Technician, a.command("ack")))
-	m.HandleFunc("POST /api/v1/alerts/{rule}/{device}/resolve", a.need(auth.Technician, a.command("resolve")))
-	m.HandleFunc("POST /api/v1/maintenance", a.need(auth.Operator, a.maintenanceStart))
-	m.HandleFunc("DELETE /api/v1/maintenance/{target}", a.need(auth.Operator, a.maintenanceEnd))
-	m.HandleFunc("GET /api/v1/audit", a.need(auth.Admin, a.audit))
-	m.HandleFunc("GET /api/v1/stream", a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
-		d.Stream.ServeHTTP(w, r)
-	}))
+	handlers := map[string]http.HandlerFunc{
+		"POST /api/v1/login":                          a.login,
+		"POST /api/v1/logout":                         a.logout,
+		"GET /api/v1/session":                         a.need(auth.Viewer, a.session),
+		"GET /api/v1/province":                        a.need(auth.Viewer, a.province),
+		"GET /api/v1/devices":                         a.need(auth.Viewer, a.devices),
+		"GET /api/v1/devices/{id}":                    a.need(auth.Viewer, a.device),
+		"GET /api/v1/devices/{id}/history":            a.need(auth.Viewer, a.history),
+		"GET /api/v1/alerts":                          a.need(auth.Viewer, a.alerts),
+		"GET /api/v1/alerts/history":                  a.need(auth.Viewer, a.alertHistory),
+		"POST /api/v1/alerts/{rule}/{device}/ack":     a.need(auth.Technician, a.command("ack")),
+		"POST /api/v1/alerts/{rule}/{device}/resolve": a.need(auth.Technician, a.command("resolve")),
+		"POST /api/v1/maintenance":                    a.need(auth.Operator, a.maintenanceStart),
+		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
+		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
+		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+			d.Stream.ServeHTTP(w, r)
+		}),
+	}
+	// Routes (what the OpenAPI test compares with openapi.yaml) is the list
+	// registered: a route missing from either is a programming error.
+	if len(handlers) != len(Routes) {
+		return nil, fmt.Errorf("api: %d handlers for %d routes", len(handlers), len(Routes))
+	}
+	for _, route := range Routes {
+		h, ok := handlers[route]
+		if !ok {
+			return nil, fmt.Errorf("api: no handler for %s", route)
+		}
+		m.HandleFunc(route, h)
+	}
 	m.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)

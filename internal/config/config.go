@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,31 @@ type HTTP struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+}
+
+// Logger returns a logger writing to w at the configured level and format.
+func (l Log) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(l.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// validate reports an unknown level or format.
+func (l Log) validate() []error {
+	var errs []error
+	switch strings.ToLower(l.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: use debug, info, warn or error", l.Level))
+	}
+	if l.Format != "text" && l.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format %q: use text or json", l.Format))
+	}
+	return errs
 }
 
 // EmbeddedBroker reports whether ingest runs its own broker.
@@ -297,14 +323,7 @@ func (c *Ingest) Validate() error {
 	for id, q := range c.Quotas.Overrides {
 		checkLimit("integrators."+id, q)
 	}
-	switch strings.ToLower(c.Log.Level) {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level %q: use debug, info, warn or error", c.Log.Level)
-	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		bad("log.format %q: use text or json", c.Log.Format)
-	}
+	errs = append(errs, c.Log.validate()...)
 	if c.HTTP.Listen == "" {
 		bad("http.listen is empty")
 	}

@@ -60,7 +60,7 @@ type StreamConfig struct {
 	Resume int `yaml:"resume"`
 }
 
-// Options is the stream's options with the allowed origins.
+// StreamOptions is the stream's options with the allowed origins.
 func (c *IOC) StreamOptions() stream.Options {
 	o := stream.DefaultOptions
 	o.QueueLen, o.WriteWait, o.PingPeriod, o.PongWait, o.MaxClients = c.Stream.QueueLen, c.Stream.WriteWait, c.Stream.PingPeriod, c.Stream.PongWait, c.Stream.MaxClients
@@ -161,8 +161,6 @@ func (c *IOC) Validate() error {
 	if c.CommandTimeout <= 0 {
 		bad("command_timeout must be positive")
 	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		bad("log.format %q: use text or json", c.Log.Format)
-	}
+	errs = append(errs, c.Log.validate()...)
 	return errors.Join(errs...)
 }

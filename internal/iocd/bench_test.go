@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,10 +14,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/config"
-	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/quota"
-	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
 // BenchmarkPublishToWebsocket measures the IOC server's own path: a
@@ -35,30 +32,12 @@ func BenchmarkPublishToWebsocket(b *testing.B) {
 	if err := os.WriteFile(reg, []byte(loadgen.RegistryYAML(devices)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	c := config.Default()
-	c.DataDir = dir
-	c.Registry = reg
-	c.Credentials = configs + "credentials.yaml"
-	c.Broker.AllowAnonymous = true // the load generator's devices
-	c.Alerts.Rules = configs + "rules.yaml"
-	c.HTTP.Listen = "127.0.0.1:0"
-	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b))
-	c.Quotas = quota.Config{}
-	c.Log.Level = "error"
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- ingestd.Run(ctx, &c, ingestd.Options{Log: quietLog(b), Started: func(a string) { started <- a }})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		b.Fatalf("ingest: %v", err)
-	}
-	defer func() { cancel(); <-done }()
-	sys := &system{Broker: "tcp://" + c.Broker.Listen, DataDir: dir}
+	sys := startIngest(b, func(c *config.Ingest) {
+		c.Registry = reg
+		c.Broker.AllowAnonymous = true // the load generator's devices
+		c.Quotas = quota.Config{}
+		c.Log.Level = "error"
+	})
 	ic := iocConfig(b, sys, "bench")
 	ic.Registry = reg
 	base := startIOC(b, ic)

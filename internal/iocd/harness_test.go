@@ -50,8 +50,9 @@ func quietLog(t testing.TB) *slog.Logger {
 }
 
 // startIngest runs ingest with the shipped registry, rules and
-// credentials, on free loopback ports, until the test ends.
-func startIngest(t testing.TB) *system {
+// credentials, on free loopback ports, until the test ends; mod, if any,
+// changes the configuration first.
+func startIngest(t testing.TB, mod ...func(*config.Ingest)) *system {
 	t.Helper()
 	c := config.Default()
 	c.DataDir = t.TempDir()
@@ -61,6 +62,9 @@ func startIngest(t testing.TB) *system {
 	c.HTTP.Listen = "127.0.0.1:0"
 	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	c.Log.Level = "warn"
+	for _, f := range mod {
+		f(&c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	done := make(chan error, 1)
