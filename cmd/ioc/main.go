@@ -5,6 +5,7 @@
 //	ioc -config configs/ioc.yaml
 //	ioc -h                          # every flag and its IOC_* environment variable
 //	ioc hash-password               # a bcrypt hash for a user in configs/ioc.yaml
+//	ioc all -config configs/all-in-one.yaml   # everything in one process, with a simulated province
 package main
 
 import (
@@ -26,6 +27,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
 		os.Exit(hashPassword())
+	}
+	if len(os.Args) > 1 && os.Args[1] == "all" {
+		os.Exit(allInOne(os.Args[2:]))
 	}
 	cfg, err := config.LoadIOC(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {

@@ -176,6 +176,11 @@ func HashPassword(password string) (string, error) {
 	return string(b), err
 }
 
+// CheckPassword reports whether password matches a bcrypt hash.
+func CheckPassword(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
 // Login checks a username and password from client address ip and, when
 // they match, returns a new session and its cookie.
 func (a *Auth) Login(ip, username, password string) (*Session, *http.Cookie, error) {

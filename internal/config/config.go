@@ -22,6 +22,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
+	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/store/influx"
 	"gopkg.in/yaml.v3"
 )
@@ -40,9 +41,11 @@ type Ingest struct {
 	// ingest starts the embedded broker and subscribes to it.
 	MQTT   mqttsub.Config `yaml:"mqtt"`
 	Broker broker.Config  `yaml:"embedded_broker"`
-	// Influx is used when its url is set; otherwise the embedded store.
-	Influx   influx.Config  `yaml:"influx"`
-	Pipeline ingest.Options `yaml:"pipeline"`
+	// Influx is used when its url is set; otherwise the embedded store,
+	// with its retention.
+	Influx   influx.Config      `yaml:"influx"`
+	Embedded embedded.Retention `yaml:"embedded_store"`
+	Pipeline ingest.Options     `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
 	Alerts alertd.Config  `yaml:"alerts"`
 	Limits payload.Limits `yaml:"limits"`
@@ -134,6 +137,7 @@ func Default() Ingest {
 		},
 		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
 		Influx:     influx.Config{Timeout: 30 * time.Second},
+		Embedded:   embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Pipeline:   ingest.DefaultOptions,
 		Alerts:     alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
 		Limits:     payload.DefaultLimits,
@@ -289,6 +293,8 @@ func (c *Ingest) Validate() error {
 		if err := c.Influx.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	} else if err := c.Embedded.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	p := c.Pipeline
 	if p.MaxInFlight < 1 || p.MaxInFlight > 65535 {

@@ -262,6 +262,11 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			o.HTTPIngestStarted(hl.Addr().String())
 		}
 	}
+	if es, ok := st.(*embedded.Store); ok {
+		maintCtx, stopMaint := context.WithCancel(ctx)
+		defer stopMaint()
+		go maintain(maintCtx, es, c.Embedded, log, o.Now)
+	}
 	log.Info("ingest started", "http", ln.Addr().String(), "broker", brokerURL, "store", storeName(c), "devices", reg.Len())
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
@@ -307,6 +312,34 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	_ = srv.Shutdown(shutCtx)
 	log.Info("ingest stopped")
 	return nil
+}
+
+// maintainEvery is how often the embedded store rolls up hours and applies
+// its retention.
+const maintainEvery = 10 * time.Minute
+
+// maintain runs the embedded store's rollups and retention at start and
+// every maintainEvery until ctx ends.
+func maintain(ctx context.Context, s *embedded.Store, r embedded.Retention, log *slog.Logger, now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	t := time.NewTicker(maintainEvery)
+	defer t.Stop()
+	for {
+		st, err := s.Maintain(ctx, now(), r)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("embedded store maintenance failed; retrying later", "err", err)
+		case st.RawDeleted > 0 || st.RollupsDeleted > 0:
+			log.Info("embedded store retention", "hours_rolled_up", st.HoursRolledUp, "raw_deleted", st.RawDeleted, "rollups_deleted", st.RollupsDeleted, "raw_before", st.RawCut)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func storeName(c *config.Ingest) string {

@@ -48,6 +48,21 @@ CREATE TABLE IF NOT EXISTS fields (
 	kind        INTEGER NOT NULL,
 	PRIMARY KEY (measurement, field)
 ) WITHOUT ROWID;
+-- Hourly rollups of numeric samples (retention.go): kept after the raw
+-- samples expire, so history stays available at hour resolution.
+CREATE TABLE IF NOT EXISTS rollups (
+	series INTEGER NOT NULL,
+	hour   INTEGER NOT NULL, -- unix nanoseconds of the hour's start
+	field  TEXT    NOT NULL,
+	n      INTEGER NOT NULL,
+	sum    REAL    NOT NULL,
+	min    REAL    NOT NULL,
+	max    REAL    NOT NULL,
+	PRIMARY KEY (series, hour, field)
+) WITHOUT ROWID;
+-- Hours written since they were last rolled up.
+CREATE TABLE IF NOT EXISTS dirty_hours (hour INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `
 
 // Store is an SQLite-backed store.Store.
@@ -132,6 +147,16 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 	if err != nil {
 		return fmt.Errorf("embedded store: prepare: %w", err)
 	}
+	var hours []int64 // distinct hours written, usually one
+	addHour := func(ts int64) {
+		h := hourOf(ts)
+		for _, x := range hours {
+			if x == h {
+				return
+			}
+		}
+		hours = append(hours, h)
+	}
 	created := map[string]int64{}
 	newKinds := map[string]point.Kind{}
 	kindOf := func(m, f string) (point.Kind, bool, error) {
@@ -167,6 +192,7 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 			}
 		}
 		ts := p.Time.UnixNano()
+		addHour(ts)
 		for _, f := range p.Fields {
 			k, known, err := kindOf(p.Measurement, f.Key)
 			if err != nil {
@@ -196,6 +222,11 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 			if _, err := insSample.ExecContext(ctx, id, ts, f.Key, int(f.Kind), v); err != nil {
 				return fmt.Errorf("embedded store: sample: %w", err)
 			}
+		}
+	}
+	for _, h := range hours {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dirty_hours (hour) VALUES (?)`, h); err != nil {
+			return fmt.Errorf("embedded store: dirty hour: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -306,22 +337,45 @@ func decodeField(key string, k point.Kind, v any) (point.Field, error) {
 }
 
 // Aggregate implements store.Store: one GROUP BY over the device's numeric
-// samples, windows aligned to the epoch (as Flux's aggregateWindow).
+// samples, windows aligned to the epoch (as Flux's aggregateWindow). Where
+// retention has removed the raw samples, whole-hour windows come from the
+// hourly rollups; shorter windows there are empty.
 func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.Series, error) {
 	if q.Every <= 0 {
 		return nil, errors.New("embedded store: aggregate: window must be positive")
 	}
 	every := int64(q.Every)
+	from, to := q.From.UnixNano(), q.To.UnixNano()
+	cut, err := s.rawCut(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
-	args := []any{every, every, q.Device, q.From.UnixNano(), q.To.UnixNano(), int(point.Float), int(point.Int)}
-	b.WriteString(`SELECT s.measurement, x.field, (x.ts / ?) * ? AS w, AVG(x.value)
+	var args []any
+	b.WriteString(`SELECT measurement, field, (t / ?) * ? AS w, 1.0 * SUM(sum) / SUM(n) FROM (`)
+	args = append(args, every, every)
+	// Before the raw cut only hourly rollups remain: whole-hour windows
+	// are computed from them (sums and counts, so the means are exact).
+	if from < cut && every%int64(time.Hour) == 0 {
+		b.WriteString(`SELECT s.measurement, r.field, r.hour AS t, r.n, r.sum
+			FROM series s JOIN rollups r ON r.series = s.id
+			WHERE s.device = ? AND r.hour >= ? AND r.hour < ?`)
+		args = append(args, q.Device, hourOf(from), min(to, cut))
+		if q.Measurement != "" {
+			b.WriteString(` AND s.measurement = ?`)
+			args = append(args, q.Measurement)
+		}
+		b.WriteString(` UNION ALL `)
+	}
+	b.WriteString(`SELECT s.measurement, x.field, x.ts AS t, 1 AS n, x.value AS sum
 		FROM series s JOIN samples x ON x.series = s.id
 		WHERE s.device = ? AND x.ts >= ? AND x.ts < ? AND x.kind IN (?, ?)`)
+	args = append(args, q.Device, max(from, cut), to, int(point.Float), int(point.Int))
 	if q.Measurement != "" {
 		b.WriteString(` AND s.measurement = ?`)
 		args = append(args, q.Measurement)
 	}
-	b.WriteString(` GROUP BY s.measurement, x.field, w ORDER BY s.measurement, x.field, w`)
+	b.WriteString(`) GROUP BY measurement, field, w ORDER BY measurement, field, w`)
 	rows, err := s.db.QueryContext(ctx, b.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: aggregate: %w", err)

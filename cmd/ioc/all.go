@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ioc-vn/ioc/internal/allinone"
+	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/config"
+)
+
+// allInOne runs ingest, the IOC server and the simulator in one process
+// and prints where to look.
+func allInOne(args []string) int {
+	cfg, err := config.LoadAllInOne(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ioc all:", err)
+		return 2
+	}
+	log := cfg.IOC.Log.Logger(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	reload := make(chan struct{}, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	err = allinone.Run(ctx, cfg, allinone.Options{Log: log, Reload: reload, Ready: func(a net.Addr) { welcome(os.Stdout, cfg, a) }})
+	if err != nil {
+		log.Error("ioc all failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// welcome prints the wall's address and who can log in. A user whose
+// password is still the demo one is shown with it, and flagged.
+func welcome(w io.Writer, cfg *config.AllInOne, addr net.Addr) {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if cfg.IOC.TLSCert != "" {
+		scheme = "https"
+	}
+	base := scheme + "://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(w, "\nIOC is running.\n  Wall:            %s/wall/\n  Technician page: %s/tech/\n  API:             %s/api/openapi.yaml\n", base, base, base)
+	if cfg.Simulate {
+		fmt.Fprintf(w, "  Simulated province from %s; incidents start within seconds.\n", cfg.Ingest.Registry)
+	}
+	fmt.Fprintf(w, "  MQTT broker:     %s (accounts in %s)\n  Logins:\n", cfg.Simulator.Broker, cfg.Ingest.Credentials)
+	for _, u := range cfg.IOC.Auth.Users {
+		demo := "demo-" + u.Username
+		if auth.CheckPassword(u.PasswordHash, demo) {
+			fmt.Fprintf(w, "    %-12s %-10s password %s (demo: replace before production)\n", u.Username, u.Role, demo)
+		} else {
+			fmt.Fprintf(w, "    %-12s %s\n", u.Username, u.Role)
+		}
+	}
+	fmt.Fprintln(w)
+}
