@@ -98,7 +98,7 @@ func (s *Simulator) start(kind string, now time.Time) string {
 			return ""
 		}
 		what, dur = "camera connection flapping", minutes(5, 8)
-		d.flapping, d.period = true, 20*time.Second
+		d.flapping, d.period = true, min(20*time.Second, s.cfg.StatusEvery)
 		end = func() { d.flapping, d.down, d.period = false, false, s.cfg.StatusEvery }
 	case PM25Spike:
 		if d = pick(typeIs(AirQuality)); d == nil {
@@ -111,8 +111,8 @@ func (s *Simulator) start(kind string, now time.Time) string {
 		if d = pick(typeIs(WaterLevel)); d == nil {
 			return ""
 		}
-		what, dur = "river rising 8 cm a minute", minutes(5, 10)
-		d.rise = 8
+		what, dur = "river rising 6 cm a reading", minutes(5, 10)
+		d.rise = 6
 		end = func() { d.rise = 0 }
 	case PowerCut:
 		ds := s.reg.Districts()

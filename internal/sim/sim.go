@@ -80,7 +80,7 @@ type device struct {
 	flapping bool    // alternates offline and online
 	down     bool    // the flapping device's current state
 	override float64 // a forced pm25 (spike), when > 0
-	rise     float64 // cm added to the water level per minute
+	rise     float64 // cm added to the water level per reading
 	raised   float64 // cm added so far
 	storage  float64 // recorder disk used, %
 	filling  bool    // the recorder's disk fills to full
@@ -309,9 +309,9 @@ func (s *Simulator) report(d *device, now time.Time) (string, []byte) {
 		return topicOf(d.d, "telemetry"), fmt.Appendf(nil, `{"ts":%d,"pm25":%.1f,"pm10":%.1f,"temp":%.1f,"humidity":%.0f}`,
 			ts, pm25, pm25*1.6+r.Float64()*5, 22+6*math.Sin((hour-9)/24*2*math.Pi)+r.Float64(), 70+r.Float64()*15)
 	case WaterLevel:
-		d.raised += d.rise * d.period.Minutes()
+		d.raised += d.rise
 		if d.rise == 0 && d.raised > 0 { // receding
-			d.raised = math.Max(0, d.raised-2*d.period.Minutes())
+			d.raised = math.Max(0, d.raised-2)
 		}
 		return topicOf(d.d, "telemetry"), fmt.Appendf(nil, `{"ts":%d,"water_level_cm":%.1f}`, ts, d.base+d.raised+r.Float64()*1.5)
 	case Traffic:
