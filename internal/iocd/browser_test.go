@@ -3,9 +3,6 @@ package iocd_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,84 +11,24 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
-// artifacts is where browser tests keep their screenshots
-// (IOC_TEST_ARTIFACTS, default artifacts/ at the repository root).
-func artifacts(t testing.TB) string {
-	dir := os.Getenv("IOC_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = "../../artifacts"
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// chrome starts a headless Chromium (Debian's, installed by scripts/test)
-// with a window of w×h and returns a tab's context.
-func chrome(t testing.TB, w, h int) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: scripts/test installs Debian's chromium package")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(w, h),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	// chromedp reports CDP events it does not know (newer Chromium) from
-	// its own goroutines, possibly after the test ends: not test output.
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	t.Cleanup(func() { cancel(); cancelA() })
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return ctx
-}
+func chrome(t testing.TB, w, h int) context.Context { return testenv.Chrome(t, w, h) }
 
 func run(t testing.TB, ctx context.Context, timeout time.Duration, actions ...chromedp.Action) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
+	testenv.Browse(t, ctx, timeout, actions...)
 }
 
-// loginPage logs in through the login page, as a person would.
 func loginPage(t testing.TB, ctx context.Context, base, name, next, ready string) {
 	t.Helper()
-	run(t, ctx, 30*time.Second,
-		chromedp.Navigate(base+"/login.html?next="+next),
-		chromedp.WaitVisible("#username"),
-		chromedp.SendKeys("#username", name),
-		chromedp.SendKeys("#password", "demo-"+name),
-		chromedp.Click("#submit"),
-		chromedp.WaitVisible(ready),
-	)
+	testenv.Login(t, ctx, base, name, next, ready)
 }
 
 func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	var png []byte
-	run(t, ctx, 30*time.Second, chromedp.FullScreenshot(&png, 100))
-	p := filepath.Join(artifacts(t), name+".png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
+	testenv.Screenshot(t, ctx, testenv.Artifacts(t, "../.."), name)
 }
 
 func count(t testing.TB, ctx context.Context, js string) int {

@@ -1,0 +1,96 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Artifacts is where browser tests keep their screenshots: $IOC_TEST_ARTIFACTS
+// or root's artifacts/, then screenshots/.
+func Artifacts(t TB, root string) string {
+	dir := os.Getenv("IOC_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(root, "artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Chrome starts a headless Chromium (Debian's, installed by scripts/test)
+// with a window of w×h and returns a tab's context; it stops with the test.
+func Chrome(t TB, w, h int) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found: scripts/test installs Debian's chromium package")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.WindowSize(w, h),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	// chromedp reports CDP events it does not know (newer Chromium) from
+	// its own goroutines, possibly after the test ends: not test output.
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
+	t.Cleanup(func() { cancel(); cancelA() })
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	return ctx
+}
+
+// Browse runs actions in the tab within timeout, failing the test on error.
+func Browse(t TB, ctx context.Context, timeout time.Duration, actions ...chromedp.Action) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// Login logs in through the login page as a person would, with the demo
+// password demo-<name>, and waits for ready on the page it leads to.
+func Login(t TB, ctx context.Context, base, name, next, ready string) {
+	t.Helper()
+	Browse(t, ctx, 30*time.Second,
+		chromedp.Navigate(base+"/login.html?next="+next),
+		chromedp.WaitVisible("#username"),
+		chromedp.SendKeys("#username", name),
+		chromedp.SendKeys("#password", "demo-"+name),
+		chromedp.Click("#submit"),
+		chromedp.WaitVisible(ready),
+	)
+}
+
+// Screenshot saves the whole page as dir/name.png.
+func Screenshot(t interface {
+	TB
+	Logf(string, ...any)
+}, ctx context.Context, dir, name string) string {
+	t.Helper()
+	var png []byte
+	Browse(t, ctx, 30*time.Second, chromedp.FullScreenshot(&png, 100))
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+	return p
+}
