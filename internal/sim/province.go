@@ -132,7 +132,7 @@ func Generate(seed uint64) registry.File {
 				profile = &registry.Profile{FPS: 15, BitrateKbps: 1024}
 			}
 			f.Devices = append(f.Devices, registry.Device{ID: fmt.Sprintf("cam-%s-%02d", id, c), Kind: registry.Camera,
-				Parent: "nvr-" + id, Name: fmt.Sprintf("Camera %s %02d", name, c), District: d.id, Integrator: VMS,
+				Parent: "nvr-" + id, Name: fmt.Sprintf("Camera %02d %s", c, name), District: d.id, Integrator: VMS,
 				Lat: round5(lat + (r.Float64()*2-1)*0.002), Lon: round5(lon + (r.Float64()*2-1)*0.002), Profile: profile})
 		}
 	}
