@@ -29,6 +29,31 @@ func TestShippedConfigs(t *testing.T) {
 	if p.EmbeddedBroker() || p.EmbeddedStore() {
 		t.Fatal("the production configuration must use Mosquitto and InfluxDB")
 	}
+	env := func(k string) string {
+		return map[string]string{"IOC_INFLUX_TOKEN": "t", "IOC_MQTT_PASSWORD": "p"}[k]
+	}
+	w, err := LoadIOC([]string{"-config", "../../configs/ioc-production.yaml"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Influx.URL == "" || !w.Auth.SecureCookie {
+		t.Fatal("the production ioc configuration must read InfluxDB and use secure cookies")
+	}
+	a, err := LoadAllInOne([]string{"-config", "../../configs/all-in-one.yaml"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The IOC server follows ingest: its broker, store and registry.
+	if a.IOC.MQTT.Broker != "tcp://127.0.0.1:1883" || a.IOC.EmbeddedStore != a.Ingest.StorePath() ||
+		a.IOC.Registry != "configs/province.yaml" || a.Simulator.Broker != a.IOC.MQTT.Broker || !a.Simulate {
+		t.Fatalf("all-in-one derived settings: %+v", a)
+	}
+	a, err = LoadAllInOne([]string{"-config", "../../configs/all-in-one.yaml"}, func(k string) string {
+		return map[string]string{"IOC_BROKER_LISTEN": "127.0.0.1:2883", "IOC_SIMULATE": "false"}[k]
+	}, io.Discard)
+	if err != nil || a.IOC.MQTT.Broker != "tcp://127.0.0.1:2883" || a.Simulate {
+		t.Fatalf("all-in-one with IOC_BROKER_LISTEN and IOC_SIMULATE: %+v, %v", a, err)
+	}
 }
 
 func TestBadConfigs(t *testing.T) {
