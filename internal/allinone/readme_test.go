@@ -148,4 +148,3 @@ func tail(s string, n int) string {
 	}
 	return fmt.Sprint("...", s[len(s)-n:])
 }
-
