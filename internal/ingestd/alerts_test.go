@@ -23,7 +23,7 @@ import (
 const alertRegistry = `
 province: Test
 districts: [{id: d1, name: "Quận 1"}, {id: d2, name: "Quận 2"}]
-integrators: [{id: vms-tn, name: VMS}, {id: envsense, name: Env}]
+integrators: [{id: vms-tn, name: VMS}, {id: envsense, name: Env}, {id: smartcity-tn, name: City}]
 devices:
   - {id: nvr-a, kind: nvr, name: "Đầu ghi A", district: d1, integrator: vms-tn}
   - {id: cam-a1, kind: camera, parent: nvr-a, name: "Camera A1", district: d1, integrator: vms-tn, profile: {fps: 25, bitrate_kbps: 2048}}

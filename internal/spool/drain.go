@@ -1,0 +1,218 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/ioc-vn/ioc/internal/point"
+	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/tidwall/wal"
+)
+
+// drainer writes spooled entries to the database in index order, up to
+// DrainPoints per write, and drops them once stored.
+func (s *Spool) drainer(ctx context.Context) {
+	var pts []point.Point
+	for attempt := 0; ; {
+		s.mu.Lock()
+		var todo []entry
+		for _, e := range s.entries {
+			todo = append(todo, e)
+			if len(todo) >= 1024 {
+				break
+			}
+		}
+		w := s.wal
+		s.mu.Unlock()
+		if len(todo) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.drainSig:
+				continue
+			}
+		}
+		// Take entries until the write is big enough.
+		pts = pts[:0]
+		var upto uint64
+		for _, e := range todo {
+			data, err := w.Read(e.index)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Error("spool: read failed; retrying", "index", e.index, "err", err)
+				break
+			}
+			if _, body, err := decodeHeader(data); err != nil {
+				s.m.corrupt.Inc()
+				s.log.Error("spool: skipping an entry that failed its checksum (disk corruption)", "index", e.index, "err", err)
+			} else if pts, err = decodeLines(pts, body); err != nil {
+				s.m.corrupt.Inc()
+				s.log.Error("spool: skipping an entry that does not decode", "index", e.index, "err", err)
+			}
+			upto = e.index
+			if len(pts) >= s.o.DrainPoints {
+				break
+			}
+		}
+		if upto == 0 {
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		err := s.store(ctx, pts)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.drainErr = err
+			s.mu.Unlock()
+			s.m.drainErrors.Inc()
+			delay := backoff(attempt, s.o.RetryMin, s.o.RetryMax)
+			if after, ok := store.RetryAfter(err); ok && after > delay {
+				delay = min(after, 5*s.o.RetryMax)
+			}
+			if attempt == 0 || attempt%10 == 9 {
+				s.log.Warn("spool: database write failed; spooling until it recovers", "err", err, "attempt", attempt+1, "retry_in", delay)
+			}
+			attempt++
+			if !sleep(ctx, delay) {
+				return
+			}
+			continue
+		}
+		if attempt > 0 {
+			s.log.Info("spool: database writes work again; draining the backlog", "attempts", attempt+1)
+		}
+		attempt = 0
+		s.m.drainedPoints.Add(float64(len(pts)))
+		s.release(upto)
+	}
+}
+
+// store writes pts, isolating points the database refuses for good by
+// halving: the rest are stored, the refused ones reported and dropped.
+func (s *Spool) store(ctx context.Context, pts []point.Point) error {
+	err := s.next.Write(ctx, pts)
+	if err == nil || !(store.IsRejected(err) || errors.Is(err, store.ErrTooLarge)) {
+		return err
+	}
+	if len(pts) == 1 {
+		s.m.rejected.Inc()
+		s.rej(pts, err)
+		return nil
+	}
+	mid := len(pts) / 2
+	if err := s.store(ctx, pts[:mid]); err != nil {
+		return err
+	}
+	return s.store(ctx, pts[mid:])
+}
+
+// release drops entries up to index upto: stored.
+func (s *Spool) release(upto uint64) {
+	// The mark first: after a crash, entries after it are drained again.
+	tmp := s.drainedPath() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(upto, 10)), 0o644); err == nil {
+		_ = os.Rename(tmp, s.drainedPath())
+	}
+	s.mu.Lock()
+	n := 0
+	for n < len(s.entries) && s.entries[n].index <= upto {
+		s.bytes -= s.entries[n].size
+		n++
+	}
+	s.entries = append(s.entries[:0], s.entries[n:]...)
+	w := s.wal
+	space := s.space
+	s.space = make(chan struct{})
+	s.drainErr = nil
+	s.mu.Unlock()
+	close(space)
+	if err := w.TruncateFront(upto + 1); err != nil && !errors.Is(err, wal.ErrClosed) {
+		s.log.Warn("spool: truncating drained entries failed; they are kept until the next drain", "err", err)
+	}
+}
+
+
+func decodeLines(dst []point.Point, b []byte) ([]point.Point, error) {
+	dec := lineprotocol.NewDecoderWithBytes(b)
+	for dec.Next() {
+		m, err := dec.Measurement()
+		if err != nil {
+			return dst, err
+		}
+		p := point.Point{Measurement: string(m)}
+		for {
+			k, v, err := dec.NextTag()
+			if err != nil {
+				return dst, err
+			}
+			if k == nil {
+				break
+			}
+			p.Tags = append(p.Tags, point.Tag{Key: string(k), Value: string(v)})
+		}
+		for {
+			k, v, err := dec.NextField()
+			if err != nil {
+				return dst, err
+			}
+			if k == nil {
+				break
+			}
+			f := point.Field{Key: string(k)}
+			switch v.Kind() {
+			case lineprotocol.Float:
+				f.Kind, f.F = point.Float, v.FloatV()
+			case lineprotocol.Int:
+				f.Kind, f.I = point.Int, v.IntV()
+			case lineprotocol.Uint:
+				f.Kind, f.I = point.Int, int64(v.UintV())
+			case lineprotocol.String:
+				f.Kind, f.S = point.String, v.StringV()
+			case lineprotocol.Bool:
+				f.Kind, f.B = point.Bool, v.BoolV()
+			default:
+				return dst, fmt.Errorf("field %s: unknown kind", k)
+			}
+			p.Fields = append(p.Fields, f)
+		}
+		t, err := dec.Time(lineprotocol.Nanosecond, time.Time{})
+		if err != nil {
+			return dst, err
+		}
+		p.Time = t
+		dst = append(dst, p)
+	}
+	return dst, nil
+}
+
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 20)
+	if d > hi || d <= 0 {
+		d = hi
+	}
+	return lo/2 + rand.N(d)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
