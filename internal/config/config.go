@@ -22,6 +22,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
+	"github.com/ioc-vn/ioc/internal/spool"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/store/influx"
 	"gopkg.in/yaml.v3"
@@ -45,7 +46,9 @@ type Ingest struct {
 	// with its retention.
 	Influx   influx.Config      `yaml:"influx"`
 	Embedded embedded.Retention `yaml:"embedded_store"`
-	Pipeline ingest.Options     `yaml:"pipeline"`
+	// Spool, with InfluxDB: acknowledge once in the local disk spool.
+	Spool    Spool          `yaml:"spool"`
+	Pipeline ingest.Options `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
 	Alerts alertd.Config  `yaml:"alerts"`
 	Limits payload.Limits `yaml:"limits"`
@@ -57,6 +60,17 @@ type Ingest struct {
 	HTTPIngest HTTPIngest `yaml:"http_ingest"`
 	Log        Log        `yaml:"log"`
 }
+
+// Spool is the disk spool between ingest and InfluxDB (internal/spool).
+type Spool struct {
+	// Enabled puts the spool in front of InfluxDB; the embedded store is
+	// local and durable itself and is never spooled.
+	Enabled       bool `yaml:"enabled"`
+	spool.Options `yaml:",inline"`
+}
+
+// SpoolDir is the spool's directory.
+func (c *Ingest) SpoolDir() string { return filepath.Join(c.DataDir, "spool") }
 
 // HTTPIngest configures POST /v1/ingest/... for integrators.
 type HTTPIngest struct {
@@ -138,6 +152,7 @@ func Default() Ingest {
 		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
 		Influx:     influx.Config{Timeout: 30 * time.Second},
 		Embedded:   embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
+		Spool:      Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline:   ingest.DefaultOptions,
 		Alerts:     alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
 		Limits:     payload.DefaultLimits,
@@ -295,6 +310,9 @@ func (c *Ingest) Validate() error {
 		}
 	} else if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Spool.Enabled && (c.Spool.MaxBytes < 1<<20 || c.Spool.DrainPoints < 1) {
+		bad("spool: max_bytes must be at least 1 MiB (%d) and drain_points positive (%d)", c.Spool.MaxBytes, c.Spool.DrainPoints)
 	}
 	p := c.Pipeline
 	if p.MaxInFlight < 1 || p.MaxInFlight > 65535 {

@@ -549,6 +549,10 @@ func (p *Pipeline) observe(b *batch) {
 	p.observed = obs[:0]
 }
 
+// InFlight is the number of messages received and not yet acknowledged,
+// and the bound on it.
+func (p *Pipeline) InFlight() (n, limit int) { return len(p.slots), cap(p.slots) }
+
 // Ready reports whether the pipeline can store: the last write succeeded.
 func (p *Pipeline) Ready() error {
 	if p.writeErr.Load() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ioc-vn/ioc/internal/point"
 	"log/slog"
 	"strings"
 	"sync"
@@ -64,6 +65,17 @@ func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *paylo
 		PayloadSize: size,
 		PayloadHead: strings.ToValidUTF8(string(head), string(utf8.RuneError)),
 	})
+}
+
+// RejectLater reports a point refused after its message was acknowledged
+// (by the database behind the spool): counted as a rejection, logged, and
+// published to the integrator's errors topic with the point's line.
+func (p *Pipeline) RejectLater(pt *point.Point, e *payload.Error) {
+	integrator, _ := pt.Tag("integrator")
+	device, _ := pt.Tag("device")
+	topic := TopicPrefix + integrator + "/" + device + "/" + pt.Measurement
+	line := point.AppendLine(nil, pt)
+	p.reject(nil, msgMeta{topic: topic, integrator: integrator, device: device, channel: pt.Measurement}, line, e)
 }
 
 // Notify tells an integrator about something that is not a refusal (a

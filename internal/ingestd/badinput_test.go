@@ -50,6 +50,9 @@ func TestBadInputRejectedGoodKept(t *testing.T) {
 		{"ioc/v1/bench/dev-00001/telemetry", ``, payload.ReasonEmpty},
 		{"ioc/v1/bench/dev-00001/event", `{"zone": "gate"}`, payload.ReasonMissingField},
 		{"ioc/v1/bench/dev-00001/telemetry", `{"device": "dev-00002"}`, payload.ReasonInvalidKey},
+		// Accepted into the spool, refused by InfluxDB (pm25 is a float):
+		// reported after the fact, the good data around it kept.
+		{"ioc/v1/bench/dev-00001/telemetry", `{"pm25": "high"}`, payload.ReasonStoreRejected},
 	}
 	good := 0
 	publishGood := func() {

@@ -24,8 +24,10 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/spool"
 	"github.com/ioc-vn/ioc/internal/stamp"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
@@ -66,11 +68,31 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := openStore(ctx, c)
+	db, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer db.Close()
+	// With InfluxDB, ingest acknowledges once points are in the disk spool;
+	// the spool drains into InfluxDB. Points InfluxDB refuses for good are
+	// reported to their integrator by the pipeline (made below).
+	st := db
+	var sp *spool.Spool
+	var refused func(pts []point.Point, err error)
+	if !c.EmbeddedStore() && c.Spool.Enabled {
+		so := c.Spool.Options
+		so.Dir, so.RetryMin, so.RetryMax = c.SpoolDir(), c.Pipeline.RetryMin, c.Pipeline.RetryMax
+		sp, err = spool.Open(so, spool.Deps{Next: db, Log: log, Now: o.Now, Rejected: func(pts []point.Point, err error) {
+			if refused != nil {
+				refused(pts, err)
+			}
+		}}, metrics)
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		st = sp
+	}
 
 	journal, err := stamp.Open(c.JournalPath())
 	if err != nil {
@@ -116,6 +138,13 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			alerts.Close()
 		}
 		return err
+	}
+	refused = func(pts []point.Point, err error) {
+		for i := range pts {
+			pipe.RejectLater(&pts[i], payload.Errorf(payload.ReasonStoreRejected,
+				"the database refused %s at %s after it was accepted: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
+				pts[i].Measurement, pts[i].Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
+		}
 	}
 	// The alert service starts once its publisher (the source) exists.
 	alertsDone := make(chan struct{})
@@ -215,7 +244,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}
 
 	srv := &http.Server{
-		Handler:           handler(metrics, src, st, pipe, c.HTTP.Pprof),
+		Handler:           handler(metrics, src, st, pipe, sp, c.HTTP.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ln, err := net.Listen("tcp", c.HTTP.Listen)
@@ -392,7 +421,7 @@ type alwaysReady struct{}
 
 func (alwaysReady) Connected() bool { return true }
 
-func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, pprofOn bool) http.Handler {
+func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, sp *spool.Spool, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -401,6 +430,7 @@ func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /{$}", statusPage(client, st, pipe, sp))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -411,7 +441,13 @@ func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := st.Ping(ctx); err != nil {
+		// Behind the spool, a database outage is absorbed: not ready only
+		// once the spool is full.
+		if sp != nil {
+			if s := sp.Status(); s.Full {
+				problems = append(problems, fmt.Sprintf("spool: full (%d bytes, oldest %s); not acknowledging; database: %s", s.Bytes, s.Oldest.Round(time.Second), s.DatabaseErr))
+			}
+		} else if err := st.Ping(ctx); err != nil {
 			problems = append(problems, "store: "+err.Error())
 		}
 		if err := pipe.Ready(); err != nil {

@@ -2,6 +2,7 @@ package ingestd_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -267,9 +268,11 @@ func TestSIGKILLEmbeddedBroker(t *testing.T) {
 	waitExactly(t, in, n, 90*time.Second)
 }
 
-// TestInfluxOutage30s stops InfluxDB for 30 s while messages flow: nothing
-// is lost, readiness reports the outage, and the backlog drains afterwards.
-// The window is small so that the broker must hold most of the backlog.
+// TestInfluxOutage30s stops InfluxDB for 30 s while messages flow: ingest
+// keeps acknowledging into its disk spool (and stays ready), the status
+// page shows the backlog and the database's error, and afterwards the
+// spool drains: every message stored exactly once. The window is small,
+// so without the spool the broker would have to hold the backlog.
 func TestInfluxOutage30s(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
@@ -289,11 +292,82 @@ func TestInfluxOutage30s(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	in.Stop()
 	stopped := time.Now()
-	waitStatus(t, "http://"+ing.HTTP+"/readyz", http.StatusServiceUnavailable, 15*time.Second)
+	acked := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total")
+	testenv.Eventually(t, 15*time.Second, func() error {
+		s := statusJSON(t, ing.HTTP)
+		if s.Spool == nil || s.Spool.Entries == 0 || s.Database == "ok" {
+			return fmt.Errorf("status during the outage: %+v", s)
+		}
+		if now := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total"); now < acked+2000 {
+			return fmt.Errorf("acknowledged %v messages since InfluxDB stopped; want them spooled and acknowledged", now-acked)
+		}
+		return nil
+	})
+	waitStatus(t, "http://"+ing.HTTP+"/readyz", http.StatusOK, 5*time.Second)
 	time.Sleep(30*time.Second - time.Since(stopped))
 	in.Start()
 	<-done
 	waitExactly(t, in, n, 90*time.Second)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if s := statusJSON(t, ing.HTTP); s.Spool.Entries != 0 || s.Spool.Drained < n/2 {
+			return fmt.Errorf("spool after the outage: %+v", s.Spool)
+		}
+		return nil
+	})
+}
+
+// TestInfluxOutageWithoutSpool: with the spool off, an InfluxDB outage
+// stops acknowledgement instead (the broker holds the backlog), readiness
+// says so, and nothing is lost.
+func TestInfluxOutageWithoutSpool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 10_000, 1_000
+	in, mq, c := throughMosquitto(t, devices)
+	c.Spool.Enabled = false
+	c.Influx.Timeout = 5 * time.Second
+	c.Pipeline.MaxInFlight = 2000
+	c.Pipeline.RetryMax = 2 * time.Second
+	ing := startIngest(t, c, nil)
+	pub := client(t, mq.URL, "outage-nospool-pub")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 1000, func(i int) bool { return i%5 == 0 })
+	}()
+	time.Sleep(2 * time.Second)
+	in.Stop()
+	stopped := time.Now()
+	waitStatus(t, "http://"+ing.HTTP+"/readyz", http.StatusServiceUnavailable, 15*time.Second)
+	time.Sleep(10*time.Second - time.Since(stopped))
+	in.Start()
+	<-done
+	waitExactly(t, in, n, 90*time.Second)
+}
+
+// ingestStatus is the status page's JSON.
+type ingestStatus struct {
+	Database string
+	Spool    *struct {
+		Entries int
+		Bytes   int64
+		Drained int64 `json:"drained_points"`
+	}
+}
+
+func statusJSON(t *testing.T, addr string) ingestStatus {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s ingestStatus
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestBrokerRestartMidStream restarts Mosquitto (with persistence) while

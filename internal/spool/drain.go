@@ -95,7 +95,7 @@ func (s *Spool) drainer(ctx context.Context) {
 		}
 		attempt = 0
 		s.m.drainedPoints.Add(float64(len(pts)))
-		s.release(upto)
+		s.release(upto, len(pts))
 	}
 }
 
@@ -119,7 +119,7 @@ func (s *Spool) store(ctx context.Context, pts []point.Point) error {
 }
 
 // release drops entries up to index upto: stored.
-func (s *Spool) release(upto uint64) {
+func (s *Spool) release(upto uint64, points int) {
 	// The mark first: after a crash, entries after it are drained again.
 	tmp := s.drainedPath() + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(upto, 10)), 0o644); err == nil {
@@ -136,13 +136,18 @@ func (s *Spool) release(upto uint64) {
 	space := s.space
 	s.space = make(chan struct{})
 	s.drainErr = nil
+	s.drained += int64(points)
+	now := s.now()
+	s.rate = append(s.rate, rateSample{now, s.drained})
+	for len(s.rate) > 1 && now.Sub(s.rate[0].at) > 10*time.Second {
+		s.rate = s.rate[1:]
+	}
 	s.mu.Unlock()
 	close(space)
 	if err := w.TruncateFront(upto + 1); err != nil && !errors.Is(err, wal.ErrClosed) {
 		s.log.Warn("spool: truncating drained entries failed; they are kept until the next drain", "err", err)
 	}
 }
-
 
 func decodeLines(dst []point.Point, b []byte) ([]point.Point, error) {
 	dec := lineprotocol.NewDecoderWithBytes(b)
@@ -215,4 +220,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
-

@@ -104,6 +104,8 @@ type Spool struct {
 	drainSig chan struct{} // drainer
 	space    chan struct{} // closed and replaced when space frees up
 	drainErr error         // the last database failure, nil when draining works
+	drained  int64         // points drained since Open
+	rate     []rateSample  // recent (time, drained) for the drain rate
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -163,7 +165,7 @@ func Open(o Options, d Deps, reg metricsRegisterer) (*Spool, error) {
 	return s, nil
 }
 
-func (s *Spool) logDir() string     { return filepath.Join(s.dir, "log") }
+func (s *Spool) logDir() string      { return filepath.Join(s.dir, "log") }
 func (s *Spool) drainedPath() string { return filepath.Join(s.dir, "drained") }
 
 // openLog opens the log, repairing a torn tail (a crash or a full disk in
@@ -434,14 +436,24 @@ func (s *Spool) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 // Ping implements store.Store.
 func (s *Spool) Ping(ctx context.Context) error { return s.next.Ping(ctx) }
 
+type rateSample struct {
+	at      time.Time
+	drained int64
+}
+
 // Status is the spool's state for the status page.
 type Status struct {
-	Entries     int           `json:"entries"`
-	Bytes       int64         `json:"bytes"`
-	MaxBytes    int64         `json:"max_bytes"`
-	Oldest      time.Duration `json:"oldest_ns"`
-	Full        bool          `json:"full"`
-	DatabaseErr string        `json:"database_error,omitempty"`
+	Entries  int   `json:"entries"`
+	Bytes    int64 `json:"bytes"`
+	MaxBytes int64 `json:"max_bytes"`
+	// Oldest is the age of the oldest spooled batch.
+	Oldest time.Duration `json:"oldest_ns"`
+	Full   bool          `json:"full"`
+	// Drained is the points written to the database since start; DrainRate
+	// their rate over the last ten seconds or so (points/s).
+	Drained     int64   `json:"drained_points"`
+	DrainRate   float64 `json:"drain_rate"`
+	DatabaseErr string  `json:"database_error,omitempty"`
 }
 
 // Status reports the spool's size, the age of its oldest entry, and
@@ -449,7 +461,14 @@ type Status struct {
 func (s *Spool) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Entries: len(s.entries), Bytes: s.bytes, MaxBytes: s.o.MaxBytes, Oldest: s.oldestLocked(), Full: s.full}
+	st := Status{Entries: len(s.entries), Bytes: s.bytes, MaxBytes: s.o.MaxBytes, Oldest: s.oldestLocked(), Full: s.full, Drained: s.drained}
+	now := s.now()
+	if n := len(s.rate); n > 0 {
+		first := s.rate[0]
+		if el := now.Sub(first.at).Seconds(); el > 0.5 {
+			st.DrainRate = float64(s.drained-first.drained) / el
+		}
+	}
 	if s.drainErr != nil {
 		st.DatabaseErr = s.drainErr.Error()
 	}
