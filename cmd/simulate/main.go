@@ -7,6 +7,7 @@
 //	simulate                                   # play configs/province.yaml against tcp://127.0.0.1:1883
 //	simulate -config configs/simulator.yaml
 //	simulate load -devices 600 -rate 5000 -duration 1m
+//	simulate soak -rate 5000 -duration 30m -every 1m -metrics http://127.0.0.1:9100/metrics
 //	simulate gen > configs/province.yaml       # the province, from its seed
 package main
 
@@ -35,7 +36,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := "run"
-	if len(args) > 0 && (args[0] == "gen" || args[0] == "load" || args[0] == "run") {
+	if len(args) > 0 && (args[0] == "gen" || args[0] == "load" || args[0] == "soak" || args[0] == "run") {
 		mode, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("simulate "+mode, flag.ContinueOnError)
@@ -45,8 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	broker := fs.String("broker", "", "broker URL (default tcp://127.0.0.1:1883)")
 	seed := fs.Uint64("seed", 1, "gen: the province's seed")
 	devices := fs.Int("devices", 0, "load: devices taking part (0: all)")
-	rate := fs.Int("rate", 1000, "load: messages per second in all")
-	duration := fs.Duration("duration", time.Minute, "load: how long")
+	rate := fs.Int("rate", 1000, "load, soak: messages per second in all")
+	duration := fs.Duration("duration", time.Minute, "load, soak: how long")
+	every := fs.Duration("every", time.Minute, "soak: report interval")
+	metricsURL := fs.String("metrics", "http://127.0.0.1:9100/metrics", "soak: ingest's metrics, read at every report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -84,6 +87,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if mode == "soak" {
+		res, err := sim.Soak(ctx, cfg, reg, sim.SoakOptions{Rate: *rate, Duration: *duration, Every: *every, Metrics: *metricsURL}, stdout, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulate soak:", err)
+			return 1
+		}
+		if res.Failed > 0 {
+			return 1
+		}
+		return 0
+	}
 	if mode == "load" {
 		res, err := sim.Load(ctx, cfg, reg, sim.LoadOptions{Devices: *devices, Rate: *rate, Duration: *duration}, log)
 		if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	FlapWindow   time.Duration `yaml:"flap_window"`
 	Renotify     time.Duration `yaml:"renotify"`
 	SurfaceAfter time.Duration `yaml:"surface_after"`
+	// Forward makes this ingest forward what it stores to the alert owner
+	// (another ingest of its shared group) instead of running alerting.
+	Forward bool `yaml:"forward"`
 }
 
 // Publisher sends to the broker; the embedded broker and mqttsub.Client are.

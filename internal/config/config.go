@@ -311,6 +311,9 @@ func (c *Ingest) Validate() error {
 	} else if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {
+		bad("alerts.forward is for an ingest in a shared group (mqtt.shared_group) on an external broker, forwarding to the group's alert owner")
+	}
 	if c.Spool.Enabled && (c.Spool.MaxBytes < 1<<20 || c.Spool.DrainPoints < 1) {
 		bad("spool: max_bytes must be at least 1 MiB (%d) and drain_points positive (%d)", c.Spool.MaxBytes, c.Spool.DrainPoints)
 	}

@@ -117,7 +117,10 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	// through the same source.
 	var alerts *alertd.Service
 	var observer ingest.Observer
-	if c.Alerts.Rules != "" {
+	if c.Alerts.Rules != "" && c.Alerts.Forward {
+		observer = alertd.NewForwarder(pub, c.MQTT.ClientID, log)
+		log.Info("alerting is another ingest's: forwarding what this one stores", "topic", alertd.ObservationsPrefix+c.MQTT.ClientID)
+	} else if c.Alerts.Rules != "" {
 		rules, err := alert.LoadRules(c.Alerts.Rules)
 		if err != nil {
 			return err
@@ -215,6 +218,11 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 				closeSrc()
 				return fmt.Errorf("embedded broker: %w", err)
 			}
+			if err := b.Subscribe(alertd.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) }); err != nil {
+				stopPipeline()
+				closeSrc()
+				return fmt.Errorf("embedded broker: %w", err)
+			}
 		}
 		brokerURL = "embedded " + c.Broker.Listen
 		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
@@ -223,6 +231,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
 		if alerts != nil {
 			client.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
+			client.Subscribe(alertd.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) })
 			client.OnConnect(alerts.Resync)
 		}
 		brokerURL = c.MQTT.Broker

@@ -414,6 +414,7 @@ func TestSharedSubscriptionSplitsLoad(t *testing.T) {
 		c.MQTT.Broker = mq.URL
 		c.MQTT.ClientID = fmt.Sprintf("ingest-shared-%d", i)
 		c.MQTT.SharedGroup = "ingest"
+		c.Alerts.Forward = i > 0 // one alert owner per group
 		c.Influx.URL, c.Influx.Database = in.URL, in.DB
 		ings = append(ings, startIngest(t, c, nil))
 	}

@@ -19,6 +19,9 @@ type LoadOptions struct {
 	Duration time.Duration
 	// Window bounds the messages published and not yet acknowledged.
 	Window int
+	// Every, with Interval, reports each period's own result as the run goes.
+	Every    time.Duration
+	Interval func(elapsed time.Duration, r LoadResult)
 }
 
 // LoadResult is what a load run achieved. Latency is from publish to the
@@ -42,6 +45,7 @@ func Load(ctx context.Context, cfg Config, reg *registry.Registry, o LoadOptions
 		o.Window = 2000
 	}
 	s := New(cfg, reg, log)
+	s.clientPrefix = "ioc-load-"
 	if o.Devices > 0 && o.Devices < len(s.devices) {
 		s.devices = s.devices[:o.Devices]
 	}
@@ -55,8 +59,11 @@ func Load(ctx context.Context, cfg Config, reg *registry.Registry, o LoadOptions
 		lat   []time.Duration
 		wg    sync.WaitGroup
 		slots = make(chan struct{}, o.Window)
+		cur   LoadResult // this interval's
+		curL  []time.Duration
 	)
 	start := time.Now()
+	lastReport := start
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	next := 0
@@ -72,6 +79,16 @@ func Load(ctx context.Context, cfg Config, reg *registry.Registry, o LoadOptions
 		if elapsed >= o.Duration {
 			break
 		}
+		if o.Interval != nil && o.Every > 0 && now.Sub(lastReport) >= o.Every {
+			mu.Lock()
+			r, l := cur, curL
+			cur, curL = LoadResult{}, nil
+			mu.Unlock()
+			r.Elapsed = now.Sub(lastReport)
+			r.percentiles(l)
+			lastReport = now
+			o.Interval(elapsed, r)
+		}
 		due := int(elapsed.Seconds() * float64(o.Rate))
 		for ; sent < due; sent++ {
 			d := s.devices[next%len(s.devices)]
@@ -85,7 +102,10 @@ func Load(ctx context.Context, cfg Config, reg *registry.Registry, o LoadOptions
 			}
 			t0 := time.Now()
 			tok := s.clients[d.d.Integrator].Publish(topic, 1, false, body)
+			mu.Lock()
 			res.Sent++
+			cur.Sent++
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -96,18 +116,25 @@ func Load(ctx context.Context, cfg Config, reg *registry.Registry, o LoadOptions
 				defer mu.Unlock()
 				if !ok {
 					res.Failed++
+					cur.Failed++
 					return
 				}
 				res.Acked++
+				cur.Acked++
 				lat = append(lat, d)
+				curL = append(curL, d)
 			}()
 		}
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	res.percentiles(lat)
+	return res, nil
+}
+
+func (r *LoadResult) percentiles(lat []time.Duration) {
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
-		res.P50, res.P99, res.Max = lat[n/2], lat[n*99/100], lat[n-1]
+		r.P50, r.P99, r.Max = lat[n/2], lat[n*99/100], lat[n-1]
 	}
-	return res, nil
 }

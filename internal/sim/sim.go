@@ -103,6 +103,7 @@ type Simulator struct {
 
 	published, failed uint64
 	started           time.Time
+	clientPrefix      string // MQTT client ids: <prefix><integrator>
 }
 
 type scheduled struct {
@@ -113,7 +114,8 @@ type scheduled struct {
 // New makes a simulator for the devices of reg.
 func New(cfg Config, reg *registry.Registry, log *slog.Logger) *Simulator {
 	s := &Simulator{cfg: cfg, reg: reg, log: log, rnd: rand.New(rand.NewPCG(cfg.Seed, 7)),
-		byID: map[string]*device{}, children: map[string][]*device{}, clients: map[string]paho.Client{}, active: map[string]string{}}
+		byID: map[string]*device{}, children: map[string][]*device{}, clients: map[string]paho.Client{}, active: map[string]string{},
+		clientPrefix: "ioc-sim-"}
 	for _, d := range reg.Devices() {
 		sd := &device{d: d, typ: SensorType(d.ID), period: cfg.StatusEvery}
 		switch {
@@ -181,7 +183,7 @@ func (s *Simulator) connect(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("simulator: no account for integrator %q", integrator)
 		}
-		c, err := Connect(ctx, s.cfg.Broker, "ioc-sim-"+integrator, acc)
+		c, err := Connect(ctx, s.cfg.Broker, s.clientPrefix+integrator, acc)
 		if err != nil {
 			s.disconnect()
 			return fmt.Errorf("simulator: %s: %w", integrator, err)

@@ -96,29 +96,9 @@ func TestIncidentsRaiseTheirAlerts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays 722 devices for about half a minute")
 	}
-	c := config.Default()
-	c.DataDir = t.TempDir()
-	c.Registry = configs + "province.yaml"
-	c.Credentials = configs + "credentials.yaml"
-	c.Alerts.Rules = configs + "rules.yaml"
-	c.HTTP.Listen = "127.0.0.1:0"
-	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	c.Log.Level = "warn"
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	broker, _ := startIngest(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- ingestd.Run(ctx, &c, ingestd.Options{Log: log, Started: func(a string) { started <- a }})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("ingest: %v", err)
-	}
-	defer func() { cancel(); <-done }()
-	broker := "tcp://" + c.Broker.Listen
 
 	// Watch as an IOC server would, and the sensors' readings.
 	var mu sync.Mutex
@@ -149,13 +129,13 @@ func TestIncidentsRaiseTheirAlerts(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 
-	reg, err := registry.Load(c.Registry)
+	reg, err := registry.Load(configs + "province.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := sim.DefaultConfig()
 	cfg.Broker, cfg.StatusEvery, cfg.TelemetryEvery, cfg.Incidents = broker, 500*time.Millisecond, 500*time.Millisecond, false
-	s := sim.New(cfg, reg, log)
+	s := sim.New(cfg, reg, quiet)
 	simDone := make(chan error, 1)
 	simCtx, stopSim := context.WithCancel(ctx)
 	go func() { simDone <- s.Run(simCtx) }()
@@ -214,5 +194,78 @@ func TestIncidentsRaiseTheirAlerts(t *testing.T) {
 	}
 	if st := s.Stats(); st.Failed > 0 || len(st.Active) != len(sim.Kinds) {
 		t.Errorf("stats %+v: want no failed publish and %d incidents under way", st, len(sim.Kinds))
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+// startIngest runs ingest with the simulated province, the shipped rules
+// and accounts, on free loopback ports, until the test ends. It returns
+// the broker's URL and the HTTP (metrics) address.
+func startIngest(t *testing.T) (broker, httpAddr string) {
+	t.Helper()
+	c := config.Default()
+	c.DataDir = t.TempDir()
+	c.Registry = configs + "province.yaml"
+	c.Credentials = configs + "credentials.yaml"
+	c.Alerts.Rules = configs + "rules.yaml"
+	c.HTTP.Listen = "127.0.0.1:0"
+	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	c.Log.Level = "warn"
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- ingestd.Run(ctx, &c, ingestd.Options{Log: quiet, Started: func(a string) { started <- a }})
+	}()
+	select {
+	case httpAddr = <-started:
+	case err := <-done:
+		t.Fatalf("ingest: %v", err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	return "tcp://" + c.Broker.Listen, httpAddr
+}
+
+// TestSoakShort is the soak bench in miniature: the province with its
+// incidents and 500 msgs/s of load for 6 s, a report every 2 s with
+// ingest's memory and goroutines read from its metrics, nothing failed.
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the province for seconds")
+	}
+	broker, httpAddr := startIngest(t)
+	reg, err := registry.Load(configs + "province.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sim.DefaultConfig()
+	cfg.Broker = broker
+	var out bytes.Buffer
+	res, err := sim.Soak(context.Background(), cfg, reg, sim.SoakOptions{Rate: 500, Duration: 6500 * time.Millisecond, Every: 2 * time.Second,
+		Metrics: "http://" + httpAddr + "/metrics"}, &out, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("soak report:\n%s", out.String())
+	if res.Failed > 0 || res.Acked < 2500 {
+		t.Fatalf("load: %s", res)
+	}
+	rows := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 12 || !strings.HasSuffix(strings.TrimSpace(cells[1]), "s") {
+			continue
+		}
+		rows++
+		if rss, _ := strconv.ParseFloat(strings.TrimSpace(cells[8]), 64); rss <= 0 {
+			t.Errorf("row without ingest's memory: %s", line)
+		}
+		if g, _ := strconv.ParseFloat(strings.TrimSpace(cells[10]), 64); g <= 0 {
+			t.Errorf("row without ingest's goroutines: %s", line)
+		}
+	}
+	if rows != 3 {
+		t.Errorf("%d report rows, want 3:\n%s", rows, out.String())
 	}
 }

@@ -3,13 +3,11 @@ package spool
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/tidwall/wal"
@@ -53,7 +51,7 @@ func (s *Spool) drainer(ctx context.Context) {
 			if _, body, err := decodeHeader(data); err != nil {
 				s.m.corrupt.Inc()
 				s.log.Error("spool: skipping an entry that failed its checksum (disk corruption)", "index", e.index, "err", err)
-			} else if pts, err = decodeLines(pts, body); err != nil {
+			} else if pts, err = point.DecodeLines(pts, body); err != nil {
 				s.m.corrupt.Inc()
 				s.log.Error("spool: skipping an entry that does not decode", "index", e.index, "err", err)
 			}
@@ -147,59 +145,6 @@ func (s *Spool) release(upto uint64, points int) {
 	if err := w.TruncateFront(upto + 1); err != nil && !errors.Is(err, wal.ErrClosed) {
 		s.log.Warn("spool: truncating drained entries failed; they are kept until the next drain", "err", err)
 	}
-}
-
-func decodeLines(dst []point.Point, b []byte) ([]point.Point, error) {
-	dec := lineprotocol.NewDecoderWithBytes(b)
-	for dec.Next() {
-		m, err := dec.Measurement()
-		if err != nil {
-			return dst, err
-		}
-		p := point.Point{Measurement: string(m)}
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				return dst, err
-			}
-			if k == nil {
-				break
-			}
-			p.Tags = append(p.Tags, point.Tag{Key: string(k), Value: string(v)})
-		}
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				return dst, err
-			}
-			if k == nil {
-				break
-			}
-			f := point.Field{Key: string(k)}
-			switch v.Kind() {
-			case lineprotocol.Float:
-				f.Kind, f.F = point.Float, v.FloatV()
-			case lineprotocol.Int:
-				f.Kind, f.I = point.Int, v.IntV()
-			case lineprotocol.Uint:
-				f.Kind, f.I = point.Int, int64(v.UintV())
-			case lineprotocol.String:
-				f.Kind, f.S = point.String, v.StringV()
-			case lineprotocol.Bool:
-				f.Kind, f.B = point.Bool, v.BoolV()
-			default:
-				return dst, fmt.Errorf("field %s: unknown kind", k)
-			}
-			p.Fields = append(p.Fields, f)
-		}
-		t, err := dec.Time(lineprotocol.Nanosecond, time.Time{})
-		if err != nil {
-			return dst, err
-		}
-		p.Time = t
-		dst = append(dst, p)
-	}
-	return dst, nil
 }
 
 func backoff(attempt int, lo, hi time.Duration) time.Duration {
