@@ -168,7 +168,7 @@ func TestSIGKILLRandomMoments(t *testing.T) {
 	}
 }
 
-// TestSpoolDiskFull puts the spool on a 12 MiB tmpfs and InfluxDB down:
+// TestSpoolDiskFull puts the spool on a 5 MiB tmpfs and InfluxDB down:
 // the disk fills, ingest stops acknowledging (the broker holds the rest)
 // without dropping or corrupting anything, and when InfluxDB returns the
 // spool drains and every message is stored once. Needs root (mount).
@@ -182,7 +182,7 @@ func TestSpoolDiskFull(t *testing.T) {
 	if err := os.MkdirAll(spoolDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", spoolDir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", spoolDir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs for the spool (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", spoolDir).Run() })
@@ -210,4 +210,34 @@ func TestSpoolDiskFull(t *testing.T) {
 	in.Start()
 	<-done
 	waitExactly(t, in, n, 120*time.Second)
+}
+
+// TestClockJumps moves ingest's clock forward 90 minutes and then back 45
+// while messages flow, a third of them without a timestamp of their own
+// (stamped with ingest's clock): ingest keeps acknowledging, and every
+// message is stored exactly once.
+func TestClockJumps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	const n, devices = 20_000, 1_000
+	in, mq, c := throughMosquitto(t, devices)
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	ing := startIngest(t, c, now)
+	pub := client(t, mq.URL, "clock-pub")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 4000, func(i int) bool { return i%3 == 0 })
+	}()
+	for _, jump := range []time.Duration{90 * time.Minute, -45 * time.Minute, 0} {
+		time.Sleep(1500 * time.Millisecond)
+		offset.Store(int64(jump))
+	}
+	<-done
+	waitExactly(t, in, n, 60*time.Second)
+	if got := metric(t, ing.HTTP, "ioc_ingest_messages_acked_total"); got < n {
+		t.Errorf("acknowledged %v of %d", got, n)
+	}
 }
