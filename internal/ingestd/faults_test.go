@@ -105,11 +105,7 @@ func TestInfluxAnswers429And500And413AndSlow(t *testing.T) {
 	c.Pipeline.RetryMax = time.Second
 	ing := startIngest(t, c, nil)
 	pub := client(t, mq.URL, "proxy-pub")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 2500, func(i int) bool { return i%5 == 0 })
-	}()
+	done := publishing(t, []paho.Client{pub}, n, devices, 2500, func(i int) bool { return i%5 == 0 })
 	for _, mode := range []string{"ok", "429", "ok", "500", "413", "slow", "ok"} {
 		px.mode.Store(mode)
 		time.Sleep(2 * time.Second)
@@ -147,11 +143,7 @@ func TestSIGKILLRandomMoments(t *testing.T) {
 				"IOC_REGISTRY="+writeRegistry(t, devices), "IOC_MQTT_CLIENT_ID=ingest-random-kill")
 			p.start()
 			pub := client(t, mq.URL, "random-kill-pub")
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 4000, func(i int) bool { return i%3 == 0 })
-			}()
+			done := publishing(t, []paho.Client{pub}, n, devices, 4000, func(i int) bool { return i%3 == 0 })
 			kills := 1 + r.IntN(3)
 			var at []string
 			for range kills {
@@ -191,11 +183,7 @@ func TestSpoolDiskFull(t *testing.T) {
 	in.Stop()
 	ing := startIngest(t, c, nil)
 	pub := client(t, mq.URL, "disk-full-pub")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 0, func(i int) bool { return i%5 == 0 })
-	}()
+	done := publishing(t, []paho.Client{pub}, n, devices, 0, func(i int) bool { return i%5 == 0 })
 	testenv.Eventually(t, 60*time.Second, func() error {
 		if got := metric(t, ing.HTTP, "ioc_spool_append_errors_total"); got < 1 {
 			return fmt.Errorf("no append has failed yet (spool %+v)", statusJSON(t, ing.HTTP).Spool)
@@ -226,11 +214,7 @@ func TestClockJumps(t *testing.T) {
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	ing := startIngest(t, c, now)
 	pub := client(t, mq.URL, "clock-pub")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 4000, func(i int) bool { return i%3 == 0 })
-	}()
+	done := publishing(t, []paho.Client{pub}, n, devices, 4000, func(i int) bool { return i%3 == 0 })
 	for _, jump := range []time.Duration{90 * time.Minute, -45 * time.Minute, 0} {
 		time.Sleep(1500 * time.Millisecond)
 		offset.Store(int64(jump))

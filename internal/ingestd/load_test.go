@@ -35,6 +35,17 @@ func publishAll(t testing.TB, clients []paho.Client, from, to, devices int, base
 // publishThroughOutage is publishAll for persistent-session devices across
 // a broker outage: a failed publish is resent by paho after reconnecting,
 // so publishing goes on and the test counts what was stored.
+// publishing runs publishAll of messages 0..n in the background; the
+// channel closes when every one is acknowledged by the broker.
+func publishing(t testing.TB, clients []paho.Client, n, devices, pace int, withoutTS func(int) bool) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		publishAll(t, clients, 0, n, devices, time.Now().Add(-time.Hour), pace, withoutTS)
+	}()
+	return done
+}
+
 func publishThroughOutage(clients []paho.Client, n, devices int, pace int, withoutTS func(int) bool) {
 	_ = loadgen.Publish(context.Background(), clients, loadgen.Plan{
 		From: 0, To: n, Devices: devices, Base: time.Now().Add(-time.Hour), Rate: pace, WithoutTS: withoutTS, ContinueOnError: true,
@@ -224,11 +235,7 @@ func TestSIGKILLMidStream(t *testing.T) {
 		"IOC_REGISTRY="+writeRegistry(t, devices), "IOC_MQTT_CLIENT_ID=ingest-sigkill")
 	p.start()
 	pubs := []paho.Client{client(t, mq.URL, "kill-pub-0"), client(t, mq.URL, "kill-pub-1")}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, pubs, 0, n, devices, time.Now().Add(-time.Hour), 6000, func(i int) bool { return i%4 == 0 })
-	}()
+	done := publishing(t, pubs, n, devices, 6000, func(i int) bool { return i%4 == 0 })
 	for _, at := range []time.Duration{1200 * time.Millisecond, 1600 * time.Millisecond} {
 		time.Sleep(at)
 		p.kill()
@@ -284,11 +291,7 @@ func TestInfluxOutage30s(t *testing.T) {
 	c.Pipeline.RetryMax = 2 * time.Second
 	ing := startIngest(t, c, nil)
 	pub := client(t, mq.URL, "outage-pub")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 1000, func(i int) bool { return i%5 == 0 })
-	}()
+	done := publishing(t, []paho.Client{pub}, n, devices, 1000, func(i int) bool { return i%5 == 0 })
 	time.Sleep(2 * time.Second)
 	in.Stop()
 	stopped := time.Now()
@@ -331,11 +334,7 @@ func TestInfluxOutageWithoutSpool(t *testing.T) {
 	c.Pipeline.RetryMax = 2 * time.Second
 	ing := startIngest(t, c, nil)
 	pub := client(t, mq.URL, "outage-nospool-pub")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		publishAll(t, []paho.Client{pub}, 0, n, devices, time.Now().Add(-time.Hour), 1000, func(i int) bool { return i%5 == 0 })
-	}()
+	done := publishing(t, []paho.Client{pub}, n, devices, 1000, func(i int) bool { return i%5 == 0 })
 	time.Sleep(2 * time.Second)
 	in.Stop()
 	stopped := time.Now()

@@ -21,7 +21,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 	"github.com/ioc-vn/ioc/internal/config"
-	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -54,37 +53,12 @@ func quietLog(t testing.TB) *slog.Logger {
 // changes the configuration first.
 func startIngest(t testing.TB, mod ...func(*config.Ingest)) *system {
 	t.Helper()
-	c := config.Default()
-	c.DataDir = t.TempDir()
-	c.Registry = configs + "devices.yaml"
-	c.Credentials = configs + "credentials.yaml"
-	c.Alerts.Rules = configs + "rules.yaml"
-	c.HTTP.Listen = "127.0.0.1:0"
-	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	c.Log.Level = "warn"
+	c := testenv.IngestConfig(t, configs, "devices.yaml")
 	for _, f := range mod {
-		f(&c)
+		f(c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- ingestd.Run(ctx, &c, ingestd.Options{Log: quietLog(t), Started: func(a string) { started <- a }})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("ingest exited at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest did not start in 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-	})
-	return &system{Broker: "tcp://" + c.Broker.Listen, DataDir: c.DataDir}
+	in := testenv.StartIngest(t, c, quietLog(t))
+	return &system{Broker: in.Broker, DataDir: in.DataDir}
 }
 
 // iocConfig is configs/ioc.yaml pointed at sys.

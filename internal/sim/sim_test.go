@@ -14,8 +14,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
-	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/sim"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -200,31 +198,10 @@ func TestIncidentsRaiseTheirAlerts(t *testing.T) {
 var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 // startIngest runs ingest with the simulated province, the shipped rules
-// and accounts, on free loopback ports, until the test ends. It returns
-// the broker's URL and the HTTP (metrics) address.
+// and accounts until the test ends: the broker's URL and the HTTP address.
 func startIngest(t *testing.T) (broker, httpAddr string) {
-	t.Helper()
-	c := config.Default()
-	c.DataDir = t.TempDir()
-	c.Registry = configs + "province.yaml"
-	c.Credentials = configs + "credentials.yaml"
-	c.Alerts.Rules = configs + "rules.yaml"
-	c.HTTP.Listen = "127.0.0.1:0"
-	c.Broker.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	c.Log.Level = "warn"
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- ingestd.Run(ctx, &c, ingestd.Options{Log: quiet, Started: func(a string) { started <- a }})
-	}()
-	select {
-	case httpAddr = <-started:
-	case err := <-done:
-		t.Fatalf("ingest: %v", err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return "tcp://" + c.Broker.Listen, httpAddr
+	in := testenv.StartIngest(t, testenv.IngestConfig(t, configs, "province.yaml"), quiet)
+	return in.Broker, in.HTTP
 }
 
 // TestSoakShort is the soak bench in miniature: the province with its

@@ -20,6 +20,16 @@ func reading(dev string, at time.Time, pm25 float64, aqi int64) point.Point {
 		Fields: []point.Field{point.FloatField("pm25", pm25), point.IntField("aqi", aqi), point.StringField("grade", "ok")}}
 }
 
+func openStore(t *testing.T) *embedded.Store {
+	t.Helper()
+	s, err := embedded.Open(context.Background(), filepath.Join(t.TempDir(), "ioc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func render(ss []store.Series) string {
 	var b []byte
 	for _, s := range ss {
@@ -39,11 +49,7 @@ func render(ss []store.Series) string {
 // an expired hour joins its rollup; rollups expire in turn.
 func TestRetentionKeepsHourlyHistory(t *testing.T) {
 	ctx := context.Background()
-	s, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "ioc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var pts []point.Point
 	for i := 0; i < 3*24*60/7; i++ {
 		at := day0.Add(time.Duration(i) * 7 * time.Minute)
@@ -125,11 +131,7 @@ func TestRetentionKeepsHourlyHistory(t *testing.T) {
 // before it and the raw samples after it.
 func TestRetentionAcrossTheCut(t *testing.T) {
 	ctx := context.Background()
-	s, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "ioc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var pts []point.Point
 	for m := 0; m < 4*60; m += 10 { // hours 0..3, 6 readings each
 		pts = append(pts, reading("aq-01", day0.Add(time.Duration(m)*time.Minute), float64(m/60), 0))
