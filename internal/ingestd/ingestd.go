@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
@@ -78,13 +79,17 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	// reported to their integrator by the pipeline (made below).
 	st := db
 	var sp *spool.Spool
-	var refused func(pts []point.Point, err error)
+	// The drainer may refuse leftovers of the previous run before the
+	// pipeline exists: until then they are only logged and counted.
+	var refused atomic.Pointer[func(pts []point.Point, err error)]
 	if !c.EmbeddedStore() && c.Spool.Enabled {
 		so := c.Spool.Options
 		so.Dir, so.RetryMin, so.RetryMax = c.SpoolDir(), c.Pipeline.RetryMin, c.Pipeline.RetryMax
 		sp, err = spool.Open(so, spool.Deps{Next: db, Log: log, Now: o.Now, Rejected: func(pts []point.Point, err error) {
-			if refused != nil {
-				refused(pts, err)
+			if f := refused.Load(); f != nil {
+				(*f)(pts, err)
+			} else {
+				log.Warn("spool: the database refused points from before this start", "points", len(pts), "err", err)
 			}
 		}}, metrics)
 		if err != nil {
@@ -142,13 +147,14 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		}
 		return err
 	}
-	refused = func(pts []point.Point, err error) {
+	reject := func(pts []point.Point, err error) {
 		for i := range pts {
 			pipe.RejectLater(&pts[i], payload.Errorf(payload.ReasonStoreRejected,
 				"the database refused %s at %s after it was accepted: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
 				pts[i].Measurement, pts[i].Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
 		}
 	}
+	refused.Store(&reject)
 	// The alert service starts once its publisher (the source) exists.
 	alertsDone := make(chan struct{})
 	alertCtx, stopAlertCtx := context.WithCancel(context.WithoutCancel(ctx))

@@ -307,6 +307,11 @@ func TestInfluxOutage30s(t *testing.T) {
 		return nil
 	})
 	waitStatus(t, "http://"+ing.HTTP+"/readyz", http.StatusOK, 5*time.Second)
+	// Live alerts keep flowing: a device's last will during the outage is
+	// on the server topics at once (alerts are made from spooled data).
+	w := watchWall(t, mq.URL)
+	publish(t, pub, "ioc/v1/bench/dev-00007/status", []byte(`{"state":"offline"}`))
+	w.event("raised", "device-offline/dev-00007", 5*time.Second)
 	time.Sleep(30*time.Second - time.Since(stopped))
 	in.Start()
 	<-done
