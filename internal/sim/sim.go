@@ -102,6 +102,7 @@ type Simulator struct {
 	active   map[string]string
 
 	published, failed uint64
+	inflight          sync.WaitGroup // publishes not yet acknowledged
 	started           time.Time
 	clientPrefix      string // MQTT client ids: <prefix><integrator>
 }
@@ -194,6 +195,13 @@ func (s *Simulator) connect(ctx context.Context) error {
 }
 
 func (s *Simulator) disconnect() {
+	// Let publishes under way be acknowledged (bounded) before hanging up.
+	waited := make(chan struct{})
+	go func() { s.inflight.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+	}
 	for _, c := range s.clients {
 		c.Disconnect(250)
 	}
@@ -252,7 +260,9 @@ func (s *Simulator) publish(d *device, topic string, body []byte) {
 	}
 	tok := c.Publish(topic, 1, false, body)
 	s.published++
+	s.inflight.Add(1)
 	go func() {
+		defer s.inflight.Done()
 		if tok.WaitTimeout(30*time.Second) && tok.Error() == nil {
 			return
 		}
