@@ -19,19 +19,27 @@ import (
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
-// freezeAfterWrite stores a batch and then never returns, like a process
-// that died between the store's answer and the PUBACK.
+// freezeAfterWrite stores one batch and then never returns, like a
+// process that died between the store's answer and the PUBACK; it stores
+// nothing after that, as a dead process would not.
 type freezeAfterWrite struct {
 	store.Store
-	once   sync.Once
+	mu     sync.Mutex
+	done   bool
 	frozen chan struct{}
 }
 
 func (f *freezeAfterWrite) Write(ctx context.Context, pts []point.Point) error {
-	if err := f.Store.Write(ctx, pts); err != nil {
-		return err
+	f.mu.Lock()
+	first := !f.done
+	f.done = true
+	f.mu.Unlock()
+	if first {
+		if err := f.Store.Write(ctx, pts); err != nil {
+			return err
+		}
+		close(f.frozen)
 	}
-	f.once.Do(func() { close(f.frozen) })
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -71,7 +79,7 @@ func TestRedeliveryAfterCrashIsNotCountedTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := ingest.New(ingest.Options{FlushInterval: 5 * time.Millisecond}, ingest.Deps{Store: s, Registry: reg, Journal: j})
+		p, err := ingest.New(ingest.Options{FlushInterval: 5 * time.Millisecond, DrainTimeout: 200 * time.Millisecond}, ingest.Deps{Store: s, Registry: reg, Journal: j})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,9 +98,12 @@ func TestRedeliveryAfterCrashIsNotCountedTwice(t *testing.T) {
 		})
 		return func(clean bool) {
 			if !clean {
-				// Crash: the connection drops with the PUBACKs unsent.
+				// Crash: the connection drops with the PUBACKs unsent, and
+				// the process is gone before the next one starts.
 				c.Close(0)
 				cancel()
+				<-done
+				j.Close()
 				return
 			}
 			cancel()
