@@ -54,12 +54,49 @@ func publishThroughOutage(clients []paho.Client, n, devices int, pace int, witho
 
 func waitCount(t *testing.T, in *testenv.Influx, want int, timeout time.Duration) {
 	t.Helper()
-	testenv.Eventually(t, timeout, func() error {
-		if n := influxCount(t, in, "seq"); n != want {
-			return fmt.Errorf("%d of %d messages stored", n, want)
+	deadline := time.Now().Add(timeout)
+	for {
+		n := influxCount(t, in, "seq")
+		if n == want {
+			return
 		}
-		return nil
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages stored after %s; missing seq: %v", n, want, timeout, missingSeqs(t, in, want))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// missingSeqs lists (at most 20 of) the sequence numbers below want that
+// InfluxDB does not have, to tell which kind of message was lost.
+func missingSeqs(t *testing.T, in *testenv.Influx, want int) []int {
+	var resp struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(in.InfluxQL(t, `SELECT "seq" FROM /.*/`)), &resp); err != nil {
+		t.Fatal(err)
+	}
+	seen := make([]bool, want)
+	for _, r := range resp.Results {
+		for _, s := range r.Series {
+			for _, v := range s.Values {
+				if f, ok := v[1].(float64); ok && int(f) >= 0 && int(f) < want {
+					seen[int(f)] = true
+				}
+			}
+		}
+	}
+	var missing []int
+	for i, ok := range seen {
+		if !ok && len(missing) < 20 {
+			missing = append(missing, i)
+		}
+	}
+	return missing
 }
 
 // waitExactly waits until want messages are stored, lets late redeliveries
