@@ -135,6 +135,7 @@ func (p *process) waitHTTP(url string, want int) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-p.wait:
+			p.cmd = nil // gone: nothing to stop
 			p.t.Fatalf("%s exited while starting: %v\n%s", p.name, err, p.logTail())
 		default:
 		}
@@ -156,12 +157,21 @@ func (p *process) waitTCP(addr string) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-p.wait:
+			p.cmd = nil // gone: nothing to stop
 			p.t.Fatalf("%s exited while starting: %v\n%s", p.name, err, p.logTail())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
+			// Someone listens; make sure it is this process and not another
+			// test's server that took the port first (ours then exits).
+			select {
+			case err := <-p.wait:
+				p.cmd = nil
+				p.t.Fatalf("%s exited while starting (port %s taken by another process?): %v\n%s", p.name, addr, err, p.logTail())
+			case <-time.After(200 * time.Millisecond):
+			}
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
