@@ -79,6 +79,9 @@ func (s *Service) Observed(body []byte) {
 	if err != nil {
 		s.log.Warn("alerts: undecodable observations from another ingest", "err", err)
 	}
+	s.mu.Lock()
+	reg := s.reg
+	s.mu.Unlock()
 	var msgs []ingest.Stored
 	for start := 0; start < len(pts); {
 		dev, _ := pts[start].Tag("device")
@@ -89,10 +92,7 @@ func (s *Service) Observed(body []byte) {
 			}
 			end++
 		}
-		s.mu.Lock()
-		d, ok := s.reg.Device(dev)
-		s.mu.Unlock()
-		if ok {
+		if d, ok := reg.Device(dev); ok {
 			msgs = append(msgs, ingest.Stored{Device: d, Points: pts[start:end]})
 		}
 		start = end

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -455,10 +454,7 @@ func (p *Pipeline) writeRange(ctx context.Context, b *batch, lo, hi int) bool {
 		}
 		p.writeErr.Store(true)
 		p.m.writeErrors.WithLabelValues("transient").Inc()
-		delay := backoff(attempt, p.o.RetryMin, p.o.RetryMax)
-		if after, ok := store.RetryAfter(err); ok && after > delay {
-			delay = min(after, 5*p.o.RetryMax)
-		}
+		delay := store.RetryDelay(err, attempt, p.o.RetryMin, p.o.RetryMax)
 		if attempt == 0 || attempt%10 == 9 {
 			p.log.Warn("ingest: store write failed; retrying, messages stay unacknowledged", "err", err, "attempt", attempt+1, "points", hi-lo, "retry_in", delay)
 		}
@@ -468,15 +464,6 @@ func (p *Pipeline) writeRange(ctx context.Context, b *batch, lo, hi int) bool {
 			return false
 		}
 	}
-}
-
-// backoff is capped exponential backoff with full jitter.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo << min(attempt, 20)
-	if d > hi || d <= 0 {
-		d = hi
-	}
-	return lo/2 + rand.N(d)
 }
 
 // rejectStored reports the message owning point i, which the store refused.

@@ -1,7 +1,6 @@
 package ingestd_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,40 +49,9 @@ type running struct {
 
 func startIngest(t *testing.T, c *config.Ingest, now func() time.Time) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
-	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		done <- ingestd.Run(ctx, c, ingestd.Options{Log: log, Now: now, Started: func(a string) { started <- a }})
-	}()
-	r := &running{BrokerURL: c.MQTT.Broker}
-	if c.EmbeddedBroker() {
-		r.BrokerURL = "tcp://" + c.Broker.Listen
-	}
-	select {
-	case r.HTTP = <-started:
-	case err := <-done:
-		t.Fatalf("ingest exited at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("ingest did not start in 30s")
-	}
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("ingest: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("ingest did not stop in 30s")
-			}
-		})
-	}
-	t.Cleanup(r.stop)
-	return r
+	in := testenv.StartIngest(t, c, ingestd.Options{Log: log, Now: now})
+	return &running{BrokerURL: in.Broker, HTTP: in.HTTP, stop: in.Stop}
 }
 
 type testWriter struct{ t *testing.T }

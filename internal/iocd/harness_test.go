@@ -21,6 +21,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -57,7 +58,7 @@ func startIngest(t testing.TB, mod ...func(*config.Ingest)) *system {
 	for _, f := range mod {
 		f(c)
 	}
-	in := testenv.StartIngest(t, c, quietLog(t))
+	in := testenv.StartIngest(t, c, ingestd.Options{Log: quietLog(t)})
 	return &system{Broker: in.Broker, DataDir: in.DataDir}
 }
 

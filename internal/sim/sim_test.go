@@ -14,6 +14,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/sim"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -200,7 +201,7 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 // startIngest runs ingest with the simulated province, the shipped rules
 // and accounts until the test ends: the broker's URL and the HTTP address.
 func startIngest(t *testing.T) (broker, httpAddr string) {
-	in := testenv.StartIngest(t, testenv.IngestConfig(t, configs, "province.yaml"), quiet)
+	in := testenv.StartIngest(t, testenv.IngestConfig(t, configs, "province.yaml"), ingestd.Options{Log: quiet})
 	return in.Broker, in.HTTP
 }
 

@@ -3,7 +3,6 @@ package spool
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"time"
@@ -75,10 +74,7 @@ func (s *Spool) drainer(ctx context.Context) {
 			s.drainErr = err
 			s.mu.Unlock()
 			s.m.drainErrors.Inc()
-			delay := backoff(attempt, s.o.RetryMin, s.o.RetryMax)
-			if after, ok := store.RetryAfter(err); ok && after > delay {
-				delay = min(after, 5*s.o.RetryMax)
-			}
+			delay := store.RetryDelay(err, attempt, s.o.RetryMin, s.o.RetryMax)
 			if attempt == 0 || attempt%10 == 9 {
 				s.log.Warn("spool: database write failed; spooling until it recovers", "err", err, "attempt", attempt+1, "retry_in", delay)
 			}
@@ -145,14 +141,6 @@ func (s *Spool) release(upto uint64, points int) {
 	if err := w.TruncateFront(upto + 1); err != nil && !errors.Is(err, wal.ErrClosed) {
 		s.log.Warn("spool: truncating drained entries failed; they are kept until the next drain", "err", err)
 	}
-}
-
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo << min(attempt, 20)
-	if d > hi || d <= 0 {
-		d = hi
-	}
-	return lo/2 + rand.N(d)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -124,6 +125,21 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return r.After, true
 	}
 	return 0, false
+}
+
+// RetryDelay is how long to wait before attempt+1 at a write that failed
+// with err: capped exponential backoff from lo to hi with jitter, or the
+// delay the store asked for (Retry-After) when longer, up to 5×hi.
+func RetryDelay(err error, attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 20)
+	if d > hi || d <= 0 {
+		d = hi
+	}
+	delay := lo/2 + rand.N(d)
+	if after, ok := RetryAfter(err); ok && after > delay {
+		delay = min(after, 5*hi)
+	}
+	return delay
 }
 
 // Normalize sorts pts into Query's documented order: time, measurement,

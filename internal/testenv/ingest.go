@@ -2,9 +2,9 @@ package testenv
 
 import (
 	"context"
-	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/config"
@@ -28,21 +28,30 @@ func IngestConfig(t TB, configsDir, registry string) *config.Ingest {
 
 // Ingest is an ingest running in the test's process.
 type Ingest struct {
-	Broker  string // tcp://host:port of the embedded broker
+	Broker  string // the broker's URL: the embedded one, or mqtt.broker
 	HTTP    string // host:port of metrics, health and status
 	DataDir string
+	stop    func()
 }
 
-// StartIngest runs ingest with c until the test ends.
-func StartIngest(t TB, c *config.Ingest, log *slog.Logger) *Ingest {
+// Stop stops ingest before the test ends (it stops at the end anyway).
+func (in *Ingest) Stop() { in.stop() }
+
+// StartIngest runs ingest with c and o until the test ends or Stop.
+func StartIngest(t interface {
+	TB
+	Errorf(string, ...any)
+}, c *config.Ingest, o ingestd.Options) *Ingest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- ingestd.Run(ctx, c, ingestd.Options{Log: log, Started: func(a string) { started <- a }})
-	}()
-	in := &Ingest{Broker: "tcp://" + c.Broker.Listen, DataDir: c.DataDir}
+	o.Started = func(a string) { started <- a }
+	go func() { done <- ingestd.Run(ctx, c, o) }()
+	in := &Ingest{Broker: c.MQTT.Broker, DataDir: c.DataDir}
+	if c.EmbeddedBroker() {
+		in.Broker = "tcp://" + c.Broker.Listen
+	}
 	select {
 	case in.HTTP = <-started:
 	case err := <-done:
@@ -52,11 +61,20 @@ func StartIngest(t TB, c *config.Ingest, log *slog.Logger) *Ingest {
 		cancel()
 		t.Fatal("ingest did not start in 30s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("ingest: %v", err)
-		}
-	})
+	var once sync.Once
+	in.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("ingest: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("ingest did not stop in 30s")
+			}
+		})
+	}
+	t.Cleanup(in.stop)
 	return in
 }
