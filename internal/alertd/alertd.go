@@ -103,6 +103,9 @@ type item struct {
 	result  *commandResult
 	refresh bool // the registry changed: republish every device
 	resync  bool // the broker may have missed messages: republish everything
+	// sweep lists topics the broker retains under RetainedFilters: those
+	// the engine does not hold are cleared.
+	sweep []string
 }
 
 // record is a transition as saved, published on EventsTopic and written
@@ -284,6 +287,51 @@ func (s *Service) Resync() {
 	s.poke()
 }
 
+// RetainedFilters are the server topics whose retained messages must equal
+// the alert service's state: active alerts and open maintenance windows.
+func RetainedFilters() []string { return []string{AlertsTopic + "#", MaintenanceTopic + "#"} }
+
+// Sweep takes the topics on which the broker holds a retained message
+// under RetainedFilters (listed on every connect) and clears those the
+// engine does not hold: a broker restored from a save older than the last
+// resolve would otherwise bring a resolved alert back to every wall, where
+// no one can acknowledge or resolve it.
+func (s *Service) Sweep(retained []string) {
+	if retained == nil {
+		retained = []string{}
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, item{sweep: retained})
+	s.mu.Unlock()
+	s.poke()
+}
+
+// clearGhosts clears the retained topics the engine does not hold. It runs
+// on the loop, so a transition queued before it has been published and one
+// queued after it is published after the clear.
+func (s *Service) clearGhosts(retained []string) {
+	s.mu.Lock()
+	held := map[string]bool{}
+	for _, a := range s.eng.Active() {
+		held[AlertsTopic+a.ID] = true
+	}
+	for _, m := range s.eng.Maintenance() {
+		held[MaintenanceTopic+m.Target] = true
+	}
+	s.mu.Unlock()
+	var cleared []string
+	for _, t := range retained {
+		if !held[t] {
+			s.clearRetained(t)
+			cleared = append(cleared, t)
+		}
+	}
+	if len(cleared) > 0 {
+		s.m.ghosts.Add(float64(len(cleared)))
+		s.log.Warn("alerts: cleared retained messages the alert service does not hold (broker restored from an old save, or forged)", "count", len(cleared), "first", cleared[0])
+	}
+}
+
 // Active returns the active alerts.
 func (s *Service) Active() []alert.Alert {
 	s.mu.Lock()
@@ -361,7 +409,7 @@ func (s *Service) flush(ctx context.Context) {
 func (s *Service) flushItems(ctx context.Context, items []item) {
 	recs := make([]record, 0, len(items))
 	for _, it := range items {
-		if it.seen == "" && it.result == nil && !it.refresh && !it.resync {
+		if it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil {
 			recs = append(recs, it.rec)
 		}
 	}
@@ -394,6 +442,8 @@ func (s *Service) flushItems(ctx context.Context, items []item) {
 				d.last = nil
 			}
 			s.publishSnapshot()
+		case it.sweep != nil:
+			s.clearGhosts(it.sweep)
 		default:
 			s.publishRecord(&it.rec, touched)
 		}

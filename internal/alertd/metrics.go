@@ -13,6 +13,7 @@ type metrics struct {
 	saveErrors    prometheus.Counter
 	publishErrors prometheus.Counter
 	historyErrors prometheus.Counter
+	ghosts        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
@@ -39,11 +40,14 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_alert_history_errors_total", Help: "Failed writes of alert history to the store (retried).",
 		}),
+		ghosts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_alert_retained_cleared_total", Help: "Retained alerts and maintenance windows the broker held that the alert service did not (a broker restored from an old save, or a forged message), cleared.",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.observed, m.transitions, m.commands, m.saveSeconds, m.saveErrors, m.publishErrors, m.historyErrors)
+	reg.MustRegister(m.observed, m.transitions, m.commands, m.saveSeconds, m.saveErrors, m.publishErrors, m.historyErrors, m.ghosts)
 	active := prometheus.NewDesc("ioc_alerts_active", "Active alerts by severity (suppressed ones included).", []string{"severity"}, nil)
 	reg.MustRegister(collectorFunc{desc: active, collect: func(ch chan<- prometheus.Metric) {
 		n := map[alert.Severity]int{}

@@ -219,6 +219,13 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		}
 		reports, src, closeSrc = b, alwaysReady{}, func() { b.Close() }
 		if alerts != nil {
+			// The broker restored its retained messages from disk: clear any
+			// the alert service does not hold before it publishes its own.
+			var retained []string
+			for _, f := range alertd.RetainedFilters() {
+				retained = append(retained, b.Retained(f)...)
+			}
+			alerts.Sweep(retained)
 			if err := b.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) }); err != nil {
 				stopPipeline()
 				closeSrc()
@@ -238,7 +245,19 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		if alerts != nil {
 			client.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
 			client.Subscribe(alertd.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) })
-			client.OnConnect(alerts.Resync)
+			client.OnConnect(func() {
+				alerts.Resync()
+				// The broker may have restored retained messages from a save
+				// older than the last resolve: list them and clear the ghosts.
+				listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				retained, err := client.Retained(listCtx, alertd.RetainedFilters(), alertd.TopicRoot+"sync/"+c.MQTT.ClientID)
+				if err != nil {
+					log.Warn("alerts: could not list the broker's retained alerts; ghosts are cleared on the next connect", "err", err)
+					return
+				}
+				alerts.Sweep(retained)
+			})
 		}
 		brokerURL = c.MQTT.Broker
 		connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)

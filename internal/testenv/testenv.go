@@ -280,7 +280,10 @@ func (in *Influx) InfluxQL(t TB, q string) string {
 type Mosquitto struct {
 	Addr string // host:port
 	URL  string // tcp://host:port
-	p    *process
+	// SaveFile is the persistence file Mosquitto writes every second and
+	// when stopped, and reads when it starts.
+	SaveFile string
+	p        *process
 }
 
 // MosquittoOptions tune the broker under test.
@@ -323,9 +326,10 @@ log_type warning
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	m := &Mosquitto{
-		Addr: addr,
-		URL:  "tcp://" + addr,
-		p:    &process{t: t, name: "mosquitto", bin: bin, args: []string{"-c", cfg}, log: filepath.Join(dir, "mosquitto.log")},
+		Addr:     addr,
+		URL:      "tcp://" + addr,
+		SaveFile: filepath.Join(dir, "mosquitto.db"),
+		p:        &process{t: t, name: "mosquitto", bin: bin, args: []string{"-c", cfg}, log: filepath.Join(dir, "mosquitto.log")},
 	}
 	m.Start()
 	t.Cleanup(func() { m.p.stop(syscall.SIGTERM) })
