@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/alertd"
@@ -33,6 +34,7 @@ const (
 	TypeMaintenance      = "maintenance"       // a window opened or changed: Maintenance
 	TypeMaintenanceEnded = "maintenance_ended" // a window ended: Maintenance is its last state
 	TypeCounts           = "counts"            // the summary changed: Counts
+	TypeSync             = "sync"              // the picture stopped or started following the broker: Sync
 )
 
 // Delta is one change to the picture.
@@ -43,6 +45,7 @@ type Delta struct {
 	Device      *alertd.DeviceState `json:"device,omitempty"`
 	Maintenance *alert.Maintenance  `json:"maintenance,omitempty"`
 	Counts      *Counts             `json:"counts,omitempty"`
+	Sync        *SyncState          `json:"sync,omitempty"`
 
 	// JSON is the delta encoded once, shared by every client.
 	JSON []byte `json:"-"`
@@ -65,8 +68,19 @@ func (d *Delta) Key() string {
 		return "device/" + d.Device.ID
 	case TypeCounts:
 		return "counts"
+	case TypeSync:
+		return "sync"
 	}
 	return ""
+}
+
+// SyncState says whether the picture follows the broker. When it does
+// not (the server lost the broker), StaleSince is when it stopped: what
+// the picture shows is as of then, and pages say so instead of claiming
+// to be live.
+type SyncState struct {
+	Live       bool       `json:"live"`
+	StaleSince *time.Time `json:"stale_since,omitempty"`
 }
 
 // Counts is the summary the wall shows at the top: devices by district and
@@ -101,6 +115,9 @@ type Snapshot struct {
 	Maintenance []alert.Maintenance  `json:"maintenance"`
 	Counts      *Counts              `json:"counts"`
 	Synced      bool                 `json:"synced"`
+	// Live and StaleSince: see SyncState.
+	Live       bool       `json:"live"`
+	StaleSince *time.Time `json:"stale_since,omitempty"`
 }
 
 // Subscriber receives deltas in order. Offer is called with the picture
@@ -124,7 +141,9 @@ type Picture struct {
 	ring       []*Delta // the last len(ring) deltas, by seq % len(ring)
 	subs       map[Subscriber]struct{}
 	synced     bool
-	staging    *state // set while a (re)sync collects the retained messages
+	live       bool      // following the broker: synced since the last loss
+	staleSince time.Time // when live last ended; zero before the first sync
+	staging    *state    // set while a (re)sync collects the retained messages
 }
 
 type state struct {
@@ -216,6 +235,7 @@ func (p *Picture) Snapshot(f Filter) Snapshot {
 
 func (p *Picture) snapshotLocked(f Filter) Snapshot {
 	s := Snapshot{Type: "snapshot", Epoch: p.epoch, Seq: p.seq, Filter: f, Synced: p.synced,
+		Live: p.live, StaleSince: p.syncLocked().StaleSince,
 		Alerts: []alert.Alert{}, Devices: []alertd.DeviceState{}, Maintenance: []alert.Maintenance{}}
 	for _, a := range p.alerts {
 		if f.matchAlert(a) {
@@ -359,6 +379,32 @@ func (p *Picture) EndSync() {
 	}
 	p.recountLocked()
 	p.synced = true
+	if !p.live {
+		p.live = true
+		p.emitLocked(&Delta{Type: TypeSync, Sync: p.syncLocked()})
+	}
+}
+
+// Lost marks the picture as no longer following the broker, as of at:
+// clients are told, and keep what they have, marked stale, until the next
+// EndSync.
+func (p *Picture) Lost(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.live {
+		return
+	}
+	p.live, p.staleSince = false, at
+	p.emitLocked(&Delta{Type: TypeSync, Sync: p.syncLocked()})
+}
+
+func (p *Picture) syncLocked() *SyncState {
+	st := &SyncState{Live: p.live}
+	if !p.live && !p.staleSince.IsZero() {
+		t := p.staleSince
+		st.StaleSince = &t
+	}
+	return st
 }
 
 func sameJSON(a, b any) bool {

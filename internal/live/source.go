@@ -108,6 +108,7 @@ func NewSource(cfg mqttsub.Config, pic *Picture, log *slog.Logger, reg prometheu
 		SetOnConnectHandler(func(c paho.Client) { go s.subscribe(c) }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.ready.Store(false)
+			s.pic.Lost(time.Now())
 			log.Warn("live: broker connection lost; reconnecting", "broker", cfg.Broker, "err", err)
 		})
 	o.SetCustomOpenConnectionFn(mqttsub.Dialer(tc))

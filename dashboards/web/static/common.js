@@ -15,6 +15,8 @@ const IOC = (() => {
       ack: "Xác nhận", acked_by: "Đã xác nhận bởi", resolve: "Đã xử lý", note: "Ghi chú",
       resolve_note: "Đã làm gì? (bắt buộc)", send: "Gửi", cancel: "Huỷ",
       disconnected: "MẤT KẾT NỐI VỚI MÁY CHỦ — đang kết nối lại…", syncing: "Đang đồng bộ…",
+      stale: "DỮ LIỆU CŨ TỪ {time} — máy chủ mất kết nối với hệ thống thu thập, đang kết nối lại…",
+      stale_short: "Dữ liệu cũ từ {time}",
       lagging: "Kết nối chậm — đã tải lại toàn bộ dữ liệu", sound_on: "Âm thanh: bật", sound_off: "Âm thanh: tắt",
       map: "Bản đồ thiết bị", cameras: "Tình trạng camera theo đầu ghi", districts: "Theo huyện/thành phố",
       total: "Tổng", logout: "Đăng xuất", login: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu",
@@ -36,6 +38,8 @@ const IOC = (() => {
       ack: "Acknowledge", acked_by: "Acknowledged by", resolve: "Resolve", note: "Note",
       resolve_note: "What was done? (required)", send: "Send", cancel: "Cancel",
       disconnected: "CONNECTION TO THE SERVER LOST — reconnecting…", syncing: "Syncing…",
+      stale: "STALE DATA SINCE {time} — the server lost the data feed; reconnecting…",
+      stale_short: "Stale data since {time}",
       lagging: "Slow connection — everything was reloaded", sound_on: "Sound: on", sound_off: "Sound: off",
       map: "Device map", cameras: "Camera health by recorder", districts: "By district",
       total: "Total", logout: "Log out", login: "Log in", username: "Username", password: "Password",
@@ -136,6 +140,8 @@ const IOC = (() => {
       this.seq = 0;
       this.backoff = 500;
       this.connected = false;
+      this.live = true; // the server's picture follows the broker
+      this.staleSince = null;
       this.connect();
     }
     url() {
@@ -165,6 +171,14 @@ const IOC = (() => {
       this.connected = c;
       if (this.h.onStatus) this.h.onStatus(c);
     }
+    // setSync records whether the server's picture follows the broker;
+    // onSync(live, since) lets the page say the data is stale.
+    setSync(live, since) {
+      live = live !== false;
+      if (this.live === live && this.staleSince === (since || null)) return;
+      this.live = live; this.staleSince = since || null;
+      if (this.h.onSync) this.h.onSync(this.live, this.staleSince);
+    }
     setFilter(f) {
       this.filter = f;
       if (this.ws && this.ws.readyState === WebSocket.OPEN) {
@@ -182,6 +196,7 @@ const IOC = (() => {
         if (m.province) this.province = m.province;
         this.epoch = m.epoch; this.seq = m.seq;
         this.setConnected(true);
+        this.setSync(m.live, m.stale_since);
         if (this.h.onSnapshot) this.h.onSnapshot();
         return;
       }
@@ -202,6 +217,7 @@ const IOC = (() => {
         case "maintenance": this.maintenance.set(m.maintenance.target, m.maintenance); break;
         case "maintenance_ended": this.maintenance.delete(m.maintenance.target); break;
         case "counts": this.counts = m.counts; break;
+        case "sync": this.setSync(m.sync.live, m.sync.stale_since); break;
       }
       if (this.h.onChange) this.h.onChange(m.type, m);
     }

@@ -38,6 +38,11 @@
     onSnapshot: () => route(),
     onChange: IOC.throttle(() => route(true)),
     onStatus: (c) => { $("lost").hidden = c; document.body.dataset.connected = c ? "yes" : "no"; },
+    onSync: (ok, since) => {
+      $("stale").hidden = ok;
+      $("stale").textContent = ok ? "" : IOC.t("stale_short").replace("{time}", since ? IOC.time(since) : "…");
+      document.body.dataset.live = ok ? "yes" : "no";
+    },
   });
   window.iocLive = live;
 

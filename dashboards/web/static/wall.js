@@ -52,6 +52,13 @@
       document.body.dataset.connected = c ? "yes" : "no";
     },
     onLagging: () => notice(t("lagging")),
+    onSync: (ok, since) => {
+      // The server lost the broker: what is shown is as of `since`.
+      $("stale").hidden = ok;
+      $("stale").textContent = ok ? "" : t("stale").replace("{time}", since ? IOC.time(since) : "…");
+      $("conn").classList.toggle("stale", !ok);
+      document.body.dataset.live = ok ? "yes" : "no";
+    },
     onAlert: (a, old) => {
       // New, reopened or renotified critical alert: sound once.
       const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;
