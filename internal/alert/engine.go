@@ -59,6 +59,11 @@ type Alert struct {
 	Message    map[string]string `json:"message"` // "vi", "en"
 	RaisedAt   time.Time         `json:"raised_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+	// LastAt is when the condition was last observed (the last event of an
+	// event rule): timers that run from the condition read it, so an
+	// acknowledgement, a fold or a maintenance window (which move
+	// UpdatedAt) changes none of them.
+	LastAt time.Time `json:"last_at,omitzero"`
 	Count      int               `json:"count"`
 	Flaps      int               `json:"flaps"`
 	Ack        *Ack              `json:"ack,omitempty"`
@@ -70,6 +75,14 @@ type Alert struct {
 	// Suppressed: raised or still active while its device or district is
 	// in maintenance. Shown, marked, never announced.
 	Suppressed bool `json:"suppressed,omitempty"`
+}
+
+// lastAt is LastAt, or UpdatedAt for an alert saved before LastAt existed.
+func (a *Alert) lastAt() time.Time {
+	if a.LastAt.IsZero() {
+		return a.UpdatedAt
+	}
+	return a.LastAt
 }
 
 // IsDistrict reports whether the alert is a district-wide outage.
@@ -490,7 +503,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 				silent = append(silent, s)
 			}
 		case Event:
-			if s.active() && !now.Before(a.UpdatedAt.Add(time.Duration(s.rule.ClearAfter))) {
+			if s.active() && !now.Before(a.lastAt().Add(time.Duration(s.rule.ClearAfter))) {
 				out = e.clear(out, s, nil, now)
 			}
 		case Stuck:
@@ -535,11 +548,11 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 	a := s.alert
 	switch {
 	case a != nil && a.State == Active:
-		a.Value, a.UpdatedAt, a.Message = value, now, msg
+		a.Value, a.UpdatedAt, a.LastAt, a.Message = value, now, now, msg
 		a.Count++
 		return append(out, Transition{Kind: Updated, At: now, Alert: *a})
 	case a != nil && now.Sub(a.ResolvedAt) < e.o.FlapWindow:
-		a.State, a.Value, a.UpdatedAt, a.Message = Active, value, now, msg
+		a.State, a.Value, a.UpdatedAt, a.LastAt, a.Message = Active, value, now, now, msg
 		a.Flaps++
 		a.Count++
 		a.ResolvedAt, a.ResolvedBy, a.Ack = time.Time{}, "", nil
@@ -550,7 +563,7 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		return e.foldChildren(out, s, now)
 	}
 	a = &Alert{ID: s.id, Rule: r.ID, RuleKind: r.Kind, Device: d.ID, DeviceKind: d.Kind, District: d.District,
-		Severity: r.Severity, State: Active, Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, Count: 1,
+		Severity: r.Severity, State: Active, Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, LastAt: now, Count: 1,
 		Parent: e.foldTarget(s), Suppressed: e.inMaintenance(d, now)}
 	s.alert = a
 	e.renotifyLater(s, now)
@@ -720,7 +733,7 @@ func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (sk
 		case Silence:
 			s.lastSeen = time.Time{} // offline until it reports
 		case Event:
-			e.set(s, dueCondition, a.UpdatedAt.Add(time.Duration(r.ClearAfter)))
+			e.set(s, dueCondition, a.lastAt().Add(time.Duration(r.ClearAfter)))
 		}
 		if r.Severity == Critical && a.Ack == nil {
 			e.set(s, dueRenotify, now.Add(e.o.Renotify))

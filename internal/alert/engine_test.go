@@ -233,3 +233,40 @@ func TestAcknowledgeAndResolveByHand(t *testing.T) {
 		t.Fatalf("active %+v", got)
 	}
 }
+
+// TestEventClearsAfterTheLastEventWhateverHappensToTheAlert: an event
+// alert clears ClearAfter after its last event; acknowledging it, or a
+// restart after the acknowledgement, moves nothing.
+func TestEventClearsAfterTheLastEventWhateverHappensToTheAlert(t *testing.T) {
+	r := newRig(t, "camera-tamper")
+	r.send("cam-1", "event", point.StringField("type", "tamper"))
+	r.expect("raised camera-tamper/cam-1")
+	r.at(5 * time.Minute)
+	r.send("cam-1", "event", point.StringField("type", "tamper"))
+	r.expect("updated camera-tamper/cam-1")
+	r.at(12 * time.Minute)
+	if _, err := r.e.Acknowledge("camera-tamper/cam-1", "op", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.at(19 * time.Minute)
+	r.expect()
+	r.at(20 * time.Minute) // 15 minutes after the last event, not after the acknowledgement
+	r.expect("resolved camera-tamper/cam-1")
+
+	// The same across a restart after the acknowledgement.
+	r.at(25 * time.Minute)
+	r.send("cam-1", "event", point.StringField("type", "tamper"))
+	r.expect("reopened camera-tamper/cam-1")
+	r.at(35 * time.Minute)
+	if _, err := r.e.Acknowledge("camera-tamper/cam-1", "op", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	e2 := NewEngine(r.e.rules, r.reg, Options{})
+	e2.Restore(r.e.Alerts(), r.e.Maintenance(), r.now)
+	e2.Start(r.now)
+	r.e, r.log = e2, nil
+	r.at(39 * time.Minute)
+	r.expect()
+	r.at(40 * time.Minute)
+	r.expect("resolved camera-tamper/cam-1")
+}
