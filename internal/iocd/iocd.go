@@ -108,11 +108,16 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if pages == nil {
 		pages = dashboards.Web()
 	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return err
+	}
 	h, err := api.New(api.Deps{
 		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
 		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}),
-	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout})
+	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
+		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		return err
 	}
