@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	// Owner-only files for anything a library creates without a mode of
+	// its own; the data_dir writers also set 0600/0700 explicitly.
+	syscall.Umask(0o077)
 	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
 		os.Exit(hashPassword())
 	}

@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
-	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	audit, err := api.OpenAudit(cfg.AuditLog, log, nil)
