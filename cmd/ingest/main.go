@@ -15,8 +15,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/ioc-vn/ioc/internal/config"
@@ -24,10 +26,13 @@ import (
 )
 
 func main() {
+	// Owner-only files for anything a library creates without a mode of
+	// its own; the data_dir writers also set 0600/0700 explicitly.
+	syscall.Umask(0o077)
 	if ran, code := tool(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ran {
 		os.Exit(code)
 	}
-	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, demo, err := load(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -36,6 +41,9 @@ func main() {
 		os.Exit(2)
 	}
 	log := cfg.Log.Logger(os.Stderr)
+	if len(demo) > 0 {
+		log.Warn("demo mode: starting with the shipped demo secrets; anyone who has read the repository can log in with them", "secrets", strings.Join(demo, ", "))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,4 +63,18 @@ func main() {
 		log.Error("ingest failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// load reads the configuration and refuses the shipped demo secrets unless
+// -demo (IOC_DEMO=true) says this is a demo; it returns those it accepted.
+func load(args []string, getenv func(string) string, usage io.Writer) (*config.Ingest, []string, error) {
+	cfg, err := config.Load(args, getenv, usage)
+	if err != nil {
+		return nil, nil, err
+	}
+	demo := cfg.DemoSecrets()
+	if len(demo) > 0 && !cfg.Demo {
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ingest hash-password -generate` makes a secret and its hash) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+	}
+	return cfg, demo, nil
 }

@@ -141,7 +141,7 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 		}
 		cmd.Env = append(append(os.Environ(), brokerEnv...), "IOC_INFLUX_URL="+in.URL, "IOC_INFLUX_DATABASE="+in.DB,
 			"IOC_DATA_DIR="+filepath.Join(dir, "data"), "IOC_HTTP_LISTEN="+httpAddr, "IOC_REGISTRY="+reg,
-			"IOC_MQTT_CLIENT_ID=ingest-bench", "IOC_HTTP_PPROF=true", "IOC_QUOTAS=off", "IOC_LOG_LEVEL=warn")
+			"IOC_MQTT_CLIENT_ID=ingest-bench", "IOC_DEMO=true", "IOC_HTTP_PPROF=true", "IOC_QUOTAS=off", "IOC_LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {

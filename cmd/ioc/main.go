@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,13 +26,16 @@ import (
 )
 
 func main() {
+	// Owner-only files for anything a library creates without a mode of
+	// its own; the data_dir writers also set 0600/0700 explicitly.
+	syscall.Umask(0o077)
 	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
 		os.Exit(hashPassword())
 	}
 	if len(os.Args) > 1 && os.Args[1] == "all" {
 		os.Exit(allInOne(os.Args[2:]))
 	}
-	cfg, err := config.LoadIOC(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, demo, err := load(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -40,12 +44,31 @@ func main() {
 		os.Exit(2)
 	}
 	log := cfg.Log.Logger(os.Stderr)
+	if len(demo) > 0 {
+		log.Warn("demo mode: starting with the shipped demo secrets; anyone who has read the repository can log in with them", "secrets", strings.Join(demo, ", "))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log}); err != nil {
 		log.Error("ioc failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// load reads the configuration and refuses the shipped demo secrets (and
+// an empty session secret) unless -demo (IOC_DEMO=true) says this is a
+// demo; it returns those it accepted. `ioc all` is the demo and is not
+// checked.
+func load(args []string, getenv func(string) string, usage io.Writer) (*config.IOC, []string, error) {
+	cfg, err := config.LoadIOC(args, getenv, usage)
+	if err != nil {
+		return nil, nil, err
+	}
+	demo := cfg.DemoSecrets()
+	if len(demo) > 0 && !cfg.Demo {
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ioc hash-password` for users, IOC_MQTT_PASSWORD, IOC_SESSION_SECRET of 32+ characters) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+	}
+	return cfg, demo, nil
 }
 
 // hashPassword reads a password from stdin and prints its bcrypt hash.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
@@ -42,6 +43,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 `
 
 func openStateDB(ctx context.Context, path string) (*stateDB, error) {
+	// Owner-only whatever the umask; SQLite gives the -wal and -shm files
+	// the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -8,6 +8,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"path"
 	"strings"
 	"time"
 
@@ -56,9 +59,12 @@ type Deps struct {
 	Log   *slog.Logger
 	// Ready reports whether the live picture reflects the broker.
 	Ready func() bool
-	// Metrics serves /metrics.
+	// Metrics serves /metrics to admins and to MetricsToken's bearer.
 	Metrics http.Handler
-	Now     func() time.Time
+	// Revoke, if set, shares a logout's revocation with the other IOC
+	// servers (this one has applied it already).
+	Revoke func(auth.Revocation)
+	Now    func() time.Time
 }
 
 // Options tune the API.
@@ -70,6 +76,13 @@ type Options struct {
 	HistoryMaxPoints int
 	// CommandTimeout bounds the wait for the alert service's answer.
 	CommandTimeout time.Duration
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
+	// the client is the rightmost address in it that is not a trusted
+	// proxy. From any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+	// MetricsToken, if set, lets a scraper read /metrics with
+	// "Authorization: Bearer <token>"; admins' sessions may read it too.
+	MetricsToken string
 }
 
 // API is the HTTP handler.
@@ -165,9 +178,9 @@ func New(d Deps, o Options) (*API, error) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	if d.Metrics != nil {
-		m.Handle("GET /metrics", d.Metrics)
+		m.HandleFunc("GET /metrics", a.metrics)
 	}
-	static := http.FileServerFS(d.Pages)
+	static := http.FileServerFS(noListing{d.Pages})
 	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
@@ -234,12 +247,81 @@ func (a *API) sameOrigin(r *http.Request) bool {
 	return site == "" || site == "same-origin" || site == "none"
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the request's client address: the peer's, or, when the peer
+// is a trusted proxy, the rightmost address in X-Forwarded-For that is not
+// a trusted proxy (anything left of it was written by the client and
+// proves nothing).
+func (a *API) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !a.trusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a trusted proxy wrote nonsense: keep the last address known
+		}
+		client = hop.Unmap()
+		if !a.trusted(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func (a *API) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range a.o.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// metrics serves /metrics to the scraper's bearer token or an admin.
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if a.o.MetricsToken != "" && ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.o.MetricsToken)) == 1 {
+		a.d.Metrics.ServeHTTP(w, r)
+		return
+	}
+	s := a.d.Auth.Session(r)
+	if s == nil || !s.User.Role.Allows(auth.Admin) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ioc metrics"`)
+		writeError(w, http.StatusUnauthorized, "metrics need the metrics_token as a bearer token, or an admin's session")
+		return
+	}
+	a.d.Metrics.ServeHTTP(w, r)
+}
+
+// noListing hides directories that have no index.html, so the file server
+// answers 404 instead of listing them.
+type noListing struct{ fs.FS }
+
+func (n noListing) Open(name string) (fs.File, error) {
+	f, err := n.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.IsDir() {
+		return f, err
+	}
+	if _, err := fs.Stat(n.FS, path.Join(name, "index.html")); err != nil {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -297,7 +379,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	ip := clientIP(r)
+	ip := a.clientIP(r)
 	s, cookie, err := a.d.Auth.Login(ip, req.Username, req.Password)
 	switch {
 	case errors.Is(err, auth.ErrRateLimited):
@@ -320,10 +402,15 @@ func info(s *auth.Session) sessionInfo {
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
-	if s := a.d.Auth.Session(r); s != nil {
-		a.d.Audit.Record(AuditEntry{Action: "logout", User: s.User.Username, IP: clientIP(r)})
+	s := a.d.Auth.Session(r)
+	cookie, rev := a.d.Auth.Logout(r)
+	if s != nil {
+		a.d.Audit.Record(AuditEntry{Action: "logout", User: s.User.Username, IP: a.clientIP(r)})
 	}
-	http.SetCookie(w, a.d.Auth.Logout())
+	if rev != nil && a.d.Revoke != nil {
+		a.d.Revoke(*rev)
+	}
+	http.SetCookie(w, cookie)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -609,7 +696,7 @@ func (a *API) command(op string) handler {
 			return
 		}
 		a.run(w, r, s, alertd.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note},
-			AuditEntry{Action: op, User: s.User.Username, IP: clientIP(r), Alert: id, Note: req.Note})
+			AuditEntry{Action: op, User: s.User.Username, IP: a.clientIP(r), Alert: id, Note: req.Note})
 	}
 }
 
@@ -654,7 +741,7 @@ func (a *API) maintenanceStart(w http.ResponseWriter, r *http.Request, s *auth.S
 		return
 	}
 	a.run(w, r, s, alertd.Command{Op: "maintenance_start", Target: req.Target, Until: req.Until, By: s.User.Username, Note: req.Note},
-		AuditEntry{Action: "maintenance_start", User: s.User.Username, IP: clientIP(r), Target: req.Target, Note: req.Note})
+		AuditEntry{Action: "maintenance_start", User: s.User.Username, IP: a.clientIP(r), Target: req.Target, Note: req.Note})
 }
 
 func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Session) {
@@ -664,7 +751,7 @@ func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Ses
 		return
 	}
 	a.run(w, r, s, alertd.Command{Op: "maintenance_end", Target: t, By: s.User.Username},
-		AuditEntry{Action: "maintenance_end", User: s.User.Username, IP: clientIP(r), Target: t})
+		AuditEntry{Action: "maintenance_end", User: s.User.Username, IP: a.clientIP(r), Target: t})
 }
 
 func (a *API) validTarget(t string) bool {

@@ -6,8 +6,22 @@
 // it and none keeps session state; the user is looked up on every request,
 // so removing a user or changing their role takes effect at once. State-
 // changing requests need the session's CSRF token in a header, and the
-// cookie is SameSite=Strict and HttpOnly. Logins are rate-limited per
-// client address and per username.
+// cookie is SameSite=Strict and HttpOnly.
+//
+// A token carries a fingerprint of its user's password hash, so changing
+// a password (a new hash in the configuration, then a restart) ends that
+// user's sessions on every server. Logging out revokes the token: the
+// server that took the logout adds it to its revocation list and hands the
+// Revocation to the caller, who shares it with the other servers (iocd
+// does so over the broker), so a copied cookie is refused everywhere.
+//
+// Failed logins slow down the (username, client address) pair that made
+// them: LoginBurst failures are free, then each further failure doubles
+// the wait before the next try. Locking a user out everywhere would let
+// anyone lock out the administrator, so the username alone is never
+// limited. A client address also has a larger budget of failures across
+// all usernames (username spraying). A successful login costs nothing and
+// clears its pair's failures.
 package auth
 
 import (
@@ -23,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/time/rate"
 )
@@ -75,10 +90,20 @@ type Config struct {
 	// SecureCookie marks the cookie Secure: set it when serving over HTTPS
 	// (directly or behind a TLS-terminating proxy).
 	SecureCookie bool `yaml:"secure_cookie"`
-	// LoginRate is the logins a minute allowed per client address and per
-	// username, after a burst of LoginBurst.
-	LoginRate  float64 `yaml:"login_rate"`
-	LoginBurst int     `yaml:"login_burst"`
+	// LoginBurst is the failed logins a (username, client address) pair
+	// may make freely; after it, the pair waits 60/LoginRate seconds
+	// before its next try, twice as long after each further failure, up to
+	// LoginMaxDelay. The defaults (10, 5, 15m) give an attacker about 100
+	// guesses a day per pair and the real user, from their own address,
+	// no wait at all.
+	LoginRate     float64       `yaml:"login_rate"`
+	LoginBurst    int           `yaml:"login_burst"`
+	LoginMaxDelay time.Duration `yaml:"login_max_delay"`
+	// LoginAddressBurst is the failed logins one client address may make
+	// across all usernames before it is limited to LoginRate failures a
+	// minute. It is larger than LoginBurst so that one user's typos do not
+	// stop another user behind the same address.
+	LoginAddressBurst int `yaml:"login_address_burst"`
 }
 
 // CookieName is the session cookie.
@@ -103,14 +128,18 @@ type Auth struct {
 	secret []byte
 	now    func() time.Time
 
-	mu     sync.Mutex
-	limits map[string]*limiter // "ip:" or "user:" + key
-	dummy  []byte
+	mu      sync.Mutex
+	pairs   *lru.Cache[string, *failures]     // username + "\x00" + address
+	addrs   *lru.Cache[string, *rate.Limiter] // client address
+	revoked *lru.Cache[string, time.Time]     // token id -> token expiry
+	dummy   []byte
 }
 
-type limiter struct {
-	l    *rate.Limiter
-	seen time.Time
+// failures is a (username, address) pair's failed logins.
+type failures struct {
+	n     int
+	last  time.Time
+	until time.Time // no try before
 }
 
 // Errors from Login.
@@ -133,7 +162,18 @@ func New(cfg Config, now func() time.Time) (*Auth, error) {
 	if cfg.LoginBurst <= 0 {
 		cfg.LoginBurst = 5
 	}
-	a := &Auth{cfg: cfg, users: map[string]User{}, now: now, limits: map[string]*limiter{}}
+	if cfg.LoginMaxDelay <= 0 {
+		cfg.LoginMaxDelay = 15 * time.Minute
+	}
+	if cfg.LoginAddressBurst <= 0 {
+		cfg.LoginAddressBurst = 30
+	}
+	a := &Auth{cfg: cfg, users: map[string]User{}, now: now}
+	// Bounded tables (an LRU drops the least recently used entry): a
+	// flood of addresses or usernames costs memory up to these sizes.
+	a.pairs, _ = lru.New[string, *failures](maxLimiters)
+	a.addrs, _ = lru.New[string, *rate.Limiter](maxLimiters)
+	a.revoked, _ = lru.New[string, time.Time](maxRevoked)
 	var errs []error
 	for i, u := range cfg.Users {
 		switch {
@@ -182,9 +222,12 @@ func CheckPassword(hash, password string) bool {
 }
 
 // Login checks a username and password from client address ip and, when
-// they match, returns a new session and its cookie.
+// they match, returns a new session and its cookie. Only failures count
+// against the limits.
 func (a *Auth) Login(ip, username, password string) (*Session, *http.Cookie, error) {
-	if !a.allow("ip:"+ip) || !a.allow("user:"+username) {
+	now := a.now()
+	pair := username + "\x00" + ip
+	if !a.mayTry(pair, ip, now) {
 		return nil, nil, ErrRateLimited
 	}
 	u, ok := a.users[username]
@@ -193,20 +236,62 @@ func (a *Auth) Login(ip, username, password string) (*Session, *http.Cookie, err
 		hash = a.dummy
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+		a.failed(pair, ip, now)
 		return nil, nil, ErrBadCredentials
 	}
-	now := a.now()
+	a.pairs.Remove(pair)
 	s := &Session{User: u, Issued: now, Expires: now.Add(a.cfg.SessionTTL)}
-	token := a.sign(username, now, s.Expires)
+	token := a.sign(username, a.fingerprint(u), now, s.Expires)
 	s.CSRF = a.csrf(token)
 	return s, a.cookie(token, s.Expires), nil
 }
 
-// Logout returns a cookie that clears the session in the browser.
-func (a *Auth) Logout() *http.Cookie {
+// Revocation is a logged-out token, refused until it would have expired.
+type Revocation struct {
+	// ID names the token without being it (a hash), so a revocation can be
+	// published without handing out a usable cookie.
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+}
+
+// Logout revokes the request's session token, if it has a valid one, and
+// returns a cookie that clears it in the browser, and the revocation to
+// share with the other servers (nil without a valid session).
+func (a *Auth) Logout(r *http.Request) (*http.Cookie, *Revocation) {
 	c := a.cookie("", time.Unix(0, 0))
 	c.MaxAge = -1
-	return c
+	old, err := r.Cookie(CookieName)
+	if err != nil || a.Session(r) == nil {
+		return c, nil
+	}
+	_, _, _, expires, _ := a.verify(old.Value)
+	rev := &Revocation{ID: tokenID(old.Value), Expires: expires}
+	a.Revoke(*rev)
+	return c, rev
+}
+
+// Revoke refuses a token from now until its expiry. The list keeps the
+// most recent maxRevoked revocations.
+func (a *Auth) Revoke(r Revocation) {
+	if r.ID == "" || !a.now().Before(r.Expires) {
+		return
+	}
+	a.revoked.Add(r.ID, r.Expires)
+}
+
+func (a *Auth) isRevoked(token string) bool {
+	id := tokenID(token)
+	exp, ok := a.revoked.Peek(id)
+	if ok && !a.now().Before(exp) {
+		a.revoked.Remove(id)
+		return false
+	}
+	return ok
+}
+
+func tokenID(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(h[:18])
 }
 
 func (a *Auth) cookie(value string, expires time.Time) *http.Cookie {
@@ -215,18 +300,19 @@ func (a *Auth) cookie(value string, expires time.Time) *http.Cookie {
 }
 
 // Session returns the request's session, or nil when it has none that is
-// valid (missing, forged, expired, or its user removed).
+// valid (missing, forged, expired, revoked, its user removed, or the
+// user's password changed since it was issued).
 func (a *Auth) Session(r *http.Request) *Session {
 	c, err := r.Cookie(CookieName)
 	if err != nil || c.Value == "" || len(c.Value) > 512 {
 		return nil
 	}
-	user, issued, expires, ok := a.verify(c.Value)
+	user, fp, issued, expires, ok := a.verify(c.Value)
 	if !ok || !a.now().Before(expires) {
 		return nil
 	}
 	u, ok := a.users[user]
-	if !ok {
+	if !ok || !hmac.Equal(fp, a.fingerprint(u)) || a.isRevoked(c.Value) {
 		return nil
 	}
 	return &Session{User: u, Issued: issued, Expires: expires, CSRF: a.csrf(c.Value)}
@@ -239,35 +325,52 @@ func (a *Auth) CheckCSRF(r *http.Request, s *Session) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(s.CSRF))
 }
 
-// token: base64url(user) "." issued "." expires (unix seconds, base64url
-// of 8 bytes each) "." base64url(HMAC-SHA256 of the rest).
-func (a *Auth) sign(user string, issued, expires time.Time) string {
-	var b [16]byte
+// token: base64url(user) "." base64url(issued, expires (unix seconds, 8
+// bytes each), the password fingerprint (8 bytes) and a random nonce (8
+// bytes, so that two logins in one second can be revoked apart)) "."
+// base64url(HMAC-SHA256 of the rest).
+func (a *Auth) sign(user string, fp []byte, issued, expires time.Time) string {
+	var b [tokenLen]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(issued.Unix()))
-	binary.BigEndian.PutUint64(b[8:], uint64(expires.Unix()))
+	binary.BigEndian.PutUint64(b[8:16], uint64(expires.Unix()))
+	copy(b[16:16+fpLen], fp)
+	_, _ = rand.Read(b[16+fpLen:])
 	body := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + base64.RawURLEncoding.EncodeToString(b[:])
 	return body + "." + base64.RawURLEncoding.EncodeToString(a.mac("session", body))
 }
 
-func (a *Auth) verify(token string) (user string, issued, expires time.Time, ok bool) {
+func (a *Auth) verify(token string) (user string, fp []byte, issued, expires time.Time, ok bool) {
 	i := strings.LastIndexByte(token, '.')
 	if i < 0 {
-		return "", time.Time{}, time.Time{}, false
+		return "", nil, time.Time{}, time.Time{}, false
 	}
 	body, sig := token[:i], token[i+1:]
 	got, err := base64.RawURLEncoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, a.mac("session", body)) {
-		return "", time.Time{}, time.Time{}, false
+		return "", nil, time.Time{}, time.Time{}, false
 	}
 	u, ts, found := strings.Cut(body, ".")
 	ub, err1 := base64.RawURLEncoding.DecodeString(u)
 	tb, err2 := base64.RawURLEncoding.DecodeString(ts)
-	if !found || err1 != nil || err2 != nil || len(tb) != 16 {
-		return "", time.Time{}, time.Time{}, false
+	if !found || err1 != nil || err2 != nil || len(tb) != tokenLen {
+		return "", nil, time.Time{}, time.Time{}, false
 	}
 	issued = time.Unix(int64(binary.BigEndian.Uint64(tb[:8])), 0)
-	expires = time.Unix(int64(binary.BigEndian.Uint64(tb[8:])), 0)
-	return string(ub), issued, expires, true
+	expires = time.Unix(int64(binary.BigEndian.Uint64(tb[8:16])), 0)
+	return string(ub), tb[16 : 16+fpLen], issued, expires, true
+}
+
+// fpLen is the bytes of the password fingerprint in a token; tokenLen
+// the bytes of its times, fingerprint and nonce.
+const (
+	fpLen    = 8
+	tokenLen = 16 + fpLen + 8
+)
+
+// fingerprint identifies the user's current password hash without
+// revealing it: a new hash makes every older token invalid.
+func (a *Auth) fingerprint(u User) []byte {
+	return a.mac("password", u.Username+"\x00"+u.PasswordHash)[:fpLen]
 }
 
 func (a *Auth) csrf(token string) string {
@@ -282,29 +385,49 @@ func (a *Auth) mac(purpose, msg string) []byte {
 	return h.Sum(nil)
 }
 
-// maxLimiters bounds the rate limiter table; beyond it, limiters idle for
-// ten minutes are dropped.
-const maxLimiters = 10000
+// maxLimiters bounds each login limit table; maxRevoked the revocation
+// list (a day of logouts on a large centre is a few thousand).
+const (
+	maxLimiters = 10000
+	maxRevoked  = 100000
+)
 
-func (a *Auth) allow(key string) bool {
+// mayTry reports whether a login may be checked now: the pair is not
+// waiting, and the address has a failure left to spend.
+func (a *Auth) mayTry(pair, ip string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.now()
-	l := a.limits[key]
-	if l == nil {
-		if len(a.limits) >= maxLimiters {
-			for k, v := range a.limits {
-				if now.Sub(v.seen) > 10*time.Minute {
-					delete(a.limits, k)
-				}
-			}
-			if len(a.limits) >= maxLimiters {
-				return false // under attack from many addresses: refuse until some idle out
-			}
-		}
-		l = &limiter{l: rate.NewLimiter(rate.Limit(a.cfg.LoginRate/60), a.cfg.LoginBurst)}
-		a.limits[key] = l
+	if f, ok := a.pairs.Get(pair); ok && now.Before(f.until) {
+		return false
 	}
-	l.seen = now
-	return l.l.AllowN(now, 1)
+	if l, ok := a.addrs.Get(ip); ok && l.TokensAt(now) < 1 {
+		return false
+	}
+	return true
+}
+
+// failed counts a failed login against its pair and its address.
+func (a *Auth) failed(pair, ip string, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f, ok := a.pairs.Get(pair)
+	if !ok || now.Sub(f.last) > 2*a.cfg.LoginMaxDelay {
+		f = &failures{} // quiet for long enough: start afresh
+		a.pairs.Add(pair, f)
+	}
+	f.n++
+	f.last = now
+	if over := f.n - a.cfg.LoginBurst; over >= 0 {
+		wait := time.Duration(float64(time.Minute) / a.cfg.LoginRate)
+		for i := 0; i < over && wait < a.cfg.LoginMaxDelay; i++ {
+			wait *= 2
+		}
+		f.until = now.Add(min(wait, a.cfg.LoginMaxDelay))
+	}
+	l, ok := a.addrs.Get(ip)
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(a.cfg.LoginRate/60), a.cfg.LoginAddressBurst)
+		a.addrs.Add(ip, l)
+	}
+	l.AllowN(now, 1)
 }

@@ -164,7 +164,7 @@ func New(c Config, d Deps) (*Broker, error) {
 		return nil, fmt.Errorf("broker: intake hook: %w", err)
 	}
 	if c.DataDir != "" {
-		err := s.AddHook(new(pebble.Hook), &pebble.Options{Path: filepath.Join(c.DataDir, "broker"), Mode: pebble.NoSync})
+		err := s.AddHook(new(pebble.Hook), &pebble.Options{Path: filepath.Join(c.DataDir, "broker"), Mode: pebble.NoSync, Options: privatePebble()})
 		if err != nil {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}

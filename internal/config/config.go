@@ -59,6 +59,9 @@ type Ingest struct {
 	// HTTPIngest is the integrators' HTTP way in; off while listen is empty.
 	HTTPIngest HTTPIngest `yaml:"http_ingest"`
 	Log        Log        `yaml:"log"`
+	// Demo lets cmd/ingest start with the shipped demo accounts
+	// (DemoSecrets); without it cmd/ingest refuses them.
+	Demo bool `yaml:"demo"`
 }
 
 // Spool is the disk spool between ingest and InfluxDB (internal/spool).
@@ -220,6 +223,7 @@ func overrides() []override[Ingest] {
 			}
 		}},
 		{"http.pprof", "IOC_HTTP_PPROF", "true serves /debug/pprof/ on the HTTP listener", func(c *Ingest, v string) { c.HTTP.Pprof = v == "true" || v == "1" }},
+		{"demo", "IOC_DEMO", "true lets ingest start with the shipped demo accounts (demo-<username> passwords)", func(c *Ingest, v string) { c.Demo = v == "true" || v == "1" }},
 		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *Ingest) *string { return &c.Log.Level })},
 	}
 }
@@ -234,9 +238,11 @@ func load[T any](name, example string, args []string, getenv func(string) string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
 	path := fs.String("config", "", "YAML configuration file (see "+example+")")
-	set := map[string]*string{}
+	set := map[string]*flagValue{}
 	for _, o := range ovs {
-		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+		v := &flagValue{isBool: boolFlags[o.flag]}
+		fs.Var(v, o.flag, o.help+" (env "+o.env+")")
+		set[o.flag] = v
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -260,7 +266,7 @@ func load[T any](name, example string, args []string, getenv func(string) string
 			o.set(&c, v)
 		}
 		if explicit[o.flag] {
-			o.set(&c, *set[o.flag])
+			o.set(&c, set[o.flag].v)
 		}
 	}
 	if err := validate(&c); err != nil {
@@ -268,6 +274,19 @@ func load[T any](name, example string, args []string, getenv func(string) string
 	}
 	return &c, nil
 }
+
+// boolFlags are the flags given alone (-demo) rather than with a value.
+var boolFlags = map[string]bool{"demo": true}
+
+// flagValue is an override flag's value as given.
+type flagValue struct {
+	v      string
+	isBool bool
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(s string) error { f.v = s; return nil }
+func (f *flagValue) IsBoolFlag() bool   { return f.isBool }
 
 // Decode decodes YAML into c strictly, over the values c already holds.
 func Decode[T any](b []byte, c *T) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,13 +41,45 @@ type IOC struct {
 	Auth          auth.Config   `yaml:"auth"`
 	// AllowedOrigins may use the API and websocket besides the server's
 	// own origin (e.g. https://ioc.example.vn when behind a proxy).
-	AllowedOrigins []string     `yaml:"allowed_origins"`
-	Stream         StreamConfig `yaml:"stream"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed for the client's address (login limits,
+	// audit log). Empty: the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsToken lets a scraper read /metrics as a bearer token; without
+	// it only an admin's session can. /metrics is never public.
+	MetricsToken string       `yaml:"metrics_token"`
+	Stream       StreamConfig `yaml:"stream"`
 	// HistoryMaxPoints bounds the samples per field of a history call.
 	HistoryMaxPoints int `yaml:"history_max_points"`
 	// CommandTimeout bounds the wait for the alert service's answer.
 	CommandTimeout time.Duration `yaml:"command_timeout"`
 	Log            Log           `yaml:"log"`
+	// Demo lets cmd/ioc start with the shipped demo secrets (users whose
+	// password is demo-<username>, the demo MQTT password, no session
+	// secret). Without it cmd/ioc refuses them.
+	Demo bool `yaml:"demo"`
+}
+
+// Proxies parses TrustedProxies; a bare address is a one-address prefix.
+func (c *IOC) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted_proxies: %q is neither a CIDR (10.0.0.0/8) nor an address", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // StreamConfig bounds the websocket clients.
@@ -82,7 +115,7 @@ func DefaultIOC() IOC {
 		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + sanitize(host), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: live.Topics()},
 		Influx:        influx.Config{Timeout: 30 * time.Second},
 		EmbeddedStore: filepath.Join("data", "ioc.db"),
-		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5},
+		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5, LoginMaxDelay: 15 * time.Minute, LoginAddressBurst: 30},
 		Stream: StreamConfig{QueueLen: stream.DefaultOptions.QueueLen, WriteWait: stream.DefaultOptions.WriteWait,
 			PingPeriod: stream.DefaultOptions.PingPeriod, PongWait: stream.DefaultOptions.PongWait,
 			MaxClients: stream.DefaultOptions.MaxClients, Resume: 10000},
@@ -110,6 +143,9 @@ func iocOverrides() []override[IOC] {
 		{"audit-log", "IOC_AUDIT_LOG", "audit log file", str(func(c *IOC) *string { return &c.AuditLog })},
 		{"session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", str(func(c *IOC) *string { return &c.Auth.SessionSecret })},
 		{"allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *IOC, v string) { c.AllowedOrigins = strings.Split(v, ",") }},
+		{"trusted-proxies", "IOC_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *IOC, v string) { c.TrustedProxies = strings.Split(v, ",") }},
+		{"metrics-token", "IOC_METRICS_TOKEN", "bearer token a scraper sends for /metrics (admins' sessions may read it too)", str(func(c *IOC) *string { return &c.MetricsToken })},
+		{"demo", "IOC_DEMO", "true lets ioc start with the shipped demo users, MQTT password and no session secret", func(c *IOC, v string) { c.Demo = v == "true" || v == "1" }},
 		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *IOC) *string { return &c.Log.Level })},
 	}
 }
@@ -147,6 +183,12 @@ func (c *IOC) Validate() error {
 	}
 	if len(c.Auth.Users) == 0 {
 		bad("auth.users is empty: nobody could log in")
+	}
+	if _, err := c.Proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Auth.LoginRate <= 0 || c.Auth.LoginBurst < 1 || c.Auth.LoginMaxDelay <= 0 || c.Auth.LoginAddressBurst < c.Auth.LoginBurst {
+		bad("auth: login_rate, login_burst and login_max_delay must be positive, login_address_burst at least login_burst")
 	}
 	if s := c.Auth.SessionSecret; s != "" && len(s) < 32 {
 		bad("auth.session_secret: use at least 32 characters")

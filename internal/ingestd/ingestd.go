@@ -63,7 +63,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	metrics := prometheus.NewRegistry()

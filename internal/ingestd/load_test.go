@@ -219,7 +219,7 @@ func newProc(t *testing.T, env ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.env = append(append(os.Environ(), "IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+p.httpAddr, "IOC_LOG_LEVEL=warn", "IOC_ALERT_RULES="+rules), env...)
+	p.env = append(append(os.Environ(), "IOC_DATA_DIR="+dataDir, "IOC_HTTP_LISTEN="+p.httpAddr, "IOC_LOG_LEVEL=warn", "IOC_DEMO=true", "IOC_ALERT_RULES="+rules), env...)
 	if p.log, err = os.Create(filepath.Join(dataDir, "ingest.log")); err != nil {
 		t.Fatal(err)
 	}

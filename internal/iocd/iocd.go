@@ -8,6 +8,7 @@ package iocd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,9 +17,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/config"
@@ -76,7 +79,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
-	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	audit, err := api.OpenAudit(cfg.AuditLog, log, nil)
@@ -92,6 +95,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if err != nil {
 		return err
 	}
+	revoke := shareRevocations(src, au, log)
 	ws, err := stream.New(pic, cfg.StreamOptions(), log, metrics)
 	if err != nil {
 		return err
@@ -108,11 +112,16 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if pages == nil {
 		pages = dashboards.Web()
 	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return err
+	}
 	h, err := api.New(api.Deps{
 		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
 		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
-		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}),
-	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout})
+		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke,
+	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
+		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		return err
 	}
@@ -163,4 +172,42 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		return err
 	}
 	return nil
+}
+
+// RevokedTopic + <token id> holds a logged-out session token's revocation
+// (auth.Revocation as JSON), retained so that an IOC server that starts
+// later learns it too. The first server to see one past its token's
+// expiry clears it, so the broker keeps at most a session TTL of logouts.
+const RevokedTopic = alertd.TopicRoot + "sessions/revoked/"
+
+// shareRevocations applies every revocation published on the broker to
+// au, and returns the function that publishes this server's logouts.
+func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(auth.Revocation) {
+	src.Follow(RevokedTopic, func(topic string, payload []byte) {
+		if len(payload) == 0 {
+			return // cleared
+		}
+		var r auth.Revocation
+		if err := json.Unmarshal(payload, &r); err != nil || r.ID != strings.TrimPrefix(topic, RevokedTopic) {
+			log.Warn("iocd: undecodable session revocation ignored", "topic", topic, "err", err)
+			return
+		}
+		if !time.Now().Before(r.Expires) {
+			go func() { // not on the delivery goroutine: Publish waits for it
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = src.Publish(ctx, topic, true, nil)
+			}()
+			return
+		}
+		au.Revoke(r)
+	})
+	return func(r auth.Revocation) {
+		b, _ := json.Marshal(r)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := src.Publish(ctx, RevokedTopic+r.ID, true, b); err != nil {
+			log.Warn("iocd: logout not shared with the other IOC servers (broker unreachable); this server refuses the session, others accept it until it expires", "err", err)
+		}
+	}
 }

@@ -47,6 +47,7 @@ type Source struct {
 	mu      sync.Mutex
 	marker  string
 	waiters map[string]chan CommandResult
+	follow  map[string]func(topic string, payload []byte) // topic prefix -> handler
 }
 
 type sourceMetrics struct {
@@ -69,7 +70,7 @@ func NewSource(cfg mqttsub.Config, pic *Picture, log *slog.Logger, reg prometheu
 	if cfg.Broker == "" || cfg.ClientID == "" {
 		return nil, errors.New("live: broker URL and client id are required")
 	}
-	s := &Source{pic: pic, log: log, cfg: cfg, waiters: map[string]chan CommandResult{}, m: &sourceMetrics{
+	s := &Source{pic: pic, log: log, cfg: cfg, waiters: map[string]chan CommandResult{}, follow: map[string]func(string, []byte){}, m: &sourceMetrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_live_messages_total", Help: "Server-topic messages received, by kind."}, []string{"kind"}),
 		syncs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_syncs_total", Help: "Times the picture was rebuilt from the broker's retained messages."}),
 		bad:      prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_bad_messages_total", Help: "Server-topic messages that could not be decoded."}),
@@ -116,6 +117,26 @@ func NewSource(cfg mqttsub.Config, pic *Picture, log *slog.Logger, reg prometheu
 	return s, nil
 }
 
+// Follow hands every message under prefix (a topic prefix ending in "/",
+// retained ones included) to h, on the client's delivery goroutine: h must
+// not block. Call it before Run.
+func (s *Source) Follow(prefix string, h func(topic string, payload []byte)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.follow[prefix] = h
+}
+
+// Publish sends a message at QoS 1 and waits for the broker to take it.
+func (s *Source) Publish(ctx context.Context, topic string, retained bool, payload []byte) error {
+	tok := s.c.Publish(topic, 1, retained, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Ready reports whether the picture reflects the broker: connected, and
 // the retained state received since.
 func (s *Source) Ready() bool { return s.ready.Load() && s.c.IsConnectionOpen() }
@@ -152,6 +173,11 @@ func (s *Source) subscribe(c paho.Client) {
 	for _, t := range topics {
 		filters[t] = 1
 	}
+	s.mu.Lock()
+	for prefix := range s.follow {
+		filters[prefix+"#"] = 1
+	}
+	s.mu.Unlock()
 	tok := c.SubscribeMultiple(filters, h)
 	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		s.log.Error("live: subscribe failed; not ready", "err", tok.Error())
@@ -224,6 +250,17 @@ func (s *Source) handle(topic string, payload []byte) {
 		}
 		s.m.messages.WithLabelValues("maintenance").Inc()
 	default:
+		s.mu.Lock()
+		var h func(string, []byte)
+		for prefix, f := range s.follow {
+			if strings.HasPrefix(topic, prefix) {
+				h = f
+			}
+		}
+		s.mu.Unlock()
+		if h != nil {
+			h(topic, payload)
+		}
 		return
 	}
 	if err != nil {

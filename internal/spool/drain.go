@@ -116,7 +116,7 @@ func (s *Spool) store(ctx context.Context, pts []point.Point) error {
 func (s *Spool) release(upto uint64, points int) {
 	// The mark first: after a crash, entries after it are drained again.
 	tmp := s.drainedPath() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(upto, 10)), 0o644); err == nil {
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(upto, 10)), 0o600); err == nil {
 		_ = os.Rename(tmp, s.drainedPath())
 	}
 	s.mu.Lock()

@@ -143,7 +143,7 @@ func Open(o Options, d Deps, reg metricsRegisterer) (*Spool, error) {
 	}
 	s := &Spool{o: o, next: d.Next, log: d.Log, now: d.Now, rej: d.Rejected, dir: o.Dir,
 		wake: make(chan struct{}, 1), drainSig: make(chan struct{}, 1), space: make(chan struct{})}
-	if err := os.MkdirAll(filepath.Join(o.Dir, "log"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(o.Dir, "log"), 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	if err := s.openLog(); err != nil {
@@ -172,7 +172,7 @@ func (s *Spool) drainedPath() string { return filepath.Join(s.dir, "drained") }
 // the middle of an append) by cutting the last segment after its last
 // whole entry: that append was never acknowledged.
 func (s *Spool) openLog() error {
-	opts := &wal.Options{SegmentSize: 16 << 20, SegmentCacheSize: 2, AllowEmpty: true, DirPerms: 0o755, FilePerms: 0o644}
+	opts := &wal.Options{SegmentSize: 16 << 20, SegmentCacheSize: 2, AllowEmpty: true, DirPerms: 0o700, FilePerms: 0o600}
 	l, err := wal.Open(s.logDir(), opts)
 	if errors.Is(err, wal.ErrCorrupt) {
 		if rerr := repairTail(s.logDir()); rerr != nil {

@@ -76,7 +76,7 @@ type Journal struct {
 // Open loads the journal at path (creating it) and starts a fresh file that
 // holds the recovered stamps until they expire.
 func Open(path string) (*Journal, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("stamp journal: %w", err)
 	}
 	j := &Journal{path: path, live: map[Key]int64{}, recent: map[Key]int64{}, recovered: map[Key]int64{}, maxSize: 8 << 20}
@@ -124,7 +124,7 @@ func appendRecord(dst []byte, k Key, ns int64) []byte {
 // rewrite replaces the file with the live and recovered stamps only.
 func (j *Journal) rewrite() error {
 	tmp := j.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("stamp journal: %w", err)
 	}

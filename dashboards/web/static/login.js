@@ -1,4 +1,20 @@
 "use strict";
+// safeNext returns next when it is a path on this server, else "". Browsers
+// read "\" as "/" and drop tabs and newlines, so "/\evil.example" or
+// "/\t/evil.example" would leave the site: refuse those characters, then
+// resolve the URL and demand this page's origin. Never an open redirect.
+function safeNext(next) {
+  if (typeof next !== "string" || !next.startsWith("/") || next.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(next)) {
+    return "";
+  }
+  let u;
+  try {
+    u = new URL(next, location.origin);
+  } catch (e) {
+    return "";
+  }
+  return u.origin === location.origin ? u.pathname + u.search + u.hash : "";
+}
 IOC.translate(document);
 document.getElementById("lang").addEventListener("click", () => IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"));
 document.getElementById("login").addEventListener("submit", async (ev) => {
@@ -10,9 +26,8 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
       username: document.getElementById("username").value,
       password: document.getElementById("password").value,
     });
-    const next = new URLSearchParams(location.search).get("next") || "";
-    // Only paths on this server: never an open redirect.
-    location.href = next.startsWith("/") && !next.startsWith("//") ? next : (window.innerWidth < 800 ? "/tech/" : "/wall/");
+    const next = safeNext(new URLSearchParams(location.search).get("next"));
+    location.href = next || (window.innerWidth < 800 ? "/tech/" : "/wall/");
   } catch (e) {
     err.textContent = e.message.includes("too many") ? e.message : IOC.t("login_failed");
   }
