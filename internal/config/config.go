@@ -149,7 +149,8 @@ func Default() Ingest {
 			Topics:    ingest.SubscribeFilters(),
 			KeepAlive: 30 * time.Second,
 		},
-		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
+		Broker: broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20,
+			ConnectTimeout: broker.DefaultConnectTimeout, MaxPendingPerAddress: broker.DefaultMaxPendingPerAddress},
 		Influx:     influx.Config{Timeout: 30 * time.Second},
 		Embedded:   embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Spool:      Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
@@ -302,6 +303,9 @@ func (c *Ingest) Validate() error {
 		}
 		if c.Credentials == "" && !c.Broker.AllowAnonymous {
 			bad("credentials is empty: name the accounts file, or set embedded_broker.allow_anonymous for a demo")
+		}
+		if c.Broker.ConnectTimeout < 0 || c.Broker.MaxPendingPerAddress < 0 || c.Broker.ClientQueue < 0 {
+			bad("embedded_broker.connect_timeout, max_pending_per_address and client_queue must not be negative (0 means the default)")
 		}
 	}
 	if !c.EmbeddedStore() {

@@ -204,6 +204,12 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		}
 		bc := c.Broker
 		bc.DataDir = c.DataDir
+		if bc.ClientQueue == 0 {
+			// Room for an IOC server's resync (a retained state per
+			// device, plus alerts and maintenance windows) with headroom
+			// for devices added by a reload.
+			bc.ClientQueue = broker.DefaultClientQueue + 2*reg.Len()
+		}
 		b, err := broker.New(bc, broker.Deps{
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
 			Intake: intake,

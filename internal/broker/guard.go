@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for the limits on connections that have not sent CONNECT yet.
+const (
+	// DefaultConnectTimeout is how long a new socket has to send its
+	// CONNECT (TLS handshake included): a device on a slow mobile link
+	// needs well under a second.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultMaxPendingPerAddress bounds sockets from one address that
+	// have not sent CONNECT yet: a gateway reconnecting its devices at
+	// once opens a few at a time; more is a flood.
+	DefaultMaxPendingPerAddress = 16
+	// DefaultClientQueue is the smallest per-client outbound queue. It is
+	// a channel allocated for every socket as it is accepted, so it stays
+	// small; ingest sizes it from the device count (see Config.ClientQueue).
+	DefaultClientQueue = 1024
+)
+
+// connGuard tracks sockets that have not sent CONNECT yet, across the
+// broker's listeners: it refuses one past the per-address cap, and the
+// listener closes one that has not sent CONNECT by its deadline.
+type connGuard struct {
+	timeout    time.Duration
+	maxPending int
+	refused    *prometheus.CounterVec
+
+	mu      sync.Mutex
+	byAddr  map[string]int      // remote IP -> pending sockets
+	pending map[net.Conn]string // pending socket -> remote IP
+}
+
+func newConnGuard(timeout time.Duration, maxPending int, refused *prometheus.CounterVec) *connGuard {
+	return &connGuard{timeout: timeout, maxPending: maxPending, refused: refused, byAddr: map[string]int{}, pending: map[net.Conn]string{}}
+}
+
+func remoteIP(c net.Conn) string {
+	a := c.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}
+
+// admit registers a new socket as pending, or reports false (and counts
+// it) when its address already has maxPending.
+func (g *connGuard) admit(c net.Conn) bool {
+	ip := remoteIP(c)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.byAddr[ip] >= g.maxPending {
+		g.refused.WithLabelValues("pending_per_address").Inc()
+		return false
+	}
+	g.byAddr[ip]++
+	g.pending[c] = ip
+	return true
+}
+
+// connected marks c as past CONNECT; it reports whether c was pending.
+func (g *connGuard) connected(c net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ip, ok := g.pending[c]
+	if !ok {
+		return false
+	}
+	delete(g.pending, c)
+	if g.byAddr[ip]--; g.byAddr[ip] <= 0 {
+		delete(g.byAddr, ip)
+	}
+	return true
+}
+
+// Pending is the number of sockets that have not sent CONNECT yet.
+func (g *connGuard) Pending() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending)
+}
+
+// connectHook tells the guard when a socket has sent its CONNECT.
+type connectHook struct {
+	mqtt.HookBase
+	guard *connGuard
+}
+
+func (h *connectHook) ID() string { return "ioc-connect-guard" }
+
+func (h *connectHook) Provides(b byte) bool { return b == mqtt.OnConnect }
+
+func (h *connectHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	if cl.Net.Conn != nil {
+		h.guard.connected(cl.Net.Conn)
+	}
+	return nil
+}
