@@ -125,8 +125,8 @@ func closedByServer(c net.Conn, within time.Duration) error {
 }
 
 func pahoConnect(addr, from, user, pass, id string) error {
-	o := paho.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(id).SetUsername(user).SetPassword(pass).
-		SetAutoReconnect(false).SetConnectTimeout(5*time.Second).
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(user).SetPassword(pass).
+		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).
 		SetDialer(&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second})
 	c := paho.NewClient(o)
 	tok := c.Connect()
