@@ -68,6 +68,10 @@ type Policy struct {
 
 	mu       sync.Mutex
 	verified map[[32]byte]string // sha256(username, password) -> username, to skip PBKDF2 on reconnect storms
+	// failed holds sha256(username, password) of wrong passwords: the
+	// policy never changes, so a wrong password stays wrong, and a device
+	// retrying a stale password costs no PBKDF2 after the first time.
+	failed map[[32]byte]struct{}
 }
 
 // Load reads a credentials file and checks it against the registry.
@@ -106,7 +110,7 @@ func ValidName(s string) bool {
 
 // New validates f and builds a Policy, reporting every problem at once.
 func New(f File, reg *registry.Registry) (*Policy, error) {
-	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}}
+	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}, failed: map[[32]byte]struct{}{}}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for i := range f.Accounts {
@@ -168,11 +172,21 @@ func (p *Policy) Authenticate(username string, password []byte) (*Account, bool)
 	key := sha256.Sum256(append(append([]byte(username), 0), password...))
 	p.mu.Lock()
 	cached := p.verified[key] == username
+	_, wrong := p.failed[key]
 	p.mu.Unlock()
 	if cached {
 		return a, true
 	}
+	if wrong {
+		return nil, false
+	}
 	if !Verify(a.PasswordHash, password) {
+		p.mu.Lock()
+		if len(p.failed) > 100000 {
+			clear(p.failed)
+		}
+		p.failed[key] = struct{}{}
+		p.mu.Unlock()
 		return nil, false
 	}
 	p.mu.Lock()

@@ -120,6 +120,9 @@ type Deps struct {
 	// Access decides who connects and what they may publish and subscribe
 	// to; nil allows anonymous clients everything (Config.AllowAnonymous).
 	Access *access.Policy
+	// Guesses paces password attempts (shared with HTTP ingest, so one
+	// guesser is held on both); nil makes one with the defaults.
+	Guesses *access.Limiter
 }
 
 // New configures a broker; Start begins listening.
@@ -180,7 +183,7 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	b.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ioc_broker_refused_total",
-		Help: "Connections and operations the embedded broker refused, by reason: credentials, client_id, publish, subscribe, pending_per_address, connect_timeout.",
+		Help: "Connections and operations the embedded broker refused, by reason: credentials, rate_limited, client_id, publish, subscribe, pending_per_address, connect_timeout.",
 	}, []string{"reason"})
 	if reg != nil {
 		reg.MustRegister(b.refused, logSuppressed)
@@ -193,7 +196,11 @@ func New(c Config, d Deps) (*Broker, error) {
 			Help: "Sockets that have not sent CONNECT yet.",
 		}, func() float64 { return float64(guard.Pending()) }))
 	}
-	if err := s.AddHook(&connectHook{guard: guard}, nil); err != nil {
+	guesses := d.Guesses
+	if guesses == nil {
+		guesses = access.NewLimiter(access.LimiterOptions{}, nil, reg)
+	}
+	if err := s.AddHook(&connectHook{guard: guard, server: s, policy: d.Access, limiter: guesses, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: connect hook: %w", err)
 	}
 	if err := s.AddHook(&authHook{policy: d.Access, refused: b.refused, log: log}, nil); err != nil {

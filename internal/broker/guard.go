@@ -1,10 +1,13 @@
 package broker
 
 import (
+	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/access"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,13 +46,7 @@ func newConnGuard(timeout time.Duration, maxPending int, refused *prometheus.Cou
 	return &connGuard{timeout: timeout, maxPending: maxPending, refused: refused, byAddr: map[string]int{}, pending: map[net.Conn]string{}}
 }
 
-func remoteIP(c net.Conn) string {
-	a := c.RemoteAddr().String()
-	if h, _, err := net.SplitHostPort(a); err == nil {
-		return h
-	}
-	return a
-}
+func remoteIP(c net.Conn) string { return hostOf(c.RemoteAddr().String()) }
 
 // admit registers a new socket as pending, or reports false (and counts
 // it) when its address already has maxPending.
@@ -88,19 +85,67 @@ func (g *connGuard) Pending() int {
 	return len(g.pending)
 }
 
-// connectHook tells the guard when a socket has sent its CONNECT.
+// connectHook runs once a socket has sent its CONNECT, before the access
+// policy's authentication: it tells the guard, answers a malformed client
+// id with its own reason, and holds password guessing to the limiter's
+// pace: a refused attempt is answered without running PBKDF2.
 type connectHook struct {
 	mqtt.HookBase
-	guard *connGuard
+	guard   *connGuard
+	server  *mqtt.Server
+	policy  *access.Policy // nil: anonymous
+	limiter *access.Limiter
+	refused *prometheus.CounterVec
+	log     *slog.Logger
 }
 
 func (h *connectHook) ID() string { return "ioc-connect-guard" }
 
 func (h *connectHook) Provides(b byte) bool { return b == mqtt.OnConnect }
 
-func (h *connectHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+func (h *connectHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if cl.Net.Conn != nil {
 		h.guard.connected(cl.Net.Conn)
 	}
+	if !access.ValidName(cl.ID) {
+		h.refused.WithLabelValues("client_id").Inc()
+		h.log.Warn("broker: refused a client id that is empty, too long, or has + # / or spaces", "client", cl.ID, "remote", cl.Net.Remote)
+		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+	}
+	if h.policy == nil {
+		return nil
+	}
+	user, addr := string(cl.Properties.Username), hostOf(cl.Net.Remote)
+	if wait, ok := h.limiter.Allow(user, addr); !ok {
+		h.refused.WithLabelValues("rate_limited").Inc()
+		h.log.Warn("broker: refused a login without checking it: too many wrong passwords", "username", user, "remote", cl.Net.Remote, "retry_after", wait)
+		code := packets.ErrConnectionRateExceeded
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.ErrServerUnavailable
+		}
+		return h.refuse(cl, code)
+	}
+	// The policy caches both answers, so the auth hook's own check that
+	// follows costs no second PBKDF2.
+	if _, ok := h.policy.Authenticate(user, pk.Connect.Password); ok {
+		h.limiter.Succeeded(user, addr)
+	} else {
+		h.limiter.Failed(user, addr)
+	}
 	return nil
+}
+
+// refuse answers CONNECT with code and ends the connection.
+func (h *connectHook) refuse(cl *mqtt.Client, code packets.Code) error {
+	if err := h.server.SendConnack(cl, code, false, nil); err != nil {
+		return fmt.Errorf("sending CONNACK %s: %w", code.Reason, err)
+	}
+	return code
+}
+
+func hostOf(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
 }

@@ -349,3 +349,61 @@ func TestLogBoundedAndWithoutSecrets(t *testing.T) {
 		}
 	}
 }
+
+// connackFor sends one MQTT 3.1.1 CONNECT from the loopback address from and
+// returns the CONNACK's return code.
+func connackFor(t *testing.T, from, addr, user, pass, id string) byte {
+	t.Helper()
+	c := dialFrom(t, from, addr)
+	defer c.Close()
+	if _, err := c.Write(encodeConnect(t, user, pass, id)); err != nil {
+		t.Fatal(err)
+	}
+	return readConnack(t, c)
+}
+
+// TestPasswordGuessingLimited: wrong passwords from one address are soon
+// refused without being checked (MQTT 3.1.1 return code 3, server
+// unavailable), while the same account from another address still
+// connects.
+func TestPasswordGuessingLimited(t *testing.T) {
+	b := startTestBroker(t, broker.Config{}, nil, testPolicy(t))
+	codes := map[byte]int{}
+	for i := range 30 {
+		codes[connackFor(t, "127.0.0.1", b.addr, "acme", "guess-"+strconv.Itoa(i), "guesser")]++
+	}
+	// The first few are checked (5: not authorised), the rest
+	// refused unchecked (3).
+	if codes[5] == 0 || codes[5] > access.DefaultLimiterOptions.FreeFailures+1 || codes[3] < 25 {
+		t.Fatalf("return codes for 30 wrong passwords: %v; want a few 5 (checked) and the rest 3 (refused unchecked)", codes)
+	}
+	if n := b.counter(t, "ioc_auth_limited_total", ""); n < 25 {
+		t.Fatalf("ioc_auth_limited_total %v, want >= 25", n)
+	}
+	// The right password from the guessing address waits too...
+	if code := connackFor(t, "127.0.0.1", b.addr, "acme", "pw-acme", "acme-1"); code != 3 {
+		t.Fatalf("right password from the guessing address: return code %d, want 3", code)
+	}
+	// ...but not from another address.
+	if code := connackFor(t, "127.0.0.2", b.addr, "acme", "pw-acme", "acme-2"); code != 0 {
+		t.Fatalf("right password from 127.0.0.2: return code %d, want 0", code)
+	}
+	if err := pahoConnect(b.addr, "127.0.0.2", "acme", "pw-acme", "acme-3"); err != nil {
+		t.Fatalf("paho from 127.0.0.2: %v", err)
+	}
+}
+
+// TestMalformedClientID: a client id with a level separator or a space is
+// refused as such (3.1.1 return code 2, identifier rejected), not as bad
+// credentials.
+func TestMalformedClientID(t *testing.T) {
+	b := startTestBroker(t, broker.Config{}, nil, testPolicy(t))
+	for _, id := range []string{"a/b", "a b", "a+", "a#"} {
+		if code := connackFor(t, "127.0.0.1", b.addr, "acme", "pw-acme", id); code != 2 {
+			t.Errorf("client id %q: return code %d, want 2 (identifier rejected)", id, code)
+		}
+	}
+	if code := connackFor(t, "127.0.0.1", b.addr, "acme", "pw-acme", "acme-ok"); code != 0 {
+		t.Errorf("a good client id: return code %d", code)
+	}
+}
