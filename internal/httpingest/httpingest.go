@@ -172,7 +172,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	topic := "ioc/v1/" + integrator + "/" + device + "/" + r.PathValue("channel")
 	// Only integrator and device accounts send device data: the server
 	// processes' accounts may not, whatever their topics.
-	if (acct.Role != access.RoleIntegrator && acct.Role != access.RoleDevice) || !acct.CanPublish(topic) {
+	if !acct.SendsDeviceData() || !acct.CanPublish(topic) {
 		h.refused.WithLabelValues("forbidden").Inc()
 		write(w, http.StatusForbidden, Problem{"forbidden", "account " + user + " may not publish to " + topic})
 		return

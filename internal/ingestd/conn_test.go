@@ -169,3 +169,25 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestHTTPIngestRefusesServerAccounts: the server processes' accounts
+// send no device data over HTTP ingest, whatever the topic.
+func TestHTTPIngestRefusesServerAccounts(t *testing.T) {
+	_, base := startHTTPIngest(t, nil)
+	cl := clientFrom("127.0.0.1")
+	for _, user := range []string{"ioc-server", "ioc-ingest"} {
+		for _, path := range []string{"vms-tn/cam-bvtw-01/status", "envsense/aq-tp-01/telemetry"} {
+			a, err := post(t, cl, base+path, user, "demo-"+user, `{"state":"online","pm25":1}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.code != http.StatusForbidden || a.body["reason"] != "forbidden" {
+				t.Errorf("%s POST %s: %d %v, want 403 forbidden", user, path, a.code, a.body)
+			}
+		}
+	}
+	a, err := post(t, cl, base+"vms-tn/cam-bvtw-01/status", "vms-tn", "demo-vms-tn", `{"state":"online"}`)
+	if err != nil || a.code != http.StatusOK {
+		t.Fatalf("vms-tn: %v %v, want 200", a, err)
+	}
+}
