@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,9 +83,18 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 	if _, err := connectMosquitto(t, mq.URL, "vms-tn", "wrong"); err == nil {
 		t.Error("wrong password connected")
 	}
-	server, err := connectMosquitto(t, mq.URL, "ioc-server", "demo-ioc-server", "ioc/#")
+	server, err := connectMosquitto(t, mq.URL, "ioc-ingest", "demo-ioc-ingest", "ioc/v1/#", "ioc/server/v1/#")
 	if err != nil {
-		t.Fatalf("server account: %v", err)
+		t.Fatalf("ingest account: %v", err)
+	}
+	// ingest processes share their subscription.
+	shared, err := connectMosquitto(t, mq.URL, "ioc-ingest", "demo-ioc-ingest", "$share/ingest/ioc/v1/#")
+	if err != nil {
+		t.Fatalf("ingest account: %v", err)
+	}
+	web, err := connectMosquitto(t, mq.URL, "ioc-server", "demo-ioc-server", "ioc/server/v1/#")
+	if err != nil {
+		t.Fatalf("web account: %v", err)
 	}
 	vms, err := connectMosquitto(t, mq.URL, "vms-tn", "demo-vms-tn", "ioc/v1/vms-tn/_errors", "ioc/v1/envsense/_errors", "ioc/v1/#")
 	if err != nil {
@@ -94,6 +104,9 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 	pub(vms, "ioc/v1/vms-tn/cam-bvtw-03/status") // allowed
 	pub(server, "ioc/v1/vms-tn/_errors")         // vms-tn must get this
 	pub(server, "ioc/v1/envsense/_errors")       // and not this
+	pub(server, "ioc/server/v1/devices/cam-bvtw-01")
+	pub(web, "ioc/server/v1/commands")
+	pub(web, "ioc/server/v1/sync/ioc-web-1")
 	cam, err := connectMosquitto(t, mq.URL, "cam-bvtw-01", "demo-cam-bvtw-01")
 	if err != nil {
 		t.Fatalf("cam-bvtw-01: %v", err)
@@ -107,6 +120,12 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 		{"vms-tn", "ioc/server/v1/alerts/x"},
 		{"cam-bvtw-01", "ioc/v1/vms-tn/cam-bvtw-02/status"},
 		{"envsense", "ioc/v1/vms-tn/cam-bvtw-01/status"},
+		// Least privilege between the server processes.
+		{"ioc-server", "ioc/v1/vms-tn/cam-bvtw-02/status"},
+		{"ioc-server", "ioc/v1/envsense/_errors"},
+		{"ioc-server", "ioc/server/v1/alerts/x"},
+		{"ioc-ingest", "ioc/server/v1/commands"},
+		{"ioc-ingest", "ioc/v1/vms-tn/cam-bvtw-04/status"},
 	} {
 		c, err := connectMosquitto(t, mq.URL, f.user, "demo-"+f.user)
 		if err != nil {
@@ -115,7 +134,8 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 		pub(c, f.topic)
 	}
 	want := map[string]bool{"ioc/v1/vms-tn/cam-bvtw-03/status": true, "ioc/v1/vms-tn/cam-bvtw-01/status": true,
-		"ioc/v1/vms-tn/_errors": true, "ioc/v1/envsense/_errors": true}
+		"ioc/v1/vms-tn/_errors": true, "ioc/v1/envsense/_errors": true,
+		"ioc/server/v1/devices/cam-bvtw-01": true, "ioc/server/v1/commands": true, "ioc/server/v1/sync/ioc-web-1": true}
 	testenv.Eventually(t, 10*time.Second, func() error {
 		if n := len(server.received()); n < len(want) {
 			return fmt.Errorf("server received %d of %d allowed messages: %v", n, len(want), server.received())
@@ -127,6 +147,12 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 		if !want[topic] {
 			t.Errorf("Mosquitto let a forbidden publish through to %s", topic)
 		}
+	}
+	if got := shared.received(); !slices.Contains(got, "ioc/v1/vms-tn/cam-bvtw-03/status") {
+		t.Errorf("the ingest account's shared subscription received %v", got)
+	}
+	if got := web.received(); len(got) != 3 {
+		t.Errorf("web received %v; want the server topics only (devices, commands, sync)", got)
 	}
 	if got := vms.received(); len(got) != 1 || got[0] != "ioc/v1/vms-tn/_errors" {
 		t.Errorf("vms-tn received %v; want only its own errors topic", got)

@@ -6,7 +6,12 @@
 //
 //	integrator  publishes ioc/v1/<integrator>/<any device>/<channel>
 //	device      publishes ioc/v1/<integrator>/<its device>/<channel>
-//	server      ingest and ioc processes: every topic
+//	ingest      the ingest process on an external broker: reads device
+//	            data and the server topics, writes integrators' _errors and
+//	            the alert service's topics; never operators' commands
+//	web         the IOC web server: reads the server topics, writes
+//	            operators' commands and its own sync markers; never device
+//	            data
 //
 // Integrators and devices may subscribe to their integrator's _errors topic
 // and to the filters their account grants, nothing else.
@@ -41,7 +46,30 @@ type Role string
 const (
 	RoleIntegrator Role = "integrator"
 	RoleDevice     Role = "device"
-	RoleServer     Role = "server"
+	RoleIngest     Role = "ingest"
+	RoleWeb        Role = "web"
+)
+
+// Topics of the server processes (internal/alertd, internal/live): kept
+// here as strings so this package stays light; a test checks them
+// against those packages' constants.
+var (
+	// ingestPublishes: rejection reports, and the alert service's
+	// retained state, events, command results and forwarded observations.
+	ingestPublishes = []string{
+		"ioc/v1/+/_errors",
+		"ioc/server/v1/alerts/#",
+		"ioc/server/v1/devices/#",
+		"ioc/server/v1/maintenance/#",
+		"ioc/server/v1/events",
+		"ioc/server/v1/command-results",
+		"ioc/server/v1/observations/+",
+	}
+	ingestSubscribes = []string{"ioc/v1/#", "ioc/server/v1/#"}
+	// webPublishes: operators' commands and the sync marker a web server
+	// sends itself after subscribing (ioc/server/v1/sync/<client id>).
+	webPublishes  = []string{"ioc/server/v1/commands", "ioc/server/v1/sync/+"}
+	webSubscribes = []string{"ioc/server/v1/#"}
 )
 
 // Account is one set of MQTT credentials.
@@ -68,6 +96,10 @@ type Policy struct {
 
 	mu       sync.Mutex
 	verified map[[32]byte]string // sha256(username, password) -> username, to skip PBKDF2 on reconnect storms
+	// failed holds sha256(username, password) of wrong passwords: the
+	// policy never changes, so a wrong password stays wrong, and a device
+	// retrying a stale password costs no PBKDF2 after the first time.
+	failed map[[32]byte]struct{}
 }
 
 // Load reads a credentials file and checks it against the registry.
@@ -106,7 +138,7 @@ func ValidName(s string) bool {
 
 // New validates f and builds a Policy, reporting every problem at once.
 func New(f File, reg *registry.Registry) (*Policy, error) {
-	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}}
+	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}, failed: map[[32]byte]struct{}{}}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for i := range f.Accounts {
@@ -124,10 +156,15 @@ func New(f File, reg *registry.Registry) (*Policy, error) {
 			bad("%s: password_hash: %v (make one with `ingest hash-password`)", who, err)
 		}
 		switch a.Role {
-		case RoleServer:
+		case RoleIngest, RoleWeb:
 			if a.Integrator != "" || a.Device != "" {
-				bad("%s: a server account has no integrator or device", who)
+				bad("%s: an %s account has no integrator or device", who, a.Role)
 			}
+			if len(a.Subscribe) > 0 {
+				bad("%s: an %s account has fixed topics; remove subscribe", who, a.Role)
+			}
+		case "server":
+			bad("%s: role \"server\" was split in two: give ingest's account role ingest and the IOC web server's account role web", who)
 		case RoleIntegrator, RoleDevice:
 			if _, ok := reg.Integrator(a.Integrator); !ok {
 				bad("%s: integrator %q is not in the device registry", who, a.Integrator)
@@ -148,7 +185,7 @@ func New(f File, reg *registry.Registry) (*Policy, error) {
 				}
 			}
 		default:
-			bad("%s: role %q is not one of integrator, device, server", who, a.Role)
+			bad("%s: role %q is not one of integrator, device, ingest, web", who, a.Role)
 		}
 		p.accounts[a.Username] = &a
 		p.order = append(p.order, a.Username)
@@ -168,11 +205,21 @@ func (p *Policy) Authenticate(username string, password []byte) (*Account, bool)
 	key := sha256.Sum256(append(append([]byte(username), 0), password...))
 	p.mu.Lock()
 	cached := p.verified[key] == username
+	_, wrong := p.failed[key]
 	p.mu.Unlock()
 	if cached {
 		return a, true
 	}
+	if wrong {
+		return nil, false
+	}
 	if !Verify(a.PasswordHash, password) {
+		p.mu.Lock()
+		if len(p.failed) > 100000 {
+			clear(p.failed)
+		}
+		p.failed[key] = struct{}{}
+		p.mu.Unlock()
 		return nil, false
 	}
 	p.mu.Lock()
@@ -190,26 +237,45 @@ func (p *Policy) Account(username string) (*Account, bool) {
 	return a, ok
 }
 
-func (a *Account) publishFilter() string {
+func (a *Account) publishFilters() []string {
 	switch a.Role {
-	case RoleServer:
-		return "#"
+	case RoleIngest:
+		return ingestPublishes
+	case RoleWeb:
+		return webPublishes
 	case RoleDevice:
-		return "ioc/v1/" + a.Integrator + "/" + a.Device + "/+"
+		return []string{"ioc/v1/" + a.Integrator + "/" + a.Device + "/+"}
 	}
-	return "ioc/v1/" + a.Integrator + "/+/+"
+	return []string{"ioc/v1/" + a.Integrator + "/+/+"}
 }
 
 func (a *Account) subscribeFilters() []string {
-	if a.Role == RoleServer {
-		return []string{"#"}
+	switch a.Role {
+	case RoleIngest:
+		return ingestSubscribes
+	case RoleWeb:
+		return webSubscribes
 	}
 	return append([]string{"ioc/v1/" + a.Integrator + "/_errors"}, a.Subscribe...)
 }
 
 // CanPublish reports whether a may publish to topic.
 func (a *Account) CanPublish(topic string) bool {
-	return validTopic(topic) && within(topic, a.publishFilter())
+	if !validTopic(topic) {
+		return false
+	}
+	for _, f := range a.publishFilters() {
+		if within(topic, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// SendsDeviceData reports whether a is a device's or integrator's account:
+// the only ones whose data ingest takes.
+func (a *Account) SendsDeviceData() bool {
+	return a.Role == RoleIntegrator || a.Role == RoleDevice
 }
 
 // CanSubscribe reports whether a may subscribe to filter: every topic the
@@ -339,11 +405,9 @@ func (p *Policy) MosquittoFiles() (passwd, acl []byte) {
 		a := p.accounts[n]
 		fmt.Fprintf(&pw, "%s:%s\n", a.Username, a.PasswordHash)
 		fmt.Fprintf(&ac, "\nuser %s\n", a.Username)
-		if a.Role == RoleServer {
-			ac.WriteString("topic readwrite #\n")
-			continue
+		for _, f := range a.publishFilters() {
+			fmt.Fprintf(&ac, "topic write %s\n", f)
 		}
-		fmt.Fprintf(&ac, "topic write %s\n", a.publishFilter())
 		for _, f := range a.subscribeFilters() {
 			fmt.Fprintf(&ac, "topic read %s\n", f)
 		}

@@ -63,7 +63,8 @@ func TestPermissions(t *testing.T) {
 	p, err := New(File{Accounts: []Account{
 		{Username: "acme", PasswordHash: mustHash(t, "a"), Role: RoleIntegrator, Integrator: "acme", Subscribe: []string{"ioc/v1/acme/+/status"}},
 		{Username: "cam-01", PasswordHash: mustHash(t, "c"), Role: RoleDevice, Integrator: "acme", Device: "cam-01"},
-		{Username: "ingest", PasswordHash: mustHash(t, "i"), Role: RoleServer},
+		{Username: "ingest", PasswordHash: mustHash(t, "i"), Role: RoleIngest},
+		{Username: "web", PasswordHash: mustHash(t, "w"), Role: RoleWeb},
 	}}, testRegistry(t))
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func TestPermissions(t *testing.T) {
 	acme, _ := p.Account("acme")
 	cam, _ := p.Account("cam-01")
 	srv, _ := p.Account("ingest")
+	web, _ := p.Account("web")
 	pub := func(a *Account, topic string, want bool) {
 		t.Helper()
 		if got := a.CanPublish(topic); got != want {
@@ -93,6 +95,25 @@ func TestPermissions(t *testing.T) {
 	pub(cam, "ioc/v1/acme/cam-01/status", true)
 	pub(cam, "ioc/v1/acme/cam-02/status", false)
 	pub(srv, "ioc/v1/acme/_errors", true)
+	pub(srv, "ioc/server/v1/alerts/r/cam-01", true)
+	pub(srv, "ioc/server/v1/devices/cam-01", true)
+	pub(srv, "ioc/server/v1/maintenance/device:cam-01", true)
+	pub(srv, "ioc/server/v1/events", true)
+	pub(srv, "ioc/server/v1/command-results", true)
+	pub(srv, "ioc/server/v1/observations/ingest-2", true)
+	pub(srv, "ioc/server/v1/commands", false) // operators' only
+	pub(srv, "ioc/server/v1/sync/ioc-web-1", false)
+	pub(srv, "ioc/v1/acme/cam-01/status", false) // no device data
+	pub(web, "ioc/server/v1/commands", true)
+	pub(web, "ioc/server/v1/sync/ioc-web-1", true)
+	pub(web, "ioc/v1/acme/cam-01/status", false)
+	pub(web, "ioc/v1/acme/_errors", false)
+	pub(web, "ioc/server/v1/alerts/r/cam-01", false)
+	pub(web, "ioc/server/v1/devices/cam-01", false)
+	pub(web, "ioc/server/v1/events", false)
+	if !acme.SendsDeviceData() || !cam.SendsDeviceData() || srv.SendsDeviceData() || web.SendsDeviceData() {
+		t.Error("only integrator and device accounts send device data")
+	}
 	sub(acme, "ioc/v1/acme/_errors", true)
 	sub(acme, "$share/g/ioc/v1/acme/_errors", true)
 	sub(acme, "ioc/v1/acme/cam-01/status", true) // granted: ioc/v1/acme/+/status
@@ -105,8 +126,13 @@ func TestPermissions(t *testing.T) {
 	sub(acme, "ioc/v1/acme/cam-01/telemetry", false)
 	sub(cam, "ioc/v1/acme/_errors", true)
 	sub(cam, "ioc/v1/acme/+/status", false)
-	sub(srv, "#", true)
+	sub(srv, "#", false)
 	sub(srv, "$share/ingest/ioc/v1/#", true)
+	sub(srv, "ioc/server/v1/commands", true)
+	sub(srv, "ioc/server/v1/observations/+", true)
+	sub(web, "ioc/server/v1/#", true)
+	sub(web, "ioc/v1/#", false)
+	sub(web, "ioc/v1/acme/_errors", false)
 
 	if _, ok := p.Authenticate("acme", []byte("a")); !ok {
 		t.Error("right password refused")
@@ -131,14 +157,16 @@ func TestNewRefuses(t *testing.T) {
 			t.Fatalf("New(%+v) error %v, want %q", a, err, want)
 		}
 	}
-	f(Account{Username: "a/b", PasswordHash: h, Role: RoleServer}, "without + # /")
-	f(Account{Username: "a+", PasswordHash: h, Role: RoleServer}, "without + # /")
-	f(Account{Username: "x", PasswordHash: "plaintext", Role: RoleServer}, "hash-password")
+	f(Account{Username: "a/b", PasswordHash: h, Role: RoleIngest}, "without + # /")
+	f(Account{Username: "a+", PasswordHash: h, Role: RoleWeb}, "without + # /")
+	f(Account{Username: "x", PasswordHash: "plaintext", Role: RoleIngest}, "hash-password")
+	f(Account{Username: "x", PasswordHash: h, Role: "server"}, "role ingest and the IOC web server's account role web")
+	f(Account{Username: "x", PasswordHash: h, Role: RoleWeb, Subscribe: []string{"ioc/v1/#"}}, "remove subscribe")
 	f(Account{Username: "x", PasswordHash: h, Role: "admin"}, `role "admin"`)
 	f(Account{Username: "x", PasswordHash: h, Role: RoleIntegrator, Integrator: "nobody"}, `integrator "nobody"`)
 	f(Account{Username: "x", PasswordHash: h, Role: RoleDevice, Integrator: "acme", Device: "cam-99"}, `belongs to integrator "other"`)
 	f(Account{Username: "x", PasswordHash: h, Role: RoleIntegrator, Integrator: "acme", Subscribe: []string{"ioc/v1/other/#"}}, "within ioc/v1/acme/#")
-	f(Account{Username: "x", PasswordHash: h, Role: RoleServer, Integrator: "acme"}, "no integrator")
+	f(Account{Username: "x", PasswordHash: h, Role: RoleIngest, Integrator: "acme"}, "no integrator")
 }
 
 func TestWithin(t *testing.T) {

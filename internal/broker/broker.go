@@ -18,6 +18,7 @@
 package broker
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -28,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/pebble"
@@ -57,6 +59,20 @@ type Config struct {
 	// certificate signed by this PEM CA, in addition to the account's
 	// credentials.
 	TLSClientCA string `yaml:"tls_client_ca"`
+	// ConnectTimeout closes a socket that has not sent CONNECT (TLS
+	// handshake included) within it; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MaxPendingPerAddress bounds sockets from one remote address that
+	// have not sent CONNECT yet; past it new ones are closed at once and
+	// counted (ioc_broker_refused_total{reason="pending_per_address"}).
+	// 0 means DefaultMaxPendingPerAddress.
+	MaxPendingPerAddress int `yaml:"max_pending_per_address"`
+	// ClientQueue is each client's outbound queue, in messages; a message
+	// for a client whose queue is full is dropped and counted. The largest
+	// burst is an IOC server's resync: one retained message per device,
+	// active alert and maintenance window. 0 lets ingest size it from the
+	// device count (at least DefaultClientQueue).
+	ClientQueue int `yaml:"client_queue"`
 }
 
 // tlsConfig builds the TLS listener's configuration.
@@ -85,8 +101,12 @@ type Broker struct {
 	s       *mqtt.Server
 	dropped prometheus.Counter
 	refused *prometheus.CounterVec
+	guard   *connGuard
 	subs    int // inline subscription ids given out
 }
+
+// PendingConnections is the number of sockets that have not sent CONNECT.
+func (b *Broker) PendingConnections() int { return b.guard.Pending() }
 
 // Deps are the broker's collaborators.
 type Deps struct {
@@ -100,6 +120,9 @@ type Deps struct {
 	// Access decides who connects and what they may publish and subscribe
 	// to; nil allows anonymous clients everything (Config.AllowAnonymous).
 	Access *access.Policy
+	// Guesses paces password attempts (shared with HTTP ingest, so one
+	// guesser is held on both); nil makes one with the defaults.
+	Guesses *access.Limiter
 }
 
 // New configures a broker; Start begins listening.
@@ -113,14 +136,18 @@ func New(c Config, d Deps) (*Broker, error) {
 	if d.Access == nil && !c.AllowAnonymous {
 		return nil, errors.New("broker: no access policy: set credentials, or embedded_broker.allow_anonymous for a demo")
 	}
-	log, reg := d.Log, d.Metrics
+	reg := d.Metrics
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi drops QoS 1 messages for a subscriber whose outbound queue or
-	// in-flight store is full. ingest acknowledges only after storing, so
-	// give it the largest in-flight store MQTT packet ids allow and a queue
-	// to match; drops are still counted (ioc_broker_messages_dropped_total).
+	// in-flight store is full. ingest takes device messages in-process (the
+	// intake hook and the inline client), not through a queue; the largest
+	// burst to a socket is an IOC server's resync of retained messages,
+	// which ClientQueue is sized for. The queue is a channel allocated for
+	// every accepted socket, before CONNECT, so it is not the packet-id
+	// maximum; the in-flight store (a map filled only as used) keeps the
+	// packet-id maximum. Drops are counted (ioc_broker_messages_dropped_total).
 	caps.MaximumInflight = math.MaxUint16
-	caps.MaximumClientWritesPending = math.MaxUint16
+	caps.MaximumClientWritesPending = int32(max(c.ClientQueue, DefaultClientQueue))
 	caps.ReceiveMaximum = math.MaxUint16
 	caps.MaximumPacketSize = c.MaxPacketBytes
 	if caps.MaximumPacketSize == 0 {
@@ -128,6 +155,13 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	// The contract is QoS 1; QoS 2 publishes are served as QoS 1.
 	caps.MaximumQos = 1
+	// Anyone who opens a socket can make mochi log: its lines go through
+	// a handler that drops packet contents and rate-limits warnings.
+	logSuppressed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ioc_broker_log_lines_suppressed_total",
+		Help: "Broker warnings not written because one client, or all together, logged too many.",
+	})
+	log := newLimitedLogger(d.Log, logSuppressed)
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       log.With("component", "broker"),
@@ -149,10 +183,25 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	b.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ioc_broker_refused_total",
-		Help: "Connections and operations the embedded broker refused, by reason: credentials, client_id, publish, subscribe.",
+		Help: "Connections and operations the embedded broker refused, by reason: credentials, rate_limited, client_id, publish, subscribe, pending_per_address, connect_timeout.",
 	}, []string{"reason"})
 	if reg != nil {
-		reg.MustRegister(b.refused)
+		reg.MustRegister(b.refused, logSuppressed)
+	}
+	guard := newConnGuard(cmp.Or(c.ConnectTimeout, DefaultConnectTimeout), cmp.Or(c.MaxPendingPerAddress, DefaultMaxPendingPerAddress), b.refused)
+	b.guard = guard
+	if reg != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ioc_broker_pending_connections",
+			Help: "Sockets that have not sent CONNECT yet.",
+		}, func() float64 { return float64(guard.Pending()) }))
+	}
+	guesses := d.Guesses
+	if guesses == nil {
+		guesses = access.NewLimiter(access.LimiterOptions{}, nil, reg)
+	}
+	if err := s.AddHook(&connectHook{guard: guard, server: s, policy: d.Access, limiter: guesses, refused: b.refused, log: log}, nil); err != nil {
+		return nil, fmt.Errorf("broker: connect hook: %w", err)
 	}
 	if err := s.AddHook(&authHook{policy: d.Access, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
@@ -169,7 +218,7 @@ func New(c Config, d Deps) (*Broker, error) {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}
 	}
-	if err := s.AddListener(newListener("tcp", c.Listen, nil)); err != nil {
+	if err := s.AddListener(newListener("tcp", c.Listen, nil, guard)); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.Listen, err)
 	}
 	if c.TLSListen != "" {
@@ -177,7 +226,7 @@ func New(c Config, d Deps) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.AddListener(newListener("tls", c.TLSListen, tc)); err != nil {
+		if err := s.AddListener(newListener("tls", c.TLSListen, tc, guard)); err != nil {
 			return nil, fmt.Errorf("broker: TLS listen on %s: %w", c.TLSListen, err)
 		}
 	}

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // listener is a TCP (or TLS) listener for mochi that, unlike mochi's own,
-// finishes every connection goroutine before Close returns. mochi's
+// bounds sockets that have not sent CONNECT (a deadline and a cap per
+// remote address, through its connGuard) and finishes every connection
+// goroutine before Close returns. mochi's
 // attachClient calls ClientsWg.Add inside the connection goroutine, so
 // with its listener a connection accepted during shutdown races with the
 // server's ClientsWg.Wait (the race detector reports it); here every Add
@@ -20,6 +23,7 @@ import (
 type listener struct {
 	id, address string
 	tlsConfig   *tls.Config
+	guard       *connGuard
 	log         *slog.Logger
 
 	ln     net.Listener
@@ -31,8 +35,8 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(id, address string, tc *tls.Config) *listener {
-	return &listener{id: id, address: address, tlsConfig: tc, conns: map[net.Conn]struct{}{}}
+func newListener(id, address string, tc *tls.Config, g *connGuard) *listener {
+	return &listener{id: id, address: address, tlsConfig: tc, guard: g, conns: map[net.Conn]struct{}{}}
 }
 
 func (l *listener) ID() string      { return l.id }
@@ -67,9 +71,17 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			conn.Close()
 			return
 		}
+		if !l.guard.admit(conn) {
+			l.mu.Unlock()
+			conn.Close()
+			continue
+		}
 		l.conns[conn] = struct{}{}
 		l.wg.Add(1)
 		l.mu.Unlock()
+		// mochi reads CONNECT without a deadline and sets its keep-alive
+		// deadline only after it: until then this one holds.
+		_ = conn.SetDeadline(time.Now().Add(l.guard.timeout))
 		go func() {
 			defer l.wg.Done()
 			err := establish(l.id, conn)
@@ -78,6 +90,12 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			closed := l.closed
 			l.mu.Unlock()
 			conn.Close()
+			if l.guard.connected(conn) && !closed {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					l.guard.refused.WithLabelValues("connect_timeout").Inc()
+				}
+			}
 			if err != nil && !closed && !errors.Is(err, io.EOF) {
 				l.log.Debug("broker: client connection ended", "listener", l.id, "remote", conn.RemoteAddr().String(), "err", err)
 			}

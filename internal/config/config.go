@@ -84,6 +84,12 @@ type HTTPIngest struct {
 	// Timeout bounds the wait for a request's data to be stored.
 	Timeout       time.Duration `yaml:"timeout"`
 	MaxConcurrent int           `yaml:"max_concurrent"`
+	// MaxPerAccount bounds one account's requests in flight.
+	MaxPerAccount int `yaml:"max_per_account"`
+	// BodyTimeout bounds reading a request's body (before it takes a slot).
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// IdleTimeout closes a keep-alive connection idle that long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // HTTP is the metrics and health endpoint.
@@ -92,6 +98,8 @@ type HTTP struct {
 	// Pprof serves /debug/pprof/ on the same listener; keep that listener
 	// on loopback when it is on.
 	Pprof bool `yaml:"pprof"`
+	// IdleTimeout closes a keep-alive connection idle that long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Log selects slog's level and format.
@@ -152,17 +160,19 @@ func Default() Ingest {
 			Topics:    ingest.SubscribeFilters(),
 			KeepAlive: 30 * time.Second,
 		},
-		Broker:     broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20},
-		Influx:     influx.Config{Timeout: 30 * time.Second},
-		Embedded:   embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
-		Spool:      Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
-		Pipeline:   ingest.DefaultOptions,
-		Alerts:     alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
-		Limits:     payload.DefaultLimits,
-		HTTP:       HTTP{Listen: "127.0.0.1:9100"},
-		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256},
-		Quotas:     DefaultQuotas,
-		Log:        Log{Level: "info", Format: "text"},
+		Broker: broker.Config{Listen: ":1883", MaxPacketBytes: 1 << 20,
+			ConnectTimeout: broker.DefaultConnectTimeout, MaxPendingPerAddress: broker.DefaultMaxPendingPerAddress},
+		Influx:   influx.Config{Timeout: 30 * time.Second},
+		Embedded: embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
+		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
+		Pipeline: ingest.DefaultOptions,
+		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
+		Limits:   payload.DefaultLimits,
+		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
+		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
+			BodyTimeout: 10 * time.Second, IdleTimeout: time.Minute},
+		Quotas: DefaultQuotas,
+		Log:    Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -321,6 +331,9 @@ func (c *Ingest) Validate() error {
 		}
 		if c.Credentials == "" && !c.Broker.AllowAnonymous {
 			bad("credentials is empty: name the accounts file, or set embedded_broker.allow_anonymous for a demo")
+		}
+		if c.Broker.ConnectTimeout < 0 || c.Broker.MaxPendingPerAddress < 0 || c.Broker.ClientQueue < 0 {
+			bad("embedded_broker.connect_timeout, max_pending_per_address and client_queue must not be negative (0 means the default)")
 		}
 	}
 	if !c.EmbeddedStore() {

@@ -14,8 +14,10 @@ package httpingest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -25,11 +27,15 @@ import (
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Pipeline takes messages; ingest.Pipeline is one.
 type Pipeline interface {
 	Handle(mqttsub.Message)
+	// Notify tells an integrator, on its _errors topic, about a message
+	// refused before it reached the pipeline (quota).
+	Notify(integrator, device, topic string, e *payload.Error)
 }
 
 // Options bound the endpoint.
@@ -43,14 +49,37 @@ type Options struct {
 	Timeout time.Duration
 	// Quotas, if set, answer 429 to a sender over its quota.
 	Quotas *quota.Quotas
+	// MaxPerAccount bounds one account's requests in flight, so one
+	// integrator cannot take every slot; more are answered 503.
+	MaxPerAccount int
+	// BodyTimeout bounds reading a request's body, which happens before
+	// the request takes a slot: a stalled body holds no slot, and its
+	// connection is cut when this passes.
+	BodyTimeout time.Duration
+	// Guesses paces wrong passwords (shared with the broker); nil makes
+	// one with the defaults.
+	Guesses *access.Limiter
+	// Metrics, if set, gets ioc_httpingest_refused_total.
+	Metrics prometheus.Registerer
 }
+
+// Defaults for Options.
+const (
+	DefaultMaxConcurrent = 256
+	DefaultMaxPerAccount = 16
+	DefaultBodyTimeout   = 10 * time.Second
+)
 
 // Handler serves POST /v1/ingest/{integrator}/{device}/{channel}.
 type Handler struct {
-	pipe   Pipeline
-	policy *access.Policy
-	o      Options
-	slots  chan struct{}
+	pipe    Pipeline
+	policy  *access.Policy
+	o       Options
+	slots   chan struct{}
+	refused *prometheus.CounterVec
+
+	mu       sync.Mutex
+	inFlight map[string]int // by account
 }
 
 // New builds the handler. policy authenticates requests; it is required.
@@ -59,7 +88,16 @@ func New(pipe Pipeline, policy *access.Policy, o Options) (*Handler, error) {
 		return nil, errors.New("httpingest: a pipeline and an access policy are required")
 	}
 	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 256
+		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if o.MaxPerAccount <= 0 {
+		o.MaxPerAccount = DefaultMaxPerAccount
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.Guesses == nil {
+		o.Guesses = access.NewLimiter(access.LimiterOptions{}, nil, o.Metrics)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -67,7 +105,17 @@ func New(pipe Pipeline, policy *access.Policy, o Options) (*Handler, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = payload.DefaultLimits.MaxBytes
 	}
-	return &Handler{pipe: pipe, policy: policy, o: o, slots: make(chan struct{}, o.MaxConcurrent)}, nil
+	h := &Handler{pipe: pipe, policy: policy, o: o, slots: make(chan struct{}, o.MaxConcurrent), inFlight: map[string]int{},
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ioc_httpingest_refused_total",
+			Help: "HTTP ingest requests answered before the pipeline, by reason: unauthorized, rate_limited, forbidden, busy, quota_exceeded, bad_request.",
+		}, []string{"reason"})}
+	if o.Metrics != nil {
+		if err := o.Metrics.Register(h.refused); err != nil {
+			return nil, fmt.Errorf("httpingest: metrics: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // Problem is the JSON body of every non-200 answer.
@@ -96,41 +144,65 @@ func (h *Handler) Register(mux *http.ServeMux) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
+		h.refused.WithLabelValues("unauthorized").Inc()
 		w.Header().Set("WWW-Authenticate", `Basic realm="ioc ingest", charset="UTF-8"`)
 		write(w, http.StatusUnauthorized, Problem{"unauthorized", "send the integrator's account with HTTP Basic authentication"})
 		return
 	}
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	if wait, ok := h.o.Guesses.Allow(user, addr); !ok {
+		h.refused.WithLabelValues("rate_limited").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
+		write(w, http.StatusTooManyRequests, Problem{"rate_limited", "too many wrong passwords for this account from this address; retry after the time in Retry-After"})
+		return
+	}
 	acct, ok := h.policy.Authenticate(user, []byte(pass))
 	if !ok {
+		h.o.Guesses.Failed(user, addr)
+		h.refused.WithLabelValues("unauthorized").Inc()
 		w.Header().Set("WWW-Authenticate", `Basic realm="ioc ingest", charset="UTF-8"`)
 		write(w, http.StatusUnauthorized, Problem{"unauthorized", "unknown account or wrong password"})
 		return
 	}
-	topic := "ioc/v1/" + r.PathValue("integrator") + "/" + r.PathValue("device") + "/" + r.PathValue("channel")
-	if !acct.CanPublish(topic) {
+	h.o.Guesses.Succeeded(user, addr)
+	integrator, device := r.PathValue("integrator"), r.PathValue("device")
+	topic := "ioc/v1/" + integrator + "/" + device + "/" + r.PathValue("channel")
+	// Only integrator and device accounts send device data: the server
+	// processes' accounts may not, whatever their topics.
+	if !acct.SendsDeviceData() || !acct.CanPublish(topic) {
+		h.refused.WithLabelValues("forbidden").Inc()
 		write(w, http.StatusForbidden, Problem{"forbidden", "account " + user + " may not publish to " + topic})
 		return
 	}
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	default:
+	// Read the body before taking a slot, under its own deadline: a
+	// sender that stalls holds its connection until then, not a slot.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.o.BodyTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.o.MaxBytes)+1))
+	if err != nil {
+		h.refused.WithLabelValues("bad_request").Inc()
+		write(w, http.StatusBadRequest, Problem{"bad_request", "reading the body: " + err.Error() + " (send the whole body within " + h.o.BodyTimeout.String() + ")"})
+		return
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	// A body over the limit goes on to the pipeline, cut at one byte over:
+	// it refuses it as payload_too_large (413), counts it and tells the
+	// integrator, as for MQTT.
+	if !h.take(user) {
+		h.refused.WithLabelValues("busy").Inc()
 		w.Header().Set("Retry-After", "1")
 		write(w, http.StatusServiceUnavailable, Problem{"busy", "too many requests in flight; retry after a second"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(h.o.MaxBytes)))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			write(w, http.StatusRequestEntityTooLarge, Problem{string(payload.ReasonTooLarge), "body over " + strconv.Itoa(h.o.MaxBytes) + " bytes"})
-			return
-		}
-		write(w, http.StatusBadRequest, Problem{"bad_request", "reading the body: " + err.Error()})
-		return
-	}
-	if h.o.Quotas.Enabled() {
-		if wait, why := h.o.Quotas.Allow(r.PathValue("integrator"), r.PathValue("device"), len(body), time.Now()); why != nil {
+	defer h.release(user)
+	if h.o.Quotas.Enabled() && len(body) <= h.o.MaxBytes {
+		if wait, why := h.o.Quotas.Allow(integrator, device, len(body), time.Now()); why != nil {
+			h.refused.WithLabelValues(string(payload.ReasonQuota)).Inc()
+			e := payload.Errorf(payload.ReasonQuota, "%s; this request was refused (HTTP 429): send it again after Retry-After", why.Error())
+			h.pipe.Notify(integrator, device, topic, e)
 			secs := int(math.Ceil(wait.Seconds()))
 			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 			write(w, http.StatusTooManyRequests, Problem{string(payload.ReasonQuota), why.Error()})
@@ -155,6 +227,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	write(w, http.StatusOK, Stored{Status: "stored", Topic: topic})
+}
+
+// take claims a slot overall and one of the account's; false if either
+// is full.
+func (h *Handler) take(account string) bool {
+	h.mu.Lock()
+	if h.inFlight[account] >= h.o.MaxPerAccount {
+		h.mu.Unlock()
+		return false
+	}
+	h.inFlight[account]++
+	h.mu.Unlock()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+		h.unclaim(account)
+		return false
+	}
+}
+
+func (h *Handler) release(account string) {
+	<-h.slots
+	h.unclaim(account)
+}
+
+func (h *Handler) unclaim(account string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inFlight[account]--; h.inFlight[account] <= 0 {
+		delete(h.inFlight, account)
+	}
 }
 
 // statusFor maps a refusal reason onto an HTTP status.

@@ -116,6 +116,14 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 		{"vms-tn", "ioc/v1/vms-tn/_errors"},
 		{"cam-bvtw-01", "ioc/v1/vms-tn/cam-bvtw-02/status"},
 		{"cam-bvtw-01", "ioc/v1/envsense/aq-tp-01/telemetry"},
+		// Least privilege between the server processes: the web server's
+		// account sends no device data, ingest's no operator commands.
+		{"ioc-server", "ioc/v1/vms-tn/cam-bvtw-02/status"},
+		{"ioc-server", "ioc/v1/envsense/aq-tp-01/telemetry"},
+		{"ioc-server", "ioc/v1/vms-tn/_errors"},
+		{"ioc-server", alertd.AlertsTopic + "device-offline/cam-bvtw-01"},
+		{"ioc-ingest", alertd.CommandsTopic},
+		{"ioc-ingest", "ioc/v1/envsense/aq-tp-01/telemetry"},
 	}
 	for _, topic := range serverTopics {
 		forbidden = append(forbidden, struct{ user, topic string }{"vms-tn", topic}, struct{ user, topic string }{"cam-bvtw-01", topic})
@@ -158,7 +166,7 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 }
 
 // serverTopics is one topic of each kind in the server tree (docs/ALERTS.md
-// "Server topics"): only server accounts may publish or subscribe to them.
+// "Server topics"): only the ingest and web accounts may use them.
 var serverTopics = []string{
 	alertd.AlertsTopic + "device-offline/cam-bvtw-01",
 	alertd.DevicesTopic + "cam-bvtw-01",
@@ -186,11 +194,11 @@ func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
 	c := testConfig(t)
 	c.Broker.AllowAnonymous = false
 	ing := startIngest(t, c, nil)
-	srv, err := dial(ing.BrokerURL, "ioc-1", "ioc-server", "demo-ioc-server")
+	srv, err := dial(ing.BrokerURL, "ioc-1", "ioc-ingest", "demo-ioc-ingest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok := srv.Publish("ioc/server/v1/test/retained", 1, true, "kept"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := srv.Publish(alertd.DevicesTopic+"test-retained", 1, true, "kept"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	srv.Disconnect(100)
@@ -203,7 +211,7 @@ func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Disconnect(0)
-	sub.Subscribe("ioc/server/v1/test/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
+	sub.Subscribe(alertd.DevicesTopic+"test-retained", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
 	select {
 	case v := <-got:
 		if v != "kept" {

@@ -188,6 +188,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			return err
 		}
 	}
+	// One limiter for wrong passwords over MQTT and HTTP, so a guesser is
+	// held on both.
+	guesses := access.NewLimiter(access.LimiterOptions{}, o.Now, metrics)
 	if c.EmbeddedBroker() {
 		brokerPolicy := policy
 		if c.Broker.AllowAnonymous {
@@ -204,10 +207,16 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		}
 		bc := c.Broker
 		bc.DataDir = c.DataDir
+		if bc.ClientQueue == 0 {
+			// Room for an IOC server's resync (a retained state per
+			// device, plus alerts and maintenance windows) with headroom
+			// for devices added by a reload.
+			bc.ClientQueue = broker.DefaultClientQueue + 2*reg.Len()
+		}
 		b, err := broker.New(bc, broker.Deps{
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
 			Intake: intake,
-			Access: brokerPolicy,
+			Access: brokerPolicy, Guesses: guesses,
 		})
 		if err != nil {
 			stopPipeline()
@@ -280,6 +289,8 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	srv := &http.Server{
 		Handler:           handler(metrics, src, st, pipe, sp, c.HTTP.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second, // GET requests: no body to wait for
+		IdleTimeout:       c.HTTP.IdleTimeout,
 	}
 	ln, err := net.Listen("tcp", c.HTTP.Listen)
 	if err != nil {
@@ -294,7 +305,8 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}()
 	var ingestSrv *http.Server
 	if h := c.HTTPIngest; h.Listen != "" {
-		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas)})
+		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas),
+			MaxPerAccount: h.MaxPerAccount, BodyTimeout: h.BodyTimeout, Guesses: guesses, Metrics: metrics})
 		if err != nil {
 			stopPipeline()
 			closeSrc()
@@ -302,7 +314,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		}
 		mux := http.NewServeMux()
 		hi.Register(mux)
-		ingestSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		// The handler reads each body under its own, shorter deadline
+		// (body_timeout); ReadTimeout is the ceiling.
+		ingestSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: 16 << 10}
 		hl, err := net.Listen("tcp", h.Listen)
 		if err != nil {
 			stopPipeline()

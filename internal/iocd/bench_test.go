@@ -77,7 +77,7 @@ func BenchmarkPublishToWebsocket(b *testing.B) {
 	}()
 
 	probe := paho.NewClient(paho.NewClientOptions().AddBroker(sys.Broker).SetClientID("bench-probe").
-		SetUsername("ioc-server").SetPassword("demo-ioc-server").SetCleanSession(true))
+		SetUsername("ioc-ingest").SetPassword("demo-ioc-ingest").SetCleanSession(true))
 	if tok := probe.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.Fatalf("probe: %v", tok.Error())
 	}

@@ -103,7 +103,7 @@ func TestIncidentsRaiseTheirAlerts(t *testing.T) {
 	var mu sync.Mutex
 	alerts := map[string]map[string]any{}
 	maxPM := map[string]float64{}
-	watch, err := sim.Connect(ctx, broker, "watcher", sim.Account{Username: "ioc-server", Password: "demo-ioc-server"})
+	watch, err := sim.Connect(ctx, broker, "watcher", sim.Account{Username: "ioc-ingest", Password: "demo-ioc-ingest"})
 	if err != nil {
 		t.Fatal(err)
 	}
