@@ -21,7 +21,7 @@ func TestDemoSecretsRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("ingest started with the shipped demo accounts and no -demo")
 	}
-	for _, want := range []string{"vms-tn", "envsense", "smartcity-tn", "cam-bvtw-01", "ioc-server", "-demo", "IOC_DEMO=true"} {
+	for _, want := range []string{"vms-tn", "envsense", "smartcity-tn", "cam-bvtw-01", "ioc-ingest", "ioc-server", "-demo", "IOC_DEMO=true"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not name %s", err, want)
 		}
@@ -32,7 +32,7 @@ func TestDemoSecretsRefused(t *testing.T) {
 			getenv = env(map[string]string{"IOC_DEMO": "true"})
 		}
 		cfg, demo, err := load(accept, getenv, io.Discard)
-		if err != nil || !cfg.Demo || len(demo) != 5 {
+		if err != nil || !cfg.Demo || len(demo) != 6 {
 			t.Fatalf("with -demo or IOC_DEMO=true: %v, demo secrets %q", err, demo)
 		}
 	}
@@ -46,7 +46,7 @@ func TestDemoSecretsRefused(t *testing.T) {
 	}
 	creds := "accounts:\n" +
 		"  - {username: vms-tn, role: integrator, integrator: vms-tn, password_hash: \"" + h + "\"}\n" +
-		"  - {username: ioc-server, role: server, password_hash: \"" + h + "\"}\n"
+		"  - {username: ioc-server, role: web, password_hash: \"" + h + "\"}\n"
 	path := filepath.Join(dir, "credentials.yaml")
 	if err := os.WriteFile(path, []byte(creds), 0o600); err != nil {
 		t.Fatal(err)

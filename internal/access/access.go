@@ -64,11 +64,15 @@ var (
 		"ioc/server/v1/events",
 		"ioc/server/v1/command-results",
 		"ioc/server/v1/observations/+",
+		// the marker the alert service sends itself when it lists the
+		// broker's retained alerts after a connect (ghost sweep)
+		"ioc/server/v1/sync/ingest/+",
 	}
 	ingestSubscribes = []string{"ioc/v1/#", "ioc/server/v1/#"}
-	// webPublishes: operators' commands and the sync marker a web server
-	// sends itself after subscribing (ioc/server/v1/sync/<client id>).
-	webPublishes  = []string{"ioc/server/v1/commands", "ioc/server/v1/sync/+"}
+	// webPublishes: operators' commands, the sync marker a web server
+	// sends itself after subscribing (ioc/server/v1/sync/<client id>) and
+	// logged-out sessions' retained revocations.
+	webPublishes  = []string{"ioc/server/v1/commands", "ioc/server/v1/sync/+", "ioc/server/v1/sessions/revoked/+"}
 	webSubscribes = []string{"ioc/server/v1/#"}
 )
 

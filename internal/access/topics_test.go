@@ -6,6 +6,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
@@ -45,7 +46,9 @@ func TestServerRolesMatchTheProcesses(t *testing.T) {
 		{ing, alertd.ResultsTopic, true, true},
 		{ing, alertd.ObservationsPrefix + "ingest-1", true, true},
 		{ing, alertd.CommandsTopic, true, false},
-		{ing, live.SyncTopic + "ioc-web-1", true, false},
+		{ing, alertd.SweepMarkerTopic + "ingest-1", true, true},
+		{web, alertd.SweepMarkerTopic + "ingest-1", true, false},
+		{ing, iocd.RevokedTopic + "abc", true, false},
 		{ing, ingest.SubscribeFilters()[0], false, true},
 		{ing, "$share/ingest/" + ingest.SubscribeFilters()[0], false, true},
 		{ing, alertd.CommandsTopic, false, true},
@@ -53,6 +56,7 @@ func TestServerRolesMatchTheProcesses(t *testing.T) {
 		{web, alertd.CommandsTopic, true, true},
 		{web, live.SyncTopic + "ioc-web-1", true, true},
 		{web, live.SyncTopic + "ioc-web-1", false, true},
+		{web, iocd.RevokedTopic + "abc", true, true},
 		{web, "ioc/v1/acme/dev/status", true, false},
 		{web, alertd.AlertsTopic + "rule/dev", true, false},
 		{web, alertd.DevicesTopic + "dev", true, false},

@@ -287,6 +287,10 @@ func (s *Service) Resync() {
 	s.poke()
 }
 
+// SweepMarkerTopic + <client id> carries the marker the alert service
+// publishes to itself when it lists the broker's retained alerts (Sweep).
+const SweepMarkerTopic = TopicRoot + "sync/ingest/"
+
 // RetainedFilters are the server topics whose retained messages must equal
 // the alert service's state: active alerts and open maintenance windows.
 func RetainedFilters() []string { return []string{AlertsTopic + "#", MaintenanceTopic + "#"} }

@@ -64,7 +64,7 @@ func TestNoGhostAlertAfterEmbeddedBrokerRestore(t *testing.T) {
 	topic := alertd.AlertsTopic + "camera-tamper/cam-b1"
 	maint := alertd.MaintenanceTopic + "district:d2"
 	ing := startIngest(t, c, nil)
-	srv, err := dial(ing.BrokerURL, "ghost-planter", "ioc-server", "demo-ioc-server")
+	srv, err := dial(ing.BrokerURL, "ghost-planter", "ioc-ingest", "demo-ioc-ingest")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 				// older than the last resolve: list them and clear the ghosts.
 				listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
-				retained, err := client.Retained(listCtx, alertd.RetainedFilters(), alertd.TopicRoot+"sync/"+c.MQTT.ClientID)
+				retained, err := client.Retained(listCtx, alertd.RetainedFilters(), alertd.SweepMarkerTopic+c.MQTT.ClientID)
 				if err != nil {
 					log.Warn("alerts: could not list the broker's retained alerts; ghosts are cleared on the next connect", "err", err)
 					return
