@@ -84,14 +84,14 @@ func TestAlertTimersSurviveRestart(t *testing.T) {
 	}
 
 	ing, w := run(readings, 0, 6)
-	if e := w.event(alert.Raised, id, 5*time.Second); !e.At.Equal(t0) {
+	if e := w.event(alert.Raised, id, 15*time.Second); !e.At.Equal(t0) {
 		t.Fatalf("raised at %s, want %s", e.At, t0)
 	}
 	clock.set(t0.Add(6*time.Minute + 30*time.Second))
 	ing.stop()
 
 	_, w = run(readings, 8, 12)
-	e := w.event(alert.Cleared, id, 5*time.Second)
+	e := w.event(alert.Cleared, id, 15*time.Second)
 	if want := t0.Add(11 * time.Minute); !e.At.Equal(want) {
 		t.Errorf("cleared at +%s, want +%s (10 minutes after the readings fell at +1m)", e.At.Sub(t0), want.Sub(t0))
 	}
