@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
@@ -64,11 +65,14 @@ type Alert struct {
 	// acknowledgement, a fold or a maintenance window (which move
 	// UpdatedAt) changes none of them.
 	LastAt time.Time `json:"last_at,omitzero"`
-	Count      int               `json:"count"`
-	Flaps      int               `json:"flaps"`
-	Ack        *Ack              `json:"ack,omitempty"`
-	ResolvedAt time.Time         `json:"resolved_at,omitzero"`
-	ResolvedBy string            `json:"resolved_by,omitempty"` // "auto", "config" or who
+	// NotifiedAt is when the alert was last announced (raised, reopened,
+	// renotified, or out of maintenance): re-notification counts from it.
+	NotifiedAt time.Time `json:"notified_at,omitzero"`
+	Count      int       `json:"count"`
+	Flaps      int       `json:"flaps"`
+	Ack        *Ack      `json:"ack,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	ResolvedBy string    `json:"resolved_by,omitempty"` // "auto", "config" or who
 	// Parent is the alert this one is folded under: its NVR's or gateway's
 	// offline alert, or its district's outage alert.
 	Parent string `json:"parent,omitempty"`
@@ -132,6 +136,7 @@ type Engine struct {
 	districts map[stateKey]*districtState
 	maint     map[string]*Maintenance // by target
 	due       deadlines
+	dirty     []*ruleState // windows changed since WindowChanges
 }
 
 type stateKey struct{ rule, dev string }
@@ -154,6 +159,13 @@ type ruleState struct {
 	samples                []sample  // rise: readings within the window
 	waitClear              bool      // resolved by hand: re-raise only after it clears
 	removed                bool      // its rule or device is gone
+	// Saving windows (threshold, stuck). held: a stuck value came at least
+	// twice, so its window is worth saving (a value that changes with every
+	// reading is never written). dirty: queued for WindowChanges. saved*:
+	// the window as last handed out, so unchanged windows are not written again.
+	held, dirty bool
+	savedSince  time.Time
+	savedClear  bool
 	// timers: at most one pending deadline per purpose (dueCondition,
 	// dueRenotify, dueSurface), moved in place, so the deadline heap never
 	// holds more than three entries per state however fast messages come.
@@ -358,7 +370,18 @@ func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) [
 	return out
 }
 
+// threshold evaluates a reading of a threshold rule and queues its window
+// for saving when the window opened, closed or turned.
 func (e *Engine) threshold(out []Transition, s *ruleState, f point.Field, now time.Time) []Transition {
+	rs, cs := s.raiseSince, s.clearSince
+	out = e.evalThreshold(out, s, f, now)
+	if !s.raiseSince.Equal(rs) || !s.clearSince.Equal(cs) {
+		e.touch(s)
+	}
+	return out
+}
+
+func (e *Engine) evalThreshold(out []Transition, s *ruleState, f point.Field, now time.Time) []Transition {
 	r := s.rule
 	s.last = f
 	if !s.active() {
@@ -426,9 +449,17 @@ func (e *Engine) stuck(out []Transition, s *ruleState, f point.Field, now time.T
 		if s.active() {
 			out = e.clear(out, s, f.Value(), now)
 		}
+		if s.held { // a saved window ended
+			s.held = false
+			e.touch(s)
+		}
 		s.last, s.raiseSince = f, now
 		e.schedule(s, now.Add(time.Duration(s.rule.For)))
 		return out
+	}
+	if !s.held { // the same value again: its window is worth saving
+		s.held = true
+		e.touch(s)
 	}
 	if !s.active() && !now.Before(s.raiseSince.Add(time.Duration(s.rule.For))) {
 		return e.raise(out, s, f.Value(), now)
@@ -486,6 +517,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 		switch d.what {
 		case dueRenotify:
 			if a := s.alert; s.active() && a.Ack == nil && !a.Suppressed {
+				a.NotifiedAt = now
 				out = append(out, Transition{Kind: Renotified, At: now, Alert: *a})
 				e.set(s, dueRenotify, now.Add(e.o.Renotify))
 			}
@@ -546,13 +578,14 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 	r, d := s.rule, s.dev
 	msg := e.render(s, value)
 	a := s.alert
+	e.touchWindow(s) // active or not is part of a window
 	switch {
 	case a != nil && a.State == Active:
 		a.Value, a.UpdatedAt, a.LastAt, a.Message = value, now, now, msg
 		a.Count++
 		return append(out, Transition{Kind: Updated, At: now, Alert: *a})
 	case a != nil && now.Sub(a.ResolvedAt) < e.o.FlapWindow:
-		a.State, a.Value, a.UpdatedAt, a.LastAt, a.Message = Active, value, now, now, msg
+		a.State, a.Value, a.UpdatedAt, a.LastAt, a.NotifiedAt, a.Message = Active, value, now, now, now, msg
 		a.Flaps++
 		a.Count++
 		a.ResolvedAt, a.ResolvedBy, a.Ack = time.Time{}, "", nil
@@ -563,7 +596,7 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		return e.foldChildren(out, s, now)
 	}
 	a = &Alert{ID: s.id, Rule: r.ID, RuleKind: r.Kind, Device: d.ID, DeviceKind: d.Kind, District: d.District,
-		Severity: r.Severity, State: Active, Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, LastAt: now, Count: 1,
+		Severity: r.Severity, State: Active, Value: value, Message: msg, RaisedAt: now, UpdatedAt: now, LastAt: now, NotifiedAt: now, Count: 1,
 		Parent: e.foldTarget(s), Suppressed: e.inMaintenance(d, now)}
 	s.alert = a
 	e.renotifyLater(s, now)
@@ -599,6 +632,7 @@ func (e *Engine) close(out []Transition, s *ruleState, value any, by, note strin
 	}
 	a.State, a.ResolvedAt, a.ResolvedBy, a.UpdatedAt = Resolved, now, by, now
 	s.raiseSince, s.clearSince = time.Time{}, time.Time{}
+	e.touchWindow(s)
 	e.stop(s, dueRenotify)
 	out = append(out, Transition{Kind: Cleared, At: now, Alert: *a, By: by, Note: note})
 	e.countOffline(s, -1)
@@ -701,10 +735,10 @@ func SortAlerts(as []Alert) {
 // or device is gone are skipped and returned.
 func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (skipped []string) {
 	for i := range maint {
+		// One that ended while no process ran is ended by the first Tick,
+		// which announces its alerts again.
 		m := maint[i]
-		if m.Until.IsZero() || m.Until.After(now) {
-			e.maint[m.Target] = &m
-		}
+		e.maint[m.Target] = &m
 	}
 	for i := range alerts {
 		a := alerts[i]
@@ -726,6 +760,12 @@ func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (sk
 		s := e.st(r, d)
 		s.alert = &a
 		if a.State != Active {
+			if t, ok := timeout(r, d); ok && r.Kind == Silence && a.ResolvedBy == "auto" {
+				// It reported before the restart: silent from now on, it
+				// goes offline one timeout after start like any device.
+				s.lastSeen = now
+				e.schedule(s, now.Add(t))
+			}
 			continue
 		}
 		e.countOffline(s, +1)
@@ -735,8 +775,13 @@ func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (sk
 		case Event:
 			e.set(s, dueCondition, a.lastAt().Add(time.Duration(r.ClearAfter)))
 		}
-		if r.Severity == Critical && a.Ack == nil {
-			e.set(s, dueRenotify, now.Add(e.o.Renotify))
+		if r.Severity == Critical && a.Ack == nil && !a.Suppressed {
+			// From the last announcement; at once if that is overdue.
+			from := a.NotifiedAt
+			if from.IsZero() { // saved before NotifiedAt existed
+				from = now
+			}
+			e.set(s, dueRenotify, maxTime(now, from.Add(e.o.Renotify)))
 		}
 	}
 	for _, ds := range e.districts {
@@ -745,7 +790,58 @@ func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (sk
 		}
 		ds.s = e.state[stateKey{ds.rule.ID, districtPrefix + ds.id}]
 	}
+	e.restoreSurfacing(now)
 	return skipped
+}
+
+// restoreSurfacing re-arms, after Restore, the surfacing of children still
+// folded under a parent whose alert has closed: SurfaceAfter after the
+// parent came back, at once if that passed during the restart, or if the
+// parent's alert is no longer held at all.
+func (e *Engine) restoreSurfacing(now time.Time) {
+	for _, cs := range e.sortedStates() {
+		a := cs.alert
+		if !cs.active() || a.Parent == "" || cs.rule.Kind != Silence {
+			continue
+		}
+		dev, ok := strings.CutPrefix(a.Parent, cs.rule.ID+"/")
+		if !ok {
+			continue
+		}
+		ps := e.state[stateKey{cs.rule.ID, dev}]
+		if ps != nil && ps.active() {
+			continue // still folded
+		}
+		at := now
+		if ps != nil && ps.alert != nil {
+			at = maxTime(now, ps.alert.ResolvedAt.Add(e.o.SurfaceAfter))
+		} else if ps = e.parentState(cs.rule, dev, now); ps == nil {
+			continue
+		}
+		e.set(ps, dueSurface, at)
+	}
+}
+
+// parentState makes the state of a parent (device or district) whose
+// alert is no longer held, so that its children can surface. A device's
+// silence deadline is armed from now, as Start would have.
+func (e *Engine) parentState(r *Rule, dev string, now time.Time) *ruleState {
+	if id, ok := strings.CutPrefix(dev, districtPrefix); ok {
+		if ds := e.districts[stateKey{r.ID, id}]; ds != nil {
+			return e.st(r, ds.pseudo(e.reg))
+		}
+		return nil
+	}
+	de := e.devs[dev]
+	if de == nil || !r.Applies(de.dev) {
+		return nil
+	}
+	s := e.st(r, de.dev)
+	if t, ok := timeout(r, de.dev); ok {
+		s.lastSeen = now
+		e.schedule(s, now.Add(t))
+	}
+	return s
 }
 
 // Reconfigure swaps in new rules and/or a new registry (SIGHUP) keeping
@@ -782,6 +878,7 @@ func (e *Engine) Reconfigure(rules *Rules, reg *registry.Registry, now time.Time
 				out = e.close(out, s, nil, "config", "rule or device removed from the configuration", now)
 			}
 			s.removed = true
+			e.touchWindow(s)
 			for w := range s.timers {
 				e.stop(s, uint8(w))
 			}
@@ -924,6 +1021,13 @@ func num(f point.Field) float64 {
 		return float64(f.I)
 	}
 	return f.F
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func round(v float64) float64 { return math.Round(v*100) / 100 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ type rig struct {
 	reg *registry.Registry
 	now time.Time
 	log []Transition
+	// windows is what alerts.db holds of the condition windows (restart).
+	windows map[string]Window
 }
 
 // newRig loads the shipped rules named by ids (all when none).
@@ -89,6 +92,19 @@ func (r *rig) expect(want ...string) []Transition {
 	out := r.log
 	r.log = nil
 	return out
+}
+
+// expectFor is expect for the transitions of one alert, dropping the others.
+func (r *rig) expectFor(id string, want ...string) []Transition {
+	r.t.Helper()
+	var mine []Transition
+	for _, tr := range r.log {
+		if tr.Alert.ID == id {
+			mine = append(mine, tr)
+		}
+	}
+	r.log = mine
+	return r.expect(want...)
 }
 
 func f(k string, v float64) point.Field { return point.FloatField(k, v) }
@@ -269,4 +285,292 @@ func TestEventClearsAfterTheLastEventWhateverHappensToTheAlert(t *testing.T) {
 	r.expect()
 	r.at(40 * time.Minute)
 	r.expect("resolved camera-tamper/cam-1")
+}
+
+// restart replaces the engine by a new one built from what ingest saves in
+// alerts.db: the alerts, the maintenance windows, and the condition
+// windows as WindowChanges handed them out. down is how long no engine
+// ran (the clock moves on without firing anything).
+func (r *rig) restart(down time.Duration) {
+	r.t.Helper()
+	if r.windows == nil {
+		r.windows = map[string]Window{}
+	}
+	for _, w := range r.e.WindowChanges() {
+		if w.Since.IsZero() {
+			delete(r.windows, w.ID())
+		} else {
+			r.windows[w.ID()] = w
+		}
+	}
+	var ws []Window
+	for _, w := range r.windows {
+		ws = append(ws, w)
+	}
+	r.now = r.now.Add(down)
+	e2 := NewEngine(r.e.rules, r.reg, Options{})
+	e2.Restore(r.e.Alerts(), r.e.Maintenance(), r.now)
+	e2.RestoreWindows(ws, r.now)
+	e2.Start(r.now)
+	r.e = e2
+}
+
+// minutes sends one reading a minute from minute from to minute to (both
+// included).
+func (r *rig) minutes(from, to int, device string, fields ...point.Field) {
+	for m := from; m <= to; m++ {
+		r.at(time.Duration(m) * time.Minute)
+		r.send(device, "telemetry", fields...)
+	}
+}
+
+// resolvedAt checks that the transitions since the last expect are exactly
+// one resolution of id, at t0+at.
+func (r *rig) resolvedAt(id string, at time.Duration) {
+	r.t.Helper()
+	tr := r.expect("resolved " + id)
+	if got := tr[0].At.Sub(t0); got != at {
+		r.t.Fatalf("%s resolved at +%s, want +%s", id, got, at)
+	}
+}
+
+// TestThresholdClearWindowSurvivesRestart: pm25-out-of-range clears after
+// readings at or under 1000 for 10 minutes. The readings fall at minute 1,
+// ingest restarts at minute 7: the alert clears at minute 11, 10 minutes
+// after they fell, not 10 minutes after the first reading after the
+// restart. Acknowledging it and a maintenance window meanwhile move nothing.
+func TestThresholdClearWindowSurvivesRestart(t *testing.T) {
+	r := newRig(t, "pm25-out-of-range")
+	r.send("aq-1", "telemetry", f("pm25", 1500))
+	r.expect("raised pm25-out-of-range/aq-1")
+	r.minutes(1, 4, "aq-1", f("pm25", 40))
+	if _, err := r.e.Acknowledge("pm25-out-of-range/aq-1", "op", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.StartMaintenance(Maintenance{Target: "device:aq-1", By: "op"}, r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.minutes(5, 6, "aq-1", f("pm25", 40))
+	r.restart(30 * time.Second)
+	if _, err := r.e.EndMaintenance("device:aq-1", "op", r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.log = nil
+	r.minutes(8, 10, "aq-1", f("pm25", 40))
+	r.expect()
+	r.at(11 * time.Minute) // the deadline fires between readings
+	r.resolvedAt("pm25-out-of-range/aq-1", 11*time.Minute)
+
+	// After a restart a reading over the line still breaks the window.
+	r.at(30 * time.Minute)
+	r.send("aq-1", "telemetry", f("pm25", 1500))
+	r.expect("raised pm25-out-of-range/aq-1")
+	r.minutes(31, 34, "aq-1", f("pm25", 40))
+	r.restart(0)
+	r.minutes(35, 36, "aq-1", f("pm25", 1200))
+	r.minutes(37, 46, "aq-1", f("pm25", 40))
+	r.expect()
+	r.at(47 * time.Minute)
+	r.resolvedAt("pm25-out-of-range/aq-1", 47*time.Minute)
+}
+
+// TestThresholdRaiseWindowSurvivesRestart: pm25-high raises after 5
+// minutes over 150. The window opens at minute 0 and ingest restarts at
+// minute 3: it raises at minute 5. A window whose deadline passed while
+// ingest was down completes at the first reading that still holds; one
+// broken by a reading after the restart raises nothing.
+func TestThresholdRaiseWindowSurvivesRestart(t *testing.T) {
+	r := newRig(t, "pm25-high")
+	r.minutes(0, 2, "aq-1", f("pm25", 160))
+	r.restart(30 * time.Second)
+	r.minutes(4, 4, "aq-1", f("pm25", 170))
+	r.expect()
+	r.at(5 * time.Minute)
+	tr := r.expect("raised pm25-high/aq-1")
+	if !tr[0].At.Equal(t0.Add(5*time.Minute)) || tr[0].Alert.Value != 170.0 {
+		t.Fatalf("raised at +%s with %v, want +5m with the last reading 170", tr[0].At.Sub(t0), tr[0].Alert.Value)
+	}
+
+	// Its clear window (under 120 for 5 minutes) opens at minute 10; down
+	// from minute 12 to minute 20: the first reading after the restart
+	// that still holds clears it, at once.
+	r.minutes(10, 11, "aq-1", f("pm25", 100))
+	r.restart(9 * time.Minute) // now +20m
+	r.at(20*time.Minute + 30*time.Second)
+	r.expect()
+	r.send("aq-1", "telemetry", f("pm25", 90))
+	r.resolvedAt("pm25-high/aq-1", 20*time.Minute+30*time.Second)
+
+	// A raise window broken after the restart raises nothing.
+	r.minutes(30, 32, "aq-1", f("pm25", 160))
+	r.restart(0)
+	r.minutes(33, 33, "aq-1", f("pm25", 100))
+	r.at(40 * time.Minute)
+	r.expect()
+}
+
+// TestStuckWindowSurvivesRestart: pm25-stuck raises after the same value
+// for 3 hours. A restart in the middle keeps counting from the value's
+// first reading, and a restart while it is raised does not clear it.
+func TestStuckWindowSurvivesRestart(t *testing.T) {
+	r := newRig(t, "pm25-stuck")
+	every10 := func(from, to int) {
+		for m := from; m <= to; m += 10 {
+			r.at(time.Duration(m) * time.Minute)
+			r.send("aq-1", "telemetry", f("pm25", 42))
+		}
+	}
+	every10(0, 60)
+	r.restart(5 * time.Minute)
+	every10(70, 170)
+	r.expect()
+	r.at(180 * time.Minute)
+	if tr := r.expect("raised pm25-stuck/aq-1"); !tr[0].At.Equal(t0.Add(3 * time.Hour)) {
+		t.Fatalf("raised at +%s, want +3h", tr[0].At.Sub(t0))
+	}
+	r.restart(5 * time.Minute)
+	every10(190, 200)
+	r.expect()
+	r.at(210 * time.Minute)
+	r.send("aq-1", "telemetry", f("pm25", 43))
+	r.resolvedAt("pm25-stuck/aq-1", 210*time.Minute)
+}
+
+// TestWindowWritesAreBounded: windows are handed out for saving when they
+// open or close, not with each reading; a value that changes with every
+// reading never opens a stuck window worth saving.
+func TestWindowWritesAreBounded(t *testing.T) {
+	r := newRig(t, "pm25-high", "pm25-stuck")
+	changes := func(from, to int, v func(m int) float64) int {
+		n := 0
+		for m := from; m <= to; m++ {
+			r.at(time.Duration(m) * time.Minute)
+			r.send("aq-1", "telemetry", f("pm25", v(m)))
+			n += len(r.e.WindowChanges())
+		}
+		return n
+	}
+	if n := changes(0, 59, func(m int) float64 { return float64(40 + m%7) }); n != 0 {
+		t.Errorf("an hour of changing readings under the line: %d windows written, want 0", n)
+	}
+	// The raise window opens and closes: 2.
+	over := func(m int) float64 { // over 150 for 4 minutes, then under
+		if m < 64 {
+			return 160 + float64(m)
+		}
+		return float64(m - 14)
+	}
+	if n := changes(60, 65, over); n != 2 {
+		t.Errorf("a raise window opened and closed: %d windows written, want 2", n)
+	}
+	// The same value for an hour: the stuck window once, when it comes twice.
+	if n := changes(66, 126, func(int) float64 { return 42 }); n != 1 {
+		t.Errorf("an hour of one value: %d windows written, want 1", n)
+	}
+	if n := changes(127, 127, func(int) float64 { return 41 }); n != 1 {
+		t.Errorf("the value changed: %d windows written, want 1 (the stuck window closed)", n)
+	}
+}
+
+// TestRenotifySurvivesRestart: an unacknowledged critical alert is
+// announced again every 15 minutes from its last announcement, across a
+// restart; at once when that passed while ingest was down.
+func TestRenotifySurvivesRestart(t *testing.T) {
+	r := newRig(t, "device-offline")
+	const nvr = "device-offline/nvr-1"
+	r.at(2 * time.Minute)
+	r.expect("raised device-offline/nvr-1", "raised device-offline/cam-1")
+	if _, err := r.e.Acknowledge("device-offline/cam-1", "op", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.at(10 * time.Minute)
+	r.restart(time.Minute) // now +11m
+	r.at(16*time.Minute + 59*time.Second)
+	r.expectFor(nvr)
+	r.at(17 * time.Minute) // 15 minutes after it was raised, not after the restart
+	if tr := r.expectFor(nvr, "renotified device-offline/nvr-1"); !tr[0].At.Equal(t0.Add(17*time.Minute)) || !tr[0].Alert.NotifiedAt.Equal(t0.Add(17*time.Minute)) {
+		t.Fatalf("renotified at +%s, notified_at %s", tr[0].At.Sub(t0), tr[0].Alert.NotifiedAt)
+	}
+	// Down from minute 20 to minute 40: overdue since minute 32, so at
+	// once, and every 15 minutes from then.
+	r.at(20 * time.Minute)
+	r.restart(20 * time.Minute)
+	r.at(40 * time.Minute)
+	r.expectFor(nvr, "renotified device-offline/nvr-1")
+	r.at(55 * time.Minute)
+	r.expectFor(nvr, "renotified device-offline/nvr-1")
+}
+
+// TestSurfaceAfterSurvivesRestart: cam-1 is folded under its NVR's
+// offline alert; the NVR comes back at minute 5 and cam-1, still offline,
+// surfaces 30 seconds later across a restart in between, or at once when
+// those 30 seconds passed while ingest was down.
+func TestSurfaceAfterSurvivesRestart(t *testing.T) {
+	for _, c := range []struct {
+		down time.Duration
+		want time.Duration
+	}{{0, 5*time.Minute + 30*time.Second}, {time.Minute, 6*time.Minute + 10*time.Second}} {
+		t.Run(fmt.Sprint("down ", c.down), func(t *testing.T) {
+			r := newRig(t, "device-offline")
+			r.at(2 * time.Minute)
+			tr := r.expect("raised device-offline/nvr-1", "raised device-offline/cam-1")
+			if tr[1].Alert.Parent != "device-offline/nvr-1" {
+				t.Fatalf("cam-1 not folded: %+v", tr[1].Alert)
+			}
+			r.at(5 * time.Minute)
+			r.send("nvr-1", "status", point.StringField("state", "online"))
+			r.expect("resolved device-offline/nvr-1")
+			r.at(5*time.Minute + 10*time.Second)
+			r.restart(c.down)
+			if c.down == 0 {
+				r.at(c.want - time.Second)
+				r.expect()
+			}
+			r.at(c.want)
+			tr = r.expect("surfaced device-offline/cam-1")
+			if !tr[0].At.Equal(t0.Add(c.want)) || tr[0].Alert.Parent != "" {
+				t.Fatalf("surfaced at +%s under %q, want +%s on its own", tr[0].At.Sub(t0), tr[0].Alert.Parent, c.want)
+			}
+		})
+	}
+}
+
+// TestSilenceAfterRestartOfADeviceThatCameBack: a device whose offline
+// alert resolved shortly before a restart still goes offline one timeout
+// after the start if it says nothing more.
+func TestSilenceAfterRestartOfADeviceThatCameBack(t *testing.T) {
+	r := newRig(t, "device-offline")
+	r.at(2 * time.Minute)
+	r.expect("raised device-offline/nvr-1", "raised device-offline/cam-1")
+	r.at(3 * time.Minute)
+	r.send("nvr-1", "status", point.StringField("state", "online"))
+	r.send("cam-1", "status", point.StringField("state", "online"))
+	r.expect("resolved device-offline/nvr-1", "resolved device-offline/cam-1")
+	r.restart(0)
+	r.at(5 * time.Minute)
+	r.expect("reopened device-offline/nvr-1", "reopened device-offline/cam-1")
+}
+
+// TestMaintenanceEndingDuringRestart: a maintenance window that ended
+// while ingest was down ends at the start, and its alerts are announced
+// again and renotified from then.
+func TestMaintenanceEndingDuringRestart(t *testing.T) {
+	r := newRig(t, "device-offline")
+	const nvr = "device-offline/nvr-1"
+	if _, err := r.e.StartMaintenance(Maintenance{Target: "device:nvr-1", Until: t0.Add(10 * time.Minute), By: "op"}, r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.at(2 * time.Minute)
+	if tr := r.expectFor(nvr, "raised "+nvr); !tr[0].Alert.Suppressed {
+		t.Fatalf("not suppressed: %+v", tr[0].Alert)
+	}
+	r.at(5 * time.Minute)
+	r.restart(10 * time.Minute) // now +15m, the window ended at +10m
+	r.at(15 * time.Minute)
+	r.expectFor(nvr, "unsuppressed "+nvr)
+	if m := r.e.Maintenance(); len(m) != 0 {
+		t.Fatalf("maintenance still open: %+v", m)
+	}
+	r.at(30 * time.Minute)
+	r.expectFor(nvr, "renotified "+nvr)
 }

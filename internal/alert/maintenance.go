@@ -71,6 +71,7 @@ func (e *Engine) endMaintenance(out []Transition, m *Maintenance, by string, now
 		if s.active() && s.alert.Suppressed && !e.inMaintenance(s.dev, now) {
 			s.alert.Suppressed = false
 			s.alert.UpdatedAt = now
+			s.alert.NotifiedAt = now // announced now that the window is over
 			e.renotifyLater(s, now)
 			out = append(out, Transition{Kind: Unsuppressed, At: now, Alert: *s.alert})
 		}

@@ -84,6 +84,7 @@ type Service struct {
 	reg     *registry.Registry
 	rules   *alert.Rules
 	pending []item
+	windows []alert.Window  // condition windows changed, not yet saved
 	seen    map[string]bool // devices heard from since start
 	armed   time.Time       // when the loop's timer fires; zero: not armed
 	seq     uint64
@@ -145,6 +146,11 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 		db.Close()
 		return nil, err
 	}
+	windows, err := db.loadWindows(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	seq, err := db.lastSeq(ctx)
 	if err != nil {
 		db.Close()
@@ -161,7 +167,13 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	if skipped := s.eng.Restore(saved, maint, now); len(skipped) > 0 {
 		s.log.Info("alerts: saved alerts whose rule or device is gone were not restored", "alerts", skipped)
 	}
+	s.eng.RestoreWindows(windows, now)
 	s.eng.Start(now)
+	if err := db.replaceWindows(ctx, s.eng.Windows()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.eng.WindowChanges() // saved just now
 	s.applyConfigMaintenance(nil, now)
 	active := 0
 	for _, a := range saved {
@@ -244,7 +256,10 @@ func (s *Service) Stored(msgs []ingest.Stored) {
 			}
 		}
 	}
-	wake := len(s.pending) > n
+	if ws := s.eng.WindowChanges(); len(ws) > 0 {
+		s.windows = append(s.windows, ws...)
+	}
+	wake := len(s.pending) > n || len(s.windows) > 0
 	if next, ok := s.eng.NextDeadline(); ok && (s.armed.IsZero() || next.Before(s.armed)) {
 		wake = true
 	}
@@ -375,8 +390,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		timer.Stop()
-		if ok {
-			timer.Reset(max(time.Until(next), 0))
+		if ok { // on the service's clock, which tests inject
+			timer.Reset(max(next.Sub(s.now()), 0))
 		}
 		select {
 		case <-ctx.Done():
@@ -402,30 +417,39 @@ func (s *Service) flush(ctx context.Context) {
 	s.mu.Lock()
 	items := s.pending
 	s.pending = nil
+	ws := append(s.windows, s.eng.WindowChanges()...)
+	s.windows = nil
 	s.mu.Unlock()
+	if len(items) == 0 && len(ws) > 0 {
+		s.flushItems(ctx, nil, ws)
+	}
 	for len(items) > 0 {
 		n := min(len(items), flushChunk)
-		s.flushItems(ctx, items[:n])
-		items = items[n:]
+		s.flushItems(ctx, items[:n], ws)
+		items, ws = items[n:], nil
 	}
 }
 
-func (s *Service) flushItems(ctx context.Context, items []item) {
+// flushItems saves items' transitions and the condition windows ws in one
+// transaction, then publishes items.
+func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Window) {
 	recs := make([]record, 0, len(items))
 	for _, it := range items {
 		if it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil {
 			recs = append(recs, it.rec)
 		}
 	}
-	if len(recs) > 0 {
+	if len(recs) > 0 || len(ws) > 0 {
 		start := time.Now()
-		if err := s.db.apply(ctx, recs); err != nil {
+		if err := s.db.apply(ctx, recs, ws); err != nil {
 			// The broker still gets the picture; a restart would re-derive
 			// these alerts from the devices' next messages.
 			s.m.saveErrors.Inc()
-			s.log.Error("alerts: saving transitions failed", "err", err, "transitions", len(recs))
+			s.log.Error("alerts: saving transitions failed", "err", err, "transitions", len(recs), "windows", len(ws))
 		}
 		s.m.saveSeconds.Observe(time.Since(start).Seconds())
+	}
+	if len(recs) > 0 {
 		select {
 		case s.historyWake <- struct{}{}:
 		default:

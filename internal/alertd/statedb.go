@@ -14,8 +14,9 @@ import (
 
 // stateDB is the alert engine's own durable state, in SQLite next to the
 // embedded store: the alerts (active, and resolved within the flap window),
-// the open maintenance windows, and an outbox of transitions not yet
-// written to the time-series store. One transaction per group of
+// the open maintenance windows, the threshold and stuck rules' condition
+// windows in progress, and an outbox of transitions not yet written to the
+// time-series store. One transaction per group of
 // transitions, so a restart resumes exactly where the engine was.
 type stateDB struct {
 	db *sql.DB
@@ -31,6 +32,10 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS maintenance (
 	target TEXT PRIMARY KEY,
 	body   TEXT NOT NULL -- alert.Maintenance as JSON
+);
+CREATE TABLE IF NOT EXISTS windows (
+	id   TEXT PRIMARY KEY, -- <rule>/<device>
+	body TEXT NOT NULL     -- alert.Window as JSON
 );
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
@@ -110,14 +115,80 @@ func (s *stateDB) load(ctx context.Context, now time.Time, keep time.Duration) (
 	return alerts, maint, rows.Err()
 }
 
-// apply saves a group of transitions in one transaction: the alerts' and
-// windows' latest states, and each record into the outbox.
-func (s *stateDB) apply(ctx context.Context, recs []record) error {
+// loadWindows returns the saved condition windows.
+func (s *stateDB) loadWindows(ctx context.Context) ([]alert.Window, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT body FROM windows ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("alert state: %w", err)
+	}
+	defer rows.Close()
+	var out []alert.Window
+	for rows.Next() {
+		var b []byte
+		var w alert.Window
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("alert state: %w", err)
+		}
+		if err := json.Unmarshal(b, &w); err != nil {
+			return nil, fmt.Errorf("alert state: window row: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// replaceWindows makes the saved condition windows exactly ws (at start,
+// after restoring: windows whose rule or device is gone are dropped).
+func (s *stateDB) replaceWindows(ctx context.Context, ws []alert.Window) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("alert state: %w", err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM windows`); err != nil {
+		return fmt.Errorf("alert state: windows: %w", err)
+	}
+	if err := saveWindows(ctx, tx, ws); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// saveWindows writes condition windows as they changed, in order: a
+// window with a zero Since has closed.
+func saveWindows(ctx context.Context, tx *sql.Tx, ws []alert.Window) error {
+	for i := range ws {
+		w := &ws[i]
+		var err error
+		if w.Since.IsZero() {
+			_, err = tx.ExecContext(ctx, `DELETE FROM windows WHERE id = ?`, w.ID())
+		} else {
+			b, jerr := json.Marshal(w)
+			if jerr != nil { // a value JSON cannot hold (NaN): the window restarts after a restart
+				_, err = tx.ExecContext(ctx, `DELETE FROM windows WHERE id = ?`, w.ID())
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO windows (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`, w.ID(), b)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("alert state: windows: %w", err)
+		}
+	}
+	return nil
+}
+
+// apply saves a group of transitions and condition window changes in one
+// transaction: the alerts' and maintenance windows' latest states, each
+// record into the outbox, and the condition windows.
+func (s *stateDB) apply(ctx context.Context, recs []record, ws []alert.Window) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("alert state: %w", err)
+	}
+	defer tx.Rollback()
+	if err := saveWindows(ctx, tx, ws); err != nil {
+		return err
+	}
 	for i := range recs {
 		r := &recs[i]
 		body, err := json.Marshal(r)
