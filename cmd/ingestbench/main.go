@@ -164,6 +164,12 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 		clients = append(clients, c)
 	}
 	fmt.Printf("publishing %d QoS 1 messages from %d devices over %d connections to %s on loopback\n", n, devices, publishers, brokerName)
+	// ingest's own CPU time per message: unlike msgs/s it hardly depends
+	// on what else the machine is doing, so runs on a busy machine compare.
+	cpu0 := 0.0
+	if metrics != "" {
+		cpu0 = scrape(metrics, "process_cpu_seconds_total")
+	}
 	start := time.Now()
 	profDone := make(chan error, 1)
 	if profile != "" && metrics != "" {
@@ -200,6 +206,10 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 	}
 	fmt.Printf("published in %s (%.0f msgs/s)\n", published.Round(time.Millisecond), float64(n)/published.Seconds())
 	fmt.Printf("%d messages %s in %s: %.0f msgs/s end to end\n", n, what, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	if metrics != "" {
+		cpu := scrape(metrics, "process_cpu_seconds_total") - cpu0
+		fmt.Printf("ingest used %.2f CPU-seconds: %.2f µs of CPU per message\n", cpu, cpu/float64(n)*1e6)
+	}
 	if in != nil {
 		got, err := countSeq(in.URL, in.DB)
 		if err != nil {
