@@ -1,0 +1,338 @@
+package broker_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/access"
+	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/broker"
+	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/registry"
+	"github.com/ioc-vn/ioc/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+)
+
+// The shipped demo accounts: each password is demo-<username>.
+const (
+	credentialsFile = "../../configs/credentials.yaml"
+	registryFile    = "../../configs/devices.yaml"
+)
+
+func shippedPolicy(t testing.TB) (*access.Policy, *registry.Registry) {
+	t.Helper()
+	reg, err := registry.Load(registryFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := access.Load(credentialsFile, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
+}
+
+// secure is an embedded broker with the shipped accounts.
+type secure struct {
+	b       *broker.Broker
+	addr    string
+	url     string
+	intake  chan *broker.Message
+	metrics *prometheus.Registry
+}
+
+type secureOptions struct {
+	dataDir string
+	addr    string // empty: a free port
+	limits  broker.RetainLimits
+	policy  *access.Policy
+}
+
+func startSecure(t *testing.T, o secureOptions) *secure {
+	t.Helper()
+	if o.addr == "" {
+		o.addr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	}
+	if o.policy == nil {
+		o.policy, _ = shippedPolicy(t)
+	}
+	s := &secure{addr: o.addr, url: "tcp://" + o.addr, intake: make(chan *broker.Message, 100), metrics: prometheus.NewRegistry()}
+	b, err := broker.New(broker.Config{Listen: o.addr, DataDir: o.dataDir}, broker.Deps{
+		Log: slog.New(slog.DiscardHandler), Metrics: s.metrics, IntakePrefix: "ioc/v1/",
+		Intake: func(m *broker.Message) { s.intake <- m }, Access: o.policy, Retained: o.limits,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { b.Close() }) })
+	s.b = b
+	return s
+}
+
+// refused reads ioc_broker_refused_total{reason}.
+func (s *secure) refused(t testing.TB, reason string) float64 {
+	t.Helper()
+	mfs, err := s.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "ioc_broker_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// pahoDial connects an MQTT 3.1.1 client and returns the connection error.
+func pahoDial(url, id, user string, clean bool, opts ...func(*paho.ClientOptions)) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(user).SetPassword("demo-" + user).
+		SetCleanSession(clean).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetProtocolVersion(4)
+	for _, f := range opts {
+		f(o)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, errors.New("connect timed out")
+	}
+	return c, tok.Error()
+}
+
+// watcher is a server-account subscriber that records what it receives.
+type watcher struct {
+	mu  sync.Mutex
+	got []string // "topic retained=bool payload"
+	c   paho.Client
+}
+
+func watch(t *testing.T, url, id, filter string) *watcher {
+	t.Helper()
+	w := &watcher{}
+	c, err := pahoDial(url, id, "ioc-server", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	w.c = c
+	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
+		if strings.HasPrefix(m.Topic(), "$") {
+			return // the broker's own $SYS topics
+		}
+		w.mu.Lock()
+		w.got = append(w.got, fmt.Sprintf("%s retained=%v %s", m.Topic(), m.Retained(), m.Payload()))
+		w.mu.Unlock()
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	return w
+}
+
+// until publishes a marker on topic through the broker itself and returns
+// what the watcher got before it: a subscriber's messages arrive in the
+// order they were queued, so whatever was queued earlier is in the list.
+func (w *watcher) until(t *testing.T, b *broker.Broker, topic string) []string {
+	t.Helper()
+	marker := "marker-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := b.Publish(topic, 1, false, []byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	var before []string
+	testenv.Eventually(t, 10*time.Second, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for i, g := range w.got {
+			if strings.HasSuffix(g, " "+marker) {
+				before = append([]string(nil), w.got[:i]...)
+				w.got = w.got[i+1:]
+				return nil
+			}
+		}
+		return errors.New("marker not received yet")
+	})
+	return before
+}
+
+// forbiddenWills are will topics the integrator envsense may not publish:
+// every server topic the alert service and the IOC servers act on or
+// show, another integrator's device, its own _errors topic.
+var forbiddenWills = []string{
+	alertd.CommandsTopic,
+	alertd.AlertsTopic + "forged-rule/aq-tp-01",
+	alertd.DevicesTopic + "cam-bvtw-03",
+	alertd.MaintenanceTopic + "district:dong-hy",
+	alertd.EventsTopic,
+	alertd.ResultsTopic,
+	alertd.ObservationsPrefix + "ingest-1",
+	live.SyncTopic + "ioc-web-1",
+	"ioc/v1/vms-tn/cam-bvtw-03/status",
+	"ioc/v1/envsense/_errors",
+	"$SYS/broker/clients/connected",
+	"elsewhere",
+}
+
+// TestWillOutsideAccountRefused (F1): a CONNECT whose last will names a
+// topic the account may not publish is refused, under MQTT 3.1.1 and 5,
+// counted and never delivered; a will on its own device topic is
+// accepted.
+func TestWillOutsideAccountRefused(t *testing.T) {
+	s := startSecure(t, secureOptions{})
+	type tc struct {
+		user, topic string
+		v5, v4      byte
+	}
+	var cases []tc
+	for _, topic := range forbiddenWills {
+		cases = append(cases, tc{"envsense", topic, 0x87, 5}, tc{"cam-bvtw-01", topic, 0x87, 5})
+	}
+	cases = append(cases,
+		tc{"cam-bvtw-01", "ioc/v1/vms-tn/cam-bvtw-02/status", 0x87, 5}, // a device account: another device of its integrator
+		tc{"envsense", "ioc/v1/envsense/+/status", 0x90, 5},            // a wildcard is no topic name
+		tc{"envsense", "ioc/server/v1/#", 0x90, 5},
+	)
+	w := watch(t, s.url, "watch-all", "#")
+	n := 0
+	for _, c := range cases {
+		for _, v := range []byte{4, 5} {
+			want := c.v4
+			if v == 5 {
+				want = c.v5
+			}
+			rc, code := rawConnect(t, s.addr, connectParams{v: v, id: fmt.Sprintf("will-%d", n), user: c.user, pass: "demo-" + c.user,
+				clean: true, willTopic: c.topic, willBody: `{"id":"x","op":"maintenance_start","target":"district:dong-hy","by":"attacker"}`, willRetain: true})
+			rc.drop()
+			n++
+			if code != want {
+				t.Errorf("MQTT v%d %s with will on %q: CONNACK %#x, want %#x", v, c.user, c.topic, code, want)
+			}
+		}
+	}
+	// paho (3.1.1) sees "not authorized".
+	_, err := pahoDial(s.url, "paho-will", "envsense", true, func(o *paho.ClientOptions) {
+		o.SetWill(alertd.CommandsTopic, `{"id":"y","op":"ack","alert":"x","by":"attacker"}`, 1, false)
+	})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
+		t.Errorf("paho with a will on the commands topic: %v, want not authorized", err)
+	}
+	n++
+	if got := s.refused(t, "will"); got != float64(n) {
+		t.Errorf(`ioc_broker_refused_total{reason="will"} = %v, want %d`, got, n)
+	}
+	if got := w.until(t, s.b, "elsewhere/marker"); len(got) != 0 {
+		t.Errorf("delivered from refused wills: %q", got)
+	}
+	select {
+	case m := <-s.intake:
+		t.Errorf("a refused will reached ingest: %s", m.Topic())
+	default:
+	}
+
+	// Its own device: accepted, delivered when the connection drops, and
+	// handed to ingest, but not retained.
+	rc, code := rawConnect(t, s.addr, connectParams{v: 5, id: "own-will", user: "envsense", pass: "demo-envsense", clean: true,
+		willTopic: "ioc/v1/envsense/aq-tp-01/status", willBody: `{"state":"offline"}`, willRetain: true})
+	if code != 0 {
+		t.Fatalf("will on its own device: CONNACK %#x", code)
+	}
+	rc.drop()
+	select {
+	case m := <-s.intake:
+		if m.Topic() != "ioc/v1/envsense/aq-tp-01/status" {
+			t.Errorf("intake got %s", m.Topic())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the device's own will did not reach ingest")
+	}
+	late := watch(t, s.url, "watch-late", "ioc/v1/#")
+	if got := late.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 0 {
+		t.Errorf("retained device will: %q", got)
+	}
+}
+
+// TestWillCheckedWhenSent (F1): a will allowed at connect is checked again
+// when it is sent; after a credentials reload took the topic away, it goes
+// nowhere, neither to subscribers nor to ingest.
+func TestWillCheckedWhenSent(t *testing.T) {
+	shipped, reg := shippedPolicy(t)
+	s := startSecure(t, secureOptions{policy: shipped})
+	w := watch(t, s.url, "watch", "ioc/v1/#")
+	connect := func(id string) *rawConn {
+		rc, code := rawConnect(t, s.addr, connectParams{v: 4, id: id, user: "envsense", pass: "demo-envsense", clean: true,
+			willTopic: "ioc/v1/envsense/aq-tp-01/status", willBody: `{"state":"offline"}`})
+		if code != 0 {
+			t.Fatalf("CONNACK %#x", code)
+		}
+		return rc
+	}
+	waitGone := func(id string) {
+		testenv.Eventually(t, 10*time.Second, func() error {
+			if s.b.HasSession(id) {
+				return errors.New("session still there")
+			}
+			return nil
+		})
+	}
+
+	// Before the reload: delivered.
+	connect("before").drop()
+	waitGone("before")
+	if got := w.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 1 {
+		t.Fatalf("will before the reload: %q, want one delivery", got)
+	}
+	<-s.intake
+
+	// envsense is now a device account for aq-tp-02 only.
+	rc := connect("after")
+	var f access.File
+	raw, err := os.ReadFile(credentialsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range f.Accounts {
+		if a.Username == "envsense" {
+			f.Accounts[i].Role, f.Accounts[i].Device = access.RoleDevice, "aq-tp-02"
+		}
+	}
+	reloaded, err := access.New(f, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.b.SetAccess(reloaded)
+	rc.drop()
+	waitGone("after")
+	if got := w.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 0 {
+		t.Errorf("will after the reload delivered: %q", got)
+	}
+	select {
+	case m := <-s.intake:
+		t.Errorf("will after the reload reached ingest: %s", m.Topic())
+	default:
+	}
+	if got := s.refused(t, "will"); got != 1 {
+		t.Errorf(`refused{reason="will"} = %v, want 1`, got)
+	}
+}
