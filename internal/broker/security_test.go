@@ -48,6 +48,7 @@ type secure struct {
 	url     string
 	intake  chan *broker.Message
 	metrics *prometheus.Registry
+	stop    func()
 }
 
 type secureOptions struct {
@@ -77,7 +78,8 @@ func startSecure(t *testing.T, o secureOptions) *secure {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { b.Close() }) })
+	s.stop = func() { once.Do(func() { b.Close() }) }
+	t.Cleanup(s.stop)
 	s.b = b
 	return s
 }
@@ -334,5 +336,153 @@ func TestWillCheckedWhenSent(t *testing.T) {
 	}
 	if got := s.refused(t, "will"); got != 1 {
 		t.Errorf(`refused{reason="will"} = %v, want 1`, got)
+	}
+}
+
+// TestClientIDBelongsToAccount (F2, F4): a client id belongs to the
+// account whose session holds it. Another account can neither resume that
+// session (and receive what was queued for it) nor kick its connection;
+// the same account can (a device replacing its own stale connection).
+func TestClientIDBelongsToAccount(t *testing.T) {
+	s := startSecure(t, secureOptions{dataDir: t.TempDir()})
+
+	t.Run("queued messages stay with their account", func(t *testing.T) {
+		vms, err := pahoDial(s.url, "vms-errs", "vms-tn", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok := vms.Subscribe("ioc/v1/vms-tn/_errors", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		vms.Disconnect(100)
+		// ingest's rejection report for vms-tn, queued for the offline session.
+		if err := s.b.Publish("ioc/v1/vms-tn/_errors", 1, false, []byte(`{"reason":"unknown_device","payload_head":"{\"vms_secret\":1}"}`)); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []byte{4, 5} {
+			rc, code := rawConnect(t, s.addr, connectParams{v: v, id: "vms-errs", user: "envsense", pass: "demo-envsense", sessionExpirySeconds: 3600})
+			want := byte(0x85)
+			if v == 4 {
+				want = 2
+			}
+			if code != want {
+				t.Errorf("MQTT v%d: envsense resuming vms-tn's session: CONNACK %#x, want %#x", v, code, want)
+			}
+			if pk, err := rc.read(200 * time.Millisecond); err == nil {
+				t.Errorf("MQTT v%d: envsense received a packet (type %d) on %q: %s", v, pk.FixedHeader.Type, pk.TopicName, pk.Payload)
+			}
+		}
+		if _, err := pahoDial(s.url, "vms-errs", "envsense", false); err == nil || !strings.Contains(strings.ToLower(err.Error()), "identifier rejected") {
+			t.Errorf("paho: envsense resuming vms-tn's session: %v, want identifier rejected", err)
+		}
+		// The session is intact: vms-tn gets its report.
+		got := make(chan string, 1)
+		vms, err = pahoDial(s.url, "vms-errs", "vms-tn", false, func(o *paho.ClientOptions) {
+			o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer vms.Disconnect(0)
+		select {
+		case p := <-got:
+			if !strings.Contains(p, "vms_secret") {
+				t.Errorf("vms-tn got %s", p)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("vms-tn's queued report was lost")
+		}
+	})
+
+	t.Run("no kick across accounts, takeover within one", func(t *testing.T) {
+		lost := make(chan error, 2)
+		got := make(chan string, 10)
+		gw, err := pahoDial(s.url, "gw-1", "vms-tn", true, func(o *paho.ClientOptions) {
+			o.SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Disconnect(0)
+		if tok := gw.Subscribe("ioc/v1/vms-tn/_errors", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		before := s.refused(t, "client_id_in_use")
+		for _, user := range []string{"envsense", "ioc-server", "cam-bvtw-01"} {
+			if c, err := pahoDial(s.url, "gw-1", user, true); err == nil {
+				c.Disconnect(0)
+				t.Errorf("%s took over vms-tn's client id gw-1", user)
+			}
+		}
+		rawConnect(t, s.addr, connectParams{v: 5, id: "gw-1", user: "envsense", pass: "demo-envsense", clean: true})
+		if n := s.refused(t, "client_id_in_use") - before; n != 4 {
+			t.Errorf(`refused{reason="client_id_in_use"} rose by %v, want 4`, n)
+		}
+		// Still connected: a message reaches it on the same connection.
+		if err := s.b.Publish("ioc/v1/vms-tn/_errors", 1, false, []byte("still-here")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-got:
+			if p != "still-here" {
+				t.Errorf("got %q", p)
+			}
+		case err := <-lost:
+			t.Fatalf("vms-tn's connection was lost: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("vms-tn's connection no longer receives")
+		}
+		// The same account takes over (a reconnect after a network drop).
+		again, err := pahoDial(s.url, "gw-1", "vms-tn", true)
+		if err != nil {
+			t.Fatalf("vms-tn replacing its own connection: %v", err)
+		}
+		defer again.Disconnect(0)
+		select {
+		case <-lost:
+		case <-time.After(10 * time.Second):
+			t.Error("the stale connection was not replaced")
+		}
+	})
+}
+
+// TestClientIDBindingSurvivesRestart (F2): the binding comes from the
+// persisted session, which keeps its username across a restart.
+func TestClientIDBindingSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startSecure(t, secureOptions{dataDir: dir})
+	vms, err := pahoDial(s.url, "vms-persist", "vms-tn", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := vms.Subscribe("ioc/v1/vms-tn/_errors", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	vms.Disconnect(100)
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if s.b.HasSession("vms-persist") {
+			return nil
+		}
+		return errors.New("no session")
+	})
+	s.stop()
+
+	s = startSecure(t, secureOptions{dataDir: dir, addr: s.addr})
+	if !s.b.HasSession("vms-persist") {
+		t.Fatal("the persistent session did not survive the restart")
+	}
+	if err := s.b.Publish("ioc/v1/vms-tn/_errors", 1, false, []byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := rawConnect(t, s.addr, connectParams{v: 4, id: "vms-persist", user: "envsense", pass: "demo-envsense"}); code != 2 {
+		t.Errorf("envsense resuming vms-tn's restored session: CONNACK %#x, want 2", code)
+	}
+	rc, code := rawConnect(t, s.addr, connectParams{v: 4, id: "vms-persist", user: "vms-tn", pass: "demo-vms-tn"})
+	if code != 0 {
+		t.Fatalf("vms-tn resuming its session: CONNACK %#x", code)
+	}
+	pk, err := rc.read(10 * time.Second)
+	if err != nil || string(pk.Payload) != "queued" {
+		t.Errorf("vms-tn's queued message: %q %v", pk.Payload, err)
 	}
 }
