@@ -171,7 +171,8 @@ func RetainLimitsFor(devices, districts int) RetainLimits {
 }
 
 // retainHook keeps device topics out of the retained store and the rest
-// of it within its limits.
+// of it within its limits. The broker's own $SYS topics, a fixed set,
+// are not counted.
 type retainHook struct {
 	mqtt.HookBase
 	prefix  string
@@ -204,6 +205,9 @@ func (h *retainHook) load(retained map[string]packets.Packet) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for topic, pk := range retained {
+		if strings.HasPrefix(topic, "$") {
+			continue
+		}
 		h.bytes += int64(len(pk.Payload) - h.sizes[topic])
 		h.sizes[topic] = len(pk.Payload)
 	}
@@ -216,8 +220,8 @@ func (h *retainHook) keep(clientID, topic string, n int) bool {
 	if strings.HasPrefix(topic, h.prefix) {
 		return false
 	}
-	if n == 0 {
-		return true // clears a retained message
+	if n == 0 || strings.HasPrefix(topic, "$") {
+		return true // clears a retained message, or the broker's own $SYS
 	}
 	h.mu.Lock()
 	old, had := h.sizes[topic]
@@ -252,6 +256,9 @@ func (h *retainHook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) 
 }
 
 func (h *retainHook) OnRetainMessage(_ *mqtt.Client, pk packets.Packet, _ int64) {
+	if strings.HasPrefix(pk.TopicName, "$") {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	old, had := h.sizes[pk.TopicName]

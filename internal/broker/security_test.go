@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,38 +127,65 @@ type watcher struct {
 	mu  sync.Mutex
 	got []string // "topic retained=bool payload"
 	c   paho.Client
+	id  string
+
+	markers map[string]bool
 }
 
 func watch(t *testing.T, url, id, filter string) *watcher {
 	t.Helper()
-	w := &watcher{}
+	w := &watcher{id: id}
 	c, err := pahoDial(url, id, "ioc-server", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
 	w.c = c
-	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
-		if strings.HasPrefix(m.Topic(), "$") {
-			return // the broker's own $SYS topics
+	handler := func(_ paho.Client, m paho.Message) {
+		if strings.HasPrefix(m.Topic(), "$") || strings.HasPrefix(string(m.Payload()), "marker-") && w.seen(string(m.Payload())) {
+			return // the broker's own $SYS topics; a marker matching both subscriptions
 		}
 		w.mu.Lock()
 		w.got = append(w.got, fmt.Sprintf("%s retained=%v %s", m.Topic(), m.Retained(), m.Payload()))
 		w.mu.Unlock()
-	})
+	}
+	// QoS 0: mochi keeps one packet id space per client for both
+	// directions, so QoS 1 deliveries in flight could collide with the
+	// marker SUBSCRIBE's id (SUBACK 0x91).
+	tok := c.Subscribe(filter, 0, handler)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	// The marker subscription is processed after the first one has queued
+	// its retained messages (one connection's packets are handled in order).
+	tok = c.Subscribe(live.SyncTopic+id, 0, handler)
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	return w
 }
 
-// until publishes a marker on topic through the broker itself and returns
-// what the watcher got before it: a subscriber's messages arrive in the
-// order they were queued, so whatever was queued earlier is in the list.
-func (w *watcher) until(t *testing.T, b *broker.Broker, topic string) []string {
+// seen reports whether payload was received before (mochi may deliver a
+// message once per matching subscription).
+func (w *watcher) seen(payload string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.markers == nil {
+		w.markers = map[string]bool{}
+	}
+	was := w.markers[payload]
+	w.markers[payload] = true
+	return was
+}
+
+// until publishes a marker to the watcher through the broker itself and
+// returns, sorted, what the watcher got before it: a subscriber's messages
+// arrive in the order they were queued, so whatever was queued earlier
+// (retained messages, wills of connections already gone) is in the list.
+func (w *watcher) until(t *testing.T, b *broker.Broker) []string {
 	t.Helper()
 	marker := "marker-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := b.Publish(topic, 1, false, []byte(marker)); err != nil {
+	if err := b.Publish(live.SyncTopic+w.id, 1, false, []byte(marker)); err != nil {
 		t.Fatal(err)
 	}
 	var before []string
@@ -167,11 +195,12 @@ func (w *watcher) until(t *testing.T, b *broker.Broker, topic string) []string {
 		for i, g := range w.got {
 			if strings.HasSuffix(g, " "+marker) {
 				before = append([]string(nil), w.got[:i]...)
+				slices.Sort(before)
 				w.got = w.got[i+1:]
 				return nil
 			}
 		}
-		return errors.New("marker not received yet")
+		return fmt.Errorf("marker not received yet; got %q", w.got)
 	})
 	return before
 }
@@ -241,7 +270,7 @@ func TestWillOutsideAccountRefused(t *testing.T) {
 	if got := s.refused(t, "will"); got != float64(n) {
 		t.Errorf(`ioc_broker_refused_total{reason="will"} = %v, want %d`, got, n)
 	}
-	if got := w.until(t, s.b, "elsewhere/marker"); len(got) != 0 {
+	if got := w.until(t, s.b); len(got) != 0 {
 		t.Errorf("delivered from refused wills: %q", got)
 	}
 	select {
@@ -267,7 +296,7 @@ func TestWillOutsideAccountRefused(t *testing.T) {
 		t.Fatal("the device's own will did not reach ingest")
 	}
 	late := watch(t, s.url, "watch-late", "ioc/v1/#")
-	if got := late.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 0 {
+	if got := late.until(t, s.b); len(got) != 0 {
 		t.Errorf("retained device will: %q", got)
 	}
 }
@@ -299,7 +328,7 @@ func TestWillCheckedWhenSent(t *testing.T) {
 	// Before the reload: delivered.
 	connect("before").drop()
 	waitGone("before")
-	if got := w.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 1 {
+	if got := w.until(t, s.b); len(got) != 1 {
 		t.Fatalf("will before the reload: %q, want one delivery", got)
 	}
 	<-s.intake
@@ -326,7 +355,7 @@ func TestWillCheckedWhenSent(t *testing.T) {
 	s.b.SetAccess(reloaded)
 	rc.drop()
 	waitGone("after")
-	if got := w.until(t, s.b, "ioc/v1/envsense/marker/status"); len(got) != 0 {
+	if got := w.until(t, s.b); len(got) != 0 {
 		t.Errorf("will after the reload delivered: %q", got)
 	}
 	select {
@@ -484,5 +513,114 @@ func TestClientIDBindingSurvivesRestart(t *testing.T) {
 	pk, err := rc.read(10 * time.Second)
 	if err != nil || string(pk.Payload) != "queued" {
 		t.Errorf("vms-tn's queued message: %q %v", pk.Payload, err)
+	}
+}
+
+// TestDeviceTopicsNeverRetained (F3): a retained publish on a device topic,
+// refused by ingest (a made-up device) or stored, is forwarded without
+// its retain flag, so a later subscriber gets nothing retained. Only
+// server accounts write retained server topics: an integrator's retained
+// publish or will there is refused.
+func TestDeviceTopicsNeverRetained(t *testing.T) {
+	s := startSecure(t, secureOptions{})
+	env, err := pahoDial(s.url, "env-gw", "envsense", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Disconnect(0)
+	for _, topic := range []string{"ioc/v1/envsense/ghost-1/telemetry", "ioc/v1/envsense/aq-tp-01/telemetry"} {
+		tok := env.Publish(topic, 1, true, `{"x":1}`)
+		select {
+		case m := <-s.intake:
+			m.Ack() // as ingest does, refused or stored
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not reach ingest", topic)
+		}
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", topic, tok.Error())
+		}
+	}
+	// A device will with the retain flag.
+	rc, code := rawConnect(t, s.addr, connectParams{v: 5, id: "env-will", user: "envsense", pass: "demo-envsense", clean: true,
+		willTopic: "ioc/v1/envsense/aq-tp-02/status", willBody: `{"state":"offline"}`, willRetain: true})
+	if code != 0 {
+		t.Fatalf("CONNACK %#x", code)
+	}
+	rc.drop()
+	<-s.intake
+
+	// An integrator's retained publish and will on a server topic.
+	if _, code := rawConnect(t, s.addr, connectParams{v: 5, id: "env-forge", user: "envsense", pass: "demo-envsense", clean: true,
+		willTopic: alertd.AlertsTopic + "forged/aq-tp-01", willBody: `{"message":"EVACUATE NOW"}`, willRetain: true}); code != 0x87 {
+		t.Errorf("retained will on a server topic: CONNACK %#x, want 0x87", code)
+	}
+	forger, err := pahoDial(s.url, "env-forge", "envsense", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger.Publish(alertd.AlertsTopic+"forged/aq-tp-01", 1, true, `{"message":"EVACUATE NOW"}`).WaitTimeout(2 * time.Second)
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if forger.IsConnected() {
+			return errors.New("still connected after a forbidden publish")
+		}
+		return nil
+	})
+
+	late := watch(t, s.url, "late", "#")
+	if got := late.until(t, s.b); len(got) != 0 {
+		t.Errorf("retained for a new subscriber: %q", got)
+	}
+}
+
+// TestRetainedStoreBounded (F3): the retained store holds at most its
+// limits; a retained message over them is delivered but not kept, counted,
+// and room comes back when a retained message is cleared.
+func TestRetainedStoreBounded(t *testing.T) {
+	s := startSecure(t, secureOptions{limits: broker.RetainLimits{Messages: 3, Bytes: 1000}})
+	srv, err := pahoDial(s.url, "alerts", "ioc-server", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Disconnect(0)
+	retain := func(device, body string) {
+		t.Helper()
+		if tok := srv.Publish(alertd.DevicesTopic+device, 1, true, body); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	retained := func() []string {
+		t.Helper()
+		w := watch(t, s.url, "w-"+strconv.FormatInt(time.Now().UnixNano(), 36), alertd.DevicesTopic+"#")
+		var got []string
+		for _, g := range w.until(t, s.b) {
+			if strings.Contains(g, " retained=true ") { // not one still being delivered live
+				got = append(got, g)
+			}
+		}
+		w.c.Disconnect(0)
+		return got
+	}
+	retain("a", "1")
+	retain("b", "2")
+	retain("c", "3")
+	retain("d", "4")                       // over the count
+	retain("a", "11")                      // replacing fits
+	retain("e", strings.Repeat("x", 1000)) // over the bytes
+	want := []string{
+		alertd.DevicesTopic + "a retained=true 11",
+		alertd.DevicesTopic + "b retained=true 2",
+		alertd.DevicesTopic + "c retained=true 3",
+	}
+	if got := retained(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("retained:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := s.refused(t, "retained"); got != 2 {
+		t.Errorf(`refused{reason="retained"} = %v, want 2`, got)
+	}
+	retain("b", "") // cleared: room for d
+	retain("d", "4")
+	want = []string{want[0], want[2], alertd.DevicesTopic + "d retained=true 4"}
+	if got := retained(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("retained after clearing b:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
