@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -103,6 +104,8 @@ type Broker struct {
 	refused *prometheus.CounterVec
 	guard   *connGuard
 	subs    int // inline subscription ids given out
+	policy  atomic.Pointer[access.Policy]
+	retain  *retainHook
 }
 
 // PendingConnections is the number of sockets that have not sent CONNECT.
@@ -123,6 +126,9 @@ type Deps struct {
 	// Guesses paces password attempts (shared with HTTP ingest, so one
 	// guesser is held on both); nil makes one with the defaults.
 	Guesses *access.Limiter
+	// Retained bounds the retained messages kept (see RetainLimitsFor);
+	// zero values mean RetainLimitsFor(0, 0).
+	Retained RetainLimits
 }
 
 // New configures a broker; Start begins listening.
@@ -183,7 +189,7 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	b.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ioc_broker_refused_total",
-		Help: "Connections and operations the embedded broker refused, by reason: credentials, rate_limited, client_id, publish, subscribe, pending_per_address, connect_timeout.",
+		Help: "Connections and operations the embedded broker refused, by reason: credentials, rate_limited, client_id, client_id_in_use, will, publish, subscribe, retained, pending_per_address, connect_timeout.",
 	}, []string{"reason"})
 	if reg != nil {
 		reg.MustRegister(b.refused, logSuppressed)
@@ -203,8 +209,18 @@ func New(c Config, d Deps) (*Broker, error) {
 	if err := s.AddHook(&connectHook{guard: guard, server: s, policy: d.Access, limiter: guesses, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: connect hook: %w", err)
 	}
-	if err := s.AddHook(&authHook{policy: d.Access, refused: b.refused, log: log}, nil); err != nil {
+	b.policy.Store(d.Access)
+	session := newSessionHook(&b.policy, d.IntakePrefix, b.refused, log)
+	session.srv = s
+	if err := s.AddHook(&authHook{policy: &b.policy, session: session, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
+	}
+	if err := s.AddHook(session, nil); err != nil {
+		return nil, fmt.Errorf("broker: session hook: %w", err)
+	}
+	b.retain = newRetainHook(d.IntakePrefix, d.Retained, b.refused, log)
+	if err := s.AddHook(b.retain, nil); err != nil {
+		return nil, fmt.Errorf("broker: retain hook: %w", err)
 	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: drop hook: %w", err)
@@ -234,7 +250,22 @@ func New(c Config, d Deps) (*Broker, error) {
 }
 
 // Start serves clients in the background.
-func (b *Broker) Start() error { return b.s.Serve() }
+func (b *Broker) Start() error {
+	if err := b.s.Serve(); err != nil {
+		return err
+	}
+	b.retain.load(b.s.Topics.Retained.GetAll())
+	return nil
+}
+
+// SetAccess swaps in reloaded credentials (a nil p is ignored): new
+// connections, publishes, subscriptions and last wills are checked
+// against them.
+func (b *Broker) SetAccess(p *access.Policy) {
+	if p != nil && b.policy.Load() != nil {
+		b.policy.Store(p)
+	}
+}
 
 // Close disconnects clients and stops listening.
 func (b *Broker) Close() error { return b.s.Close() }
@@ -276,7 +307,10 @@ func (m *Message) Ack() {
 		_ = m.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: m.pk.PacketID})
 	}
 	if !m.forwarded {
-		_ = m.b.s.Publish(m.pk.TopicName, m.pk.Payload, m.pk.FixedHeader.Retain, m.pk.FixedHeader.Qos)
+		// Device messages are never retained: every made-up device id
+		// would otherwise cost memory and disk for good (the retain hook
+		// clears the flag as well).
+		_ = m.b.s.Publish(m.pk.TopicName, m.pk.Payload, false, m.pk.FixedHeader.Qos)
 	}
 }
 
@@ -296,6 +330,7 @@ func (h *intakeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, h.prefix) {
 		return pk, nil
 	}
+	pk.FixedHeader.Retain = false
 	h.intake(&Message{b: h.b, cl: cl, pk: pk})
 	return pk, packets.ErrRejectPacket // ingest acknowledges and forwards it
 }
@@ -327,7 +362,8 @@ func (h *dropHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 // subscription and delivery is checked against the account's topics.
 type authHook struct {
 	mqtt.HookBase
-	policy  *access.Policy
+	policy  *atomic.Pointer[access.Policy]
+	session *sessionHook
 	refused *prometheus.CounterVec
 	log     *slog.Logger
 }
@@ -345,22 +381,25 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.log.Warn("broker: refused a client id or username with + # / or spaces", "client", cl.ID, "username", user, "remote", cl.Net.Remote)
 		return false
 	}
-	if h.policy == nil {
-		return true
+	policy := h.policy.Load()
+	if policy == nil {
+		return h.session.admit(cl, pk, nil)
 	}
-	if _, ok := h.policy.Authenticate(user, pk.Connect.Password); !ok {
+	acct, ok := policy.Authenticate(user, pk.Connect.Password)
+	if !ok {
 		h.refused.WithLabelValues("credentials").Inc()
 		h.log.Warn("broker: refused bad credentials", "client", cl.ID, "username", user, "remote", cl.Net.Remote)
 		return false
 	}
-	return true
+	return h.session.admit(cl, pk, acct)
 }
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	if h.policy == nil {
+	policy := h.policy.Load()
+	if policy == nil {
 		return true
 	}
-	a, ok := h.policy.Account(string(cl.Properties.Username))
+	a, ok := policy.Account(string(cl.Properties.Username))
 	if write {
 		if ok && a.CanPublish(topic) {
 			return true

@@ -6,10 +6,12 @@ package config
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -147,16 +149,14 @@ func (c *Ingest) JournalPath() string { return filepath.Join(c.DataDir, "stamps.
 
 // Default returns the configuration used for anything a file does not set.
 func Default() Ingest {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "local"
-	}
 	return Ingest{
 		DataDir:     "data",
 		Registry:    "configs/devices.yaml",
 		Credentials: "configs/credentials.yaml",
 		MQTT: mqttsub.Config{
-			ClientID:  "ioc-ingest-" + sanitize(host),
+			// Empty: ingest generates one on its first start and keeps it in
+			// data_dir (IngestClientID): stable for its persistent session,
+			// not guessable like a host name.
 			Topics:    ingest.SubscribeFilters(),
 			KeepAlive: 30 * time.Second,
 		},
@@ -184,15 +184,6 @@ var DefaultQuotas = quota.Config{
 	Device:     quota.Limit{Rate: 100, Burst: 1000, BytesRate: 1 << 20, BytesBurst: 4 << 20},
 }
 
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '+' || r == '#' || r == '/' || r == ' ' {
-			return '-'
-		}
-		return r
-	}, s)
-}
-
 // override is one setting that the environment and flags may change.
 type override[T any] struct {
 	flag, env, help string
@@ -210,7 +201,7 @@ func overrides() []override[Ingest] {
 		{"data-dir", "IOC_DATA_DIR", "directory for the embedded store, broker sessions and stamp journal", str(func(c *Ingest) *string { return &c.DataDir })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *Ingest) *string { return &c.Registry })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "external broker URL (tcp://host:1883); empty runs the embedded broker", str(func(c *Ingest) *string { return &c.MQTT.Broker })},
-		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "stable MQTT client id of this ingest process", str(func(c *Ingest) *string { return &c.MQTT.ClientID })},
+		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "stable MQTT client id of this ingest process (default: generated once, kept in data_dir)", str(func(c *Ingest) *string { return &c.MQTT.ClientID })},
 		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username", str(func(c *Ingest) *string { return &c.MQTT.Username })},
 		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *Ingest) *string { return &c.MQTT.Password })},
 		{"mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", str(func(c *Ingest) *string { return &c.MQTT.SharedGroup })},
@@ -319,7 +310,11 @@ func (c *Ingest) Validate() error {
 		bad("registry is empty")
 	}
 	if !c.EmbeddedBroker() {
-		if err := c.MQTT.Validate(); err != nil {
+		m := c.MQTT
+		if m.ClientID == "" {
+			m.ClientID = "generated" // IngestClientID at start
+		}
+		if err := m.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	} else {
@@ -398,4 +393,27 @@ func (c *Ingest) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// clientIDFile holds ingest's generated MQTT client id in data_dir.
+const clientIDFile = "mqtt-client-id"
+
+// IngestClientID returns the client id kept in dataDir, generating
+// "ioc-ingest-<random>" (0600) on the first start. A broker binds a
+// client id to the account whose session holds it, and a host name is
+// easy to guess: a random id cannot be taken before ingest connects.
+func IngestClientID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, clientIDFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("mqtt client id: %w", err)
+	}
+	id := "ioc-ingest-" + strings.ToLower(rand.Text())
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("mqtt client id: %w", err)
+	}
+	return id, nil
 }

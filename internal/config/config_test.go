@@ -2,10 +2,14 @@ package config
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ioc-vn/ioc/internal/mqttsub"
 )
 
 func noEnv(string) string { return "" }
@@ -93,5 +97,45 @@ func TestPrecedence(t *testing.T) {
 	}
 	if _, err := Load([]string{"-nope"}, noEnv, io.Discard); err == nil {
 		t.Error("unknown flag accepted")
+	}
+}
+
+// TestClientIDsNotGuessable: ingest's default MQTT client id is random,
+// generated once and kept in data_dir (0600) for its persistent session;
+// the IOC server's is random at each start. Neither is the host name.
+func TestClientIDsNotGuessable(t *testing.T) {
+	host, _ := os.Hostname()
+	if id := Default().MQTT.ClientID; id != "" {
+		t.Errorf("ingest's default client id %q: want it generated in data_dir", id)
+	}
+	dir := t.TempDir()
+	id, err := IngestClientID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := IngestClientID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := IngestClientID(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != again || id == other || !strings.HasPrefix(id, "ioc-ingest-") || len(id) < len("ioc-ingest-")+20 || strings.Contains(id, host) {
+		t.Errorf("ingest client ids %q, %q (same dir), %q (another): want stable per data_dir, random", id, again, other)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "mqtt-client-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("client id file mode %v, want 0600", fi.Mode().Perm())
+	}
+	a, b := DefaultIOC().MQTT.ClientID, DefaultIOC().MQTT.ClientID
+	if a == b || strings.Contains(a, host) || !strings.HasPrefix(a, "ioc-web-") {
+		t.Errorf("ioc client ids %q, %q: want ioc-web-<random>, new each start", a, b)
+	}
+	if err := (&mqttsub.Config{Broker: "tcp://x:1883", ClientID: a, Topics: []string{"x"}}).Validate(); err != nil {
+		t.Errorf("generated id: %v", err)
 	}
 }

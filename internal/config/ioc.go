@@ -1,11 +1,11 @@
 package config
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -103,16 +103,12 @@ func (c *IOC) StreamOptions() stream.Options {
 
 // DefaultIOC runs beside a default ingest on the same machine.
 func DefaultIOC() IOC {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "local"
-	}
 	return IOC{
 		Listen:        ":8080",
 		Registry:      "configs/devices.yaml",
 		Outline:       "configs/province-outline.geojson",
 		AuditLog:      filepath.Join("data", "audit.log"),
-		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + sanitize(host), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: live.Topics()},
+		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: live.Topics()},
 		Influx:        influx.Config{Timeout: 30 * time.Second},
 		EmbeddedStore: filepath.Join("data", "ioc.db"),
 		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5, LoginMaxDelay: 15 * time.Minute, LoginAddressBurst: 30},
@@ -131,7 +127,7 @@ func iocOverrides() []override[IOC] {
 		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
-		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
+		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
 		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", str(func(c *IOC) *string { return &c.MQTT.Username })},
 		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *IOC) *string { return &c.MQTT.Password })},
 		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty reads the embedded store", str(func(c *IOC) *string { return &c.Influx.URL })},

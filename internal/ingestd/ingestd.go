@@ -66,6 +66,11 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	if c.MQTT.ClientID == "" {
+		if c.MQTT.ClientID, err = config.IngestClientID(c.DataDir); err != nil {
+			return err
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -217,6 +222,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
 			Intake: intake,
 			Access: brokerPolicy, Guesses: guesses,
+			// The alert service retains a state per device, its alerts
+			// and maintenance windows; nothing else is retained.
+			Retained: broker.RetainLimitsFor(reg.Len(), len(reg.Districts())),
 		})
 		if err != nil {
 			stopPipeline()
