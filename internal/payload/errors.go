@@ -28,6 +28,9 @@ const (
 	ReasonForeignDevice  Reason = "foreign_device"
 	ReasonStoreRejected  Reason = "store_rejected"
 	ReasonQuota          Reason = "quota_exceeded"
+	// ReasonReservedMeasurement: a line-protocol line names a measurement
+	// that the server writes itself or that has its own channel.
+	ReasonReservedMeasurement Reason = "reserved_measurement"
 )
 
 // Reasons lists every Reason, for documentation and for pre-creating metric
@@ -38,6 +41,7 @@ var Reasons = []Reason{
 	ReasonInvalidValue, ReasonMissingField, ReasonInvalidKey, ReasonTooManyFields,
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
 	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota,
+	ReasonReservedMeasurement,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that

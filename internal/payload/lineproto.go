@@ -41,6 +41,9 @@ func (p *Parser) lineProtocol(dst []point.Point, device string, b []byte, now ti
 		if err := p.checkKey("measurement", string(m)); err != nil {
 			return fail(line, err)
 		}
+		if why := reservedMeasurement(string(m)); why != "" {
+			return fail(line, errorf(ReasonReservedMeasurement, "%s", why))
+		}
 		dst = grow(dst)
 		pt := &dst[len(dst)-1]
 		pt.Measurement = string(m)

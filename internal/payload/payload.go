@@ -14,6 +14,7 @@ package payload
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +37,30 @@ const (
 	MeasurementStatus    = "status"
 	MeasurementEvent     = "event"
 )
+
+// Measurements the server writes itself: the alert service's history
+// (internal/alertd/history.go). No device may write them.
+const (
+	MeasurementAlert       = "alert"
+	MeasurementMaintenance = "maintenance"
+)
+
+// reservedMeasurement says why a line-protocol line may not name measurement
+// m, or returns "" when it may. Devices write only through their channels:
+// status and event have their own checks (checkStatus, checkEvent), which a
+// telemetry line must not bypass, and the alert history belongs to the
+// server (a forged "resolved by admin" would show on the technician page).
+func reservedMeasurement(m string) string {
+	switch m {
+	case MeasurementStatus:
+		return `measurement "status" is written only by the status channel (a JSON object on ioc/v1/<integrator>/<device>/status), where its fields are checked`
+	case MeasurementEvent:
+		return `measurement "event" is written only by the event channel (a JSON object with a "type" on ioc/v1/<integrator>/<device>/event)`
+	case MeasurementAlert, MeasurementMaintenance:
+		return "measurement " + strconv.Quote(m) + " is the operations centre's alert history; devices may not write it"
+	}
+	return ""
+}
 
 // ReservedTags are the tag keys that ingest fills from the device registry;
 // payloads may not set them (a line-protocol device tag equal to the topic's

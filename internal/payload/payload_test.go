@@ -128,6 +128,16 @@ func TestParseRejects(t *testing.T) {
 	f(Telemetry, "air x=1e999", ReasonNonFinite, "")
 	f(Telemetry, "_air x=1", ReasonInvalidKey, "reserved")
 	f(Telemetry, strings.Repeat("a x=1\n", DefaultLimits.MaxPoints+1), ReasonTooManyPoints, "lines")
+	// Devices write only through their channels (security review F7).
+	f(Telemetry, `alert,transition=resolved,rule=device-offline,severity=critical id="device-offline/aq-tp-01",state="resolved",by="admin",note="forged"`,
+		ReasonReservedMeasurement, `line 1: measurement "alert" is the operations centre's alert history`)
+	f(Telemetry, `alert event_seq="x"`, ReasonReservedMeasurement, "alert history")
+	f(Telemetry, "air x=1\nmaintenance,target=district:vo-nhai since=\"now\"", ReasonReservedMeasurement, `line 2: measurement "maintenance"`)
+	f(Telemetry, "event,type=tamper count=1", ReasonReservedMeasurement, "event channel")
+	f(Telemetry, `status state="offline"`, ReasonReservedMeasurement, "status channel")
+	f(Telemetry, `status state="exploded",storage_pct=250`, ReasonReservedMeasurement, "status channel")
+	f(Status, `status state="offline"`, ReasonMalformedJSON, "JSON object")
+	f(Event, "event,type=tamper count=1", ReasonMalformedJSON, "JSON object")
 	f(Status, `[{"n":"a","v":1}]`, ReasonMalformedJSON, "JSON object")
 	f(Status, `{"state": "broken"}`, ReasonInvalidValue, "online, offline, degraded")
 	f(Status, `{"recording": "yes"}`, ReasonWrongType, `"recording" must be a boolean`)
