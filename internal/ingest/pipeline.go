@@ -360,7 +360,8 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		return
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
-	dev, ok := p.registry.Load().Device(t.Device)
+	reg := p.registry.Load()
+	dev, ok := reg.Device(t.Device)
 	switch {
 	case !ok && p.o.AcceptUnknown:
 		dev = registry.Placeholder(t.Device, t.Integrator)
@@ -387,6 +388,11 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		if !errors.As(err, &pe) {
 			pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
 		}
+		p.reject(m, meta, body, pe)
+		return
+	}
+	if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
+		b.points = pts[:start]
 		p.reject(m, meta, body, pe)
 		return
 	}
@@ -477,7 +483,7 @@ func (p *Pipeline) rejectStored(b *batch, i int, err error) {
 	body := b.msgs[mi].Payload()
 	pt := &b.points[i]
 	p.reject(b.msgs[mi], b.meta[mi], body, payload.Errorf(payload.ReasonStoreRejected,
-		"the database refused %s at %s: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
+		"the database refused %s at %s: %v (the database holds this field with another type, stored before the field was declared; the operations centre can declare the field as stored or rename it)",
 		pt.Measurement, pt.Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
 }
 

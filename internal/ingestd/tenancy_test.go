@@ -10,11 +10,13 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
+	"github.com/ioc-vn/ioc/internal/store/influx"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -158,4 +160,71 @@ func TestDevicesWriteOnlyThroughTheirChannels(t *testing.T) {
 	}
 	env.none(t)
 	vms.none(t)
+}
+
+// TestOneTenantCannotTypeAnothersField (security review F8): a field's type
+// comes from the registry's declarations, not from whichever integrator
+// writes first. The review's repro: smartcity-tn sends a string for an
+// undeclared field; it is refused with wrong_type, and envsense's numbers
+// for the same field are stored. A declared field sent with the wrong type
+// is refused for its sender only, naming the declared type and unit.
+func TestOneTenantCannotTypeAnothersField(t *testing.T) {
+	check := func(t *testing.T, c *config.Ingest, st store.Store) {
+		ing := startIngest(t, c, nil)
+		smart := connectTenant(t, ing.BrokerURL, "smartcity-tn")
+		env := connectTenant(t, ing.BrokerURL, "envsense")
+		squat := "ioc/v1/smartcity-tn/tf-tp-01/telemetry"
+		publish(t, smart.c, squat, []byte(`{"co2_ppm_N":"squatted"}`))
+		smart.expect(t, squat, payload.ReasonWrongType, `field "co2_ppm_N" of telemetry is a string, but it is not declared: undeclared fields must be numbers`)
+		publish(t, smart.c, squat, []byte(`{"pm25":"squatted"}`))
+		smart.expect(t, squat, payload.ReasonWrongType, `field "pm25" of telemetry is declared float (µg/m³); got a string`)
+		publish(t, smart.c, squat, []byte("telemetry,lane=1 co2_ppm_N=7i"))
+
+		aq := "ioc/v1/envsense/aq-tp-01/telemetry"
+		publish(t, env.c, aq, []byte(`{"co2_ppm_N": 415.5, "pm25": 35.2}`))
+		publish(t, env.c, aq, []byte(`[{"n":"co2_ppm_N","v":416}]`))
+		waitStored(t, st, "aq-tp-01", "co2_ppm_N=416")
+		waitStored(t, st, "tf-tp-01", "co2_ppm_N=7 ")
+		lines := storedLines(t, st, "aq-tp-01")
+		if len(lines) != 2 || !strings.Contains(strings.Join(lines, "\n"), "co2_ppm_N=415.5,pm25=35.2") {
+			t.Errorf("envsense's readings: stored\n%s", strings.Join(lines, "\n"))
+		}
+		for _, l := range storedLines(t, st, "tf-tp-01") {
+			if strings.Contains(l, "squatted") {
+				t.Errorf("squatter's string stored: %s", l)
+			}
+		}
+		env.none(t)
+		smart.none(t)
+		if got := metric(t, ing.HTTP, `ioc_ingest_messages_rejected_total{reason="store_rejected"}`); got != 0 {
+			t.Errorf("%v messages reached the store with a conflicting type", got)
+		}
+	}
+	config := func(t *testing.T) *config.Ingest {
+		c := testConfig(t)
+		c.Broker.AllowAnonymous = false
+		c.Registry = "../../configs/province.yaml"
+		c.Alerts.Rules = ""
+		return c
+	}
+	t.Run("embedded", func(t *testing.T) {
+		c := config(t)
+		st, err := embedded.Open(context.Background(), c.StorePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		check(t, c, st)
+	})
+	t.Run("influxdb", func(t *testing.T) {
+		in := testenv.StartInflux(t)
+		c := config(t)
+		c.Influx.URL, c.Influx.Database = in.URL, in.DB
+		st, err := influx.New(c.Influx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		check(t, c, st)
+	})
 }

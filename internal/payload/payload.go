@@ -363,6 +363,12 @@ var statusFields = map[string]point.Kind{
 	"signal":       point.Bool,
 }
 
+// StatusFieldKind returns the kind a documented status key must have.
+func StatusFieldKind(key string) (point.Kind, bool) {
+	k, ok := statusFields[key]
+	return k, ok
+}
+
 func checkStatus(pt *point.Point) error {
 	for _, f := range pt.Fields {
 		want, known := statusFields[f.Key]
