@@ -2,9 +2,11 @@ package ingestd_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,15 +49,18 @@ func connectTenant(t *testing.T, url, user string) *tenant {
 }
 
 // expect waits for the next report and checks its topic, reason and text.
-func (tn *tenant) expect(t *testing.T, topic string, reason payload.Reason, detail string) {
+// It reports whether one came.
+func (tn *tenant) expect(t *testing.T, topic string, reason payload.Reason, detail string) bool {
 	t.Helper()
 	select {
 	case r := <-tn.reports:
 		if r.Topic != topic || r.Reason != reason || !strings.Contains(r.Error, detail) {
 			t.Errorf("report %s %s %q; want %s %s mentioning %q", r.Topic, r.Reason, r.Error, topic, reason, detail)
 		}
+		return true
 	case <-time.After(10 * time.Second):
 		t.Errorf("no %s report for %s", reason, topic)
+		return false
 	}
 }
 
@@ -227,4 +232,121 @@ func TestOneTenantCannotTypeAnothersField(t *testing.T) {
 		defer st.Close()
 		check(t, c, st)
 	})
+}
+
+// TestCardinalityBounded (security review F12): the review's 20,000
+// distinct tag values from one device are refused past the bound of
+// distinct series per device per hour, the database's series rows stay
+// bounded, and the good readings sent in between are all stored. Tags per
+// line, tag value length and measurement names per integrator are bounded
+// too; the hour is the injected clock's.
+func TestCardinalityBounded(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().Truncate(time.Hour).Add(10 * time.Minute)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	c := testConfig(t)
+	c.Broker.AllowAnonymous = false
+	c.Alerts.Rules = ""
+	ing := startIngest(t, c, clock)
+	env := connectTenant(t, ing.BrokerURL, "envsense")
+	st, err := embedded.Open(context.Background(), c.StorePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := sql.Open("sqlite", "file:"+c.StorePath()+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seriesRows := func(device string) int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM series WHERE device = ?`, device).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	aq := "ioc/v1/envsense/aq-tp-01/telemetry"
+	lines := func(from, n int) []byte {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "ids,serial=s%d v=1\n", from+i)
+		}
+		return []byte(b.String())
+	}
+	const msgs, perMsg = 50, 400 // 20,000 distinct tag values
+	base := clock().Add(-time.Minute)
+	for i := range msgs {
+		publish(t, env.c, aq, []byte(fmt.Sprintf(`{"ts": %d, "seq": %d, "pm25": 12.5}`, base.Add(time.Duration(i)*time.Millisecond).UnixMilli(), i)))
+		publish(t, env.c, aq, lines(i*perMsg, perMsg))
+	}
+	// The telemetry series and two messages of 400 fit in 1,000; each
+	// later one would pass it.
+	for range msgs - 2 {
+		if !env.expect(t, aq, payload.ReasonTooManySeries, "the limit is 1000 per device per hour") {
+			t.FailNow()
+		}
+	}
+	testenv.Eventually(t, 15*time.Second, func() error {
+		pts, err := st.Query(context.Background(), store.Query{Device: "aq-tp-01", Measurement: "telemetry", From: base.Add(-time.Hour), To: base.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		if len(pts) != msgs {
+			return fmt.Errorf("%d of %d good readings stored", len(pts), msgs)
+		}
+		return nil
+	})
+	if n := seriesRows("aq-tp-01"); n != 1+2*perMsg {
+		t.Errorf("%d series rows for aq-tp-01, want %d", n, 1+2*perMsg)
+	}
+
+	// Tags per line and tag value bytes.
+	wl := "ioc/v1/envsense/wl-phoyen-01/telemetry"
+	publish(t, env.c, wl, []byte("river,a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11,l=12,m=13,n=14,o=15,p=16,q=17 level_cm=1"))
+	env.expect(t, wl, payload.ReasonTooManyTags, "line 1: more than 16 tags")
+	publish(t, env.c, wl, []byte("river,station="+strings.Repeat("x", 300)+" level_cm=1"))
+	env.expect(t, wl, payload.ReasonTagTooLong, `tag "station": value of 300 bytes; the limit is 256`)
+
+	// Measurement names per integrator: envsense has used telemetry and
+	// ids; 70 more would pass 64, 62 fit, one more does not.
+	names := func(from, n int) []byte {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "m%d level_cm=1\n", from+i)
+		}
+		return []byte(b.String())
+	}
+	publish(t, env.c, wl, names(0, 70))
+	env.expect(t, wl, payload.ReasonTooManyMeasurements, "the limit is 64 distinct measurement names")
+	publish(t, env.c, wl, names(0, 62))
+	publish(t, env.c, wl, names(62, 1))
+	env.expect(t, wl, payload.ReasonTooManyMeasurements, `measurement "m62" would be integrator envsense's measurement number 65`)
+	waitStored(t, st, "wl-phoyen-01", "m61,")
+
+	// The next hour the device may add series again.
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	publish(t, env.c, aq, lines(msgs*perMsg, perMsg))
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := seriesRows("aq-tp-01"); n != 1+3*perMsg {
+			return fmt.Errorf("%d series rows for aq-tp-01 after the hour, want %d", n, 1+3*perMsg)
+		}
+		return nil
+	})
+	env.none(t)
+	for reason, want := range map[payload.Reason]float64{
+		payload.ReasonTooManySeries: msgs - 2, payload.ReasonTooManyTags: 1,
+		payload.ReasonTagTooLong: 1, payload.ReasonTooManyMeasurements: 2,
+	} {
+		if got := metric(t, ing.HTTP, `ioc_ingest_messages_rejected_total{reason="`+string(reason)+`"}`); got != want {
+			t.Errorf("rejected metric for %s: %v, want %v", reason, got, want)
+		}
+	}
 }

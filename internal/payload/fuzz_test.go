@@ -31,6 +31,8 @@ func FuzzParse(f *testing.F) {
 		{Telemetry, `status state="exploded",storage_pct=250`},
 		{Telemetry, "air x=1\nmaintenance,target=district:a since=\"now\""},
 		{Status, `status state="offline"`},
+		{Telemetry, "air,a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11,l=12,m=13,n=14,o=15,p=16,q=17 x=1"},
+		{Telemetry, "air,id=" + strings.Repeat("v", 300) + " x=1"},
 	}
 	for _, s := range seeds {
 		f.Add(string(s.ch), []byte(s.in))
@@ -59,6 +61,14 @@ func FuzzParse(f *testing.F) {
 			}
 			if pt.Time.Before(now.Add(-DefaultLimits.MaxPast)) || pt.Time.After(now.Add(DefaultLimits.MaxFuture)) {
 				t.Fatalf("point %d time %v outside window", i, pt.Time)
+			}
+			if len(pt.Tags) > DefaultLimits.MaxTags {
+				t.Fatalf("point %d has %d tags", i, len(pt.Tags))
+			}
+			for _, tg := range pt.Tags {
+				if len(tg.Value) > DefaultLimits.MaxTagBytes {
+					t.Fatalf("tag %q of %d bytes", tg.Key, len(tg.Value))
+				}
 			}
 			for _, fl := range pt.Fields {
 				if fl.Kind == point.Float && (math.IsNaN(fl.F) || math.IsInf(fl.F, 0)) {

@@ -70,25 +70,33 @@ var ReservedTags = [...]string{"device", "integrator", "kind", "district", "pare
 // Limits bound what one message may contain. The zero value is not useful;
 // start from DefaultLimits.
 type Limits struct {
-	MaxBytes       int           `yaml:"max_bytes"`        // whole payload
-	MaxPoints      int           `yaml:"max_points"`       // points (lines, SenML instants) in one message
-	MaxFields      int           `yaml:"max_fields"`       // fields in one point
-	MaxKeyBytes    int           `yaml:"max_key_bytes"`    // a field, tag or measurement name
-	MaxStringBytes int           `yaml:"max_string_bytes"` // a string field value
-	MaxPast        time.Duration `yaml:"max_past"`         // oldest accepted timestamp, before the server clock
-	MaxFuture      time.Duration `yaml:"max_future"`       // newest accepted timestamp, after the server clock
+	MaxBytes       int           `yaml:"max_bytes"`           // whole payload
+	MaxPoints      int           `yaml:"max_points"`          // points (lines, SenML instants) in one message
+	MaxFields      int           `yaml:"max_fields"`          // fields in one point
+	MaxKeyBytes    int           `yaml:"max_key_bytes"`       // a field, tag or measurement name
+	MaxStringBytes int           `yaml:"max_string_bytes"`    // a string field value
+	MaxTags        int           `yaml:"max_tags"`            // line-protocol tags on one line (the registry's are not counted)
+	MaxTagBytes    int           `yaml:"max_tag_value_bytes"` // a line-protocol tag value
+	MaxPast        time.Duration `yaml:"max_past"`            // oldest accepted timestamp, before the server clock
+	MaxFuture      time.Duration `yaml:"max_future"`          // newest accepted timestamp, after the server clock
 }
 
 // DefaultLimits are sized for cameras and city sensors: a status or reading
 // is a few hundred bytes; a gateway flushing a backlog sends a few thousand
 // lines; 30 days covers a device that was offline for a long holiday while
 // staying inside typical retention; 10 minutes tolerates a drifting RTC.
+// Every distinct tag set is a new series in the database, kept for the
+// retention period: 16 tags of at most 256 bytes describe any real sensor
+// (a station, a lane, a channel) and keep one line from creating a series
+// key of hundreds of kilobytes.
 var DefaultLimits = Limits{
 	MaxBytes:       256 << 10,
 	MaxPoints:      5000,
 	MaxFields:      200,
 	MaxKeyBytes:    128,
 	MaxStringBytes: 4096,
+	MaxTags:        16,
+	MaxTagBytes:    256,
 	MaxPast:        30 * 24 * time.Hour,
 	MaxFuture:      10 * time.Minute,
 }

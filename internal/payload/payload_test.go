@@ -136,6 +136,14 @@ func TestParseRejects(t *testing.T) {
 	f(Telemetry, "event,type=tamper count=1", ReasonReservedMeasurement, "event channel")
 	f(Telemetry, `status state="offline"`, ReasonReservedMeasurement, "status channel")
 	f(Telemetry, `status state="exploded",storage_pct=250`, ReasonReservedMeasurement, "status channel")
+	// Cardinality (security review F12): tags per line and tag value bytes.
+	var tags strings.Builder
+	tags.WriteString("air")
+	for i := 0; i <= DefaultLimits.MaxTags; i++ {
+		tags.WriteString(",t" + strconv.Itoa(i) + "=v")
+	}
+	f(Telemetry, tags.String()+" x=1", ReasonTooManyTags, "more than 16 tags")
+	f(Telemetry, "air,device=cam-01"+strings.Repeat(",t=v", 1)+" x=1\nair,id="+strings.Repeat("v", 257)+" x=1", ReasonTagTooLong, `line 2: tag "id": value of 257 bytes; the limit is 256`)
 	f(Status, `status state="offline"`, ReasonMalformedJSON, "JSON object")
 	f(Event, "event,type=tamper count=1", ReasonMalformedJSON, "JSON object")
 	f(Status, `[{"n":"a","v":1}]`, ReasonMalformedJSON, "JSON object")
