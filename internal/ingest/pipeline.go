@@ -369,6 +369,15 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	if isErrorsTopic(topic) {
 		return // our own rejection reports: acknowledged, not stored
 	}
+	if r, ok := m.(mqttsub.Replay); ok && r.RetainedReplay() {
+		// A device's retained message, sent again by an external broker
+		// because ingest (re)subscribed: it was stored when it was
+		// published; storing it again would add a reading, stamped now,
+		// on every reconnect. Acknowledged in order, not stored.
+		p.m.retainedSkipped.Inc()
+		p.log.Debug("ingest: retained message replayed by the broker; not stored again", "topic", topic)
+		return
+	}
 
 	t, perr := ParseTopic(topic)
 	meta.integrator, meta.device, meta.channel = t.Integrator, t.Device, string(t.Channel)

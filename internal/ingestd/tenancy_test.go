@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -348,5 +349,67 @@ func TestCardinalityBounded(t *testing.T) {
 		if got := metric(t, ing.HTTP, `ioc_ingest_messages_rejected_total{reason="`+string(reason)+`"}`); got != want {
 			t.Errorf("rejected metric for %s: %v, want %v", reason, got, want)
 		}
+	}
+}
+
+// TestExternalBrokerRetainedStoredOnce (security review, low: "External
+// broker re-stores retained messages"): Mosquitto sends a device's retained
+// message again every time ingest subscribes; it is stored once, when
+// published, and acknowledged but not stored again after a restart.
+func TestExternalBrokerRetainedStoredOnce(t *testing.T) {
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	c := testConfig(t)
+	c.MQTT.Broker = mq.URL
+	c.Alerts.Rules = ""
+	ing := startIngest(t, c, nil)
+	dev := client(t, mq.URL, "cam-bvtw-02-retained")
+	topic := "ioc/v1/vms-tn/cam-bvtw-02/status"
+	if tok := dev.Publish(topic, 1, true, `{"state":"offline"}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish retained: %v", tok.Error())
+	}
+	count := func(st store.Store, want string) int {
+		n := 0
+		for _, l := range storedLines(t, st, "cam-bvtw-02") {
+			if strings.Contains(l, want) {
+				n++
+			}
+		}
+		return n
+	}
+	open := func() store.Store {
+		st, err := embedded.Open(context.Background(), c.StorePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	waitStored(t, st, "cam-bvtw-02", `state="offline"`)
+	st.Close()
+	ing.stop()
+
+	// The same session again: ingest subscribes, Mosquitto replays the
+	// retained message first, then routes the device's next publish.
+	ing = startIngest(t, c, nil)
+	testenv.Eventually(t, 15*time.Second, func() error { // subscribed: the replay is queued
+		resp, err := http.Get("http://" + ing.HTTP + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+	publish(t, dev, topic, []byte(`{"state":"online"}`))
+	st = open()
+	defer st.Close()
+	waitStored(t, st, "cam-bvtw-02", `state="online"`)
+	if n := count(st, `state="offline"`); n != 1 {
+		t.Errorf("the retained offline status is stored %d times, want once", n)
+	}
+	if got := metric(t, ing.HTTP, "ioc_ingest_retained_replays_skipped_total"); got != 1 {
+		t.Errorf("retained replays skipped: %v, want 1", got)
 	}
 }
