@@ -364,6 +364,12 @@ func (c *Ingest) Validate() error {
 	if l.MaxBytes < 64 || l.MaxPoints < 1 || l.MaxFields < 1 || l.MaxKeyBytes < 8 || l.MaxStringBytes < 1 {
 		bad("limits: max_bytes >= 64, max_points, max_fields, max_string_bytes >= 1 and max_key_bytes >= 8 are required")
 	}
+	if l.MaxTags < 1 || l.MaxTagBytes < 1 {
+		bad("limits.max_tags and limits.max_tag_value_bytes must be at least 1")
+	}
+	if p.MaxSeriesPerDeviceHour < 1 || p.MaxMeasurementsPerIntegrator < 1 {
+		bad("pipeline.max_series_per_device_hour and pipeline.max_measurements_per_integrator must be at least 1")
+	}
 	if l.MaxPast <= 0 || l.MaxFuture <= 0 {
 		bad("limits.max_past and limits.max_future must be positive")
 	}

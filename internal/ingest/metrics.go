@@ -15,6 +15,9 @@ type metrics struct {
 	writeErrors    *prometheus.CounterVec
 	reportsDropped prometheus.Counter
 	notices        *prometheus.CounterVec
+	// retainedSkipped counts retained messages an external broker sent
+	// again on (re)subscribing, acknowledged and not stored.
+	retainedSkipped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
@@ -45,6 +48,9 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_ingest_notices_total", Help: "Notices that are not refusals, by reason: quota_exceeded counts messages slowed by a quota.",
 		}, []string{"reason"}),
+		retainedSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ioc_ingest_retained_replays_skipped_total", Help: "Retained device messages the broker sent again when ingest (re)subscribed: acknowledged, not stored again.",
+		}),
 		reportsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ioc_ingest_error_reports_dropped_total", Help: "Rejection reports not published to an integrator's _errors topic (queue full or broker down); the rejection is still logged and counted.",
 		}),
@@ -59,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) *metrics {
 		m.writeErrors.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.acked, m.pointsStored, m.rejected, m.writeSeconds, m.batchPoints, m.writeErrors, m.reportsDropped, m.notices,
+		reg.MustRegister(m.received, m.acked, m.pointsStored, m.rejected, m.writeSeconds, m.batchPoints, m.writeErrors, m.reportsDropped, m.notices, m.retainedSkipped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "ioc_ingest_inflight_messages", Help: "Messages received and not yet acknowledged (the window).",
 			}, func() float64 { return float64(len(p.slots)) }),

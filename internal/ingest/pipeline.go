@@ -50,6 +50,17 @@ type Options struct {
 	// AcceptUnknown stores messages from devices not in the registry, tagged
 	// kind=unregistered, instead of rejecting them (discovery mode).
 	AcceptUnknown bool `yaml:"accept_unknown"`
+	// MaxSeriesPerDeviceHour bounds the distinct series (measurement and
+	// tag set) one device may write in a clock hour. Every series stays in
+	// the database's index for the retention period; a camera or sensor
+	// has a handful, a gateway flushing line protocol tens. 1,000 stops a
+	// tag that changes with every reading long before the index suffers.
+	MaxSeriesPerDeviceHour int `yaml:"max_series_per_device_hour"`
+	// MaxMeasurementsPerIntegrator bounds the distinct measurement names
+	// one integrator may use (counted since ingest started): each is a
+	// table of its own in the database's schema. 64 leaves room for every
+	// kind of line-protocol source an integrator runs.
+	MaxMeasurementsPerIntegrator int `yaml:"max_measurements_per_integrator"`
 	// Limits bound a single message.
 	Limits payload.Limits `yaml:"-"`
 }
@@ -64,6 +75,9 @@ var DefaultOptions = Options{
 	RetryMax:      10 * time.Second,
 	DrainTimeout:  10 * time.Second,
 	Limits:        payload.DefaultLimits,
+
+	MaxSeriesPerDeviceHour:       1000,
+	MaxMeasurementsPerIntegrator: 64,
 }
 
 func (o *Options) fill() {
@@ -75,6 +89,8 @@ func (o *Options) fill() {
 	orDefault(&o.RetryMin, d.RetryMin)
 	orDefault(&o.RetryMax, d.RetryMax)
 	orDefault(&o.DrainTimeout, d.DrainTimeout)
+	orDefault(&o.MaxSeriesPerDeviceHour, d.MaxSeriesPerDeviceHour)
+	orDefault(&o.MaxMeasurementsPerIntegrator, d.MaxMeasurementsPerIntegrator)
 	if o.Limits == (payload.Limits{}) {
 		o.Limits = d.Limits
 	}
@@ -137,6 +153,7 @@ type Pipeline struct {
 	stopping chan struct{}
 	stopOnce sync.Once
 	parser   *payload.Parser // batcher goroutine only
+	card     *cardinality    // batcher goroutine only
 	pool     sync.Pool       // *batch
 
 	lastStored atomic.Int64 // unix ns of the last successful write
@@ -182,6 +199,7 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		in:       make(chan mqttsub.Message, o.MaxInFlight),
 		stopping: make(chan struct{}),
 		parser:   payload.NewParser(o.Limits),
+		card:     newCardinality(o.MaxSeriesPerDeviceHour, o.MaxMeasurementsPerIntegrator),
 		observer: d.Observer,
 	}
 	p.registry.Store(d.Registry)
@@ -351,6 +369,15 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	if isErrorsTopic(topic) {
 		return // our own rejection reports: acknowledged, not stored
 	}
+	if r, ok := m.(mqttsub.Replay); ok && r.RetainedReplay() {
+		// A device's retained message, sent again by an external broker
+		// because ingest (re)subscribed: it was stored when it was
+		// published; storing it again would add a reading, stamped now,
+		// on every reconnect. Acknowledged in order, not stored.
+		p.m.retainedSkipped.Inc()
+		p.log.Debug("ingest: retained message replayed by the broker; not stored again", "topic", topic)
+		return
+	}
 
 	t, perr := ParseTopic(topic)
 	meta.integrator, meta.device, meta.channel = t.Integrator, t.Device, string(t.Channel)
@@ -360,7 +387,8 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		return
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
-	dev, ok := p.registry.Load().Device(t.Device)
+	reg := p.registry.Load()
+	dev, ok := reg.Device(t.Device)
 	switch {
 	case !ok && p.o.AcceptUnknown:
 		dev = registry.Placeholder(t.Device, t.Integrator)
@@ -387,6 +415,16 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		if !errors.As(err, &pe) {
 			pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
 		}
+		p.reject(m, meta, body, pe)
+		return
+	}
+	if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
+		b.points = pts[:start]
+		p.reject(m, meta, body, pe)
+		return
+	}
+	if pe := p.card.admit(t.Integrator, t.Device, pts[start:], recv); pe != nil {
+		b.points = pts[:start]
 		p.reject(m, meta, body, pe)
 		return
 	}
@@ -477,7 +515,7 @@ func (p *Pipeline) rejectStored(b *batch, i int, err error) {
 	body := b.msgs[mi].Payload()
 	pt := &b.points[i]
 	p.reject(b.msgs[mi], b.meta[mi], body, payload.Errorf(payload.ReasonStoreRejected,
-		"the database refused %s at %s: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
+		"the database refused %s at %s: %v (the database holds this field with another type, stored before the field was declared; the operations centre can declare the field as stored or rename it)",
 		pt.Measurement, pt.Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
 }
 

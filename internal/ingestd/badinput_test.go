@@ -2,6 +2,7 @@ package ingestd_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,12 @@ func TestBadInputRejectedGoodKept(t *testing.T) {
 	c.Registry = writeRegistry(t, 10)
 	c.MQTT.Broker = mq.URL
 	c.Influx.URL, c.Influx.Database = in.URL, in.DB
+	// A database that already holds telemetry.legacy as a string.
+	resp, err := http.Post(in.URL+"/write?db="+in.DB, "text/plain", strings.NewReader(`telemetry,device=old legacy="text"`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("seed InfluxDB: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	ing := startIngest(t, c, nil)
 	errs := reports(t, mq.URL)
 	pub := client(t, mq.URL, "bad-input-publisher")
@@ -50,9 +57,12 @@ func TestBadInputRejectedGoodKept(t *testing.T) {
 		{"ioc/v1/bench/dev-00001/telemetry", ``, payload.ReasonEmpty},
 		{"ioc/v1/bench/dev-00001/event", `{"zone": "gate"}`, payload.ReasonMissingField},
 		{"ioc/v1/bench/dev-00001/telemetry", `{"device": "dev-00002"}`, payload.ReasonInvalidKey},
-		// Accepted into the spool, refused by InfluxDB (pm25 is a float):
-		// reported after the fact, the good data around it kept.
-		{"ioc/v1/bench/dev-00001/telemetry", `{"pm25": "high"}`, payload.ReasonStoreRejected},
+		// pm25 is not declared: only numbers (F8).
+		{"ioc/v1/bench/dev-00001/telemetry", `{"pm25": "high"}`, payload.ReasonWrongType},
+		// Accepted into the spool, refused by InfluxDB (legacy holds
+		// strings from before any declaration): reported after the fact,
+		// the good data around it kept.
+		{"ioc/v1/bench/dev-00001/telemetry", `{"legacy": 1}`, payload.ReasonStoreRejected},
 	}
 	good := 0
 	publishGood := func() {

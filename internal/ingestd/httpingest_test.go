@@ -117,7 +117,7 @@ func TestHTTPIngest(t *testing.T) {
 		{"envsense/aq-tp-01/video", "envsense", "demo-envsense", `{"pm25": 1}`, 404, "unknown_channel"},
 		{"envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", `{"pm25": `, 422, "malformed_json"},
 		{"envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", "air pm25=NaN", 422, "malformed_line_protocol"},
-		{"envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", `{"pm25": "high"}`, 422, "store_rejected"},
+		{"envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", `{"pm25": "high"}`, 422, "wrong_type"},
 		{"envsense/aq-tp-01/telemetry", "envsense", "demo-envsense", `{"blob": "` + strings.Repeat("x", 300<<10) + `"}`, 413, "payload_too_large"},
 	} {
 		a, err := post(t, hc, base+tc.path, tc.user, tc.pass, tc.body)

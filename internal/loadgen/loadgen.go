@@ -31,6 +31,8 @@ func RegistryYAML(n int) string {
 		fmt.Fprintf(&b, "  - {id: %s, kind: sensor, name: \"Cảm biến %d\", district: d%d, integrator: %s, lat: 21.5, lon: 105.8}\n", DeviceID(i), i, i%2+1, Integrator)
 	}
 	b.WriteString("  - {id: other-01, kind: sensor, name: Other, district: d1, integrator: other, lat: 21.5, lon: 105.8}\n")
+	// What Message sends besides floats.
+	b.WriteString("fields:\n  sensor:\n    telemetry: {ok: bool}\n    bench: {seq: int, count: int}\n")
 	return b.String()
 }
 

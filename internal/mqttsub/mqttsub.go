@@ -31,6 +31,19 @@ type Message interface {
 	Ack()
 }
 
+// Replay is implemented by a message the broker sent from its store of
+// retained messages because ingest (re)subscribed, not because a device
+// just published it (MQTT-3.3.1-8: only such deliveries carry RETAIN). The
+// same retained message comes again on every reconnect, so it is not news.
+type Replay interface {
+	RetainedReplay() bool
+}
+
+// retained marks a paho message delivered with the RETAIN flag.
+type retained struct{ paho.Message }
+
+func (retained) RetainedReplay() bool { return true }
+
 // Config is the broker connection.
 type Config struct {
 	// Broker is the URL: tcp://host:1883 or ssl://host:8883.
@@ -149,7 +162,13 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 30 * time.Second
 	}
-	h := func(_ paho.Client, m paho.Message) { handle(m) }
+	h := func(_ paho.Client, m paho.Message) {
+		if m.Retained() {
+			handle(retained{m})
+			return
+		}
+		handle(m)
+	}
 	o := paho.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(cfg.ClientID).

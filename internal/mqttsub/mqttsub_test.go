@@ -169,3 +169,51 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("shared filters %v", got)
 	}
 }
+
+// TestRetainedDeliveriesAreReplays: a message Mosquitto sends from its
+// retained store on subscribing is marked as a replay; a live publish,
+// even one the device asked the broker to retain, is not.
+func TestRetainedDeliveriesAreReplays(t *testing.T) {
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(mq.URL).SetClientID("pub-retained"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	send := func(body string) {
+		t.Helper()
+		if tok := pub.Publish("ioc/v1/acme/cam-01/status", 1, true, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	send(`{"state":"offline"}`)
+	type delivery struct {
+		body   string
+		replay bool
+	}
+	got := make(chan delivery, 10)
+	cfg := mqttsub.Config{Broker: mq.URL, ClientID: "sub-retained", Topics: []string{"ioc/v1/#"}}
+	c := mqttsub.New(cfg, slog.New(slog.DiscardHandler), func(m mqttsub.Message) {
+		r, ok := m.(mqttsub.Replay)
+		got <- delivery{string(m.Payload()), ok && r.RetainedReplay()}
+		m.Ack()
+	})
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0)
+	next := func(want delivery) {
+		t.Helper()
+		select {
+		case d := <-got:
+			if d != want {
+				t.Fatalf("got %+v, want %+v", d, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no delivery; want %+v", want)
+		}
+	}
+	next(delivery{`{"state":"offline"}`, true})
+	send(`{"state":"online"}`)
+	next(delivery{`{"state":"online"}`, false})
+}

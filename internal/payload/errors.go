@@ -28,6 +28,15 @@ const (
 	ReasonForeignDevice  Reason = "foreign_device"
 	ReasonStoreRejected  Reason = "store_rejected"
 	ReasonQuota          Reason = "quota_exceeded"
+	// ReasonReservedMeasurement: a line-protocol line names a measurement
+	// that the server writes itself or that has its own channel.
+	ReasonReservedMeasurement Reason = "reserved_measurement"
+	// Cardinality bounds: each distinct tag set is a series the database
+	// keeps for its retention.
+	ReasonTooManyTags         Reason = "too_many_tags"
+	ReasonTagTooLong          Reason = "tag_value_too_long"
+	ReasonTooManySeries       Reason = "too_many_series"
+	ReasonTooManyMeasurements Reason = "too_many_measurements"
 )
 
 // Reasons lists every Reason, for documentation and for pre-creating metric
@@ -38,6 +47,8 @@ var Reasons = []Reason{
 	ReasonInvalidValue, ReasonMissingField, ReasonInvalidKey, ReasonTooManyFields,
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
 	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota,
+	ReasonReservedMeasurement, ReasonTooManyTags, ReasonTagTooLong, ReasonTooManySeries,
+	ReasonTooManyMeasurements,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that

@@ -2,6 +2,7 @@ package payload
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -24,6 +25,14 @@ func FuzzParse(f *testing.F) {
 		{Telemetry, "air,a\\ b=c\\,d x\\=y=1u"},
 		{Status, `{"ts": 1795427990123, "state": "online", "recording": true, "fps": 25, "bitrate_kbps": 2048, "storage_pct": 83.5, "tamper": false}`},
 		{Event, `{"type":"tamper","zone":"gate 2"}`},
+		// Reserved measurements (refused): the server's and the channels'.
+		{Telemetry, `alert,transition=resolved,rule=x,severity=critical by="admin",note="forged"`},
+		{Telemetry, "event,type=tamper count=1"},
+		{Telemetry, `status state="exploded",storage_pct=250`},
+		{Telemetry, "air x=1\nmaintenance,target=district:a since=\"now\""},
+		{Status, `status state="offline"`},
+		{Telemetry, "air,a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11,l=12,m=13,n=14,o=15,p=16,q=17 x=1"},
+		{Telemetry, "air,id=" + strings.Repeat("v", 300) + " x=1"},
 	}
 	for _, s := range seeds {
 		f.Add(string(s.ch), []byte(s.in))
@@ -44,11 +53,22 @@ func FuzzParse(f *testing.F) {
 		var enc []byte
 		for i := range pts {
 			pt := &pts[i]
+			if reservedMeasurement(pt.Measurement) != "" && pt.Measurement != ch {
+				t.Fatalf("point %d writes reserved measurement %q from channel %s", i, pt.Measurement, ch)
+			}
 			if pt.Measurement == "" || len(pt.Fields) == 0 {
 				t.Fatalf("point %d has no measurement or fields: %+v", i, pt)
 			}
 			if pt.Time.Before(now.Add(-DefaultLimits.MaxPast)) || pt.Time.After(now.Add(DefaultLimits.MaxFuture)) {
 				t.Fatalf("point %d time %v outside window", i, pt.Time)
+			}
+			if len(pt.Tags) > DefaultLimits.MaxTags {
+				t.Fatalf("point %d has %d tags", i, len(pt.Tags))
+			}
+			for _, tg := range pt.Tags {
+				if len(tg.Value) > DefaultLimits.MaxTagBytes {
+					t.Fatalf("tag %q of %d bytes", tg.Key, len(tg.Value))
+				}
 			}
 			for _, fl := range pt.Fields {
 				if fl.Kind == point.Float && (math.IsNaN(fl.F) || math.IsInf(fl.F, 0)) {
@@ -61,7 +81,13 @@ func FuzzParse(f *testing.F) {
 			if i > 0 {
 				enc = append(enc, '\n')
 			}
-			enc = point.AppendLine(enc, pt)
+			// Status and event points are reserved for their channels;
+			// round-trip them under another measurement name.
+			rt := *pt
+			if reservedMeasurement(rt.Measurement) != "" {
+				rt.Measurement = roundTripPrefix + rt.Measurement
+			}
+			enc = point.AppendLine(enc, &rt)
 		}
 		back, err := lp.Parse(nil, Telemetry, "dev-1", enc, now)
 		if err != nil {
@@ -70,6 +96,9 @@ func FuzzParse(f *testing.F) {
 		if len(back) != len(pts) {
 			t.Fatalf("round trip: %d points, want %d", len(back), len(pts))
 		}
+		for i := range back {
+			back[i].Measurement = strings.TrimPrefix(back[i].Measurement, roundTripPrefix)
+		}
 		for i := range pts {
 			if !samePoint(&pts[i], &back[i]) {
 				t.Fatalf("round trip changed point %d:\n got %+v\nwant %+v\nline %s", i, back[i], pts[i], enc)
@@ -77,6 +106,8 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+const roundTripPrefix = "rt."
 
 func samePoint(a, b *point.Point) bool {
 	if a.Measurement != b.Measurement || !a.Time.Equal(b.Time) || len(a.Tags) != len(b.Tags) || len(a.Fields) != len(b.Fields) {

@@ -41,6 +41,9 @@ func (p *Parser) lineProtocol(dst []point.Point, device string, b []byte, now ti
 		if err := p.checkKey("measurement", string(m)); err != nil {
 			return fail(line, err)
 		}
+		if why := reservedMeasurement(string(m)); why != "" {
+			return fail(line, errorf(ReasonReservedMeasurement, "%s", why))
+		}
 		dst = grow(dst)
 		pt := &dst[len(dst)-1]
 		pt.Measurement = string(m)
@@ -62,7 +65,13 @@ func (p *Parser) lineProtocol(dst []point.Point, device string, b []byte, now ti
 			if isReservedTag(key) && !(key == "device" && val == device) {
 				return fail(line, errorf(ReasonInvalidKey, "tag %q is set by the registry; leave it out (the topic names the device)", key))
 			}
+			if len(val) > p.limits.MaxTagBytes {
+				return fail(line, errorf(ReasonTagTooLong, "tag %q: value of %d bytes; the limit is %d (each distinct value is a new series: put long text in a string field)", key, len(val), p.limits.MaxTagBytes))
+			}
 			if key != "device" {
+				if len(pt.Tags) >= p.limits.MaxTags {
+					return fail(line, errorf(ReasonTooManyTags, "more than %d tags (each distinct tag set is a new series: put readings in fields)", p.limits.MaxTags))
+				}
 				pt.SetTag(key, val)
 			}
 		}

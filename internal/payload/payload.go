@@ -14,6 +14,7 @@ package payload
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -37,6 +38,30 @@ const (
 	MeasurementEvent     = "event"
 )
 
+// Measurements the server writes itself: the alert service's history
+// (internal/alertd/history.go). No device may write them.
+const (
+	MeasurementAlert       = "alert"
+	MeasurementMaintenance = "maintenance"
+)
+
+// reservedMeasurement says why a line-protocol line may not name measurement
+// m, or returns "" when it may. Devices write only through their channels:
+// status and event have their own checks (checkStatus, checkEvent), which a
+// telemetry line must not bypass, and the alert history belongs to the
+// server (a forged "resolved by admin" would show on the technician page).
+func reservedMeasurement(m string) string {
+	switch m {
+	case MeasurementStatus:
+		return `measurement "status" is written only by the status channel (a JSON object on ioc/v1/<integrator>/<device>/status), where its fields are checked`
+	case MeasurementEvent:
+		return `measurement "event" is written only by the event channel (a JSON object with a "type" on ioc/v1/<integrator>/<device>/event)`
+	case MeasurementAlert, MeasurementMaintenance:
+		return "measurement " + strconv.Quote(m) + " is the operations centre's alert history; devices may not write it"
+	}
+	return ""
+}
+
 // ReservedTags are the tag keys that ingest fills from the device registry;
 // payloads may not set them (a line-protocol device tag equal to the topic's
 // device is allowed) nor use them as field keys.
@@ -45,25 +70,33 @@ var ReservedTags = [...]string{"device", "integrator", "kind", "district", "pare
 // Limits bound what one message may contain. The zero value is not useful;
 // start from DefaultLimits.
 type Limits struct {
-	MaxBytes       int           `yaml:"max_bytes"`        // whole payload
-	MaxPoints      int           `yaml:"max_points"`       // points (lines, SenML instants) in one message
-	MaxFields      int           `yaml:"max_fields"`       // fields in one point
-	MaxKeyBytes    int           `yaml:"max_key_bytes"`    // a field, tag or measurement name
-	MaxStringBytes int           `yaml:"max_string_bytes"` // a string field value
-	MaxPast        time.Duration `yaml:"max_past"`         // oldest accepted timestamp, before the server clock
-	MaxFuture      time.Duration `yaml:"max_future"`       // newest accepted timestamp, after the server clock
+	MaxBytes       int           `yaml:"max_bytes"`           // whole payload
+	MaxPoints      int           `yaml:"max_points"`          // points (lines, SenML instants) in one message
+	MaxFields      int           `yaml:"max_fields"`          // fields in one point
+	MaxKeyBytes    int           `yaml:"max_key_bytes"`       // a field, tag or measurement name
+	MaxStringBytes int           `yaml:"max_string_bytes"`    // a string field value
+	MaxTags        int           `yaml:"max_tags"`            // line-protocol tags on one line (the registry's are not counted)
+	MaxTagBytes    int           `yaml:"max_tag_value_bytes"` // a line-protocol tag value
+	MaxPast        time.Duration `yaml:"max_past"`            // oldest accepted timestamp, before the server clock
+	MaxFuture      time.Duration `yaml:"max_future"`          // newest accepted timestamp, after the server clock
 }
 
 // DefaultLimits are sized for cameras and city sensors: a status or reading
 // is a few hundred bytes; a gateway flushing a backlog sends a few thousand
 // lines; 30 days covers a device that was offline for a long holiday while
 // staying inside typical retention; 10 minutes tolerates a drifting RTC.
+// Every distinct tag set is a new series in the database, kept for the
+// retention period: 16 tags of at most 256 bytes describe any real sensor
+// (a station, a lane, a channel) and keep one line from creating a series
+// key of hundreds of kilobytes.
 var DefaultLimits = Limits{
 	MaxBytes:       256 << 10,
 	MaxPoints:      5000,
 	MaxFields:      200,
 	MaxKeyBytes:    128,
 	MaxStringBytes: 4096,
+	MaxTags:        16,
+	MaxTagBytes:    256,
 	MaxPast:        30 * 24 * time.Hour,
 	MaxFuture:      10 * time.Minute,
 }
@@ -336,6 +369,12 @@ var statusFields = map[string]point.Kind{
 	"storage_pct":  point.Float,
 	"tamper":       point.Bool,
 	"signal":       point.Bool,
+}
+
+// StatusFieldKind returns the kind a documented status key must have.
+func StatusFieldKind(key string) (point.Kind, bool) {
+	k, ok := statusFields[key]
+	return k, ok
 }
 
 func checkStatus(pt *point.Point) error {

@@ -128,6 +128,24 @@ func TestParseRejects(t *testing.T) {
 	f(Telemetry, "air x=1e999", ReasonNonFinite, "")
 	f(Telemetry, "_air x=1", ReasonInvalidKey, "reserved")
 	f(Telemetry, strings.Repeat("a x=1\n", DefaultLimits.MaxPoints+1), ReasonTooManyPoints, "lines")
+	// Devices write only through their channels (security review F7).
+	f(Telemetry, `alert,transition=resolved,rule=device-offline,severity=critical id="device-offline/aq-tp-01",state="resolved",by="admin",note="forged"`,
+		ReasonReservedMeasurement, `line 1: measurement "alert" is the operations centre's alert history`)
+	f(Telemetry, `alert event_seq="x"`, ReasonReservedMeasurement, "alert history")
+	f(Telemetry, "air x=1\nmaintenance,target=district:vo-nhai since=\"now\"", ReasonReservedMeasurement, `line 2: measurement "maintenance"`)
+	f(Telemetry, "event,type=tamper count=1", ReasonReservedMeasurement, "event channel")
+	f(Telemetry, `status state="offline"`, ReasonReservedMeasurement, "status channel")
+	f(Telemetry, `status state="exploded",storage_pct=250`, ReasonReservedMeasurement, "status channel")
+	// Cardinality (security review F12): tags per line and tag value bytes.
+	var tags strings.Builder
+	tags.WriteString("air")
+	for i := 0; i <= DefaultLimits.MaxTags; i++ {
+		tags.WriteString(",t" + strconv.Itoa(i) + "=v")
+	}
+	f(Telemetry, tags.String()+" x=1", ReasonTooManyTags, "more than 16 tags")
+	f(Telemetry, "air,device=cam-01"+strings.Repeat(",t=v", 1)+" x=1\nair,id="+strings.Repeat("v", 257)+" x=1", ReasonTagTooLong, `line 2: tag "id": value of 257 bytes; the limit is 256`)
+	f(Status, `status state="offline"`, ReasonMalformedJSON, "JSON object")
+	f(Event, "event,type=tamper count=1", ReasonMalformedJSON, "JSON object")
 	f(Status, `[{"n":"a","v":1}]`, ReasonMalformedJSON, "JSON object")
 	f(Status, `{"state": "broken"}`, ReasonInvalidValue, "online, offline, degraded")
 	f(Status, `{"recording": "yes"}`, ReasonWrongType, `"recording" must be a boolean`)

@@ -77,6 +77,8 @@ type File struct {
 	Districts   []District   `yaml:"districts"`
 	Integrators []Integrator `yaml:"integrators"`
 	Devices     []Device     `yaml:"devices"`
+	// Fields declares the fields each kind of device sends (fields.go).
+	Fields Fields `yaml:"fields,omitempty"`
 }
 
 // Registry answers which device an id is.
@@ -87,6 +89,8 @@ type Registry struct {
 	districts   map[string]District
 	districtIDs []string // file order
 	integrators map[string]Integrator
+	fields      map[string]DeclaredField // measurement "\x00" field
+	kindFields  map[Kind]map[string]bool // which kinds declare which
 }
 
 // IDs become MQTT topic levels and InfluxDB tag values: no wildcards,
@@ -220,6 +224,7 @@ func New(f File) (*Registry, error) {
 			bad("device %q: parent %q belongs to integrator %q, not %q", id, d.Parent, p.Integrator, d.Integrator)
 		}
 	}
+	errs = append(errs, r.buildFields(f.Fields)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -71,3 +71,61 @@ func TestParseRefuses(t *testing.T) {
 		t.Fatalf("bad integrator id accepted: %v", err)
 	}
 }
+
+func TestFieldDeclarations(t *testing.T) {
+	r, err := Parse([]byte(`districts: [{id: d1, name: D}]
+integrators: [{id: acme, name: A}]
+fields:
+  sensor:
+    telemetry:
+      pm25: {type: float, unit: µg/m³}
+      trend: string
+  camera:
+    telemetry:
+      pm25: {type: float, unit: µg/m³}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(k Kind, m, field string, wantType FieldType, wantForKind, wantDeclared bool) {
+		t.Helper()
+		d, forKind, declared := r.Field(k, m, field)
+		if d.Type != wantType || forKind != wantForKind || declared != wantDeclared {
+			t.Fatalf("Field(%s, %s, %s) = %s %v %v; want %s %v %v", k, m, field, d.Type, forKind, declared, wantType, wantForKind, wantDeclared)
+		}
+	}
+	f(Sensor, "telemetry", "pm25", Float, true, true)
+	f(Camera, "telemetry", "pm25", Float, true, true)
+	f(Sensor, "telemetry", "trend", String, true, true)
+	f(Camera, "telemetry", "trend", String, false, true)
+	f(Sensor, "telemetry", "co2_ppm", "", false, false)
+	f(Sensor, "river", "pm25", "", false, false)
+	if d, _, _ := r.Field(Sensor, "telemetry", "pm25"); d.Unit != "µg/m³" || len(d.Kinds) != 2 || d.Line != 6 {
+		t.Fatalf("pm25 declaration %+v", d)
+	}
+}
+
+func TestFieldDeclarationsRefused(t *testing.T) {
+	const head = "districts: [{id: d1, name: D}]\nintegrators: [{id: acme, name: A}]\nfields:\n"
+	f := func(yaml, want string) {
+		t.Helper()
+		_, err := Parse([]byte(head + yaml))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Parse(%q) error %v, want it to contain %q", yaml, err, want)
+		}
+	}
+	// One measurement's field is typed alike for every kind: the store
+	// types it per measurement for all devices.
+	f("  sensor:\n    telemetry:\n      co2: float\n  camera:\n    telemetry:\n      co2: string\n",
+		"line 9: fields.camera.telemetry.co2: string disagrees with line 6 fields.sensor.telemetry.co2: float")
+	f("  sensor:\n    telemetry:\n      t: {type: float, unit: °C}\n  nvr:\n    telemetry:\n      t: {type: float, unit: °F}\n",
+		"line 9: fields.nvr.telemetry.t: float (°F) disagrees with line 6 fields.sensor.telemetry.t: float (°C)")
+	f("  sensor:\n    telemetry:\n      x: double\n", `line 6: fields.sensor.telemetry.x: type "double"`)
+	f("  sensor:\n    telemetry:\n      x: {type: string, unit: cm}\n", "a string has no unit")
+	f("  toaster:\n    telemetry:\n      x: float\n", `kind "toaster"`)
+	f("  sensor:\n    alert:\n      x: float\n", `measurement "alert" cannot be declared`)
+	f("  sensor:\n    telemetry:\n      device: string\n", `"device" is not a field name`)
+	f("  camera:\n    status:\n      recording: string\n", "fixed by the status channel's checks as bool")
+	f("  camera:\n    event:\n      count: int\n", "fixed by the event channel's checks as float")
+	f("  camera:\n    event:\n      zone: {type: string, colour: red}\n", "field colour not found")
+}

@@ -8,7 +8,9 @@ package sim
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -113,6 +115,7 @@ func Generate(seed uint64) registry.File {
 			{ID: Env, Name: "Quan trắc môi trường Thái Nguyên"},
 			{ID: SmartCity, Name: "Hạ tầng đô thị thông minh Thái Nguyên"},
 		},
+		Fields: Fields(),
 	}
 	near := func(d district, spread float64) (float64, float64) {
 		return round5(d.lat + (r.Float64()*2-1)*spread), round5(d.lon + (r.Float64()*2-1)*spread)
@@ -178,6 +181,40 @@ func Generate(seed uint64) registry.File {
 	return f
 }
 
+// Fields declares what the simulated devices send beyond plain numbers, and
+// the units of their readings: the same declarations as configs/devices.yaml
+// (TestSampleFieldsMatch), which also covers the examples of docs/MQTT.md
+// and docs/INTEGRATORS.md.
+func Fields() registry.Fields {
+	f := func(t registry.FieldType, unit string) registry.FieldDecl {
+		return registry.FieldDecl{Type: t, Unit: unit}
+	}
+	return registry.Fields{
+		registry.Camera: {
+			"event": {"zone": f(registry.String, ""), "confidence": f(registry.Float, "0..1")},
+		},
+		registry.NVR: {
+			"status": {"cameras": f(registry.Float, "cameras"), "disks_failed": f(registry.Float, "disks")},
+		},
+		registry.Gateway: {
+			"status": {"uptime_s": f(registry.Float, "s")},
+		},
+		registry.Sensor: {
+			"telemetry": {
+				"pm25": f(registry.Float, "µg/m³"), "pm10": f(registry.Float, "µg/m³"),
+				"temp": f(registry.Float, "°C"), "humidity": f(registry.Float, "%"),
+				"door_open": f(registry.Bool, ""), "note": f(registry.String, ""),
+				"water_level_cm": f(registry.Float, "cm"), "trend": f(registry.String, ""),
+				"vehicles": f(registry.Float, "vehicles"), "avg_speed_kmh": f(registry.Float, "km/h"),
+				"on": f(registry.Bool, ""), "lamp_on": f(registry.Bool, ""), "mode": f(registry.String, ""),
+				"power_w": f(registry.Float, "W"), "energy_wh": f(registry.Float, "Wh"), "energy_wh_sum": f(registry.Float, "Wh"),
+			},
+			"river":   {"level_cm": f(registry.Float, "cm"), "flow_m3s": f(registry.Float, "m³/s"), "rain_mm": f(registry.Int, "mm")},
+			"battery": {"volts": f(registry.Float, "V")},
+		},
+	}
+}
+
 func round5(v float64) float64 {
 	x, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 5, 64), 64)
 	return x
@@ -209,6 +246,23 @@ func WriteYAML(w io.Writer, f registry.File, header string) error {
 			fmt.Fprintf(&b, ", profile: {fps: %g, bitrate_kbps: %g}", p.FPS, p.BitrateKbps)
 		}
 		b.WriteString("}\n")
+	}
+	if len(f.Fields) > 0 {
+		b.WriteString("# Field types and units per device kind and measurement (configs/devices.yaml\n# explains them); undeclared fields must be numbers.\nfields:\n")
+		for _, k := range slices.Sorted(maps.Keys(f.Fields)) {
+			fmt.Fprintf(&b, "  %s:\n", k)
+			for _, m := range slices.Sorted(maps.Keys(f.Fields[k])) {
+				fmt.Fprintf(&b, "    %s:\n", m)
+				for _, name := range slices.Sorted(maps.Keys(f.Fields[k][m])) {
+					d := f.Fields[k][m][name]
+					if d.Unit == "" {
+						fmt.Fprintf(&b, "      %s: %s\n", name, d.Type)
+					} else {
+						fmt.Fprintf(&b, "      %s: {type: %s, unit: %q}\n", name, d.Type, d.Unit)
+					}
+				}
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +19,35 @@ import (
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/sim"
 	"github.com/ioc-vn/ioc/internal/testenv"
+	"gopkg.in/yaml.v3"
 )
 
 const configs = "../../configs/"
+
+// TestSampleFieldsMatch: configs/devices.yaml declares the same fields as
+// the simulated province, so the documented examples and the simulator
+// are held to one set of declarations.
+func TestSampleFieldsMatch(t *testing.T) {
+	b, err := os.ReadFile(configs + "devices.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f registry.File
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, ms := range f.Fields {
+		for _, fs := range ms {
+			for name, d := range fs {
+				d.Line = 0
+				fs[name] = d
+			}
+		}
+	}
+	if !reflect.DeepEqual(f.Fields, sim.Fields()) {
+		t.Fatalf("configs/devices.yaml fields:\n%v\nsim.Fields():\n%v", f.Fields, sim.Fields())
+	}
+}
 
 // TestProvinceFile: configs/province.yaml is what the generator makes,
 // and the province has the promised shape.

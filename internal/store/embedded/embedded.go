@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -70,10 +71,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 type Store struct {
 	db *sql.DB
 
-	mu     sync.Mutex // serialises writers; SQLite has one writer at a time
-	series map[string]int64
-	kinds  map[string]point.Kind // measurement "\x00" field
+	mu sync.Mutex // serialises writers; SQLite has one writer at a time
+	// Caches of committed rows, bounded: series and field names come from
+	// devices, so a map of every one ever seen would grow without end. A
+	// miss costs one indexed lookup (series: an upsert returning the id).
+	series *lru.Cache[string, int64]
+	kinds  *lru.Cache[string, point.Kind] // measurement "\x00" field
 }
+
+// CacheSize bounds each of the store's caches (series ids, field kinds):
+// the province's devices have a few series each, so 100,000 keeps every
+// live series of a large site in memory at about 10 MB.
+const CacheSize = 100_000
 
 var _ store.Store = (*Store)(nil)
 
@@ -94,7 +103,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create embedded store schema in %s: %w", path, err)
 	}
-	return &Store{db: db, series: make(map[string]int64), kinds: make(map[string]point.Kind)}, nil
+	series, err := lru.New[string, int64](CacheSize)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store: series cache: %w", err)
+	}
+	kinds, err := lru.New[string, point.Kind](CacheSize)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store: field cache: %w", err)
+	}
+	return &Store{db: db, series: series, kinds: kinds}, nil
 }
 
 func deviceOf(p *point.Point) string {
@@ -167,7 +186,7 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 	newKinds := map[string]point.Kind{}
 	kindOf := func(m, f string) (point.Kind, bool, error) {
 		key := m + "\x00" + f
-		if k, ok := s.kinds[key]; ok {
+		if k, ok := s.kinds.Get(key); ok {
 			return k, true, nil
 		}
 		if k, ok := newKinds[key]; ok {
@@ -180,7 +199,7 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 		case err != nil:
 			return 0, false, fmt.Errorf("embedded store: field kind: %w", err)
 		}
-		s.kinds[key] = point.Kind(k) // committed earlier: safe to cache now
+		s.kinds.Add(key, point.Kind(k)) // committed earlier: safe to cache now
 		return point.Kind(k), true, nil
 	}
 	for i := range pts {
@@ -188,7 +207,7 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 		dev := deviceOf(p)
 		tags := encodeTags(p.Tags)
 		key := dev + "\x00" + p.Measurement + "\x00" + tags
-		id, ok := s.series[key]
+		id, ok := s.series.Get(key)
 		if !ok {
 			if id, ok = created[key]; !ok {
 				if err := insSeries.QueryRowContext(ctx, dev, p.Measurement, tags).Scan(&id); err != nil {
@@ -239,10 +258,10 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 		return fmt.Errorf("embedded store: commit: %w", err)
 	}
 	for k, id := range created {
-		s.series[k] = id
+		s.series.Add(k, id)
 	}
 	for k, kind := range newKinds {
-		s.kinds[k] = kind
+		s.kinds.Add(k, kind)
 	}
 	return nil
 }
