@@ -211,9 +211,19 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 		fmt.Printf("ingest used %.2f CPU-seconds: %.2f µs of CPU per message\n", cpu, cpu/float64(n)*1e6)
 	}
 	if in != nil {
+		// With the spool, an acknowledgement means "in the spool": wait
+		// for the drain before counting.
+		drainStart := time.Now()
 		got, err := countSeq(in.URL, in.DB)
+		for err == nil && got < n && time.Since(drainStart) < time.Minute {
+			time.Sleep(200 * time.Millisecond)
+			got, err = countSeq(in.URL, in.DB)
+		}
 		if err != nil {
 			return err
+		}
+		if d := time.Since(drainStart); d > time.Second {
+			fmt.Printf("the spool drained into InfluxDB %s after the last acknowledgement\n", d.Round(100*time.Millisecond))
 		}
 		if got != n {
 			return fmt.Errorf("InfluxDB holds %d points with seq, want exactly %d", got, n)
