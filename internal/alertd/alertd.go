@@ -379,8 +379,10 @@ func (s *Service) Run(ctx context.Context) error {
 	s.publishSnapshot()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// Saving is not cut short by the end of ctx: what was decided is kept.
+	saveCtx := context.WithoutCancel(ctx)
 	for {
-		s.flush(ctx)
+		s.flush(saveCtx)
 		s.mu.Lock()
 		next, ok := s.eng.NextDeadline()
 		if ok {
@@ -395,7 +397,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			s.flush(context.WithoutCancel(ctx))
+			s.flush(saveCtx)
 			return nil
 		case <-timer.C:
 			now := s.now()
