@@ -197,7 +197,10 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 	startFromRoot(t, "ingest", ingestBin, ingestEnv, "http://"+metrics+"/readyz", "-config", at("etc/ioc/ingest.yaml"))
 	base := "http://" + web
 	startFromRoot(t, "ioc", iocBin, iocEnv, base+"/readyz", "-config", at("etc/ioc/ioc.yaml"))
-	if log := mq.Log(); strings.Contains(log, "Warning") || strings.Contains(log, "rror") {
+	// Nothing to fix in what was shipped: no deprecated option (Mosquitto
+	// 2.0 says "Note: It is recommended to replace ..."), no warning about
+	// the generated files' permissions.
+	if log := mq.Log(); strings.Contains(log, "Note:") || strings.Contains(log, "Warning") || strings.Contains(log, "Error") {
 		t.Errorf("Mosquitto complained about the shipped configuration or files:\n%s", log)
 	}
 
