@@ -7,7 +7,7 @@
 //	ingest -config configs/ingest.yaml
 //	ingest -h                    # every flag and its IOC_* environment variable
 //	ingest hash-password -generate          # a secret and its hash for configs/credentials.yaml
-//	ingest mosquitto-files -out /etc/mosquitto   # ioc.passwd and ioc.acl for an external Mosquitto
+//	ingest mosquitto-files -credentials /etc/ioc/credentials.yaml -registry /etc/ioc/devices.yaml -out /etc/mosquitto
 package main
 
 import (

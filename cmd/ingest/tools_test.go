@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,7 +76,7 @@ func (c *mosquittoClient) received() []string {
 func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	if code := mosquittoFiles([]string{"-credentials", "../../configs/credentials.yaml", "-registry", "../../configs/devices.yaml", "-out", dir}, &out, &errb); code != 0 {
+	if code := mosquittoFiles([]string{"-credentials", "../../configs/credentials.yaml", "-registry", "../../configs/devices.yaml", "-out", dir, "-owner", ""}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{PasswordFile: filepath.Join(dir, "ioc.passwd"), ACLFile: filepath.Join(dir, "ioc.acl")})
@@ -156,5 +160,82 @@ func TestMosquittoFilesEnforceAccounts(t *testing.T) {
 	}
 	if got := vms.received(); len(got) != 1 || got[0] != "ioc/v1/vms-tn/_errors" {
 		t.Errorf("vms-tn received %v; want only its own errors topic", got)
+	}
+}
+
+// TestMosquittoFilesNeedExplicitPaths: run outside the repository, as a
+// sysadmin does, the command names the flags it needs instead of failing on
+// a repository-relative default.
+func TestMosquittoFilesNeedExplicitPaths(t *testing.T) {
+	for _, args := range [][]string{
+		{"-out", t.TempDir()},
+		{"-credentials", "../../configs/credentials.yaml", "-out", t.TempDir()},
+		{"-credentials", "../../configs/credentials.yaml", "-registry", "../../configs/devices.yaml"},
+	} {
+		var out, errb bytes.Buffer
+		code := mosquittoFiles(args, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), "required, e.g. ingest mosquitto-files -credentials /etc/ioc/credentials.yaml") {
+			t.Errorf("%q: exit %d, %q; want a usage error naming the missing flags", args, code, errb.String())
+		}
+		for _, f := range []string{"-credentials", "-registry", "-out"} {
+			if !slices.Contains(args, f) && !strings.Contains(errb.String(), f+",") && !strings.Contains(errb.String(), f+" required") {
+				t.Errorf("%q: the error %q does not name %s", args, errb.String(), f)
+			}
+		}
+	}
+}
+
+// TestMosquittoFilesReadableByMosquitto: the files are written for the user
+// Mosquitto 2.0 drops to before it reads them, never readable by others, and
+// a real Mosquitto started as root (so running as user mosquitto, as
+// Debian's service does) loads them and lets an account in.
+func TestMosquittoFilesReadableByMosquitto(t *testing.T) {
+	mqUser, err := user.Lookup("mosquitto")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and the mosquitto user (Debian's mosquitto package); scripts/test and CI have both")
+	}
+	uid, _ := strconv.Atoi(mqUser.Uid)
+	gid, _ := strconv.Atoi(mqUser.Gid)
+	// A root the mosquitto user can walk, like / (t.TempDir's are 0700).
+	root, err := os.MkdirTemp("", "ioc-mosquitto-files-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	etc, lib := filepath.Join(root, "etc"), filepath.Join(root, "lib")
+	for _, d := range []string{root, etc, lib} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(lib, uid, gid); err != nil { // as the package does for /var/lib/mosquitto
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := mosquittoFiles([]string{"-credentials", "../../configs/credentials.yaml", "-registry", "../../configs/devices.yaml", "-out", etc}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, name := range []string{"ioc.passwd", "ioc.acl"} {
+		fi, err := os.Stat(filepath.Join(etc, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != 0o640 || int(st.Uid) != uid || int(st.Gid) != gid {
+			t.Errorf("%s: mode %04o owner %d:%d; want 0640 mosquitto:mosquitto (%d:%d)", name, fi.Mode().Perm(), st.Uid, st.Gid, uid, gid)
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	conf := filepath.Join(root, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence true\npersistence_location %s/\nlog_dest stderr\n",
+		strings.TrimPrefix(addr, "127.0.0.1:"), filepath.Join(etc, "ioc.passwd"), filepath.Join(etc, "ioc.acl"), lib)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mq := testenv.StartMosquittoConfig(t, conf, addr)
+	if _, err := connectMosquitto(t, mq.URL, "vms-tn", "demo-vms-tn"); err != nil {
+		t.Fatalf("vms-tn could not connect to Mosquitto running as mosquitto: %v\n%s", err, mq.Log())
 	}
 }

@@ -209,6 +209,8 @@ func overrides() []override[Ingest] {
 		{"alerts.rules", "IOC_ALERT_RULES", "alert rules YAML file (empty: alerting off)", str(func(c *Ingest) *string { return &c.Alerts.Rules })},
 		{"credentials", "IOC_CREDENTIALS", "accounts file for the embedded broker and HTTP ingest", str(func(c *Ingest) *string { return &c.Credentials })},
 		{"http-ingest.listen", "IOC_HTTP_INGEST_LISTEN", "address of the integrators' HTTP ingest (empty: off)", str(func(c *Ingest) *string { return &c.HTTPIngest.Listen })},
+		{"http-ingest.tls-cert", "IOC_HTTP_INGEST_TLS_CERT", "certificate (PEM) of the HTTP ingest", str(func(c *Ingest) *string { return &c.HTTPIngest.TLSCert })},
+		{"http-ingest.tls-key", "IOC_HTTP_INGEST_TLS_KEY", "private key (PEM) of the HTTP ingest", str(func(c *Ingest) *string { return &c.HTTPIngest.TLSKey })},
 		{"broker.allow-anonymous", "IOC_BROKER_ALLOW_ANONYMOUS", "true lets clients connect without credentials (demo only)", func(c *Ingest, v string) { c.Broker.AllowAnonymous = v == "true" || v == "1" }},
 		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty uses the embedded store", str(func(c *Ingest) *string { return &c.Influx.URL })},
 		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *Ingest) *string { return &c.Influx.Org })},

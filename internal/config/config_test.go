@@ -139,3 +139,45 @@ func TestClientIDsNotGuessable(t *testing.T) {
 		t.Errorf("generated id: %v", err)
 	}
 }
+
+// TestEveryPathAndSecretFromTheEnvironment: what a production install sets
+// per machine (paths, addresses, InfluxDB 1.8 or 2.x credentials) can come
+// from IOC_* variables (systemd's EnvironmentFile), so that no secret has to
+// sit in a YAML file, for ingest and the IOC server alike.
+func TestEveryPathAndSecretFromTheEnvironment(t *testing.T) {
+	env := map[string]string{
+		"IOC_DATA_DIR": "/srv/ioc", "IOC_REGISTRY": "/srv/devices.yaml", "IOC_CREDENTIALS": "/srv/credentials.yaml",
+		"IOC_ALERT_RULES": "/srv/rules.yaml", "IOC_HTTP_INGEST_TLS_CERT": "/srv/tls/c.pem", "IOC_HTTP_INGEST_TLS_KEY": "/srv/tls/k.pem",
+		"IOC_OUTLINE": "/srv/outline.geojson", "IOC_AUDIT_LOG": "/srv/audit.log",
+		"IOC_INFLUX_DATABASE": "ioc", "IOC_INFLUX_USERNAME": "u", "IOC_INFLUX_PASSWORD": "p", "IOC_INFLUX_TOKEN": "t",
+		"IOC_MQTT_PASSWORD": "m", "IOC_SESSION_SECRET": strings.Repeat("s", 32),
+	}
+	getenv := func(k string) string { return env[k] }
+	c, err := Load([]string{"-config", "../../configs/ingest-production.yaml"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ got, env string }{
+		{c.DataDir, "IOC_DATA_DIR"}, {c.Registry, "IOC_REGISTRY"}, {c.Credentials, "IOC_CREDENTIALS"}, {c.Alerts.Rules, "IOC_ALERT_RULES"},
+		{c.HTTPIngest.TLSCert, "IOC_HTTP_INGEST_TLS_CERT"}, {c.HTTPIngest.TLSKey, "IOC_HTTP_INGEST_TLS_KEY"},
+		{c.Influx.Database, "IOC_INFLUX_DATABASE"}, {c.Influx.Username, "IOC_INFLUX_USERNAME"}, {c.Influx.Password, "IOC_INFLUX_PASSWORD"},
+		{c.Influx.Token, "IOC_INFLUX_TOKEN"}, {c.MQTT.Password, "IOC_MQTT_PASSWORD"},
+	} {
+		if f.got != env[f.env] {
+			t.Errorf("ingest: %s=%q gave %q", f.env, env[f.env], f.got)
+		}
+	}
+	w, err := LoadIOC([]string{"-config", "../../configs/ioc-production.yaml"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ got, env string }{
+		{w.Registry, "IOC_REGISTRY"}, {w.Outline, "IOC_OUTLINE"}, {w.AuditLog, "IOC_AUDIT_LOG"},
+		{w.Influx.Database, "IOC_INFLUX_DATABASE"}, {w.Influx.Username, "IOC_INFLUX_USERNAME"}, {w.Influx.Password, "IOC_INFLUX_PASSWORD"},
+		{w.Influx.Token, "IOC_INFLUX_TOKEN"}, {w.MQTT.Password, "IOC_MQTT_PASSWORD"}, {w.Auth.SessionSecret, "IOC_SESSION_SECRET"},
+	} {
+		if f.got != env[f.env] {
+			t.Errorf("ioc: %s=%q gave %q", f.env, env[f.env], f.got)
+		}
+	}
+}

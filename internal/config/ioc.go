@@ -126,6 +126,7 @@ func iocOverrides() []override[IOC] {
 	return []override[IOC]{
 		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
+		{"outline", "IOC_OUTLINE", "province outline (GeoJSON) under the wall's map", str(func(c *IOC) *string { return &c.Outline })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
 		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
 		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", str(func(c *IOC) *string { return &c.MQTT.Username })},
@@ -135,6 +136,8 @@ func iocOverrides() []override[IOC] {
 		{"influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", str(func(c *IOC) *string { return &c.Influx.Bucket })},
 		{"influx.token", "IOC_INFLUX_TOKEN", "InfluxDB 2.x token", str(func(c *IOC) *string { return &c.Influx.Token })},
 		{"influx.database", "IOC_INFLUX_DATABASE", "InfluxDB 1.8 database", str(func(c *IOC) *string { return &c.Influx.Database })},
+		{"influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username (a read-only user)", str(func(c *IOC) *string { return &c.Influx.Username })},
+		{"influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", str(func(c *IOC) *string { return &c.Influx.Password })},
 		{"embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", str(func(c *IOC) *string { return &c.EmbeddedStore })},
 		{"audit-log", "IOC_AUDIT_LOG", "audit log file", str(func(c *IOC) *string { return &c.AuditLog })},
 		{"session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", str(func(c *IOC) *string { return &c.Auth.SessionSecret })},

@@ -49,10 +49,11 @@ type Device struct {
 	tags []point.Tag
 }
 
-// Profile is a camera's expected stream.
+// Profile is a camera's expected stream. The API serves it with the
+// registry's key names.
 type Profile struct {
-	FPS         float64 `yaml:"fps"`
-	BitrateKbps float64 `yaml:"bitrate_kbps"`
+	FPS         float64 `yaml:"fps" json:"fps"`
+	BitrateKbps float64 `yaml:"bitrate_kbps" json:"bitrate_kbps"`
 }
 
 // Tags returns the tags stored with every point of the device, sorted by key.

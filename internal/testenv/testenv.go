@@ -186,8 +186,24 @@ type Influx struct {
 	p   *process
 }
 
-// StartInflux starts influxd 1.8 on a free port with a fresh data directory.
+// InfluxOptions tune influxd for a test.
+type InfluxOptions struct {
+	// Auth turns on authentication (auth-enabled) and leaves the server
+	// empty: no user, no database; the test creates them.
+	Auth bool
+	// NoFlux leaves flux-enabled at InfluxDB 1.8's default, false.
+	NoFlux bool
+}
+
+// StartInflux starts influxd 1.8 on a free port with a fresh data directory,
+// Flux enabled and database DB created.
 func StartInflux(t TB) *Influx {
+	t.Helper()
+	return StartInfluxWith(t, InfluxOptions{})
+}
+
+// StartInfluxWith starts influxd 1.8 as StartInflux does, tuned by o.
+func StartInfluxWith(t TB, o InfluxOptions) *Influx {
 	t.Helper()
 	bin := Binary(t, "influxd")
 	dir := t.TempDir()
@@ -206,9 +222,9 @@ bind-address = "127.0.0.1:%d"
 [http]
   enabled = true
   bind-address = "127.0.0.1:%d"
-  auth-enabled = false
+  auth-enabled = %t
   log-enabled = false
-  flux-enabled = true
+  flux-enabled = %t
   max-body-size = 0
 [monitor]
   store-enabled = false
@@ -218,7 +234,7 @@ bind-address = "127.0.0.1:%d"
   enabled = false
 [logging]
   level = "warn"
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort, o.Auth, !o.NoFlux)
 	cfg := filepath.Join(dir, "influxdb.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -230,7 +246,9 @@ bind-address = "127.0.0.1:%d"
 	}
 	in.Start()
 	t.Cleanup(func() { in.p.stop(syscall.SIGTERM) })
-	in.query(t, "CREATE DATABASE "+in.DB)
+	if !o.Auth {
+		in.query(t, "CREATE DATABASE "+in.DB)
+	}
 	return in
 }
 
@@ -352,3 +370,22 @@ func (m *Mosquitto) Start() {
 
 // Stop stops the broker gracefully (it saves its persistence file).
 func (m *Mosquitto) Stop() { m.p.stop(syscall.SIGTERM) }
+
+// StartMosquittoConfig starts Mosquitto with the test's own configuration
+// file conf, whose listener is addr (host:port): the user it runs as, its
+// paths, persistence and accounts are conf's. It stops with the test.
+func StartMosquittoConfig(t TB, conf, addr string) *Mosquitto {
+	t.Helper()
+	bin := Binary(t, "mosquitto", "/usr/sbin")
+	m := &Mosquitto{
+		Addr: addr,
+		URL:  "tcp://" + addr,
+		p:    &process{t: t, name: "mosquitto", bin: bin, args: []string{"-c", conf}, log: filepath.Join(t.TempDir(), "mosquitto.log")},
+	}
+	m.Start()
+	t.Cleanup(func() { m.p.stop(syscall.SIGTERM) })
+	return m
+}
+
+// Log returns the end of the broker's output, for a failure message.
+func (m *Mosquitto) Log() string { return m.p.logTail() }

@@ -161,7 +161,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 	flux.WriteString(")")
 	res, err := s.query.Query(ctx, flux.String())
 	if err != nil {
-		return nil, fmt.Errorf("influx query: %w", err)
+		return nil, fmt.Errorf("influx query: %w", queryError(err))
 	}
 	defer res.Close()
 	byKey := map[string]int{}
@@ -229,7 +229,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 	numeric := map[key]bool{}
 	res, err := s.query.Query(ctx, sel.String()+"\n  |> last()")
 	if err != nil {
-		return nil, fmt.Errorf("influx aggregate: %w", err)
+		return nil, fmt.Errorf("influx aggregate: %w", queryError(err))
 	}
 	for res.Next() {
 		switch res.Record().Value().(type) {
@@ -302,6 +302,16 @@ func field(key string, v any) (point.Field, error) {
 		return point.BoolField(key, x), nil
 	}
 	return point.Field{}, fmt.Errorf("influx query: field %s has unexpected type %T", key, v)
+}
+
+// queryError says what to change when InfluxDB 1.8 refuses Flux, which
+// history needs and 1.8 leaves off by default; its own message varies
+// between releases and ends in a newline.
+func queryError(err error) error {
+	if strings.Contains(err.Error(), "Flux query service disabled") {
+		return fmt.Errorf("InfluxDB 1.8 answers Flux queries (history) only with flux-enabled = true in the [http] section of influxdb.conf: %s", strings.TrimSpace(err.Error()))
+	}
+	return err
 }
 
 // Ping implements store.Store.

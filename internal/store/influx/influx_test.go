@@ -3,7 +3,9 @@ package influx_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/influx"
@@ -28,4 +30,26 @@ func TestContract(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestFluxDisabledSaysSo: InfluxDB 1.8 serves history through Flux only
+// with flux-enabled = true in its [http] section (off by default); without
+// it the error names the setting, so the history API's 502 tells the
+// sysadmin what to change.
+func TestFluxDisabledSaysSo(t *testing.T) {
+	srv := testenv.StartInfluxWith(t, testenv.InfluxOptions{NoFlux: true})
+	srv.InfluxQL(t, "CREATE DATABASE ioc")
+	s, err := influx.New(influx.Config{URL: srv.URL, Database: "ioc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := time.Now()
+	_, aerr := s.Aggregate(context.Background(), store.AggregateQuery{Device: "aq-tp-01", From: now.Add(-time.Hour), To: now, Every: time.Minute})
+	_, qerr := s.Query(context.Background(), store.Query{Device: "aq-tp-01", From: now.Add(-time.Hour), To: now})
+	for _, err := range []error{aerr, qerr} {
+		if err == nil || !strings.Contains(err.Error(), "flux-enabled = true in the [http] section of influxdb.conf") || strings.HasSuffix(err.Error(), "\n") {
+			t.Errorf("query with Flux disabled: %q; want one line naming flux-enabled = true in influxdb.conf's [http]", err)
+		}
+	}
 }
