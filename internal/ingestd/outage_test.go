@@ -13,6 +13,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
 // TestMassOutage10k: 10,000 cameras in 10 districts report once and fall
@@ -111,11 +112,30 @@ func TestMassOutage10k(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
+	// Wait for the events, not for a time: on a busy machine the engine
+	// may still be publishing the outage when the survivors stop.
+	foldedCount := func() int {
+		n := 0
+		for i := range cams {
+			if g := devA[fmt.Sprintf("cam-%05d", i)]; strings.HasPrefix(g.parent, "device-offline/district:") {
+				n++
+			}
+		}
+		return n
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(districtA) != districts {
+			return fmt.Errorf("%d district alerts, want %d", len(districtA), districts)
+		}
+		if n := foldedCount(); n != cams {
+			return fmt.Errorf("%d of %d camera alerts folded under their district", n, cams)
+		}
+		return nil
+	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(districtA) != districts {
-		t.Fatalf("%d district alerts, want %d", len(districtA), districts)
-	}
 	var worst time.Duration
 	for d := range districts {
 		var due []time.Time
@@ -126,16 +146,6 @@ func TestMassOutage10k(t *testing.T) {
 		crossed := due[len(due)/2-1] // half the district offline
 		lag := districtA[fmt.Sprintf("d%d", d)].Sub(crossed)
 		worst = max(worst, lag)
-	}
-	folded := 0
-	for i := range cams {
-		g := devA[fmt.Sprintf("cam-%05d", i)]
-		if strings.HasPrefix(g.parent, "device-offline/district:") {
-			folded++
-		}
-	}
-	if folded != cams {
-		t.Errorf("%d of %d camera alerts folded under their district", folded, cams)
 	}
 	pct := func(xs []time.Duration, p float64) time.Duration {
 		if len(xs) == 0 {
