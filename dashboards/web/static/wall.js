@@ -10,6 +10,7 @@
     await IOC.loadSession();
     const prov = await IOC.api("GET", "/api/v1/province");
     outline = prov.outline;
+    IOC.setPeople(prov.people);
     $("province").textContent = prov.name;
   } catch (e) { return; }
   $("user").textContent = IOC.session().name || IOC.session().username;
@@ -103,7 +104,7 @@
       out.push(x);
     }
     for (const s of sevs) {
-      const x = tile(t(s), c.alerts[s] || 0, `${t("ack")}: ${(c.alerts[s] || 0) - (c.unacked[s] || 0)}`, "sev-" + s);
+      const x = tile(t(s), c.alerts[s] || 0, `${t("acked_count")}: ${(c.alerts[s] || 0) - (c.unacked[s] || 0)}`, "sev-" + s);
       x.dataset.severity = s; x.dataset.count = c.alerts[s] || 0;
       out.push(x);
     }
@@ -143,11 +144,12 @@
     $("alert-count").textContent = String(top.length);
     if (!top.length) { $("feed").replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
     $("feed").replaceChildren(...top.slice(0, 200).map((a) => {
-      const dev = live.devices.get(a.device);
       const children = all.filter((x) => x.parent === a.id).length;
-      const meta = [dev ? dev.name : a.device, live.districtName(a.district), t("raised") + " " + IOC.time(a.raised_at)];
+      const place = live.deviceName(a.device), district = live.districtName(a.district);
+      const meta = place === district ? [place] : [place, district];
+      meta.push(t("raised") + " " + IOC.time(a.raised_at));
       if (children) meta.push(`+${children} ${t("folded")}`);
-      if (a.ack) meta.push(`${t("acked_by")} ${a.ack.by} ${IOC.time(a.ack.at)}`);
+      if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
       if (a.suppressed) meta.push(t("suppressed"));
       const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
         a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
