@@ -221,9 +221,9 @@ func TestAcknowledgeAndResolveByHand(t *testing.T) {
 	if _, err := r.e.Acknowledge("camera-tamper/cam-1", "", "", r.now); err == nil {
 		t.Fatal("anonymous acknowledgement accepted")
 	}
-	tr, err := r.e.Acknowledge("camera-tamper/cam-1", "operator1", "đã cử bảo vệ", r.now)
-	if err != nil || tr.Kind != Acked || tr.Alert.Ack.By != "operator1" || tr.Alert.Ack.Note != "đã cử bảo vệ" {
-		t.Fatalf("%v %+v", err, tr)
+	trs, err := r.e.Acknowledge("camera-tamper/cam-1", "operator1", "đã cử bảo vệ", r.now)
+	if err != nil || len(trs) != 1 || trs[0].Kind != Acked || trs[0].Alert.Ack.By != "operator1" || trs[0].Alert.Ack.Note != "đã cử bảo vệ" {
+		t.Fatalf("%v %+v", err, trs)
 	}
 	// Acknowledged: not announced again; it still clears on its own.
 	r.at(16 * time.Minute)
