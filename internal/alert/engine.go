@@ -591,7 +591,14 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		a.State, a.Value, a.UpdatedAt, a.LastAt, a.NotifiedAt, a.Message = Active, value, now, now, now, msg
 		a.Flaps++
 		a.Count++
-		a.ResolvedAt, a.ResolvedBy, a.Ack = time.Time{}, "", nil
+		// A condition that cleared and came back on its own within the
+		// window is one flapping fault: it keeps its acknowledgement (the
+		// wall shows "chập chờn ×N" instead of a new, flashing alert). One
+		// resolved by a person and back is news: it needs a new one.
+		if a.ResolvedBy != "auto" {
+			a.Ack = nil
+		}
+		a.ResolvedAt, a.ResolvedBy = time.Time{}, ""
 		a.Parent, a.Suppressed = e.foldTarget(s), e.inMaintenance(d, now)
 		e.renotifyLater(s, now)
 		e.countOffline(s, +1)
