@@ -168,6 +168,31 @@ func TestVietnameseWallAndPhone(t *testing.T) {
 		chromedp.Click(tamper+" button.ack"),
 		chromedp.WaitVisible(tamper+".acked"),
 	)
+	// The severity tiles count incidents (root-cause alerts) the way the
+	// API lists them: alerts whose parent is not an open alert.
+	var api struct {
+		Alerts []struct{ ID, Severity, Parent string }
+	}
+	login(t, base, "viewer").get("/api/v1/alerts", &api)
+	open := map[string]bool{}
+	for _, a := range api.Alerts {
+		open[a.ID] = true
+	}
+	want := map[string]int{"critical": 0, "major": 0, "minor": 0, "info": 0}
+	for _, a := range api.Alerts {
+		if a.Parent == "" || !open[a.Parent] {
+			want[a.Severity]++
+		}
+	}
+	wantJS, _ := json.Marshal(want)
+	var tiles string
+	err = chromedp.Run(wall, chromedp.Poll(`(() => { const o = {}; for (const e of document.querySelectorAll("#summary .tile[data-severity]")) o[e.dataset.severity] = +e.dataset.count;
+		const s = JSON.stringify({critical: o.critical, info: o.info, major: o.major, minor: o.minor}); return s === `+"`"+string(wantJS)+"`"+` ? s : null })()`, &tiles, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		var got string
+		run(t, wall, 5*time.Second, chromedp.Evaluate(`JSON.stringify([...document.querySelectorAll("#summary .tile[data-severity]")].map((e) => [e.dataset.severity, e.dataset.count, e.dataset.devices]))`, &got))
+		t.Errorf("severity tiles %s; the API's root-cause alerts %s", got, wantJS)
+	}
 	var dict map[string]map[string]string
 	var js string
 	run(t, wall, 5*time.Second, chromedp.Evaluate(`JSON.stringify(IOCDict)`, &js))

@@ -142,7 +142,8 @@ const IOCDict =
     "geo_denied": "Chưa cho phép truy cập vị trí",
     "geo_unavailable": "Không xác định được vị trí",
     "geo_timeout": "Xác định vị trí quá lâu, hãy thử lại",
-    "district_outage": "Mất kết nối diện rộng"
+    "district_outage": "Mất kết nối diện rộng",
+    "flapping": "chập chờn ×{n}"
   },
   "en": {
     "title_wall": "IOC Operations Centre",
@@ -280,6 +281,7 @@ const IOCDict =
     "geo_denied": "Location access not allowed",
     "geo_unavailable": "Location unavailable",
     "geo_timeout": "Finding the location took too long; try again",
-    "district_outage": "Widespread outage"
+    "district_outage": "Widespread outage",
+    "flapping": "flapping ×{n}"
   }
 };
