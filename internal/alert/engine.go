@@ -43,6 +43,9 @@ type Ack struct {
 	By   string    `json:"by"`
 	At   time.Time `json:"at"`
 	Note string    `json:"note,omitempty"`
+	// Via is the alert whose acknowledgement covered this one: the
+	// recorder's, gateway's or district's alert it was folded under.
+	Via string `json:"via,omitempty"`
 }
 
 // Alert is one (rule, device) alert. Its ID is "<rule>/<device>"; a
@@ -588,7 +591,14 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		a.State, a.Value, a.UpdatedAt, a.LastAt, a.NotifiedAt, a.Message = Active, value, now, now, now, msg
 		a.Flaps++
 		a.Count++
-		a.ResolvedAt, a.ResolvedBy, a.Ack = time.Time{}, "", nil
+		// A condition that cleared and came back on its own within the
+		// window is one flapping fault: it keeps its acknowledgement (the
+		// wall shows "chập chờn ×N" instead of a new, flashing alert). One
+		// resolved by a person and back is news: it needs a new one.
+		if a.ResolvedBy != "auto" {
+			a.Ack = nil
+		}
+		a.ResolvedAt, a.ResolvedBy = time.Time{}, ""
 		a.Parent, a.Suppressed = e.foldTarget(s), e.inMaintenance(d, now)
 		e.renotifyLater(s, now)
 		e.countOffline(s, +1)
@@ -645,19 +655,40 @@ func (e *Engine) close(out []Transition, s *ruleState, value any, by, note strin
 	return out
 }
 
-// Acknowledge records that an operator has seen an active alert.
-func (e *Engine) Acknowledge(id, by, note string, now time.Time) (Transition, error) {
+// Acknowledge records that an operator has seen an active alert, and with
+// it the unacknowledged alerts folded under it (a recorder's cameras, a
+// district's devices, to any depth): the operator saw them as one card.
+// Each of those gets its own Acked transition, its Ack.Via naming id.
+func (e *Engine) Acknowledge(id, by, note string, now time.Time) ([]Transition, error) {
 	s := e.byID[id]
 	if s == nil || !s.active() {
-		return Transition{}, fmt.Errorf("alert %q is not active", id)
+		return nil, fmt.Errorf("alert %q is not active", id)
 	}
 	if by == "" {
-		return Transition{}, errors.New("an acknowledgement needs who")
+		return nil, errors.New("an acknowledgement needs who")
 	}
 	a := s.alert
 	a.Ack = &Ack{By: by, At: now, Note: note}
 	a.UpdatedAt = now
-	return Transition{Kind: Acked, At: now, Alert: *a, By: by, Note: note}, nil
+	out := []Transition{{Kind: Acked, At: now, Alert: *a, By: by, Note: note}}
+	return e.ackFolded(out, s, id, by, note, now), nil
+}
+
+// ackFolded acknowledges, via root, the alerts folded under s's.
+func (e *Engine) ackFolded(out []Transition, s *ruleState, root, by, note string, now time.Time) []Transition {
+	for _, child := range e.children(s) {
+		cs := e.state[stateKey{s.rule.ID, child}]
+		if cs == nil || !cs.active() || cs.alert.Parent != s.id {
+			continue
+		}
+		if cs.alert.Ack == nil {
+			cs.alert.Ack = &Ack{By: by, At: now, Note: note, Via: root}
+			cs.alert.UpdatedAt = now
+			out = append(out, Transition{Kind: Acked, At: now, Alert: *cs.alert, By: by, Note: note})
+		}
+		out = e.ackFolded(out, cs, root, by, note, now)
+	}
+	return out
 }
 
 // Resolve closes an active alert by hand. It raises again only after its

@@ -221,9 +221,9 @@ func TestAcknowledgeAndResolveByHand(t *testing.T) {
 	if _, err := r.e.Acknowledge("camera-tamper/cam-1", "", "", r.now); err == nil {
 		t.Fatal("anonymous acknowledgement accepted")
 	}
-	tr, err := r.e.Acknowledge("camera-tamper/cam-1", "operator1", "đã cử bảo vệ", r.now)
-	if err != nil || tr.Kind != Acked || tr.Alert.Ack.By != "operator1" || tr.Alert.Ack.Note != "đã cử bảo vệ" {
-		t.Fatalf("%v %+v", err, tr)
+	trs, err := r.e.Acknowledge("camera-tamper/cam-1", "operator1", "đã cử bảo vệ", r.now)
+	if err != nil || len(trs) != 1 || trs[0].Kind != Acked || trs[0].Alert.Ack.By != "operator1" || trs[0].Alert.Ack.Note != "đã cử bảo vệ" {
+		t.Fatalf("%v %+v", err, trs)
 	}
 	// Acknowledged: not announced again; it still clears on its own.
 	r.at(16 * time.Minute)
@@ -573,4 +573,36 @@ func TestMaintenanceEndingDuringRestart(t *testing.T) {
 	}
 	r.at(30 * time.Minute)
 	r.expectFor(nvr, "renotified "+nvr)
+}
+
+// TestFlappingKeepsTheAcknowledgement: an acknowledged alert whose
+// condition clears and comes back on its own within the flap window
+// reopens still acknowledged, and is not announced again; one resolved by
+// a person that comes back needs a new acknowledgement.
+func TestFlappingKeepsTheAcknowledgement(t *testing.T) {
+	r := newRig(t, "recorder-disk-full")
+	r.send("nvr-1", "status", f("storage_pct", 95))
+	r.expect("raised recorder-disk-full/nvr-1")
+	if _, err := r.e.Acknowledge("recorder-disk-full/nvr-1", "op", "đã báo bảo trì", r.now); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		r.at(time.Duration(i) * time.Minute)
+		r.send("nvr-1", "status", f("storage_pct", 80))
+		r.expect("resolved recorder-disk-full/nvr-1")
+		r.send("nvr-1", "status", f("storage_pct", 95))
+		tr := r.expect("reopened recorder-disk-full/nvr-1")
+		if a := tr[0].Alert; a.Flaps != i || a.Ack == nil || a.Ack.By != "op" || a.Ack.Note != "đã báo bảo trì" {
+			t.Fatalf("flap %d: %+v ack %+v", i, a, a.Ack)
+		}
+	}
+	if _, err := r.e.Resolve("recorder-disk-full/nvr-1", "tech", "đã dọn ổ cứng", r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.at(5 * time.Minute)
+	r.send("nvr-1", "status", f("storage_pct", 80))
+	r.send("nvr-1", "status", f("storage_pct", 95))
+	if tr := r.expect("reopened recorder-disk-full/nvr-1"); tr[0].Alert.Ack != nil {
+		t.Fatalf("back after a person resolved it, still acknowledged: %+v", tr[0].Alert.Ack)
+	}
 }

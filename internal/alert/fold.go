@@ -93,8 +93,11 @@ func (e *Engine) checkDistrict(out []Transition, s *ruleState, now time.Time) []
 		out = e.raise(out, ds.s, value, now)
 	case active && ds.offline*2 < need:
 		out = e.clear(out, ds.s, value, now)
-	case active:
-		ds.s.alert.Value = value
+	case active && ds.s.alert.Value != value:
+		// The wall shows the current count, not the one at raise time.
+		a := ds.s.alert
+		a.Value, a.Message, a.UpdatedAt = value, e.render(ds.s, value), now
+		out = append(out, Transition{Kind: Updated, At: now, Alert: *a})
 	}
 	return out
 }

@@ -125,15 +125,21 @@ func TestMassSilenceRaisesOneDistrictAlert(t *testing.T) {
 	// Power returns to most of d2: the district alert clears when fewer
 	// than half the outage count remain (2 of 10), and the two still down
 	// surface.
+	// Each return updates the district alert's count and message, so the
+	// wall never shows the count at raise time ("10/10") against a table
+	// that says 4.
 	r.at(16 * time.Minute)
 	r.sendAll("aq-0", "aq-1", "aq-2", "aq-3", "aq-4", "aq-5")
-	r.expect("resolved device-offline/aq-0", "resolved device-offline/aq-1", "resolved device-offline/aq-2",
-		"resolved device-offline/aq-3", "resolved device-offline/aq-4", "resolved device-offline/aq-5")
-	if a := r.alert("device-offline/district:d2"); a.State != Active || a.Value != "4/10" {
+	var back []string
+	for i := range 6 {
+		back = append(back, fmt.Sprintf("resolved device-offline/aq-%d", i), "updated device-offline/district:d2")
+	}
+	r.expect(back...)
+	if a := r.alert("device-offline/district:d2"); a.State != Active || a.Value != "4/10" || a.Message["vi"] != "Mất kết nối diện rộng tại Đại Từ: 4/10 thiết bị" {
 		t.Fatalf("district %+v", a)
 	}
 	r.sendAll("aq-6", "aq-7")
-	r.expect("resolved device-offline/aq-6", "resolved device-offline/aq-7", "resolved device-offline/district:d2")
+	r.expect("resolved device-offline/aq-6", "updated device-offline/district:d2", "resolved device-offline/aq-7", "resolved device-offline/district:d2")
 	r.at(16*time.Minute + 30*time.Second)
 	r.expect("surfaced device-offline/aq-8", "surfaced device-offline/aq-9")
 }
@@ -258,7 +264,12 @@ func TestRestoreKeepsActiveAlertsAndAcks(t *testing.T) {
 	// The tamper event still clears 15 minutes after it came; the recorder
 	// clears when it reports.
 	r.at(17 * time.Minute)
-	r.expect("resolved camera-tamper/cam-1", "renotified device-offline/cam-1", "raised device-offline/aq-1")
+	// cam-1, folded under the acknowledged recorder, was acknowledged with
+	// it (and kept that across the restart): it is not announced again.
+	r.expect("resolved camera-tamper/cam-1", "raised device-offline/aq-1")
+	if a := r.alert("device-offline/cam-1"); a.Ack == nil || a.Ack.Via != "device-offline/nvr-1" {
+		t.Fatalf("cam-1 ack %+v", a.Ack)
+	}
 	if a := r.alert("device-offline/aq-1"); !a.Suppressed {
 		t.Fatal("restored maintenance not applied")
 	}
@@ -303,4 +314,74 @@ rules:
 	// The deadline fires between readings, as a timer would.
 	r.at(130 * time.Minute)
 	r.expect("raised pm25-stuck/wl-1", "raised pm25-stuck/aq-1") // wl-1 has said 40 since minute 60
+}
+
+// TestAcknowledgingAParentAcknowledgesItsChildren: the recorder's card on
+// the wall stands for its cameras; acknowledging it acknowledges them,
+// each with its own transition naming the recorder's alert (Ack.Via), so
+// the tiles and the history agree. A district's acknowledgement reaches
+// the cameras under the recorder under it. An alert already acknowledged
+// keeps its own acknowledgement.
+func TestAcknowledgingAParentAcknowledgesItsChildren(t *testing.T) {
+	r := provinceRig(t)
+	r.sendAll("aq-0", "aq-1", "aq-2", "aq-3", "aq-4", "aq-5", "aq-6", "aq-7", "aq-8", "aq-9")
+	r.at(2 * time.Minute)
+	r.expect("raised device-offline/nvr-1", "raised device-offline/cam-1", "raised device-offline/cam-2",
+		"raised device-offline/cam-3", "raised device-offline/cam-4")
+	if _, err := r.e.Acknowledge("device-offline/cam-2", "op2", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	trs, err := r.e.Acknowledge("device-offline/nvr-1", "op", "đã báo điện lực", r.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range trs {
+		got = append(got, tr.Kind+" "+tr.Alert.ID)
+		if tr.Kind != Acked || tr.By != "op" || tr.Alert.Ack == nil || tr.Alert.Ack.By != "op" || tr.Alert.Ack.Note != "đã báo điện lực" {
+			t.Errorf("%s: %+v %+v", tr.Alert.ID, tr, tr.Alert.Ack)
+		}
+		if tr.Alert.ID != "device-offline/nvr-1" && tr.Alert.Ack.Via != "device-offline/nvr-1" {
+			t.Errorf("%s: via %q", tr.Alert.ID, tr.Alert.Ack.Via)
+		}
+	}
+	if want := "acked device-offline/nvr-1,acked device-offline/cam-1,acked device-offline/cam-3,acked device-offline/cam-4"; strings.Join(got, ",") != want {
+		t.Fatalf("transitions %s\nwant %s", strings.Join(got, ","), want)
+	}
+	if a := r.alert("device-offline/cam-2"); a.Ack.By != "op2" || a.Ack.Via != "" {
+		t.Fatalf("cam-2 kept its own ack? %+v", a.Ack)
+	}
+	for _, a := range r.e.Active() {
+		if a.Ack == nil {
+			t.Errorf("%s unacknowledged after its recorder's acknowledgement", a.ID)
+		}
+	}
+}
+
+// TestAcknowledgingADistrictReachesEveryLevel: a district outage with a
+// recorder and its cameras under it; acknowledging the district reaches
+// the cameras under the recorder.
+func TestAcknowledgingADistrictReachesEveryLevel(t *testing.T) {
+	r := provinceRig(t)
+	r.sendAll("aq-0", "aq-1", "aq-2", "aq-3", "aq-4", "aq-5", "aq-6", "aq-7", "aq-8", "aq-9")
+	r.at(2 * time.Hour) // all of d1 (recorder, cameras, lights) is silent
+	r.log = nil
+	if _, ok := r.e.Alert("device-offline/district:d1"); !ok {
+		t.Fatal("no district alert for d1")
+	}
+	if a := r.alert("device-offline/cam-1"); a.Parent != "device-offline/nvr-1" {
+		t.Fatalf("cam-1 parent %q", a.Parent)
+	}
+	trs, err := r.e.Acknowledge("device-offline/district:d1", "op", "", r.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trs) != 1+1+4+6 {
+		t.Errorf("%d transitions; want the district, the recorder, 4 cameras and 6 lights", len(trs))
+	}
+	for _, a := range r.e.Active() {
+		if a.District == "d1" && (a.Ack == nil || (a.ID != "device-offline/district:d1" && a.Ack.Via != "device-offline/district:d1")) {
+			t.Errorf("%s: ack %+v", a.ID, a.Ack)
+		}
+	}
 }

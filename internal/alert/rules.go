@@ -294,6 +294,13 @@ func (r *Rule) validate() error {
 		if len(r.Types) == 0 {
 			return errors.New("an event rule needs types")
 		}
+		for _, typ := range r.Types {
+			for _, lang := range languages {
+				if _, ok := eventNames[lang][typ]; !ok {
+					return fmt.Errorf("types: event type %q has no %s name; name it in internal/alert/words.go", typ, lang)
+				}
+			}
+		}
 		if r.ClearAfter == 0 {
 			r.ClearAfter = Dur(15 * time.Minute)
 		}
@@ -332,7 +339,7 @@ func (r *Rule) validate() error {
 	}
 	r.tmpl = map[string]*template.Template{}
 	for lang, text := range r.Message {
-		t, err := template.New(r.ID + "." + lang).Option("missingkey=error").Parse(text)
+		t, err := template.New(r.ID + "." + lang).Option("missingkey=error").Funcs(templateFuncs(lang)).Parse(text)
 		if err != nil {
 			return fmt.Errorf("message.%s: %w", lang, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ioc-vn/ioc/internal/registry"
 )
 
 func TestShippedRules(t *testing.T) {
@@ -79,4 +81,65 @@ func FuzzParseRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShippedMessagesSpeakVietnamese renders every shipped rule's message
+// for a device of each kind it watches, with each event type it reacts
+// to: the Vietnamese text names the event in Vietnamese (no raw type such
+// as "tamper"), writes decimals with a comma, and does not repeat the
+// device's kind before its name ("Mực nước tại Mực nước…").
+func TestShippedMessagesSpeakVietnamese(t *testing.T) {
+	r, err := LoadRules("../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[registry.Kind]string{
+		registry.Camera:  "Camera BVTW 01",
+		registry.NVR:     "Đầu ghi Bệnh viện Trung ương",
+		registry.Sensor:  "Mực nước sông Cầu - cầu Gia Bảy",
+		registry.Gateway: "Gateway quan trắc TP. Thái Nguyên",
+	}
+	repeats := []string{"camera Camera", "Camera Camera", "Đầu ghi Đầu ghi", "Mực nước tại Mực nước", "Cảm biến Mực nước", "Cảm biến Trạm"}
+	for _, rule := range r.List {
+		kinds := rule.Scope.Kinds
+		if len(kinds) == 0 {
+			kinds = []registry.Kind{registry.Camera, registry.NVR, registry.Sensor, registry.Gateway}
+		}
+		values := []any{23.8}
+		if rule.Kind == Event {
+			values = nil
+			for _, typ := range rule.Types {
+				values = append(values, typ)
+			}
+		}
+		for _, k := range kinds {
+			d := &registry.Device{ID: "dev-1", Kind: k, Name: names[k], District: "dai-tu"}
+			for _, v := range values {
+				vi := render(rule, d, v)["vi"]
+				t.Logf("%s %s %v: %s", rule.ID, k, v, vi)
+				if typ, ok := v.(string); ok && strings.Contains(vi, typ) {
+					t.Errorf("%s: %q shows the raw event type %q", rule.ID, vi, typ)
+				}
+				if _, ok := v.(float64); ok && strings.Contains(rule.Message["vi"], ".Value") && !strings.Contains(vi, "23,8") {
+					t.Errorf("%s: %q does not write 23.8 as 23,8", rule.ID, vi)
+				}
+				for _, rep := range repeats {
+					if strings.Contains(vi, rep) {
+						t.Errorf("%s: %q repeats the kind (%q)", rule.ID, vi, rep)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEventTypesNeedNames: an event rule may not list a type the messages
+// cannot name in every language.
+func TestEventTypesNeedNames(t *testing.T) {
+	_, err := ParseRules([]byte(`rules:
+  - {id: cam-odd, kind: event, severity: major, types: [tamper, smoke_detected], message: {vi: "{{.Device.Name}}: {{event .Value}}", en: "{{.Device.Name}}: {{event .Value}}"}}
+`))
+	if err == nil || !strings.Contains(err.Error(), `"smoke_detected" has no vi name`) {
+		t.Fatalf("err %v; want smoke_detected refused for want of a Vietnamese name", err)
+	}
 }

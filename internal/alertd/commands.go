@@ -111,10 +111,7 @@ func (s *Service) apply(c Command) error {
 	)
 	switch c.Op {
 	case "ack":
-		var t alert.Transition
-		if t, err = s.eng.Acknowledge(c.Alert, c.By, c.Note, now); err == nil {
-			trs = []alert.Transition{t}
-		}
+		trs, err = s.eng.Acknowledge(c.Alert, c.By, c.Note, now)
 	case "resolve":
 		trs, err = s.eng.Resolve(c.Alert, c.By, c.Note, now)
 	case "maintenance_start":

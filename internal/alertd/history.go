@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 )
@@ -96,6 +97,9 @@ func historyPoint(r *record) point.Point {
 	add("message_vi", a.Message["vi"])
 	add("message_en", a.Message["en"])
 	add("parent", a.Parent)
+	if r.Kind == alert.Acked && a.Ack != nil {
+		add("ack_via", a.Ack.Via) // acknowledged with the alert it was folded under
+	}
 	p.Fields = append(p.Fields, point.IntField("count", int64(a.Count)), point.IntField("flaps", int64(a.Flaps)),
 		point.BoolField("suppressed", a.Suppressed))
 	return p

@@ -229,7 +229,7 @@ func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
 				return
 			}
 			if !a.d.Auth.CheckCSRF(r, s) {
-				writeError(w, http.StatusForbidden, "missing or wrong "+auth.CSRFHeader+" header (GET /api/v1/session gives it)")
+				writeErrorCode(w, http.StatusForbidden, "csrf", "missing or wrong "+auth.CSRFHeader+" header (GET /api/v1/session gives it)")
 				return
 			}
 		}
@@ -333,11 +333,53 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 type apiError struct {
-	Error string `json:"error"`
+	Error string `json:"error"` // English, for integrators and logs
+	// Code is one of ErrorCodes and never changes meaning: the pages show
+	// the user its text in their language.
+	Code string `json:"code"`
 }
 
+// ErrorCodes are the codes an error answer carries. The wall and phone
+// pages name each in every language (dashboards' i18n test checks).
+var ErrorCodes = []string{
+	"bad_request", "unauthorized", "forbidden", "csrf", "not_found", "method_not_allowed",
+	"unsupported_media_type", "rate_limited", "login_failed", "device_not_found",
+	"alert_not_active", "note_required", "note_too_long", "bad_range", "conflict",
+	"store_unavailable", "timeout", "internal",
+}
+
+// writeError answers with msg and the code that status implies.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, apiError{Error: msg})
+	code := "bad_request"
+	switch status {
+	case http.StatusUnauthorized:
+		code = "unauthorized"
+	case http.StatusForbidden:
+		code = "forbidden"
+	case http.StatusNotFound:
+		code = "not_found"
+	case http.StatusMethodNotAllowed:
+		code = "method_not_allowed"
+	case http.StatusUnsupportedMediaType:
+		code = "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		code = "rate_limited"
+	case http.StatusConflict:
+		code = "conflict"
+	case http.StatusBadGateway:
+		code = "store_unavailable"
+	case http.StatusGatewayTimeout:
+		code = "timeout"
+	case http.StatusInternalServerError:
+		code = "internal"
+	}
+	writeErrorCode(w, status, code, msg)
+}
+
+// writeErrorCode answers with msg and a code more specific than the
+// status's.
+func writeErrorCode(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Code: code})
 }
 
 // readJSON decodes a bounded JSON body strictly.
@@ -389,7 +431,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		a.d.Audit.Record(AuditEntry{Action: "login_failed", User: req.Username, IP: ip})
-		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		writeErrorCode(w, http.StatusUnauthorized, "login_failed", "wrong username or password")
 		return
 	}
 	a.d.Audit.Record(AuditEntry{Action: "login", User: s.User.Username, IP: ip})
@@ -419,13 +461,16 @@ func (a *API) session(w http.ResponseWriter, _ *http.Request, s *auth.Session) {
 }
 
 type provinceInfo struct {
-	Name      string              `json:"name"`
+	Name string `json:"name"`
+	// People are the users' display names by username, so that a page
+	// says who acknowledged ("Trực ban IOC"), not the login name.
+	People    map[string]string   `json:"people"`
 	Districts []registry.District `json:"districts"`
 	Outline   json.RawMessage     `json:"outline"`
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.d.Registry.Province(), Districts: a.d.Registry.Districts(), Outline: json.RawMessage("null")}
+	out := provinceInfo{Name: a.d.Registry.Province(), People: a.d.Auth.DisplayNames(), Districts: a.d.Registry.Districts(), Outline: json.RawMessage("null")}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
 	}
@@ -452,7 +497,7 @@ func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
 	dev, ok := a.d.Registry.Device(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}
 	st, ok := a.d.Picture.Device(id)
@@ -500,7 +545,7 @@ func (a *API) timeRange(w http.ResponseWriter, r *http.Request, max time.Duratio
 	if s := q.Get("to"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "to: use RFC 3339, e.g. 2026-11-23T08:00:00+07:00")
+			writeErrorCode(w, http.StatusBadRequest, "bad_range", "to: use RFC 3339, e.g. 2026-11-23T08:00:00+07:00")
 			return from, to, false
 		}
 		to = t
@@ -509,17 +554,17 @@ func (a *API) timeRange(w http.ResponseWriter, r *http.Request, max time.Duratio
 	if s := q.Get("from"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "from: use RFC 3339, e.g. 2026-11-22T08:00:00+07:00")
+			writeErrorCode(w, http.StatusBadRequest, "bad_range", "from: use RFC 3339, e.g. 2026-11-22T08:00:00+07:00")
 			return from, to, false
 		}
 		from = t
 	}
 	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "from must be before to")
+		writeErrorCode(w, http.StatusBadRequest, "bad_range", "from must be before to")
 		return from, to, false
 	}
 	if to.Sub(from) > max {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("range longer than %s", max))
+		writeErrorCode(w, http.StatusBadRequest, "bad_range", fmt.Sprintf("range longer than %s", max))
 		return from, to, false
 	}
 	return from, to, true
@@ -536,7 +581,7 @@ type historyResponse struct {
 func (a *API) history(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
 	if _, ok := a.d.Registry.Device(id); !ok {
-		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}
 	from, to, ok := a.timeRange(w, r, maxHistory)
@@ -614,7 +659,7 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 		return
 	}
 	if _, ok := a.d.Registry.Device(id); !ok && !strings.HasPrefix(id, "district:") {
-		writeError(w, http.StatusNotFound, "no device "+id+" in the registry")
+		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}
 	from, to, ok := a.timeRange(w, r, 90*24*time.Hour)
@@ -684,15 +729,15 @@ func (a *API) command(op string) handler {
 			return
 		}
 		if len(req.Note) > maxNote {
-			writeError(w, http.StatusBadRequest, "note: at most 2000 bytes")
+			writeErrorCode(w, http.StatusBadRequest, "note_too_long", "note: at most 2000 bytes")
 			return
 		}
 		if op == "resolve" && strings.TrimSpace(req.Note) == "" {
-			writeError(w, http.StatusBadRequest, "note: say what was done before resolving")
+			writeErrorCode(w, http.StatusBadRequest, "note_required", "note: say what was done before resolving")
 			return
 		}
 		if _, ok := a.d.Picture.Alert(id); !ok {
-			writeError(w, http.StatusNotFound, "no active alert "+id)
+			writeErrorCode(w, http.StatusNotFound, "alert_not_active", "no active alert "+id)
 			return
 		}
 		a.run(w, r, s, alertd.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note},
@@ -737,7 +782,7 @@ func (a *API) maintenanceStart(w http.ResponseWriter, r *http.Request, s *auth.S
 		return
 	}
 	if len(req.Note) > maxNote {
-		writeError(w, http.StatusBadRequest, "note: at most 2000 bytes")
+		writeErrorCode(w, http.StatusBadRequest, "note_too_long", "note: at most 2000 bytes")
 		return
 	}
 	a.run(w, r, s, alertd.Command{Op: "maintenance_start", Target: req.Target, Until: req.Until, By: s.User.Username, Note: req.Note},

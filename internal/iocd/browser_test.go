@@ -215,7 +215,7 @@ func TestTechnicianInChromium(t *testing.T) {
 	)
 	var text string
 	run(t, phone, 5*time.Second, chromedp.Text(`#dev-history li[data-transition="resolved"]`, &text))
-	if !strings.Contains(text, note) || !strings.Contains(text, "technician") {
-		t.Errorf("history entry %q lacks the note or the technician", text)
+	if !strings.Contains(text, note) || !strings.Contains(text, "Kỹ thuật viên hiện trường") {
+		t.Errorf("history entry %q lacks the note or the technician's name", text)
 	}
 }

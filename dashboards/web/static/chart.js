@@ -12,7 +12,7 @@ const IOCChart = (() => {
     const x = (v) => L + ((v - t0) / (t1 - t0)) * (W - L - 4);
     const y = (v) => 4 + (1 - (v - lo) / (hi - lo)) * (H - B - 8);
     const pts = xs.map((v, i) => `${x(v).toFixed(1)},${y(ys[i]).toFixed(1)}`).join(" ");
-    const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+    const fmt = (v) => IOC.num(v, Math.abs(v) >= 100 ? 0 : 1);
     const svg = IOC.el("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" },
       IOC.el("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }),
       IOC.el("line", { class: "axis", x1: L, y1: 4, x2: L, y2: H - B }),
@@ -24,7 +24,7 @@ const IOCChart = (() => {
       // Sparse data (a device heard from a few times) shows as dots.
       ...(xs.length <= 48 ? xs.map((v, i) => IOC.el("circle", { class: "dot", cx: x(v).toFixed(1), cy: y(ys[i]).toFixed(1), r: 2.5 })) : []));
     return IOC.el("div", { class: "chart", dataset: { field: series.field, samples: series.samples.length } },
-      IOC.el("div", { class: "label", text: `${series.measurement}.${series.field}` }), svg);
+      IOC.el("div", { class: "label", text: IOC.field(series.field) }), svg);
   }
   return { draw };
 })();

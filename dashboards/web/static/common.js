@@ -5,59 +5,16 @@
 
 const IOC = (() => {
   const TZ = "Asia/Ho_Chi_Minh";
-  const dict = {
-    vi: {
-      title_wall: "Trung tâm Điều hành IOC", title_tech: "IOC — Kỹ thuật hiện trường",
-      online: "Trực tuyến", offline: "Mất kết nối", unknown: "Chưa rõ", degraded: "Suy giảm", maintenance: "Bảo trì",
-      camera: "Camera", nvr: "Đầu ghi", sensor: "Cảm biến", gateway: "Gateway", district: "Huyện/TP",
-      critical: "Nghiêm trọng", major: "Cao", minor: "Trung bình", info: "Thông tin",
-      alerts: "Cảnh báo", active_alerts: "Cảnh báo đang mở", no_alerts: "Không có cảnh báo",
-      ack: "Xác nhận", acked_by: "Đã xác nhận bởi", resolve: "Đã xử lý", note: "Ghi chú",
-      resolve_note: "Đã làm gì? (bắt buộc)", send: "Gửi", cancel: "Huỷ",
-      disconnected: "MẤT KẾT NỐI VỚI MÁY CHỦ — đang kết nối lại…", syncing: "Đang đồng bộ…",
-      stale: "DỮ LIỆU CŨ TỪ {time} — máy chủ mất kết nối với hệ thống thu thập, đang kết nối lại…",
-      stale_short: "Dữ liệu cũ từ {time}",
-      lagging: "Kết nối chậm — đã tải lại toàn bộ dữ liệu", sound_on: "Âm thanh: bật", sound_off: "Âm thanh: tắt",
-      map: "Bản đồ thiết bị", cameras: "Tình trạng camera theo đầu ghi", districts: "Theo huyện/thành phố",
-      total: "Tổng", logout: "Đăng xuất", login: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu",
-      login_failed: "Sai tên đăng nhập hoặc mật khẩu", nearest: "Gần tôi nhất", all_districts: "Tất cả huyện",
-      last24h: "24 giờ qua", history: "Lịch sử cảnh báo", back: "Quay lại", no_data: "Không có dữ liệu",
-      status: "Trạng thái", raised: "Phát sinh", device: "Thiết bị", folded: "gộp dưới", suppressed: "đang bảo trì",
-      done: "Đã gửi", failed: "Không thành công", lang: "English", parent: "Thuộc", km: "km",
-      transition_raised: "phát sinh", transition_acked: "xác nhận", transition_resolved: "đã xử lý",
-      transition_updated: "cập nhật", transition_reopened: "mở lại", transition_renotified: "nhắc lại",
-      transition_folded: "gộp", transition_surfaced: "tách ra", transition_suppressed: "bảo trì",
-      transition_unsuppressed: "hết bảo trì",
-    },
-    en: {
-      title_wall: "IOC Operations Centre", title_tech: "IOC — Field technician",
-      online: "Online", offline: "Offline", unknown: "Unknown", degraded: "Degraded", maintenance: "Maintenance",
-      camera: "Cameras", nvr: "Recorders", sensor: "Sensors", gateway: "Gateways", district: "District",
-      critical: "Critical", major: "Major", minor: "Minor", info: "Info",
-      alerts: "Alerts", active_alerts: "Open alerts", no_alerts: "No alerts",
-      ack: "Acknowledge", acked_by: "Acknowledged by", resolve: "Resolve", note: "Note",
-      resolve_note: "What was done? (required)", send: "Send", cancel: "Cancel",
-      disconnected: "CONNECTION TO THE SERVER LOST — reconnecting…", syncing: "Syncing…",
-      stale: "STALE DATA SINCE {time} — the server lost the data feed; reconnecting…",
-      stale_short: "Stale data since {time}",
-      lagging: "Slow connection — everything was reloaded", sound_on: "Sound: on", sound_off: "Sound: off",
-      map: "Device map", cameras: "Camera health by recorder", districts: "By district",
-      total: "Total", logout: "Log out", login: "Log in", username: "Username", password: "Password",
-      login_failed: "Wrong username or password", nearest: "Nearest to me", all_districts: "All districts",
-      last24h: "Last 24 hours", history: "Alert history", back: "Back", no_data: "No data",
-      status: "Status", raised: "Raised", device: "Device", folded: "under", suppressed: "in maintenance",
-      done: "Sent", failed: "Failed", lang: "Tiếng Việt", parent: "Under", km: "km",
-      transition_raised: "raised", transition_acked: "acknowledged", transition_resolved: "resolved",
-      transition_updated: "updated", transition_reopened: "reopened", transition_renotified: "renotified",
-      transition_folded: "folded", transition_surfaced: "surfaced", transition_suppressed: "suppressed",
-      transition_unsuppressed: "unsuppressed",
-    },
-  };
+  const dict = IOCDict; // i18n.js
   let lang = localStorage.getItem("ioc.lang") || "vi";
   if (!dict[lang]) lang = "vi";
   document.documentElement.lang = lang;
 
-  function t(key) { return dict[lang][key] || key; }
+  // t(key) is key's text in the page's language; a key missing there
+  // falls back to Vietnamese, never to a raw key on screen if avoidable.
+  function t(key) { return dict[lang][key] || dict.vi[key] || key; }
+  // has reports whether key has a text (so callers can fall back to a name).
+  function has(key) { return key in dict[lang]; }
   function getLang() { return lang; }
   function setLang(l) {
     lang = dict[l] ? l : "vi";
@@ -74,7 +31,25 @@ const IOC = (() => {
   const dateTimeFmt = () => new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB",
     { timeZone: TZ, day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
   function time(s) { return s ? timeFmt().format(new Date(s)) : ""; }
-  function dateTime(s) { return s ? dateTimeFmt().format(new Date(s)) : ""; }
+  // dateTime: "21:47 02/12" in Asia/Ho_Chi_Minh (Intl's vi-VN writes the
+  // date "02-12"; Vietnamese readers expect a slash).
+  function dateTime(s) {
+    if (!s) return "";
+    const p = {};
+    for (const x of dateTimeFmt().formatToParts(new Date(s))) p[x.type] = x.value;
+    return `${p.hour}:${p.minute} ${p.day}/${p.month}`;
+  }
+  // num writes a number the page's way: "23,8" and "12.345" in Vietnamese.
+  function num(v, digits) {
+    if (typeof v !== "number") return String(v);
+    return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: digits === undefined ? 1 : digits }).format(v);
+  }
+  // people: display names by username (GET /api/v1/province).
+  let people = {};
+  function setPeople(p) { people = p || {}; }
+  function person(username) { return people[username] || username; }
+  // field names a series ("telemetry.pm25" -> "Bụi mịn PM2.5 (µg/m³)").
+  function field(name) { return has("field_" + name) ? t("field_" + name) : name; }
   function message(a) { return (a.message && (a.message[lang] || a.message.vi || a.message.en)) || a.rule; }
 
   // el builds an element: el("div", {class: "x", text: "y"}, child...).
@@ -100,13 +75,24 @@ const IOC = (() => {
       opts.body = JSON.stringify(body);
     }
     if (method !== "GET" && session) opts.headers["X-CSRF-Token"] = session.csrf;
-    const r = await fetch(path, opts);
+    let r;
+    try {
+      r = await fetch(path, opts);
+    } catch (e) {
+      throw Object.assign(new Error(t("err_network")), { code: "network" });
+    }
     if (r.status === 401 && path !== "/api/v1/login") {
       location.href = "/login.html?next=" + encodeURIComponent(location.pathname + location.hash);
       throw new Error("not logged in");
     }
     const data = r.status === 204 ? null : await r.json().catch(() => null);
-    if (!r.ok) throw new Error((data && data.error) || r.statusText);
+    if (!r.ok) {
+      // The API's code names the error in the user's language; its English
+      // text stays for the console.
+      const code = (data && data.code) || "internal";
+      if (data && data.error) console.info("api", method, path, r.status, data.error);
+      throw Object.assign(new Error(has("err_" + code) ? t("err_" + code) : t("failed")), { code, status: r.status });
+    }
     return data;
   }
   async function loadSession() {
@@ -222,6 +208,14 @@ const IOC = (() => {
       if (this.h.onChange) this.h.onChange(m.type, m);
     }
     districtName(id) { return this.districts.get(id) || id; }
+    // deviceName: a device's name, or its district's for a district alert's
+    // pseudo-device ("district:phu-luong" -> "Huyện Phú Lương").
+    deviceName(id) {
+      const d = this.devices.get(id);
+      if (d) return d.name;
+      if (id && id.startsWith("district:")) return this.districtName(id.slice("district:".length));
+      return id;
+    }
   }
 
   // sortAlerts: most severe first, then unacknowledged, then newest.
@@ -241,5 +235,5 @@ const IOC = (() => {
     };
   }
 
-  return { t, getLang, setLang, translate, time, dateTime, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, session: () => session };
+  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, session: () => session };
 })();

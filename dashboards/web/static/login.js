@@ -29,6 +29,6 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
     const next = safeNext(new URLSearchParams(location.search).get("next"));
     location.href = next || (window.innerWidth < 800 ? "/tech/" : "/wall/");
   } catch (e) {
-    err.textContent = e.message.includes("too many") ? e.message : IOC.t("login_failed");
+    err.textContent = e.code === "rate_limited" || e.code === "network" ? e.message : IOC.t("login_failed");
   }
 });

@@ -8,7 +8,9 @@
   let districts = [];
   try {
     await IOC.loadSession();
-    districts = (await IOC.api("GET", "/api/v1/province")).districts;
+    const prov = await IOC.api("GET", "/api/v1/province");
+    districts = prov.districts;
+    IOC.setPeople(prov.people);
   } catch (e) { return; }
   $("logout").addEventListener("click", IOC.logout);
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); fillDistricts(); route(); });
@@ -31,7 +33,7 @@
       here = { lat: p.coords.latitude, lon: p.coords.longitude };
       $("nearest").setAttribute("aria-pressed", "true");
       renderList();
-    }, (e) => alert(e.message), { enableHighAccuracy: true, timeout: 10000 });
+    }, (e) => alert(t(e.code === 1 ? "geo_denied" : e.code === 3 ? "geo_timeout" : "geo_unavailable")), { enableHighAccuracy: true, timeout: 10000 });
   });
 
   const live = new IOC.Live(district ? { districts: [district] } : {}, {
@@ -56,10 +58,12 @@
 
   function alertCard(a, withActions) {
     const dev = live.devices.get(a.device);
-    const meta = [dev ? dev.name : a.device, live.districtName(a.district), IOC.time(a.raised_at)];
-    if (a.ack) meta.push(`${t("acked_by")} ${a.ack.by}`);
+    const place = live.deviceName(a.device), district = live.districtName(a.district);
+    const meta = place === district ? [place] : [place, district];
+    meta.push(IOC.dateTime(a.raised_at));
+    if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)}`);
     const body = [el("span", { class: "msg", text: `${t(a.severity)} · ${IOC.message(a)}` }), el("span", { class: "meta", text: meta.join(" · ") })];
-    if (here && dev && (dev.lat || dev.lon)) body.unshift(el("span", { class: "dist", text: `${km(here, dev).toFixed(1)} ${t("km")}` }));
+    if (here && dev && (dev.lat || dev.lon)) body.unshift(el("span", { class: "dist", text: `${IOC.num(km(here, dev), 1)} ${t("km")}` }));
     const cls = "card sev-" + a.severity;
     if (!withActions) {
       return el("li", { dataset: { alert: a.id } }, el("a", { class: cls, href: "#/device/" + encodeURIComponent(a.device) }, ...body));
@@ -128,7 +132,7 @@
       const series = hist.series.filter((s) => s.samples.length > 0).slice(0, 6);
       $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s, from, to)) : [el("p", { class: "empty", text: t("no_data") })]));
       $("dev-history").replaceChildren(...(alerts.entries.length ? alerts.entries.slice(0, 100).map((e) =>
-        el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + e.by : ""}${e.note ? " — " + e.note : ""}`))
+        el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + IOC.person(e.by) : ""}${e.note ? " — " + e.note : ""}`))
         : [el("li", { class: "empty", text: t("no_data") })]));
     } catch (e) {
       $("charts").replaceChildren(el("p", { class: "empty", text: t("failed") + ": " + e.message }));

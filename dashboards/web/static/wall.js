@@ -10,6 +10,7 @@
     await IOC.loadSession();
     const prov = await IOC.api("GET", "/api/v1/province");
     outline = prov.outline;
+    IOC.setPeople(prov.people);
     $("province").textContent = prov.name;
   } catch (e) { return; }
   $("user").textContent = IOC.session().name || IOC.session().username;
@@ -102,9 +103,19 @@
       x.dataset.kind = k; x.dataset.online = on; x.dataset.offline = off; x.dataset.total = total;
       out.push(x);
     }
+    // Severity tiles count incidents: root-cause alerts, as the feed shows
+    // them (an NVR outage with 9 cameras is 1). Where folded alerts make
+    // the devices affected more, the tile says both.
+    const all = [...live.alerts.values()];
+    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
     for (const s of sevs) {
-      const x = tile(t(s), c.alerts[s] || 0, `${t("ack")}: ${(c.alerts[s] || 0) - (c.unacked[s] || 0)}`, "sev-" + s);
-      x.dataset.severity = s; x.dataset.count = c.alerts[s] || 0;
+      const inc = top.filter((a) => a.severity === s);
+      const devs = all.filter((a) => a.severity === s).length;
+      const acked = inc.filter((a) => a.ack).length;
+      let sub = `${t("acked_count")}: ${acked}`;
+      if (devs !== inc.length) sub += ` · ${devs} ${t("folded")}`;
+      const x = tile(t(s), inc.length, sub, "sev-" + s);
+      x.dataset.severity = s; x.dataset.count = inc.length; x.dataset.devices = devs; x.dataset.acked = acked;
       out.push(x);
     }
     $("summary").replaceChildren(...out);
@@ -143,12 +154,14 @@
     $("alert-count").textContent = String(top.length);
     if (!top.length) { $("feed").replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
     $("feed").replaceChildren(...top.slice(0, 200).map((a) => {
-      const dev = live.devices.get(a.device);
       const children = all.filter((x) => x.parent === a.id).length;
-      const meta = [dev ? dev.name : a.device, live.districtName(a.district), t("raised") + " " + IOC.time(a.raised_at)];
+      const place = live.deviceName(a.device), district = live.districtName(a.district);
+      const meta = place === district ? [place] : [place, district];
+      meta.push(t("raised") + " " + IOC.time(a.raised_at));
       if (children) meta.push(`+${children} ${t("folded")}`);
-      if (a.ack) meta.push(`${t("acked_by")} ${a.ack.by} ${IOC.time(a.ack.at)}`);
+      if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
       if (a.suppressed) meta.push(t("suppressed"));
+      if (a.flaps) meta.push(t("flapping").replace("{n}", String(a.flaps + 1)));
       const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
         a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
       const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity } },
