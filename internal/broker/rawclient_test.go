@@ -79,6 +79,12 @@ func (rc *rawConn) send(pk packets.Packet) error {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Puback:
 		err = pk.PubackEncode(&buf)
+	case packets.Pubrel:
+		err = pk.PubrelEncode(&buf)
+	case packets.Disconnect:
+		err = pk.DisconnectEncode(&buf)
+	case packets.Pingreq:
+		err = pk.PingreqEncode(&buf)
 	default:
 		return fmt.Errorf("rawConn cannot send packet type %d", pk.FixedHeader.Type)
 	}
@@ -120,8 +126,35 @@ func (rc *rawConn) read(timeout time.Duration) (packets.Packet, error) {
 		err = pk.SubackDecode(body)
 	case packets.Puback:
 		err = pk.PubackDecode(body)
+	case packets.Pubrec:
+		err = pk.PubrecDecode(body)
+	case packets.Pubcomp:
+		err = pk.PubcompDecode(body)
+	case packets.Disconnect:
+		err = pk.DisconnectDecode(body)
 	}
 	return pk, err
+}
+
+// sync sends PINGREQ and returns the packets that arrive before the
+// PINGRESP: the broker handles a connection's packets in order, so
+// everything sent before has been handled by then.
+func (rc *rawConn) sync(t testing.TB) []packets.Packet {
+	t.Helper()
+	if err := rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}}); err != nil {
+		t.Fatal(err)
+	}
+	var before []packets.Packet
+	for {
+		pk, err := rc.read(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no PINGRESP: %v", err)
+		}
+		if pk.FixedHeader.Type == packets.Pingresp {
+			return before
+		}
+		before = append(before, pk)
+	}
 }
 
 // drop closes the socket without DISCONNECT: the broker sends the will.
