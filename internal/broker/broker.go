@@ -229,6 +229,9 @@ func New(c Config, d Deps) (*Broker, error) {
 	if err := s.AddHook(b.retain, nil); err != nil {
 		return nil, fmt.Errorf("broker: retain hook: %w", err)
 	}
+	if err := s.AddHook(&limitsHook{maxPacket: caps.MaximumPacketSize}, nil); err != nil {
+		return nil, fmt.Errorf("broker: limits hook: %w", err)
+	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: drop hook: %w", err)
 	}
@@ -412,6 +415,26 @@ func (h *intakeHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	if strings.HasPrefix(pk.TopicName, h.prefix) {
 		h.intake(&Message{b: h.b, pk: pk, forwarded: true})
 	}
+}
+
+// limitsHook advertises in an MQTT 5 CONNACK what the broker restricts
+// beyond mochi's own properties: the Maximum Packet Size (mochi enforces
+// it but does not say so). Maximum QoS is 2, which the absence of the
+// property means.
+type limitsHook struct {
+	mqtt.HookBase
+	maxPacket uint32
+}
+
+func (h *limitsHook) ID() string { return "ioc-limits" }
+
+func (h *limitsHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+
+func (h *limitsHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion == 5 && pk.ReasonCode == 0 {
+		pk.Properties.MaximumPacketSize = h.maxPacket
+	}
+	return pk
 }
 
 // dropHook counts messages mochi had to drop.

@@ -35,6 +35,13 @@ type connectParams struct {
 // the CONNACK's reason code (0 accepted).
 func rawConnect(t testing.TB, addr string, p connectParams) (*rawConn, byte) {
 	t.Helper()
+	rc, ack := rawConnack(t, addr, p)
+	return rc, ack.ReasonCode
+}
+
+// rawConnack is rawConnect returning the whole CONNACK.
+func rawConnack(t testing.TB, addr string, p connectParams) (*rawConn, packets.Packet) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +70,7 @@ func rawConnect(t testing.TB, addr string, p connectParams) (*rawConn, byte) {
 	if ack.FixedHeader.Type != packets.Connack {
 		t.Fatalf("got packet type %d, want CONNACK", ack.FixedHeader.Type)
 	}
-	return rc, ack.ReasonCode
+	return rc, ack
 }
 
 func (rc *rawConn) send(pk packets.Packet) error {
