@@ -5,8 +5,11 @@
 // Device messages under the intake prefix do not go through the broker's
 // own acknowledgement: the broker hands each to ingest (Deps.Intake) and
 // neither acknowledges nor forwards it. Message.Ack, called by ingest once
-// the message is stored, writes the PUBACK to the device and then forwards
-// the message to any subscribers. mochi acknowledges a publish before it
+// the message is stored, writes the PUBACK (QoS 1) or PUBREC (QoS 2) to the
+// device and then forwards the message to any subscribers. For QoS 2 the
+// PUBREC is recorded in the client's session like mochi's own, so mochi
+// answers the device's PUBREL with PUBCOMP and a resend of the publish
+// before PUBREL with PUBREC, without storing or forwarding it again. mochi acknowledges a publish before it
 // persists the subscribers' copies, so relaying through a subscription
 // would let a crash lose messages a device was told were safe; this way a
 // device's unacknowledged messages stay on the device, which resends them
@@ -29,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,6 +110,8 @@ type Broker struct {
 	subs    int // inline subscription ids given out
 	policy  atomic.Pointer[access.Policy]
 	retain  *retainHook
+	intake  *intakeHook
+	store   *pebble.Hook // nil without DataDir
 }
 
 // PendingConnections is the number of sockets that have not sent CONNECT.
@@ -159,8 +165,9 @@ func New(c Config, d Deps) (*Broker, error) {
 	if caps.MaximumPacketSize == 0 {
 		caps.MaximumPacketSize = 1 << 20
 	}
-	// The contract is QoS 1; QoS 2 publishes are served as QoS 1.
-	caps.MaximumQos = 1
+	// QoS 2 is served as MQTT defines it: mochi's own flow outside the
+	// intake prefix, Message.Ack's PUBREC (once stored) inside it.
+	caps.MaximumQos = 2
 	// Anyone who opens a socket can make mochi log: its lines go through
 	// a handler that drops packet contents and rate-limits warnings.
 	logSuppressed := prometheus.NewCounter(prometheus.CounterOpts{
@@ -222,14 +229,19 @@ func New(c Config, d Deps) (*Broker, error) {
 	if err := s.AddHook(b.retain, nil); err != nil {
 		return nil, fmt.Errorf("broker: retain hook: %w", err)
 	}
+	if err := s.AddHook(&limitsHook{maxPacket: caps.MaximumPacketSize}, nil); err != nil {
+		return nil, fmt.Errorf("broker: limits hook: %w", err)
+	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: drop hook: %w", err)
 	}
-	if err := s.AddHook(&intakeHook{b: b, prefix: d.IntakePrefix, intake: d.Intake}, nil); err != nil {
+	b.intake = &intakeHook{b: b, prefix: d.IntakePrefix, intake: d.Intake, pending: map[pendingKey]struct{}{}}
+	if err := s.AddHook(b.intake, nil); err != nil {
 		return nil, fmt.Errorf("broker: intake hook: %w", err)
 	}
 	if c.DataDir != "" {
-		err := s.AddHook(new(pebble.Hook), &pebble.Options{Path: filepath.Join(c.DataDir, "broker"), Mode: pebble.NoSync, Options: privatePebble()})
+		b.store = new(pebble.Hook)
+		err := s.AddHook(b.store, &pebble.Options{Path: filepath.Join(c.DataDir, "broker"), Mode: pebble.NoSync, Options: privatePebble()})
 		if err != nil {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}
@@ -299,12 +311,20 @@ func (m *Message) Payload() []byte   { return m.pk.Payload }
 func (m *Message) MessageID() uint16 { return m.pk.PacketID }
 func (m *Message) Duplicate() bool   { return m.pk.FixedHeader.Dup }
 
-// Ack acknowledges the message to its device (QoS 1) and forwards it to
-// subscribers of its topic. An acknowledgement to a device that has since
-// disconnected is dropped: the device resends the message on reconnecting.
+// Ack acknowledges the message to its device (PUBACK for QoS 1, PUBREC
+// for QoS 2) and forwards it to subscribers of its topic. A PUBACK to a
+// device that has since disconnected is dropped: the device resends the
+// message on reconnecting. A PUBREC goes into the session of the device's
+// client id (the connection that resumed it, if the device reconnected
+// meanwhile), where mochi completes the exchange when the PUBREL comes.
 func (m *Message) Ack() {
-	if m.cl != nil && m.pk.FixedHeader.Qos > 0 {
+	switch {
+	case m.cl == nil || m.pk.FixedHeader.Qos == 0:
+	case m.pk.FixedHeader.Qos == 1:
 		_ = m.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: m.pk.PacketID})
+	default:
+		m.b.pubrec(m.cl, m.pk.PacketID)
+		m.b.intake.done(m.cl.ID, m.pk.PacketID)
 	}
 	if !m.forwarded {
 		// Device messages are never retained: every made-up device id
@@ -314,12 +334,66 @@ func (m *Message) Ack() {
 	}
 }
 
+// pubrec records a PUBREC for packet id in the session of cl's client id
+// and writes it: mochi's processPubrel then finds it and answers the PUBREL
+// with PUBCOMP, and its duplicate check answers a resent PUBLISH with
+// PUBREC instead of taking it in again (as for its own QoS 2 messages).
+// With a DataDir the PUBREC is persisted like mochi's own in-flight
+// packets, so a PUBREL after a broker restart still completes.
+func (b *Broker) pubrec(cl *mqtt.Client, id uint16) {
+	if cur, ok := b.s.Clients.Get(cl.ID); ok && cur != cl && !cur.Properties.Clean {
+		cl = cur // the device reconnected and resumed its session
+	}
+	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrec}, PacketID: id, Created: time.Now().Unix()}
+	if cl.State.Inflight.Set(ack) {
+		atomic.AddInt64(&b.s.Info.Inflight, 1)
+		if b.store != nil {
+			b.store.OnQosPublish(cl, ack, ack.Created, 0)
+		}
+	}
+	cl.State.Inflight.DecreaseReceiveQuota() // given back by processPubrel
+	_ = cl.WritePacket(ack)
+}
+
 // intakeHook hands device messages to ingest.
 type intakeHook struct {
 	mqtt.HookBase
 	b      *Broker
 	prefix string
 	intake func(*Message)
+
+	mu sync.Mutex
+	// pending holds QoS 2 messages handed to ingest and not yet
+	// acknowledged: a resend (DUP) of one is not taken in a second time;
+	// the PUBREC for the first answers both.
+	pending map[pendingKey]struct{}
+}
+
+type pendingKey struct {
+	client string
+	id     uint16
+}
+
+// take reports whether a QoS 2 message goes to ingest: not if it is a
+// resend of one ingest still holds.
+func (h *intakeHook) take(cl *mqtt.Client, pk packets.Packet) bool {
+	if pk.FixedHeader.Qos < 2 {
+		return true
+	}
+	k := pendingKey{cl.ID, pk.PacketID}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.pending[k]; ok && pk.FixedHeader.Dup {
+		return false
+	}
+	h.pending[k] = struct{}{}
+	return true
+}
+
+func (h *intakeHook) done(client string, id uint16) {
+	h.mu.Lock()
+	delete(h.pending, pendingKey{client, id})
+	h.mu.Unlock()
 }
 
 func (h *intakeHook) ID() string { return "ioc-intake" }
@@ -331,7 +405,9 @@ func (h *intakeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	}
 	pk.FixedHeader.Retain = false
-	h.intake(&Message{b: h.b, cl: cl, pk: pk})
+	if h.take(cl, pk) {
+		h.intake(&Message{b: h.b, cl: cl, pk: pk})
+	}
 	return pk, packets.ErrRejectPacket // ingest acknowledges and forwards it
 }
 
@@ -339,6 +415,26 @@ func (h *intakeHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	if strings.HasPrefix(pk.TopicName, h.prefix) {
 		h.intake(&Message{b: h.b, pk: pk, forwarded: true})
 	}
+}
+
+// limitsHook advertises in an MQTT 5 CONNACK what the broker restricts
+// beyond mochi's own properties: the Maximum Packet Size (mochi enforces
+// it but does not say so). Maximum QoS is 2, which the absence of the
+// property means.
+type limitsHook struct {
+	mqtt.HookBase
+	maxPacket uint32
+}
+
+func (h *limitsHook) ID() string { return "ioc-limits" }
+
+func (h *limitsHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+
+func (h *limitsHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion == 5 && pk.ReasonCode == 0 {
+		pk.Properties.MaximumPacketSize = h.maxPacket
+	}
+	return pk
 }
 
 // dropHook counts messages mochi had to drop.

@@ -110,7 +110,11 @@ func (h *connectHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if !access.ValidName(cl.ID) {
 		h.refused.WithLabelValues("client_id").Inc()
 		h.log.Warn("broker: refused a client id that is empty, too long, or has + # / or spaces", "client", cl.ID, "remote", cl.Net.Remote)
-		return h.refuse(cl, packets.ErrClientIdentifierNotValid)
+		code := packets.ErrClientIdentifierNotValid
+		if cl.Properties.ProtocolVersion == 5 { // the 3.1.1 code is looked up by the plain code
+			code.Reason = ClientIDRule
+		}
+		return h.refuse(cl, code)
 	}
 	if h.policy == nil {
 		return nil
@@ -134,6 +138,10 @@ func (h *connectHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	return nil
 }
+
+// ClientIDRule is the reason string of a CONNACK refusing a client id
+// (MQTT 5), and the rule documented in docs/MQTT.md.
+const ClientIDRule = "client identifier not valid: use 1-128 bytes without '+', '#', '/', spaces or control characters"
 
 // refuse answers CONNECT with code and ends the connection.
 func (h *connectHook) refuse(cl *mqtt.Client, code packets.Code) error {

@@ -35,6 +35,13 @@ type connectParams struct {
 // the CONNACK's reason code (0 accepted).
 func rawConnect(t testing.TB, addr string, p connectParams) (*rawConn, byte) {
 	t.Helper()
+	rc, ack := rawConnack(t, addr, p)
+	return rc, ack.ReasonCode
+}
+
+// rawConnack is rawConnect returning the whole CONNACK.
+func rawConnack(t testing.TB, addr string, p connectParams) (*rawConn, packets.Packet) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +70,7 @@ func rawConnect(t testing.TB, addr string, p connectParams) (*rawConn, byte) {
 	if ack.FixedHeader.Type != packets.Connack {
 		t.Fatalf("got packet type %d, want CONNACK", ack.FixedHeader.Type)
 	}
-	return rc, ack.ReasonCode
+	return rc, ack
 }
 
 func (rc *rawConn) send(pk packets.Packet) error {
@@ -79,6 +86,12 @@ func (rc *rawConn) send(pk packets.Packet) error {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Puback:
 		err = pk.PubackEncode(&buf)
+	case packets.Pubrel:
+		err = pk.PubrelEncode(&buf)
+	case packets.Disconnect:
+		err = pk.DisconnectEncode(&buf)
+	case packets.Pingreq:
+		err = pk.PingreqEncode(&buf)
 	default:
 		return fmt.Errorf("rawConn cannot send packet type %d", pk.FixedHeader.Type)
 	}
@@ -120,8 +133,35 @@ func (rc *rawConn) read(timeout time.Duration) (packets.Packet, error) {
 		err = pk.SubackDecode(body)
 	case packets.Puback:
 		err = pk.PubackDecode(body)
+	case packets.Pubrec:
+		err = pk.PubrecDecode(body)
+	case packets.Pubcomp:
+		err = pk.PubcompDecode(body)
+	case packets.Disconnect:
+		err = pk.DisconnectDecode(body)
 	}
 	return pk, err
+}
+
+// sync sends PINGREQ and returns the packets that arrive before the
+// PINGRESP: the broker handles a connection's packets in order, so
+// everything sent before has been handled by then.
+func (rc *rawConn) sync(t testing.TB) []packets.Packet {
+	t.Helper()
+	if err := rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}}); err != nil {
+		t.Fatal(err)
+	}
+	var before []packets.Packet
+	for {
+		pk, err := rc.read(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no PINGRESP: %v", err)
+		}
+		if pk.FixedHeader.Type == packets.Pingresp {
+			return before
+		}
+		before = append(before, pk)
+	}
 }
 
 // drop closes the socket without DISCONNECT: the broker sends the will.
