@@ -49,7 +49,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log}); err != nil {
+	// SIGHUP reads the device registry again.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ioc failed", "err", err)
 		os.Exit(1)
 	}

@@ -118,11 +118,31 @@ func Load(path string, reg *registry.Registry) (*Policy, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("credentials %s: %w", path, err)
 	}
-	p, err := New(f, reg)
+	p, err := build(f, reg, accountLines(b))
 	if err != nil {
 		return nil, fmt.Errorf("credentials %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// accountLines returns the line of each entry under accounts: in the YAML
+// text b (nil if the text has no such list), so errors name the line.
+func accountLines(b []byte) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "accounts" && m.Content[i+1].Kind == yaml.SequenceNode {
+			var lines []int
+			for _, a := range m.Content[i+1].Content {
+				lines = append(lines, a.Line)
+			}
+			return lines
+		}
+	}
+	return nil
 }
 
 // ValidName reports whether s may be a username or client id: non-empty,
@@ -142,11 +162,21 @@ func ValidName(s string) bool {
 
 // New validates f and builds a Policy, reporting every problem at once.
 func New(f File, reg *registry.Registry) (*Policy, error) {
+	return build(f, reg, nil)
+}
+
+// build is New with each account's line in the file (lines[i] for
+// f.Accounts[i]; nil when not read from a file): errors start with it.
+func build(f File, reg *registry.Registry, lines []int) (*Policy, error) {
 	p := &Policy{accounts: map[string]*Account{}, verified: map[[32]byte]string{}, failed: map[[32]byte]struct{}{}}
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	at := ""
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+format, args...)) }
 	for i := range f.Accounts {
 		a := f.Accounts[i]
+		if i < len(lines) {
+			at = fmt.Sprintf("line %d: ", lines[i])
+		}
 		who := fmt.Sprintf("account %q", a.Username)
 		if !ValidName(a.Username) {
 			bad("account #%d: username %q must be 1-128 bytes without + # / or spaces", i+1, a.Username)

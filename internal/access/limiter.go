@@ -188,3 +188,21 @@ func (l *Limiter) Succeeded(user, addr string) {
 	l.pairs.Remove(k)
 	l.known.Add(k, now)
 }
+
+// Forgive drops the backoffs and budget of users: an account a reload
+// added or gave a new secret is not held for attempts made before it
+// existed or with the old secret. Addresses' budgets stay.
+func (l *Limiter) Forgive(users []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, u := range users {
+		l.users.Remove(u)
+	}
+	for _, k := range l.pairs.Keys() {
+		for _, u := range users {
+			if k.user == u {
+				l.pairs.Remove(k)
+			}
+		}
+	}
+}

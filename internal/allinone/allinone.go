@@ -26,7 +26,8 @@ type Options struct {
 	// Ready, if set, is called once every part runs, with the IOC server's
 	// address.
 	Ready func(addr net.Addr)
-	// Reload receives a value on SIGHUP (ingest reloads registry and rules).
+	// Reload receives a value on SIGHUP: ingest reloads its registry,
+	// rules and credentials, the IOC server its registry.
 	Reload <-chan struct{}
 }
 
@@ -79,9 +80,29 @@ func Run(ctx context.Context, c *config.AllInOne, o Options) error {
 		}
 	}
 
+	// Each SIGHUP reaches both ingest and the IOC server.
+	ingestReload, iocReload := make(chan struct{}, 1), make(chan struct{}, 1)
+	fanCtx, stopFan := context.WithCancel(ctx)
+	defer stopFan()
+	go func() {
+		for {
+			select {
+			case <-fanCtx.Done():
+				return
+			case <-o.Reload:
+				for _, ch := range []chan struct{}{ingestReload, iocReload} {
+					select {
+					case ch <- struct{}{}:
+					default: // one is pending already
+					}
+				}
+			}
+		}
+	}()
+
 	ingestReady := make(chan struct{})
 	start("ingest", func(ctx context.Context) error {
-		return ingestd.Run(ctx, &c.Ingest, ingestd.Options{Log: log.With("part", "ingest"), Reload: o.Reload,
+		return ingestd.Run(ctx, &c.Ingest, ingestd.Options{Log: log.With("part", "ingest"), Reload: ingestReload,
 			Started: func(string) { close(ingestReady) }})
 	})
 	if err := waitFor("ingest", ingestReady); err != nil {
@@ -89,7 +110,7 @@ func Run(ctx context.Context, c *config.AllInOne, o Options) error {
 	}
 	iocReady := make(chan net.Addr, 1)
 	start("ioc", func(ctx context.Context) error {
-		return iocd.Run(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc"), Listening: func(a net.Addr) { iocReady <- a }})
+		return iocd.Run(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc"), Reload: iocReload, Listening: func(a net.Addr) { iocReady <- a }})
 	})
 	var addr net.Addr
 	select {

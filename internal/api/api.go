@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
@@ -64,6 +65,9 @@ type Deps struct {
 	// Revoke, if set, shares a logout's revocation with the other IOC
 	// servers (this one has applied it already).
 	Revoke func(auth.Revocation)
+	// Reload, if set, reads the server's files again and puts them in
+	// force (POST /api/v1/admin/reload; SIGHUP does the same).
+	Reload func() (Reloaded, error)
 	Now    func() time.Time
 }
 
@@ -91,6 +95,7 @@ type API struct {
 	o   Options
 	mux *http.ServeMux
 	now func() time.Time
+	reg atomic.Pointer[registry.Registry] // swapped by SetRegistry
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
@@ -109,6 +114,7 @@ var Routes = []string{
 	"POST /api/v1/maintenance",
 	"DELETE /api/v1/maintenance/{target}",
 	"GET /api/v1/audit",
+	"POST /api/v1/admin/reload",
 	"GET /api/v1/stream",
 }
 
@@ -130,6 +136,7 @@ func New(d Deps, o Options) (*API, error) {
 		o.CommandTimeout = 5 * time.Second
 	}
 	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now}
+	a.reg.Store(d.Registry)
 	m := a.mux
 	handlers := map[string]http.HandlerFunc{
 		"POST /api/v1/login":                          a.login,
@@ -146,6 +153,7 @@ func New(d Deps, o Options) (*API, error) {
 		"POST /api/v1/maintenance":                    a.need(auth.Operator, a.maintenanceStart),
 		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
+		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			d.Stream.ServeHTTP(w, r)
 		}),
@@ -470,7 +478,7 @@ type provinceInfo struct {
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.d.Registry.Province(), People: a.d.Auth.DisplayNames(), Districts: a.d.Registry.Districts(), Outline: json.RawMessage("null")}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null")}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
 	}
@@ -495,7 +503,7 @@ type deviceInfo struct {
 
 func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
-	dev, ok := a.d.Registry.Device(id)
+	dev, ok := a.Registry().Device(id)
 	if !ok {
 		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
@@ -580,7 +588,7 @@ type historyResponse struct {
 
 func (a *API) history(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
-	if _, ok := a.d.Registry.Device(id); !ok {
+	if _, ok := a.Registry().Device(id); !ok {
 		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}
@@ -658,7 +666,7 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 		writeError(w, http.StatusBadRequest, "device is required")
 		return
 	}
-	if _, ok := a.d.Registry.Device(id); !ok && !strings.HasPrefix(id, "district:") {
+	if _, ok := a.Registry().Device(id); !ok && !strings.HasPrefix(id, "district:") {
 		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}
@@ -801,11 +809,11 @@ func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Ses
 
 func (a *API) validTarget(t string) bool {
 	if id, ok := strings.CutPrefix(t, "device:"); ok {
-		_, ok := a.d.Registry.Device(id)
+		_, ok := a.Registry().Device(id)
 		return ok
 	}
 	if id, ok := strings.CutPrefix(t, "district:"); ok {
-		_, ok := a.d.Registry.District(id)
+		_, ok := a.Registry().District(id)
 		return ok
 	}
 	return false

@@ -213,10 +213,10 @@ func New(c Config, d Deps) (*Broker, error) {
 	if guesses == nil {
 		guesses = access.NewLimiter(access.LimiterOptions{}, nil, reg)
 	}
-	if err := s.AddHook(&connectHook{guard: guard, server: s, policy: d.Access, limiter: guesses, refused: b.refused, log: log}, nil); err != nil {
+	b.policy.Store(d.Access)
+	if err := s.AddHook(&connectHook{guard: guard, server: s, policy: &b.policy, limiter: guesses, refused: b.refused, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: connect hook: %w", err)
 	}
-	b.policy.Store(d.Access)
 	session := newSessionHook(&b.policy, d.IntakePrefix, b.refused, log)
 	session.srv = s
 	if err := s.AddHook(&authHook{policy: &b.policy, session: session, refused: b.refused, log: log}, nil); err != nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
@@ -93,7 +94,7 @@ type connectHook struct {
 	mqtt.HookBase
 	guard   *connGuard
 	server  *mqtt.Server
-	policy  *access.Policy // nil: anonymous
+	policy  *atomic.Pointer[access.Policy] // nil inside: anonymous; swapped by reloads
 	limiter *access.Limiter
 	refused *prometheus.CounterVec
 	log     *slog.Logger
@@ -116,7 +117,8 @@ func (h *connectHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		}
 		return h.refuse(cl, code)
 	}
-	if h.policy == nil {
+	policy := h.policy.Load()
+	if policy == nil {
 		return nil
 	}
 	user, addr := string(cl.Properties.Username), hostOf(cl.Net.Remote)
@@ -131,7 +133,7 @@ func (h *connectHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	// The policy caches both answers, so the auth hook's own check that
 	// follows costs no second PBKDF2.
-	if _, ok := h.policy.Authenticate(user, pk.Connect.Password); ok {
+	if _, ok := policy.Authenticate(user, pk.Connect.Password); ok {
 		h.limiter.Succeeded(user, addr)
 	} else {
 		h.limiter.Failed(user, addr)

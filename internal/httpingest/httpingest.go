@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
@@ -73,7 +74,7 @@ const (
 // Handler serves POST /v1/ingest/{integrator}/{device}/{channel}.
 type Handler struct {
 	pipe    Pipeline
-	policy  *access.Policy
+	policy  atomic.Pointer[access.Policy] // swapped by SetPolicy on a reload
 	o       Options
 	slots   chan struct{}
 	refused *prometheus.CounterVec
@@ -105,7 +106,7 @@ func New(pipe Pipeline, policy *access.Policy, o Options) (*Handler, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = payload.DefaultLimits.MaxBytes
 	}
-	h := &Handler{pipe: pipe, policy: policy, o: o, slots: make(chan struct{}, o.MaxConcurrent), inFlight: map[string]int{},
+	h := &Handler{pipe: pipe, o: o, slots: make(chan struct{}, o.MaxConcurrent), inFlight: map[string]int{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ioc_httpingest_refused_total",
 			Help: "HTTP ingest requests answered before the pipeline, by reason: unauthorized, rate_limited, forbidden, busy, quota_exceeded, bad_request.",
@@ -115,7 +116,16 @@ func New(pipe Pipeline, policy *access.Policy, o Options) (*Handler, error) {
 			return nil, fmt.Errorf("httpingest: metrics: %w", err)
 		}
 	}
+	h.policy.Store(policy)
 	return h, nil
+}
+
+// SetPolicy swaps in reloaded credentials (nil is ignored): the next
+// request is checked against them.
+func (h *Handler) SetPolicy(p *access.Policy) {
+	if p != nil {
+		h.policy.Store(p)
+	}
 }
 
 // Problem is the JSON body of every non-200 answer.
@@ -159,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		write(w, http.StatusTooManyRequests, Problem{"rate_limited", "too many wrong passwords for this account from this address; retry after the time in Retry-After"})
 		return
 	}
-	acct, ok := h.policy.Authenticate(user, []byte(pass))
+	acct, ok := h.policy.Load().Authenticate(user, []byte(pass))
 	if !ok {
 		h.o.Guesses.Failed(user, addr)
 		h.refused.WithLabelValues("unauthorized").Inc()

@@ -45,8 +45,9 @@ const recoveredStampTTL = 10 * time.Minute
 // Options are what Run needs besides the configuration.
 type Options struct {
 	Log *slog.Logger
-	// Reload receives a value on SIGHUP: the registry is read again and
-	// swapped in if valid.
+	// Reload receives a value on SIGHUP: the registry, the alert rules
+	// and the credentials are read again and put in force together if all
+	// are valid (POST /-/reload on the HTTP listener does the same).
 	Reload <-chan struct{}
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -196,6 +197,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	// One limiter for wrong passwords over MQTT and HTTP, so a guesser is
 	// held on both.
 	guesses := access.NewLimiter(access.LimiterOptions{}, o.Now, metrics)
+	rl := &reloader{c: c, log: log, pipe: pipe, alerts: alerts, guesses: guesses, policy: policy}
 	if c.EmbeddedBroker() {
 		brokerPolicy := policy
 		if c.Broker.AllowAnonymous {
@@ -235,6 +237,9 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		reports, src, closeSrc = b, alwaysReady{}, func() { b.Close() }
+		if brokerPolicy != nil {
+			rl.broker = b
+		}
 		if alerts != nil {
 			// The broker restored its retained messages from disk: clear any
 			// the alert service does not hold before it publishes its own.
@@ -295,7 +300,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	}
 
 	srv := &http.Server{
-		Handler:           handler(metrics, src, st, pipe, sp, c.HTTP.Pprof),
+		Handler:           handler(metrics, src, st, pipe, sp, c.HTTP.Pprof, rl.serveReload),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second, // GET requests: no body to wait for
 		IdleTimeout:       c.HTTP.IdleTimeout,
@@ -320,6 +325,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			closeSrc()
 			return err
 		}
+		rl.attachHTTP(hi)
 		mux := http.NewServeMux()
 		hi.Register(mux)
 		// The handler reads each body under its own, shorter deadline
@@ -362,27 +368,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		case <-ctx.Done():
 			running = false
 		case <-reload:
-			r, err := registry.Load(c.Registry)
-			if err != nil {
-				log.Error("registry reload refused; keeping the current one", "err", err)
-				r = nil
-			} else {
-				pipe.SetRegistry(r)
-				log.Info("registry reloaded", "devices", r.Len())
-			}
-			if alerts == nil {
-				continue
-			}
-			rules, err := alert.LoadRules(c.Alerts.Rules)
-			if err != nil {
-				log.Error("alert rules reload refused; the rules in force stay", "err", err)
-				rules = nil
-			} else {
-				log.Info("alert rules reloaded", "rules", len(rules.List))
-			}
-			if rules != nil || r != nil {
-				alerts.Reload(rules, r)
-			}
+			_, _ = rl.reload() // logs what changed, or every error
 		}
 	}
 
@@ -477,8 +463,9 @@ type alwaysReady struct{}
 
 func (alwaysReady) Connected() bool { return true }
 
-func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, sp *spool.Spool, pprofOn bool) http.Handler {
+func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, sp *spool.Spool, pprofOn bool, reload http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /-/reload", reload)
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

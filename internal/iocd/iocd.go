@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
@@ -43,6 +44,9 @@ type Options struct {
 	Listening func(addr net.Addr)
 	// Pages overrides the embedded pages (tests of page changes).
 	Pages fs.FS
+	// Reload receives a value on SIGHUP: the registry is read again and
+	// put in force if valid (POST /api/v1/admin/reload does the same).
+	Reload <-chan struct{}
 }
 
 // Run serves until ctx ends.
@@ -100,13 +104,14 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if err != nil {
 		return err
 	}
-	districts := reg.Districts()
+	var h *api.API // the registry in force is the API's: reloads swap it there
 	ws.Decorate = func(_ *http.Request, s *live.Snapshot) any {
+		reg := h.Registry()
 		return struct {
 			*live.Snapshot
 			Province  string              `json:"province"`
 			Districts []registry.District `json:"districts"`
-		}{s, reg.Province(), districts}
+		}{s, reg.Province(), reg.Districts()}
 	}
 	pages := o.Pages
 	if pages == nil {
@@ -116,10 +121,23 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if err != nil {
 		return err
 	}
-	h, err := api.New(api.Deps{
+	var reloadMu sync.Mutex
+	reload := func() (api.Reloaded, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		r, err := registry.Load(cfg.Registry)
+		if err != nil {
+			log.Error("registry reload refused; keeping the current one", "err", err)
+			return api.Reloaded{}, err
+		}
+		h.SetRegistry(r)
+		log.Info("registry reloaded", "devices", r.Len())
+		return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
+	}
+	h, err = api.New(api.Deps{
 		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
 		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
-		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke,
+		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: reload,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
@@ -158,9 +176,15 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if o.Listening != nil {
 		o.Listening(ln.Addr())
 	}
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case err = <-serveErr:
+			running = false
+		case <-o.Reload:
+			_, _ = reload() // logs what it put in force, or every error
+		}
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
