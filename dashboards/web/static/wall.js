@@ -17,23 +17,58 @@
   $("logout").addEventListener("click", IOC.logout);
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); render(); renderSound(); });
 
-  let sound = localStorage.getItem("ioc.sound") === "on";
-  function renderSound() { $("sound").textContent = sound ? t("sound_on") : t("sound_off"); }
-  $("sound").addEventListener("click", () => { sound = !sound; localStorage.setItem("ioc.sound", sound ? "on" : "off"); renderSound(); if (sound) beep(); });
+  // Sound: on unless the operator turned it off. The browser may keep the
+  // AudioContext suspended until someone interacts with the page (after
+  // any reload of an unattended wall): the button then says so
+  // ("Âm thanh bị chặn — bấm để bật") and the first click or key anywhere
+  // unlocks it. body[data-sound] is "off", "on" or "blocked".
+  let sound = localStorage.getItem("ioc.sound") !== "off";
   let audio = null;
-  // beep: a short two-tone alarm made by WebAudio (no file to fetch).
-  function beep() {
-    try {
-      audio = audio || new AudioContext();
-      const now = audio.currentTime;
-      for (const [i, f] of [880, 660, 880].entries()) {
-        const o = audio.createOscillator(), g = audio.createGain();
-        o.frequency.value = f; g.gain.value = 0.2;
-        o.connect(g).connect(audio.destination);
-        o.start(now + i * 0.18); o.stop(now + i * 0.18 + 0.15);
-      }
-    } catch (e) { /* no audio device */ }
+  function audioState() {
+    if (!sound) return "off";
+    if (!audio) return "blocked";
+    return audio.state === "running" ? "on" : "blocked";
   }
+  function renderSound() {
+    const st = audioState();
+    document.body.dataset.sound = st;
+    $("sound").textContent = t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked");
+    $("sound").classList.toggle("blocked", st === "blocked");
+  }
+  function openAudio() {
+    if (audio || !sound) return;
+    try {
+      audio = new AudioContext();
+      audio.addEventListener("statechange", renderSound);
+    } catch (e) { audio = null; /* no audio device */ }
+  }
+  function unlock() {
+    openAudio();
+    if (audio && audio.state !== "running") audio.resume().then(renderSound, renderSound);
+  }
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, () => { if (sound) unlock(); }, true);
+  $("sound").addEventListener("click", () => {
+    // A click on "blocked" unlocks; on "on" it turns sound off.
+    if (audioState() === "blocked") { unlock(); renderSound(); return; }
+    sound = !sound;
+    localStorage.setItem("ioc.sound", sound ? "on" : "off");
+    if (sound) { unlock(); beep(); }
+    renderSound();
+  });
+  // beep: a short two-tone alarm made by WebAudio (no file to fetch).
+  let beeps = 0;
+  function beep() {
+    if (audioState() !== "on") return;
+    const now = audio.currentTime;
+    for (const [i, f] of [880, 660, 880].entries()) {
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = f; g.gain.value = 0.2;
+      o.connect(g).connect(audio.destination);
+      o.start(now + i * 0.18); o.stop(now + i * 0.18 + 0.15);
+    }
+    document.body.dataset.beeps = String(++beeps);
+  }
+  openAudio();
   renderSound();
 
   const clock = () => { $("clock").textContent = IOC.time(new Date()); };
@@ -61,12 +96,46 @@
       document.body.dataset.live = ok ? "yes" : "no";
     },
     onAlert: (a, old) => {
-      // New, reopened or renotified critical alert: sound once.
+      // New, reopened or renotified critical alert: the banner, and a beep
+      // at once (the alarm then repeats while it stays unacknowledged).
       const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;
-      if (sound && fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) beep();
+      if (fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) {
+        announce(a);
+        beep();
+      }
     },
   });
   window.iocLive = live; // for tests and the console
+
+  // The banner: a full-width strip across the top of the wall that pulses
+  // white and red (a strong luminance change, seen from the side of the
+  // eye) for 10 s and then stays red until someone presses "Đã thấy" or
+  // the alert is acknowledged or closed.
+  let bannerAlert = null;
+  function announce(a) {
+    bannerAlert = a.id;
+    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+    $("banner").dataset.alert = a.id;
+    $("banner").hidden = false;
+    // restart the pulse for each new alert
+    $("banner").classList.remove("pulse"); void $("banner").offsetWidth; $("banner").classList.add("pulse");
+  }
+  function renderBanner() {
+    if (!bannerAlert) return;
+    const a = live.alerts.get(bannerAlert);
+    if (!a || a.ack || a.suppressed) { bannerAlert = null; $("banner").hidden = true; }
+  }
+  $("banner-seen").addEventListener("click", () => { bannerAlert = null; $("banner").hidden = true; });
+
+  // The alarm repeats every 4 s while a critical root-cause alert is open
+  // and unacknowledged; body[data-alarm] says whether it is armed.
+  function alarming() {
+    for (const a of live.alerts.values()) {
+      if (a.severity === "critical" && !a.ack && !a.suppressed && (!a.parent || !live.alerts.has(a.parent))) return true;
+    }
+    return false;
+  }
+  setInterval(() => { if (alarming()) beep(); }, 4000);
 
   function notice(msg) {
     $("notice").textContent = msg;
@@ -76,6 +145,9 @@
 
   function render() {
     IOC.translate(document);
+    renderBanner();
+    document.body.dataset.alarm = alarming() ? "yes" : "no";
+    renderSound();
     renderSummary();
     const devices = [...live.devices.values()];
     map.update(devices, healthClass);
