@@ -73,6 +73,7 @@
 
   const clock = () => { $("clock").textContent = IOC.time(new Date()); };
   setInterval(clock, 1000); clock();
+  setInterval(() => renderFeed(), 30000); // ages ("12 phút trước") move on
 
   const map = new IOCMap.Map($("map"), outline);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
@@ -218,32 +219,55 @@
     }));
   }
 
+  // renderFeed: root-cause alerts, most severe first, one compact row each
+  // (headline; place, district and age in large type). Rows that do not fit
+  // whole are not drawn; the last row says how many more are open
+  // ("+N nữa").
   function renderFeed() {
     const all = IOC.sortAlerts([...live.alerts.values()]);
     // Alerts folded under a recorder's or district's alert are shown once,
     // under their parent's count.
     const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
+    const kids = new Map();
+    for (const a of all) if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
     $("alert-count").textContent = String(top.length);
-    if (!top.length) { $("feed").replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
-    $("feed").replaceChildren(...top.slice(0, 200).map((a) => {
-      const children = all.filter((x) => x.parent === a.id).length;
-      const place = live.deviceName(a.device), district = live.districtName(a.district);
-      const meta = place === district ? [place] : [place, district];
-      meta.push(t("raised") + " " + IOC.time(a.raised_at));
-      if (children) meta.push(`+${children} ${t("folded")}`);
-      if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
-      if (a.suppressed) meta.push(t("suppressed"));
-      if (a.flaps) meta.push(t("flapping").replace("{n}", String(a.flaps + 1)));
-      const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
-        a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
-      const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity } },
-        el("div", {}, el("span", { class: "sev", text: t(a.severity) + " · " }), el("span", { class: "msg", text: IOC.message(a) })),
-        el("div", { class: "meta", text: meta.join(" · ") }));
-      if (!a.ack && IOC.can("technician")) {
-        li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
-      }
-      return li;
-    }));
+    const feed = $("feed");
+    if (!top.length) { feed.replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
+    // More rows than a wall can hold are never drawn (60 at 4K hold ~25).
+    const rows = top.slice(0, 60).map((a) => feedRow(a, kids.get(a.id) || 0));
+    feed.replaceChildren(...rows);
+    const fits = (li) => li.offsetTop + li.offsetHeight <= feed.clientHeight + 1;
+    let shown = rows.findIndex((li) => !fits(li));
+    if (shown < 0 && top.length <= rows.length) return;
+    if (shown < 0) shown = rows.length;
+    for (const li of rows.slice(shown)) li.remove();
+    const more = el("li", { class: "more", id: "feed-more" });
+    const say = () => { more.textContent = t("more_alerts").replace("{n}", IOC.num(top.length - shown)); more.dataset.more = String(top.length - shown); };
+    say();
+    feed.append(more);
+    // the "+N" row takes a row's place when it does not fit
+    while (shown > 0 && !fits(more)) { rows[--shown].remove(); say(); }
+  }
+
+  function feedRow(a, children) {
+    const place = live.deviceName(a.device), district = live.districtName(a.district);
+    const where = place === district ? [district] : [district, place];
+    const meta = [el("span", { class: "age", text: IOC.ago(a.raised_at) }), el("span", { class: "where", text: where.join(" · ") })];
+    const notes = [];
+    if (children) notes.push(`+${children} ${t("folded")}`);
+    if (a.ack) notes.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
+    if (a.suppressed) notes.push(t("suppressed"));
+    if (a.flaps) notes.push(t("flapping").replace("{n}", String(a.flaps + 1)));
+    if (notes.length) meta.push(el("span", { class: "notes", text: notes.join(" · ") }));
+    const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
+      a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
+    const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity }, title: `${t("raised")} ${IOC.dateTime(a.raised_at)}` },
+      el("div", { class: "head" }, el("span", { class: "sev", text: t(a.severity) }), el("span", { class: "msg", text: IOC.message(a) })),
+      el("div", { class: "meta" }, ...meta));
+    if (!a.ack && IOC.can("technician")) {
+      li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
+    }
+    return li;
   }
 
   async function ack(a, button) {
