@@ -155,7 +155,7 @@ func TestWallInChromium(t *testing.T) {
 }
 
 // TestTechnicianInChromium: the technician's phone (390 px wide) lists open
-// alerts, sorts them nearest first, opens a device with its chart and
+// alerts, most severe first and nearest first within a severity, opens a device with its chart and
 // history, and resolves an alert with a note.
 func TestTechnicianInChromium(t *testing.T) {
 	if testing.Short() {
@@ -189,9 +189,12 @@ func TestTechnicianInChromium(t *testing.T) {
 	if got := first(); got != "water-rising/wl-phoyen-01" {
 		t.Errorf("by severity, first is %s; want the critical river alert", got)
 	}
-	run(t, phone, 10*time.Second, chromedp.Click("#nearest"), chromedp.WaitVisible(`#alerts li:first-child .dist`))
-	if got := first(); got != "pm25-out-of-range/aq-dinhhoa-01" {
-		t.Errorf("nearest first, first is %s; want Định Hóa's air station", got)
+	// "Nearest" orders within a severity: the critical river stays above
+	// Định Hóa's nearer minor air station, and each card says how far.
+	run(t, phone, 10*time.Second, chromedp.Click("#nearest"), chromedp.WaitVisible(`#alerts li:first-child .dist`),
+		chromedp.WaitVisible(`#alerts li[data-alert="pm25-out-of-range/aq-dinhhoa-01"] .dist`))
+	if got := first(); got != "water-rising/wl-phoyen-01" {
+		t.Errorf("nearest on, first is %s; want the critical river alert (severity first)", got)
 	}
 	if w := count(t, phone, `document.documentElement.scrollWidth`); w > 390 {
 		t.Errorf("page is %d px wide on a 390 px phone", w)

@@ -44,6 +44,16 @@ const IOC = (() => {
     if (typeof v !== "number") return String(v);
     return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: digits === undefined ? 1 : digits }).format(v);
   }
+  // ago: how long since s, the way an operator says it: "vừa xong",
+  // "12 phút trước", "3 giờ trước", "2 ngày trước" (now defaults to the
+  // page's clock).
+  function ago(s, now) {
+    const m = Math.floor(((now ? new Date(now) : new Date()) - new Date(s)) / 60000);
+    if (m < 1) return t("ago_now");
+    if (m < 60) return t("ago_min").replace("{n}", String(m));
+    if (m < 24 * 60) return t("ago_hour").replace("{n}", String(Math.floor(m / 60)));
+    return t("ago_day").replace("{n}", String(Math.floor(m / 1440)));
+  }
   // people: display names by username (GET /api/v1/province).
   let people = {};
   function setPeople(p) { people = p || {}; }
@@ -235,5 +245,5 @@ const IOC = (() => {
     };
   }
 
-  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, session: () => session };
+  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, ago, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, session: () => session };
 })();

@@ -1,6 +1,9 @@
-// The technician's phone: open alerts by district or nearest first; a
-// device's page with its last 24 h drawn and its alert history;
-// acknowledge and resolve with a note.
+// The technician's phone: open alerts folded by root cause (a recorder's
+// or district's alert first, "+N camera" under it), most severe first and,
+// within a severity, my district and the nearest first; a device's page
+// with its last 24 h drawn and its alert history; a district's page with
+// its offline devices; acknowledge, and resolve with a note after a
+// warning when the fault persists.
 "use strict";
 (async () => {
   const { t, el } = IOC;
@@ -18,6 +21,7 @@
   let district = localStorage.getItem("ioc.tech.district") || "";
   let here = null; // {lat, lon} when "nearest" is on
   function fillDistricts() {
+    $("district").setAttribute("aria-label", t("my_district"));
     $("district").replaceChildren(el("option", { value: "", text: t("all_districts") }),
       ...districts.map((d) => el("option", { value: d.id, text: d.name, selected: d.id === district })));
   }
@@ -25,18 +29,31 @@
   $("district").addEventListener("change", () => {
     district = $("district").value;
     localStorage.setItem("ioc.tech.district", district);
-    live.setFilter(district ? { districts: [district] } : {});
+    renderList();
   });
   $("nearest").addEventListener("click", () => {
     if (here) { here = null; $("nearest").setAttribute("aria-pressed", "false"); renderList(); return; }
+    if (!navigator.geolocation) { say(t("geo_unavailable"), true); return; }
     navigator.geolocation.getCurrentPosition((p) => {
       here = { lat: p.coords.latitude, lon: p.coords.longitude };
       $("nearest").setAttribute("aria-pressed", "true");
       renderList();
-    }, (e) => alert(t(e.code === 1 ? "geo_denied" : e.code === 3 ? "geo_timeout" : "geo_unavailable")), { enableHighAccuracy: true, timeout: 10000 });
+    }, (e) => say(t(e.code === 1 ? "geo_denied" : e.code === 3 ? "geo_timeout" : "geo_unavailable"), true), { enableHighAccuracy: true, timeout: 10000 });
   });
+  // say shows a short message under the bar (geolocation, commands): in the
+  // page's language, never the browser's English alert box.
+  let sayTimer = 0;
+  function say(msg, bad) {
+    $("toast").textContent = msg;
+    $("toast").dataset.kind = bad ? "error" : "ok";
+    $("toast").hidden = false;
+    clearTimeout(sayTimer);
+    sayTimer = setTimeout(() => { $("toast").hidden = true; }, 6000);
+  }
 
-  const live = new IOC.Live(district ? { districts: [district] } : {}, {
+  // The stream is the whole province: the saved district orders the list,
+  // it does not hide the device a colleague links to.
+  const live = new IOC.Live({}, {
     onSnapshot: () => route(),
     onChange: IOC.throttle(() => route(true)),
     onStatus: (c) => { $("lost").hidden = c; document.body.dataset.connected = c ? "yes" : "no"; },
@@ -56,17 +73,27 @@
     return 2 * R * Math.asin(Math.sqrt(h));
   }
 
-  function alertCard(a, withActions) {
+  // href: where an alert leads: its device's page, or its district's for a
+  // district alert ("district:dai-tu").
+  function href(a) {
+    return a.device.startsWith("district:") ? "#/district/" + encodeURIComponent(a.device.slice("district:".length))
+      : "#/device/" + encodeURIComponent(a.device);
+  }
+
+  function alertCard(a, withActions, children) {
     const dev = live.devices.get(a.device);
     const place = live.deviceName(a.device), district = live.districtName(a.district);
     const meta = place === district ? [place] : [place, district];
     meta.push(IOC.dateTime(a.raised_at));
     if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)}`);
+    if (a.flaps) meta.push(t("flapping").replace("{n}", String(a.flaps + 1)));
     const body = [el("span", { class: "msg", text: `${t(a.severity)} · ${IOC.message(a)}` }), el("span", { class: "meta", text: meta.join(" · ") })];
     if (here && dev && (dev.lat || dev.lon)) body.unshift(el("span", { class: "dist", text: `${IOC.num(km(here, dev), 1)} ${t("km")}` }));
-    const cls = "card sev-" + a.severity;
+    const cls = "card sev-" + a.severity + (a.ack ? " acked" : "");
     if (!withActions) {
-      return el("li", { dataset: { alert: a.id } }, el("a", { class: cls, href: "#/device/" + encodeURIComponent(a.device) }, ...body));
+      const li = el("li", { dataset: { alert: a.id } }, el("a", { class: cls, href: href(a) }, ...body));
+      if (children && children.length) li.append(foldedList(children));
+      return li;
     }
     const actions = el("div", { class: "actions" });
     if (IOC.can("technician")) {
@@ -76,26 +103,59 @@
     return el("li", { dataset: { alert: a.id } }, el("div", { class: cls }, ...body, actions));
   }
 
+  // foldedList: the alerts folded under a root cause, behind "+N camera"
+  // ("+N thiết bị" when they are not all cameras).
+  const opened = new Set(); // parents whose folded list is open
+  function foldedList(children) {
+    const cams = children.every((c) => { const d = live.devices.get(c.device); return d && d.kind === "camera"; });
+    const parent = children[0].parent;
+    const det = el("details", { class: "folded", open: opened.has(parent) },
+      el("summary", { text: t(cams ? "more_cameras" : "more_devices").replace("{n}", String(children.length)) }),
+      el("ol", { class: "children" }, ...IOC.sortAlerts(children).map((c) =>
+        el("li", { dataset: { alert: c.id } }, el("a", { href: href(c) },
+          el("span", { text: live.deviceName(c.device) }), el("span", { class: "meta", text: IOC.message(c) }))))));
+    det.addEventListener("toggle", () => { if (det.open) opened.add(parent); else opened.delete(parent); });
+    return det;
+  }
+
+  // order: most severe first; within a severity my district, then the
+  // nearest (when "nearest" is on), then unacknowledged, then newest.
+  const sevRank = { critical: 0, major: 1, minor: 2, info: 3 };
+  function order(list) {
+    const dist = (a) => { const dev = live.devices.get(a.device); return here && dev && (dev.lat || dev.lon) ? km(here, dev) : Infinity; };
+    const mine = (a) => (district && a.district === district ? 0 : 1);
+    return list.sort((a, b) => (sevRank[a.severity] - sevRank[b.severity]) || (mine(a) - mine(b)) ||
+      ((dist(a) - dist(b)) || 0) || ((a.ack ? 1 : 0) - (b.ack ? 1 : 0)) || (new Date(b.raised_at) - new Date(a.raised_at)));
+  }
+
   function renderList() {
-    let list = [...live.alerts.values()].filter((a) => !a.suppressed && (!district || a.district === district));
-    if (here) {
-      const d = (a) => { const dev = live.devices.get(a.device); return dev && (dev.lat || dev.lon) ? km(here, dev) : Infinity; };
-      list.sort((a, b) => d(a) - d(b));
-    } else {
-      IOC.sortAlerts(list);
+    const all = [...live.alerts.values()].filter((a) => !a.suppressed);
+    // Fold as the wall does: an alert whose parent is open is listed under
+    // it, not as a card of its own.
+    const kids = new Map();
+    const top = [];
+    for (const a of all) {
+      if (a.parent && live.alerts.has(a.parent)) {
+        if (!kids.has(a.parent)) kids.set(a.parent, []);
+        kids.get(a.parent).push(a);
+      } else top.push(a);
     }
-    $("count").textContent = String(list.length);
-    $("alerts").replaceChildren(...(list.length ? list.slice(0, 300).map((a) => alertCard(a, false)) : [el("li", { class: "empty", text: t("no_alerts") })]));
+    order(top);
+    $("count").textContent = String(top.length);
+    $("alerts").replaceChildren(...(top.length ? top.slice(0, 300).map((a) => alertCard(a, false, kids.get(a.id))) : [el("li", { class: "empty", text: t("no_alerts") })]));
   }
 
   let shown = "";
   async function route(liveOnly) {
     IOC.translate(document);
-    const m = location.hash.match(/^#\/device\/(.+)$/);
+    const m = location.hash.match(/^#\/(device|district)\/(.+)$/);
     $("list-view").hidden = !!m;
-    $("device-view").hidden = !m;
+    $("device-view").hidden = !m || m[1] !== "device";
+    $("district-view").hidden = !m || m[1] !== "district";
     if (!m) { shown = ""; renderList(); return; }
-    const id = decodeURIComponent(m[1]);
+    const id = decodeURIComponent(m[2]);
+    if (m[1] === "district") { shown = ""; renderDistrict(id); return; }
+    if (shown !== id) { fetched = null; $("dev-name").textContent = "…"; $("dev-meta").textContent = ""; delete $("dev-meta").dataset.status; }
     renderDeviceAlerts(id);
     if (liveOnly && shown === id) return;
     shown = id;
@@ -103,10 +163,30 @@
   }
   window.addEventListener("hashchange", () => route());
 
+  // renderDistrict: a district's page: its open district alert, and its
+  // devices that are offline, each leading to its own page.
+  function renderDistrict(id) {
+    $("dist-name").textContent = live.districtName(id);
+    const alerts = order([...live.alerts.values()].filter((a) => a.device === "district:" + id));
+    $("dist-alerts").replaceChildren(...(alerts.length ? alerts.map((a) => alertCard(a, true)) : [el("li", { class: "empty", text: t("no_alerts") })]));
+    const down = [...live.devices.values()].filter((d) => d.district === id && (d.status === "offline" || d.health === "down"))
+      .sort((a, b) => a.name.localeCompare(b.name, "vi"));
+    $("dist-meta").textContent = t("n_offline").replace("{n}", IOC.num(down.length));
+    $("dist-devices").replaceChildren(...(down.length ? down.map((d) => el("li", { dataset: { device: d.id } },
+      el("a", { class: "card", href: "#/device/" + encodeURIComponent(d.id) },
+        el("span", { class: "msg", text: d.name }), el("span", { class: "meta", text: `${t(d.kind)} · ${t(d.status)}` }))))
+      : [el("li", { class: "empty", text: t("no_data") })]));
+  }
+
+  // The device shown is always the one in the URL: from the live picture,
+  // or from the API when the picture does not hold it.
+  let fetched = null; // GET /api/v1/devices/{id} for the device shown
   function renderDeviceAlerts(id) {
-    const list = IOC.sortAlerts([...live.alerts.values()].filter((a) => a.device === id));
+    const d = live.devices.get(id) || (fetched && fetched.id === id ? fetched : null);
+    let list = [...live.alerts.values()].filter((a) => a.device === id);
+    if (!list.length && fetched && fetched.id === id && !live.devices.has(id)) list = fetched.active_alerts || [];
+    IOC.sortAlerts(list);
     $("dev-alerts").replaceChildren(...(list.length ? list.map((a) => alertCard(a, true)) : [el("li", { class: "empty", text: t("no_alerts") })]));
-    const d = live.devices.get(id);
     if (d) {
       $("dev-name").textContent = d.name;
       const parts = [t(d.kind), live.districtName(d.district), `${t("status")}: ${t(d.status)}`];
@@ -124,17 +204,21 @@
     $("dev-history").replaceChildren();
     try {
       const q = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
-      const [hist, alerts] = await Promise.all([
+      const [info, hist, alerts] = await Promise.all([
+        IOC.api("GET", `/api/v1/devices/${encodeURIComponent(id)}`),
         IOC.api("GET", `/api/v1/devices/${encodeURIComponent(id)}/history?${q}`),
         IOC.api("GET", `/api/v1/alerts/history?device=${encodeURIComponent(id)}&from=${encodeURIComponent(new Date(to - 7 * 24 * 3600 * 1000).toISOString())}&to=${encodeURIComponent(to.toISOString())}`),
       ]);
       if (shown !== id) return;
+      fetched = info;
+      renderDeviceAlerts(id);
       const series = hist.series.filter((s) => s.samples.length > 0).slice(0, 6);
       $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s, from, to)) : [el("p", { class: "empty", text: t("no_data") })]));
       $("dev-history").replaceChildren(...(alerts.entries.length ? alerts.entries.slice(0, 100).map((e) =>
         el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + IOC.person(e.by) : ""}${e.note ? " — " + e.note : ""}`))
         : [el("li", { class: "empty", text: t("no_data") })]));
     } catch (e) {
+      if (shown !== id) return;
       $("charts").replaceChildren(el("p", { class: "empty", text: t("failed") + ": " + e.message }));
     }
   }
@@ -143,22 +227,46 @@
     const [rule, ...dev] = a.id.split("/");
     try {
       await IOC.api("POST", `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/${op}`, { note });
+      if (op === "resolve") say(t("resolved_ok"));
       if (shown) setTimeout(() => { shown = ""; route(); }, 800); // history gains the entry
     } catch (e) {
-      alert(t("failed") + ": " + e.message);
+      say(t("failed") + ": " + e.message, true);
     }
   }
 
+  // fault: what still makes the alert true, or "" when nothing visible
+  // does (its device back online, its district's devices back).
+  function fault(a) {
+    if (a.device.startsWith("district:")) {
+      const id = a.device.slice("district:".length);
+      const n = [...live.devices.values()].filter((d) => d.district === id && d.status === "offline").length;
+      return n ? t("n_offline").replace("{n}", IOC.num(n)) : "";
+    }
+    const d = live.devices.get(a.device) || (fetched && fetched.id === a.device ? fetched : null);
+    if (!d) return "";
+    if (d.status === "offline") return t("offline");
+    if (d.health === "down") return t("down");
+    return "";
+  }
+
+  // askResolve names the alert in the dialog and, while its fault
+  // persists, asks for an explicit confirmation before the note is sent.
   let resolving = null;
   function askResolve(a) {
     resolving = a;
     $("resolve-note").value = "";
+    $("resolve-what").textContent = `${t(a.severity)} · ${IOC.message(a)} · ${live.deviceName(a.device)}`;
+    const f = fault(a);
+    $("resolve-warn").hidden = !f;
+    $("resolve-warn-text").textContent = f ? t("resolve_warn").replace("{what}", f) : "";
+    $("resolve-confirm").checked = false;
+    $("resolve-confirm").required = !!f;
     $("resolve-dialog").showModal();
   }
   $("resolve-cancel").addEventListener("click", () => $("resolve-dialog").close());
   $("resolve-form").addEventListener("submit", (ev) => {
     const note = $("resolve-note").value.trim();
-    if (!note) { ev.preventDefault(); return; }
+    if (!note || ($("resolve-confirm").required && !$("resolve-confirm").checked)) { ev.preventDefault(); return; }
     if (resolving) command(resolving, "resolve", note);
     resolving = null;
   });

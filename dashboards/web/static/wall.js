@@ -17,27 +17,63 @@
   $("logout").addEventListener("click", IOC.logout);
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); render(); renderSound(); });
 
-  let sound = localStorage.getItem("ioc.sound") === "on";
-  function renderSound() { $("sound").textContent = sound ? t("sound_on") : t("sound_off"); }
-  $("sound").addEventListener("click", () => { sound = !sound; localStorage.setItem("ioc.sound", sound ? "on" : "off"); renderSound(); if (sound) beep(); });
+  // Sound: on unless the operator turned it off. The browser may keep the
+  // AudioContext suspended until someone interacts with the page (after
+  // any reload of an unattended wall): the button then says so
+  // ("Âm thanh bị chặn — bấm để bật") and the first click or key anywhere
+  // unlocks it. body[data-sound] is "off", "on" or "blocked".
+  let sound = localStorage.getItem("ioc.sound") !== "off";
   let audio = null;
-  // beep: a short two-tone alarm made by WebAudio (no file to fetch).
-  function beep() {
-    try {
-      audio = audio || new AudioContext();
-      const now = audio.currentTime;
-      for (const [i, f] of [880, 660, 880].entries()) {
-        const o = audio.createOscillator(), g = audio.createGain();
-        o.frequency.value = f; g.gain.value = 0.2;
-        o.connect(g).connect(audio.destination);
-        o.start(now + i * 0.18); o.stop(now + i * 0.18 + 0.15);
-      }
-    } catch (e) { /* no audio device */ }
+  function audioState() {
+    if (!sound) return "off";
+    if (!audio) return "blocked";
+    return audio.state === "running" ? "on" : "blocked";
   }
+  function renderSound() {
+    const st = audioState();
+    document.body.dataset.sound = st;
+    $("sound").textContent = t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked");
+    $("sound").classList.toggle("blocked", st === "blocked");
+  }
+  function openAudio() {
+    if (audio || !sound) return;
+    try {
+      audio = new AudioContext();
+      audio.addEventListener("statechange", renderSound);
+    } catch (e) { audio = null; /* no audio device */ }
+  }
+  function unlock() {
+    openAudio();
+    if (audio && audio.state !== "running") audio.resume().then(renderSound, renderSound);
+  }
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, () => { if (sound) unlock(); }, true);
+  $("sound").addEventListener("click", () => {
+    // A click on "blocked" unlocks; on "on" it turns sound off.
+    if (audioState() === "blocked") { unlock(); renderSound(); return; }
+    sound = !sound;
+    localStorage.setItem("ioc.sound", sound ? "on" : "off");
+    if (sound) { unlock(); beep(); }
+    renderSound();
+  });
+  // beep: a short two-tone alarm made by WebAudio (no file to fetch).
+  let beeps = 0;
+  function beep() {
+    if (audioState() !== "on") return;
+    const now = audio.currentTime;
+    for (const [i, f] of [880, 660, 880].entries()) {
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = f; g.gain.value = 0.2;
+      o.connect(g).connect(audio.destination);
+      o.start(now + i * 0.18); o.stop(now + i * 0.18 + 0.15);
+    }
+    document.body.dataset.beeps = String(++beeps);
+  }
+  openAudio();
   renderSound();
 
   const clock = () => { $("clock").textContent = IOC.time(new Date()); };
   setInterval(clock, 1000); clock();
+  setInterval(() => renderFeed(), 30000); // ages ("12 phút trước") move on
 
   const map = new IOCMap.Map($("map"), outline);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
@@ -61,12 +97,46 @@
       document.body.dataset.live = ok ? "yes" : "no";
     },
     onAlert: (a, old) => {
-      // New, reopened or renotified critical alert: sound once.
+      // New, reopened or renotified critical alert: the banner, and a beep
+      // at once (the alarm then repeats while it stays unacknowledged).
       const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;
-      if (sound && fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) beep();
+      if (fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) {
+        announce(a);
+        beep();
+      }
     },
   });
   window.iocLive = live; // for tests and the console
+
+  // The banner: a full-width strip across the top of the wall that pulses
+  // white and red (a strong luminance change, seen from the side of the
+  // eye) for 10 s and then stays red until someone presses "Đã thấy" or
+  // the alert is acknowledged or closed.
+  let bannerAlert = null;
+  function announce(a) {
+    bannerAlert = a.id;
+    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+    $("banner").dataset.alert = a.id;
+    $("banner").hidden = false;
+    // restart the pulse for each new alert
+    $("banner").classList.remove("pulse"); void $("banner").offsetWidth; $("banner").classList.add("pulse");
+  }
+  function renderBanner() {
+    if (!bannerAlert) return;
+    const a = live.alerts.get(bannerAlert);
+    if (!a || a.ack || a.suppressed) { bannerAlert = null; $("banner").hidden = true; }
+  }
+  $("banner-seen").addEventListener("click", () => { bannerAlert = null; $("banner").hidden = true; });
+
+  // The alarm repeats every 4 s while a critical root-cause alert is open
+  // and unacknowledged; body[data-alarm] says whether it is armed.
+  function alarming() {
+    for (const a of live.alerts.values()) {
+      if (a.severity === "critical" && !a.ack && !a.suppressed && (!a.parent || !live.alerts.has(a.parent))) return true;
+    }
+    return false;
+  }
+  setInterval(() => { if (alarming()) beep(); }, 4000);
 
   function notice(msg) {
     $("notice").textContent = msg;
@@ -76,6 +146,9 @@
 
   function render() {
     IOC.translate(document);
+    renderBanner();
+    document.body.dataset.alarm = alarming() ? "yes" : "no";
+    renderSound();
     renderSummary();
     const devices = [...live.devices.values()];
     map.update(devices, healthClass);
@@ -146,32 +219,55 @@
     }));
   }
 
+  // renderFeed: root-cause alerts, most severe first, one compact row each
+  // (headline; place, district and age in large type). Rows that do not fit
+  // whole are not drawn; the last row says how many more are open
+  // ("+N nữa").
   function renderFeed() {
     const all = IOC.sortAlerts([...live.alerts.values()]);
     // Alerts folded under a recorder's or district's alert are shown once,
     // under their parent's count.
     const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
+    const kids = new Map();
+    for (const a of all) if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
     $("alert-count").textContent = String(top.length);
-    if (!top.length) { $("feed").replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
-    $("feed").replaceChildren(...top.slice(0, 200).map((a) => {
-      const children = all.filter((x) => x.parent === a.id).length;
-      const place = live.deviceName(a.device), district = live.districtName(a.district);
-      const meta = place === district ? [place] : [place, district];
-      meta.push(t("raised") + " " + IOC.time(a.raised_at));
-      if (children) meta.push(`+${children} ${t("folded")}`);
-      if (a.ack) meta.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
-      if (a.suppressed) meta.push(t("suppressed"));
-      if (a.flaps) meta.push(t("flapping").replace("{n}", String(a.flaps + 1)));
-      const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
-        a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
-      const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity } },
-        el("div", {}, el("span", { class: "sev", text: t(a.severity) + " · " }), el("span", { class: "msg", text: IOC.message(a) })),
-        el("div", { class: "meta", text: meta.join(" · ") }));
-      if (!a.ack && IOC.can("technician")) {
-        li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
-      }
-      return li;
-    }));
+    const feed = $("feed");
+    if (!top.length) { feed.replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
+    // More rows than a wall can hold are never drawn (60 at 4K hold ~25).
+    const rows = top.slice(0, 60).map((a) => feedRow(a, kids.get(a.id) || 0));
+    feed.replaceChildren(...rows);
+    const fits = (li) => li.offsetTop + li.offsetHeight <= feed.clientHeight + 1;
+    let shown = rows.findIndex((li) => !fits(li));
+    if (shown < 0 && top.length <= rows.length) return;
+    if (shown < 0) shown = rows.length;
+    for (const li of rows.slice(shown)) li.remove();
+    const more = el("li", { class: "more", id: "feed-more" });
+    const say = () => { more.textContent = t("more_alerts").replace("{n}", IOC.num(top.length - shown)); more.dataset.more = String(top.length - shown); };
+    say();
+    feed.append(more);
+    // the "+N" row takes a row's place when it does not fit
+    while (shown > 0 && !fits(more)) { rows[--shown].remove(); say(); }
+  }
+
+  function feedRow(a, children) {
+    const place = live.deviceName(a.device), district = live.districtName(a.district);
+    const where = place === district ? [district] : [district, place];
+    const meta = [el("span", { class: "age", text: IOC.ago(a.raised_at) }), el("span", { class: "where", text: where.join(" · ") })];
+    const notes = [];
+    if (children) notes.push(`+${children} ${t("folded")}`);
+    if (a.ack) notes.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
+    if (a.suppressed) notes.push(t("suppressed"));
+    if (a.flaps) notes.push(t("flapping").replace("{n}", String(a.flaps + 1)));
+    if (notes.length) meta.push(el("span", { class: "notes", text: notes.join(" · ") }));
+    const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
+      a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
+    const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity }, title: `${t("raised")} ${IOC.dateTime(a.raised_at)}` },
+      el("div", { class: "head" }, el("span", { class: "sev", text: t(a.severity) }), el("span", { class: "msg", text: IOC.message(a) })),
+      el("div", { class: "meta" }, ...meta));
+    if (!a.ack && IOC.can("technician")) {
+      li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
+    }
+    return li;
   }
 
   async function ack(a, button) {
