@@ -157,18 +157,38 @@ func (s *stateDB) replaceWindows(ctx context.Context, ws []alert.Window) error {
 // saveWindows writes condition windows as they changed, in order: a
 // window with a zero Since has closed.
 func saveWindows(ctx context.Context, tx *sql.Tx, ws []alert.Window) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	// Only a window's last change in the group matters: a reading that
+	// hovers around a threshold opens and closes it many times per flush.
+	last := make(map[string]int, len(ws))
+	for i := range ws {
+		last[ws[i].ID()] = i
+	}
+	del, err := tx.PrepareContext(ctx, `DELETE FROM windows WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("alert state: windows: %w", err)
+	}
+	defer del.Close()
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO windows (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`)
+	if err != nil {
+		return fmt.Errorf("alert state: windows: %w", err)
+	}
+	defer upsert.Close()
 	for i := range ws {
 		w := &ws[i]
+		id := w.ID()
+		if last[id] != i {
+			continue
+		}
 		var err error
 		if w.Since.IsZero() {
-			_, err = tx.ExecContext(ctx, `DELETE FROM windows WHERE id = ?`, w.ID())
+			_, err = del.ExecContext(ctx, id)
+		} else if b, jerr := json.Marshal(w); jerr != nil { // a value JSON cannot hold (NaN): the window restarts after a restart
+			_, err = del.ExecContext(ctx, id)
 		} else {
-			b, jerr := json.Marshal(w)
-			if jerr != nil { // a value JSON cannot hold (NaN): the window restarts after a restart
-				_, err = tx.ExecContext(ctx, `DELETE FROM windows WHERE id = ?`, w.ID())
-			} else {
-				_, err = tx.ExecContext(ctx, `INSERT INTO windows (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`, w.ID(), b)
-			}
+			_, err = upsert.ExecContext(ctx, id, b)
 		}
 		if err != nil {
 			return fmt.Errorf("alert state: windows: %w", err)

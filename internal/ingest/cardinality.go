@@ -4,7 +4,7 @@ import (
 	"hash/maphash"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 )
@@ -21,7 +21,8 @@ type cardinality struct {
 	seed            maphash.Seed
 	// Devices' windows: an LRU so that devices invented under
 	// accept_unknown cannot grow it; a forgotten device starts afresh.
-	devices      *lru.Cache[string, *seriesWindow]
+	// The unlocked LRU: only the batcher goroutine uses it.
+	devices      *simplelru.LRU[string, *seriesWindow]
 	measurements map[string]map[string]struct{} // integrator → names seen
 	fresh        map[uint64]struct{}            // scratch: a message's series new this hour
 }
@@ -36,7 +37,7 @@ type seriesWindow struct {
 const maxTrackedDevices = 100_000
 
 func newCardinality(maxSeries, maxMeasurements int) *cardinality {
-	devices, _ := lru.New[string, *seriesWindow](maxTrackedDevices) // size is positive
+	devices, _ := simplelru.NewLRU[string, *seriesWindow](maxTrackedDevices, nil) // size is positive
 	return &cardinality{
 		maxSeries:       maxSeries,
 		maxMeasurements: maxMeasurements,
@@ -67,8 +68,8 @@ func (c *cardinality) admit(integrator, device string, pts []point.Point, now ti
 	}
 
 	hour := now.Unix() / 3600
-	w, ok := c.devices.Get(device)
-	if !ok || w.hour != hour {
+	w, known := c.devices.Get(device)
+	if !known || w.hour != hour {
 		if w == nil {
 			w = &seriesWindow{}
 		}
@@ -92,7 +93,9 @@ func (c *cardinality) admit(integrator, device string, pts []point.Point, now ti
 	for h := range fresh {
 		w.series[h] = struct{}{}
 	}
-	c.devices.Add(device, w)
+	if !known { // Get has already moved a known device to the front
+		c.devices.Add(device, w)
+	}
 	if len(newNames) > 0 {
 		if seen == nil {
 			seen = map[string]struct{}{}
