@@ -409,7 +409,9 @@ func TestExternalBrokerRetainedStoredOnce(t *testing.T) {
 	if n := count(st, `state="offline"`); n != 1 {
 		t.Errorf("the retained offline status is stored %d times, want once", n)
 	}
-	if got := metric(t, ing.HTTP, "ioc_ingest_retained_replays_skipped_total"); got != 1 {
-		t.Errorf("retained replays skipped: %v, want 1", got)
+	// Mosquitto replays a retained message on every SUBSCRIBE of its filter,
+	// and a resumed session may see more than one: each is skipped.
+	if got := metric(t, ing.HTTP, "ioc_ingest_retained_replays_skipped_total"); got < 1 {
+		t.Errorf("retained replays skipped: %v, want at least 1", got)
 	}
 }
