@@ -80,6 +80,7 @@
   const sevs = ["critical", "major", "minor", "info"];
   const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || "unknown");
 
+  let sync = { ok: true, since: null }; // the server's picture follows the broker
   const live = new IOC.Live({}, {
     onSnapshot: () => render(),
     onChange: IOC.throttle(() => render()),
@@ -91,8 +92,8 @@
     onLagging: () => notice(t("lagging")),
     onSync: (ok, since) => {
       // The server lost the broker: what is shown is as of `since`.
-      $("stale").hidden = ok;
-      $("stale").textContent = ok ? "" : t("stale").replace("{time}", since ? IOC.time(since) : "…");
+      sync = { ok, since };
+      renderStale();
       $("conn").classList.toggle("stale", !ok);
       document.body.dataset.live = ok ? "yes" : "no";
     },
@@ -108,6 +109,13 @@
   });
   window.iocLive = live; // for tests and the console
 
+  // renderStale says since when the picture is stale, in the current
+  // language (called on every render, so a language switch reaches it).
+  function renderStale() {
+    $("stale").hidden = sync.ok;
+    $("stale").textContent = sync.ok ? "" : t("stale").replace("{time}", sync.since ? IOC.time(sync.since) : "…");
+  }
+
   // The banner: a full-width strip across the top of the wall that pulses
   // white and red (a strong luminance change, seen from the side of the
   // eye) for 10 s and then stays red until someone presses "Đã thấy" or
@@ -115,16 +123,22 @@
   let bannerAlert = null;
   function announce(a) {
     bannerAlert = a.id;
-    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+    bannerText(a);
     $("banner").dataset.alert = a.id;
     $("banner").hidden = false;
     // restart the pulse for each new alert
     $("banner").classList.remove("pulse"); void $("banner").offsetWidth; $("banner").classList.add("pulse");
   }
+  // bannerText is set on every render, so a language switch reaches it.
+  function bannerText(a) {
+    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+  }
   function renderBanner() {
+    renderStale();
     if (!bannerAlert) return;
     const a = live.alerts.get(bannerAlert);
-    if (!a || a.ack || a.suppressed) { bannerAlert = null; $("banner").hidden = true; }
+    if (!a || a.ack || a.suppressed) { bannerAlert = null; $("banner").hidden = true; return; }
+    bannerText(a);
   }
   $("banner-seen").addEventListener("click", () => { bannerAlert = null; $("banner").hidden = true; });
 
