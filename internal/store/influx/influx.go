@@ -153,10 +153,10 @@ func classify(err error) error {
 // Query implements store.Store with a Flux range query.
 func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error) {
 	var flux strings.Builder
-	fmt.Fprintf(&flux, "from(bucket: %q)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %q",
-		s.bucket, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano), q.Device)
+	fmt.Fprintf(&flux, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %s",
+		fluxString(s.bucket), q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano), fluxString(q.Device))
 	if q.Measurement != "" {
-		fmt.Fprintf(&flux, " and r._measurement == %q", q.Measurement)
+		fmt.Fprintf(&flux, " and r._measurement == %s", fluxString(q.Measurement))
 	}
 	flux.WriteString(")")
 	res, err := s.query.Query(ctx, flux.String())
@@ -218,10 +218,10 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 	// InfluxDB 1.8's Flux includes the stop instant; the contract excludes it.
 	stop := q.To.Add(-time.Nanosecond)
 	var sel strings.Builder
-	fmt.Fprintf(&sel, "from(bucket: %q)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %q",
-		s.bucket, q.From.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), q.Device)
+	fmt.Fprintf(&sel, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %s",
+		fluxString(s.bucket), q.From.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), fluxString(q.Device))
 	if q.Measurement != "" {
-		fmt.Fprintf(&sel, " and r._measurement == %q", q.Measurement)
+		fmt.Fprintf(&sel, " and r._measurement == %s", fluxString(q.Measurement))
 	}
 	sel.WriteString(")")
 
@@ -247,7 +247,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 	}
 	var cond []string
 	for k := range numeric {
-		cond = append(cond, fmt.Sprintf("(r._measurement == %q and r._field == %q)", k.m, k.f))
+		cond = append(cond, fmt.Sprintf("(r._measurement == %s and r._field == %s)", fluxString(k.m), fluxString(k.f)))
 	}
 	sort.Strings(cond)
 	flux := fmt.Sprintf("%s\n  |> filter(fn: (r) => %s)\n  |> toFloat()\n  |> group(columns: [\"_measurement\", \"_field\"])"+
@@ -330,4 +330,27 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.client.Close()
 	return nil
+}
+
+// fluxString quotes s as a Flux string literal. Go's %q is not one: Flux
+// interpolates ${...} inside string literals, so a measurement or device
+// name from a request could run an expression; and Go's \x/\u escapes are
+// not Flux's. Backslash, double quote and dollar are escaped; control
+// characters are dropped (no name the server stores contains one).
+func fluxString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '"' || r == '$':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
