@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
 // chromeAsShipped is a headless Chromium with its default autoplay policy
@@ -19,21 +19,7 @@ import (
 // a wall after a reload.
 func chromeAsShipped(t *testing.T, w, h int) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: scripts/test installs Debian's chromium package")
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.WindowSize(w, h), chromedp.UserDataDir(t.TempDir()))
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	t.Cleanup(func() { cancel(); cancelA() })
-	// The first Run starts the browser, tied to ctx itself (not a timeout).
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return ctx
+	return testenv.ChromeWith(t, w, h, testenv.ChromeOptions{DefaultAutoplay: true})
 }
 
 // luminance is the WCAG relative luminance of "rgb(r, g, b)".

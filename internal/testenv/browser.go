@@ -26,11 +26,31 @@ func Artifacts(t TB, root string) string {
 
 // Chrome starts a headless Chromium (Debian's, installed by scripts/test)
 // with a window of w×h and returns a tab's context; it stops with the test.
+// Pages may play sound without a gesture; ChromeWith can keep Chromium's
+// default autoplay policy.
 func Chrome(t TB, w, h int) context.Context {
+	t.Helper()
+	return ChromeWith(t, w, h, ChromeOptions{})
+}
+
+// ChromeOptions change how Chrome starts the browser.
+type ChromeOptions struct {
+	// DefaultAutoplay keeps Chromium's autoplay policy: an AudioContext
+	// made before anyone touched the page stays suspended, as on a wall
+	// after a reload.
+	DefaultAutoplay bool
+}
+
+// ChromeWith is Chrome with options.
+func ChromeWith(t TB, w, h int, o ChromeOptions) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium not found: scripts/test installs Debian's chromium package")
+	}
+	profile, err := os.MkdirTemp("", "ioc-chromium-")
+	if err != nil {
+		t.Fatal(err)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
@@ -40,15 +60,30 @@ func Chrome(t TB, w, h int) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.WindowSize(w, h),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
+	}
+	if !o.DefaultAutoplay {
+		opts = append(opts, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	// chromedp reports CDP events it does not know (newer Chromium) from
 	// its own goroutines, possibly after the test ends: not test output.
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	t.Cleanup(func() { cancel(); cancelA() })
+	t.Cleanup(func() {
+		cancel()
+		cancelA()
+		// Chromium's helper processes may still write to the profile for
+		// a moment after the browser exits (t.TempDir's cleanup reported
+		// "directory not empty"): remove it once they are done.
+		for range 50 {
+			if err := os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	// The first Run starts the browser, tied to ctx itself (not a timeout).
 	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
