@@ -246,7 +246,7 @@ func New(c Config, d Deps) (*Broker, error) {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}
 	}
-	if err := s.AddListener(newListener("tcp", c.Listen, nil, guard)); err != nil {
+	if err := s.AddListener(newListener("tcp", c.Listen, nil, guard, b.disconnectListener)); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.Listen, err)
 	}
 	if c.TLSListen != "" {
@@ -254,7 +254,7 @@ func New(c Config, d Deps) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.AddListener(newListener("tls", c.TLSListen, tc, guard)); err != nil {
+		if err := s.AddListener(newListener("tls", c.TLSListen, tc, guard, b.disconnectListener)); err != nil {
 			return nil, fmt.Errorf("broker: TLS listen on %s: %w", c.TLSListen, err)
 		}
 	}
@@ -281,6 +281,16 @@ func (b *Broker) SetAccess(p *access.Policy) {
 
 // Close disconnects clients and stops listening.
 func (b *Broker) Close() error { return b.s.Close() }
+
+// disconnectListener tells each client attached through the listener id
+// that the server is shutting down and ends its connection.
+func (b *Broker) disconnectListener(id string) {
+	for _, cl := range b.s.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			_ = b.s.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+}
 
 // Publish sends a message from the server itself (rejection reports).
 func (b *Broker) Publish(topic string, qos byte, retain bool, payload []byte) error {

@@ -25,6 +25,9 @@ type listener struct {
 	tlsConfig   *tls.Config
 	guard       *connGuard
 	log         *slog.Logger
+	// disconnect ends the sessions of this listener's attached clients
+	// (see Close).
+	disconnect func(listenerID string)
 
 	ln     net.Listener
 	mu     sync.Mutex
@@ -35,8 +38,8 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(id, address string, tc *tls.Config, g *connGuard) *listener {
-	return &listener{id: id, address: address, tlsConfig: tc, guard: g, conns: map[net.Conn]struct{}{}}
+func newListener(id, address string, tc *tls.Config, g *connGuard, disconnect func(listenerID string)) *listener {
+	return &listener{id: id, address: address, tlsConfig: tc, guard: g, disconnect: disconnect, conns: map[net.Conn]struct{}{}}
 }
 
 func (l *listener) ID() string      { return l.id }
@@ -103,10 +106,16 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting, disconnects this listener's clients (closeClients
+// Close stops accepting, disconnects this listener's clients (l.disconnect
 // for those attached, closing the socket of any still connecting) and
 // waits for their goroutines.
-func (l *listener) Close(closeClients listeners.CloseFn) {
+//
+// mochi's own CloseFn is not called: it reaches Clients.GetByListener,
+// which takes the clients' read lock twice (mochi-mqtt/server#488), so a
+// client connecting or disconnecting during shutdown queues a writer
+// between the two and the broker deadlocks. l.disconnect reads the clients
+// under one lock.
+func (l *listener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -117,7 +126,9 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	if l.ln != nil {
 		l.ln.Close()
 	}
-	closeClients(l.id)
+	if l.disconnect != nil {
+		l.disconnect(l.id)
+	}
 	l.mu.Lock()
 	for c := range l.conns {
 		c.Close()
