@@ -31,6 +31,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,8 +230,8 @@ func New(c Config, d Deps) (*Broker, error) {
 	if err := s.AddHook(b.retain, nil); err != nil {
 		return nil, fmt.Errorf("broker: retain hook: %w", err)
 	}
-	if err := s.AddHook(&limitsHook{maxPacket: caps.MaximumPacketSize}, nil); err != nil {
-		return nil, fmt.Errorf("broker: limits hook: %w", err)
+	if err := s.AddHook(&connackHook{maxPacket: caps.MaximumPacketSize}, nil); err != nil {
+		return nil, fmt.Errorf("broker: connack hook: %w", err)
 	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: drop hook: %w", err)
@@ -427,24 +428,68 @@ func (h *intakeHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	}
 }
 
-// limitsHook advertises in an MQTT 5 CONNACK what the broker restricts
-// beyond mochi's own properties: the Maximum Packet Size (mochi enforces
-// it but does not say so). Maximum QoS is 2, which the absence of the
-// property means.
-type limitsHook struct {
+// connackHook acts as a CONNACK is sent. It advertises in an MQTT 5
+// CONNACK what the broker restricts beyond mochi's own properties: the
+// Maximum Packet Size (mochi enforces it but does not say so); Maximum QoS
+// is 2, which the absence of the property means. And when a session is
+// resumed it puts the session's queued messages in the order they were
+// queued (orderInflight) before mochi resends them.
+type connackHook struct {
 	mqtt.HookBase
 	maxPacket uint32
 }
 
-func (h *limitsHook) ID() string { return "ioc-limits" }
+func (h *connackHook) ID() string { return "ioc-connack" }
 
-func (h *limitsHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+func (h *connackHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
 
-func (h *limitsHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion == 5 && pk.ReasonCode == 0 {
+func (h *connackHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
+		return pk
+	}
+	if cl.Properties.ProtocolVersion == 5 {
 		pk.Properties.MaximumPacketSize = h.maxPacket
 	}
+	if pk.SessionPresent {
+		orderInflight(cl.State.Inflight)
+	}
 	return pk
+}
+
+// orderInflight makes mochi resend a resumed session's messages in the
+// order they were queued, as MQTT-4.6.0-6 requires. mochi sorts them by
+// uint16(Created), the second each was queued, with an unstable sort, so
+// messages queued within one second came back in random order (the Go
+// paho "offline queueing" conformance scenario saw 2 before 0 and 1).
+// Packet ids are handed out in queue order, wrapping at 65535: sorted by
+// id and started after the largest gap (where they wrapped), they are the
+// queue order, which Created is rewritten to carry. The new values end at
+// the oldest original second, so no message expires later than it would
+// have, and only seconds earlier.
+func orderInflight(in *mqtt.Inflight) {
+	pks := in.GetAll(false)
+	n := len(pks)
+	if n < 2 || n > 1<<16 {
+		return
+	}
+	slices.SortFunc(pks, func(a, b packets.Packet) int { return cmp.Compare(a.PacketID, b.PacketID) })
+	start, gap := 0, int(pks[0].PacketID)+1<<16-int(pks[n-1].PacketID)
+	oldest := pks[0].Created
+	for i := 1; i < n; i++ {
+		if d := int(pks[i].PacketID) - int(pks[i-1].PacketID); d > gap {
+			start, gap = i, d
+		}
+		oldest = min(oldest, pks[i].Created)
+	}
+	top := oldest
+	if int(uint16(top)) < n-1 { // the run would wrap in uint16: end it below the wrap
+		top -= int64(uint16(top)) + 1
+	}
+	for k := range n {
+		pk := pks[(start+k)%n]
+		pk.Created = top - int64(n-1-k)
+		in.Set(pk)
+	}
 }
 
 // dropHook counts messages mochi had to drop.

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,7 @@ type connectParams struct {
 	willTopic, willBody  string
 	willRetain           bool
 	sessionExpirySeconds uint32
+	keepalive            uint16 // seconds; 30 when zero
 }
 
 // rawConnect dials addr, sends the CONNECT and returns the connection and
@@ -50,7 +52,7 @@ func rawConnack(t testing.TB, addr string, p connectParams) (*rawConn, packets.P
 	rc := &rawConn{c: c, r: bufio.NewReader(c), v: p.v}
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: p.v}
 	pk.Connect = packets.ConnectParams{
-		ProtocolName: []byte("MQTT"), ClientIdentifier: p.id, Clean: p.clean, Keepalive: 30,
+		ProtocolName: []byte("MQTT"), ClientIdentifier: p.id, Clean: p.clean, Keepalive: cmp.Or(p.keepalive, 30),
 		Username: []byte(p.user), UsernameFlag: p.user != "", Password: []byte(p.pass), PasswordFlag: p.pass != "",
 	}
 	if p.willTopic != "" {
