@@ -234,31 +234,35 @@ func TestConformanceScenarios(t *testing.T) {
 }
 
 // TestConformancePythonPaho runs the same core scenarios with Debian's
-// Python paho client (python3-paho-mqtt, installed by scripts/test).
+// Python paho client (python3-paho-mqtt, installed by scripts/test), at
+// MQTT 3.1.1 and 5.
 func TestConformancePythonPaho(t *testing.T) {
 	if _, err := exec.Command("/usr/bin/python3", "-c", "import paho.mqtt.client").CombinedOutput(); err != nil {
 		t.Fatalf("Debian's python3-paho-mqtt is needed (scripts/test installs it): %v", err)
 	}
-	for name, addr := range conformanceBrokers(t) {
-		t.Run(name, func(t *testing.T) {
-			host, port, _ := strings.Cut(addr, ":")
-			out, err := exec.Command("/usr/bin/python3", "testdata/conformance.py", host, port).CombinedOutput()
-			t.Logf("%s", out)
-			passed := 0
-			for line := range strings.Lines(string(out)) {
-				scenario, failed := strings.CutPrefix(strings.TrimSpace(line), "FAIL ")
-				if !failed {
-					passed += strings.Count(line, "PASS ")
-					continue
+	brokers := conformanceBrokers(t)
+	for _, v := range []string{"3.1.1", "5"} {
+		for name, addr := range brokers {
+			t.Run(v+"/"+name, func(t *testing.T) {
+				host, port, _ := strings.Cut(addr, ":")
+				out, err := exec.Command("/usr/bin/python3", "testdata/conformance.py", host, port, v).CombinedOutput()
+				t.Logf("%s", out)
+				passed := 0
+				for line := range strings.Lines(string(out)) {
+					scenario, failed := strings.CutPrefix(strings.TrimSpace(line), "FAIL ")
+					if !failed {
+						passed += strings.Count(line, "PASS ")
+						continue
+					}
+					scenario, _, _ = strings.Cut(scenario, ":")
+					if _, known := knownDeviations[name+"/"+scenario]; !known {
+						t.Errorf("python paho: %s", line)
+					}
 				}
-				scenario, _, _ = strings.Cut(scenario, ":")
-				if _, known := knownDeviations[name+"/"+scenario]; !known {
-					t.Errorf("python paho: %s", line)
+				if err != nil && passed == 0 {
+					t.Errorf("python paho: %v", err)
 				}
-			}
-			if err != nil && passed == 0 {
-				t.Errorf("python paho: %v", err)
-			}
-		})
+			})
+		}
 	}
 }

@@ -1,23 +1,34 @@
-"""Conformance scenarios with Debian's python3-paho-mqtt (1.6), MQTT 3.1.1.
+"""Conformance scenarios with Debian's python3-paho-mqtt (1.6).
 
-Usage: python3 conformance.py HOST PORT. Prints one line per scenario and
-exits 1 if any failed. Every wait is bounded (10 s).
+Usage: python3 conformance.py HOST PORT [3.1.1|5]. Prints one line per
+scenario and exits 1 if any failed. Every wait is bounded (10 s).
 """
 import queue
 import sys
 import uuid
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
+V5 = len(sys.argv) > 3 and sys.argv[3] == "5"
 RUN = uuid.uuid4().hex[:8]
 
 
 def client(cid, clean=True):
     q = queue.Queue()
-    c = mqtt.Client(client_id=f"py-{cid}-{RUN}", clean_session=clean, protocol=mqtt.MQTTv311)
+    cid = f"py{'5' if V5 else '3'}-{cid}-{RUN}"
+    if V5:
+        c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0 if clean else 300
+        connect = lambda: c.connect(HOST, PORT, keepalive=30, clean_start=clean, properties=props)
+    else:
+        c = mqtt.Client(client_id=cid, clean_session=clean, protocol=mqtt.MQTTv311)
+        connect = lambda: c.connect(HOST, PORT, keepalive=30)
     c.on_message = lambda _c, _u, m: q.put(m)
-    c.connect(HOST, PORT, keepalive=30)
+    connect()
     c.loop_start()
     return c, q
 
@@ -86,7 +97,7 @@ def unsubscribe():
     sub(c, t, 1)
     sub(c, t + "/end", 1)
     rc, _ = c.unsubscribe(t)
-    assert rc == mqtt.MQTT_ERR_SUCCESS
+    assert rc == mqtt.MQTT_ERR_SUCCESS, rc
     wait(c.publish(t, b"after", qos=1))
     wait(c.publish(t + "/end", b"", qos=1))
     got = until(q, t + "/end")
