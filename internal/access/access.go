@@ -306,6 +306,24 @@ func (a *Account) CanPublish(topic string) bool {
 	return false
 }
 
+// OwnsMalformed reports whether topic, one a may not publish, is still
+// under the account's own device-data prefix (ioc/v1/<integrator>/ for an
+// integrator, ioc/v1/<integrator>/<device>/ for a device), so that it can
+// only be a malformed device topic of its own: the broker lets it through
+// to ingest, which refuses it as bad_topic on the integrator's _errors
+// topic, instead of dropping the client as for a foreign topic. The
+// _errors topic itself stays refused.
+func (a *Account) OwnsMalformed(topic string) bool {
+	if !validTopic(topic) || !a.SendsDeviceData() {
+		return false
+	}
+	prefix := "ioc/v1/" + a.Integrator + "/"
+	if a.Role == RoleDevice {
+		prefix += a.Device + "/"
+	}
+	return strings.HasPrefix(topic, prefix) && topic != "ioc/v1/"+a.Integrator+"/_errors"
+}
+
 // SendsDeviceData reports whether a is a device's or integrator's account:
 // the only ones whose data ingest takes.
 func (a *Account) SendsDeviceData() bool {

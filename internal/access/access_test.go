@@ -79,6 +79,22 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("%s CanPublish(%q) = %v, want %v", a.Username, topic, got, want)
 		}
 	}
+	malformed := func(a *Account, topic string, want bool) {
+		t.Helper()
+		if got := a.OwnsMalformed(topic); got != want {
+			t.Errorf("%s OwnsMalformed(%q) = %v, want %v", a.Username, topic, got, want)
+		}
+	}
+	malformed(acme, "ioc/v1/acme/cam-01/status/x", true)
+	malformed(acme, "ioc/v1/acme/x", true)
+	malformed(acme, "ioc/v1/acme/_errors", false)
+	malformed(acme, "ioc/v1/acme/+/status", false)
+	malformed(acme, "ioc/v1/other/cam-01/status/x", false)
+	malformed(acme, "ioc/v1/acmex/y", false)
+	malformed(cam, "ioc/v1/acme/cam-01/status/x", true)
+	malformed(cam, "ioc/v1/acme/cam-02/status/x", false)
+	malformed(srv, "ioc/v1/acme/cam-01/status/x", false)
+	malformed(web, "ioc/v1/acme/cam-01/status/x", false)
 	sub := func(a *Account, filter string, want bool) {
 		t.Helper()
 		if got := a.CanSubscribe(filter); got != want {

@@ -552,7 +552,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	a, ok := policy.Account(string(cl.Properties.Username))
 	if write {
-		if ok && a.CanPublish(topic) {
+		if ok && (a.CanPublish(topic) || a.OwnsMalformed(topic)) {
 			return true
 		}
 		h.refused.WithLabelValues("publish").Inc()
