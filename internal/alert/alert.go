@@ -21,27 +21,31 @@ import (
 )
 
 // State of an alert.
+type State string
+
 const (
-	Active   = "active"
-	Resolved = "resolved"
+	Active   State = "active"
+	Resolved State = "resolved"
 )
 
-// Transition kinds.
+// TransitionKind is what a Transition did.
+type TransitionKind string
+
 const (
-	Raised       = "raised"
-	Updated      = "updated"
-	Reopened     = "reopened" // raised again within the flap window: the same alert, Flaps+1
-	Renotified   = "renotified"
-	Acked        = "acked"
-	Cleared      = "resolved"
-	Folded       = "folded"       // now shown under Parent (its NVR, gateway or district is down)
-	Surfaced     = "surfaced"     // its parent came back but it is still down: shown on its own
-	Suppressed   = "suppressed"   // its device or district went into maintenance
-	Unsuppressed = "unsuppressed" // maintenance ended while it is still active
+	Raised       TransitionKind = "raised"
+	Updated      TransitionKind = "updated"
+	Reopened     TransitionKind = "reopened" // raised again within the flap window: the same alert, Flaps+1
+	Renotified   TransitionKind = "renotified"
+	Acked        TransitionKind = "acked"
+	Cleared      TransitionKind = "resolved"
+	Folded       TransitionKind = "folded"       // now shown under Parent (its NVR, gateway or district is down)
+	Surfaced     TransitionKind = "surfaced"     // its parent came back but it is still down: shown on its own
+	Suppressed   TransitionKind = "suppressed"   // its device or district went into maintenance
+	Unsuppressed TransitionKind = "unsuppressed" // maintenance ended while it is still active
 
 	// Maintenance transitions carry Maintenance, not Alert.
-	MaintenanceStarted = "maintenance_started"
-	MaintenanceEnded   = "maintenance_ended"
+	MaintenanceStarted TransitionKind = "maintenance_started"
+	MaintenanceEnded   TransitionKind = "maintenance_ended"
 )
 
 // Ack records who acknowledged an alert.
@@ -64,7 +68,7 @@ type Alert struct {
 	DeviceKind registry.Kind     `json:"device_kind"`
 	District   string            `json:"district"`
 	Severity   Severity          `json:"severity"`
-	State      string            `json:"state"`
+	State      State             `json:"state"`
 	Value      any               `json:"value"`
 	Message    map[string]string `json:"message"` // "vi", "en"
 	RaisedAt   time.Time         `json:"raised_at"`
@@ -108,7 +112,7 @@ const DistrictKind registry.Kind = "district"
 // Transition is one change of one alert (Alert is a copy after the change),
 // or of a maintenance window (Maintenance).
 type Transition struct {
-	Kind        string
+	Kind        TransitionKind
 	At          time.Time
 	Alert       Alert
 	Maintenance *Maintenance
