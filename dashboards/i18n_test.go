@@ -98,9 +98,9 @@ func TestDictionariesCoverEverything(t *testing.T) {
 		need = append(need, string(k))
 	}
 	need = append(need, "online", "offline", "unknown", "ok", "degraded", "down", "maintenance")
-	for _, tr := range []string{alert.Raised, alert.Updated, alert.Reopened, alert.Renotified, alert.Acked, alert.Cleared,
+	for _, tr := range []alert.TransitionKind{alert.Raised, alert.Updated, alert.Reopened, alert.Renotified, alert.Acked, alert.Cleared,
 		alert.Folded, alert.Surfaced, alert.Suppressed, alert.Unsuppressed} {
-		need = append(need, "transition_"+tr)
+		need = append(need, "transition_"+string(tr))
 	}
 	for _, s := range []alert.Severity{alert.Critical, alert.Major, alert.Minor, alert.Info} {
 		need = append(need, string(s))

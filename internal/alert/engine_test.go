@@ -84,7 +84,7 @@ func (r *rig) expect(want ...string) []Transition {
 	r.t.Helper()
 	var got []string
 	for _, tr := range r.log {
-		got = append(got, tr.Kind+" "+tr.Alert.ID)
+		got = append(got, string(tr.Kind)+" "+tr.Alert.ID)
 	}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		r.t.Fatalf("at +%s transitions\n got [%s]\nwant [%s]", r.now.Sub(t0), strings.Join(got, "; "), strings.Join(want, "; "))

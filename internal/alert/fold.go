@@ -52,13 +52,44 @@ func (ds *districtState) pseudo(reg *registry.Registry) *registry.Device {
 	return ds.dev
 }
 
+// districtMessage is a district outage's message; value is
+// "<offline>/<total>" devices of the district called name.
+func districtMessage(name string, value any) map[string]string {
+	return map[string]string{
+		"vi": fmt.Sprintf("Mất kết nối diện rộng tại %s: %v thiết bị", name, value),
+		"en": fmt.Sprintf("Widespread outage in %s: %v devices offline", name, value),
+	}
+}
+
 // need is how many offline devices make a district outage.
 func (ds *districtState) need() int {
 	return max(ds.rule.Mass.MinDevices, int(math.Ceil(ds.rule.Mass.Fraction*float64(ds.total))))
 }
 
+// indexDistricts counts, per rule whose alerts mean offline and district,
+// the devices it watches there (the offline counts are recounted as
+// alerts are restored or kept).
+func (e *Engine) indexDistricts() {
+	for _, ds := range e.districts {
+		ds.total, ds.offline, ds.devices = 0, 0, ds.devices[:0]
+	}
+	for _, r := range e.rules.List {
+		if !r.eval.offline() || r.Mass.Off {
+			continue
+		}
+		for _, d := range e.reg.Devices() {
+			if _, ok := timeout(r, d); !ok || !r.Applies(d) {
+				continue
+			}
+			ds := e.district(r, d.District)
+			ds.total++
+			ds.devices = append(ds.devices, d.ID)
+		}
+	}
+}
+
 func (e *Engine) districtOf(s *ruleState) *districtState {
-	if s.rule.Kind != Silence {
+	if !s.rule.eval.offline() {
 		return nil
 	}
 	return e.districts[stateKey{s.rule.ID, s.dev.District}]
@@ -105,7 +136,7 @@ func (e *Engine) checkDistrict(out []Transition, s *ruleState, now time.Time) []
 // foldTarget is the alert a new offline alert of s belongs under: its
 // parent's, else its district's, else none.
 func (e *Engine) foldTarget(s *ruleState) string {
-	if s.rule.Kind != Silence || s.dev.Kind == DistrictKind {
+	if !s.rule.eval.offline() || s.dev.Kind == DistrictKind {
 		return ""
 	}
 	if p := s.dev.Parent; p != "" {

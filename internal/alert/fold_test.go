@@ -337,7 +337,7 @@ func TestAcknowledgingAParentAcknowledgesItsChildren(t *testing.T) {
 	}
 	var got []string
 	for _, tr := range trs {
-		got = append(got, tr.Kind+" "+tr.Alert.ID)
+		got = append(got, string(tr.Kind)+" "+tr.Alert.ID)
 		if tr.Kind != Acked || tr.By != "op" || tr.Alert.Ack == nil || tr.Alert.Ack.By != "op" || tr.Alert.Ack.Note != "đã báo điện lực" {
 			t.Errorf("%s: %+v %+v", tr.Alert.ID, tr, tr.Alert.Ack)
 		}

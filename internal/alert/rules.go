@@ -1,8 +1,3 @@
-// Package alert turns device readings, status, events and silence into
-// alerts operators can trust. It is a pure core: Engine.Observe takes a
-// device's points and the time, Engine.Tick takes the time, and both
-// return the alert transitions they caused; nothing here touches the
-// network, the store or the clock.
 package alert
 
 import (
@@ -63,15 +58,6 @@ const (
 	Stuck Kind = "stuck"
 )
 
-// Condition compares a field with a value: a number, true/false, a string,
-// or "profile.fps" / "profile.bitrate_kbps" times Factor.
-type Condition struct {
-	Op     string  `yaml:"op"` // > >= < <= == !=
-	Value  any     `yaml:"value"`
-	Factor float64 `yaml:"factor"` // with a profile value; default 1
-	For    Dur     `yaml:"for"`    // must hold this long
-}
-
 // Scope selects devices; empty lists match all.
 type Scope struct {
 	Kinds     []registry.Kind `yaml:"kinds"`
@@ -79,37 +65,29 @@ type Scope struct {
 	Devices   []string        `yaml:"devices"`
 }
 
-// Rule is one alert rule of configs/rules.yaml.
+// Rule is one alert rule of configs/rules.yaml. The keys every rule has
+// are its own fields; each kind's keys are in its parameter struct, inlined
+// so that the file stays flat ("raise:", not "threshold: {raise:}") and
+// templates still see .Rule.Delta. Only the rule's own kind's keys are
+// used; another kind's keys are accepted and ignored, as they always were.
 type Rule struct {
 	ID          string            `yaml:"id"`
 	Kind        Kind              `yaml:"kind"`
 	Severity    Severity          `yaml:"severity"`
 	Scope       Scope             `yaml:"scope"`
-	Measurement string            `yaml:"measurement"` // default telemetry (status for status conditions)
-	Field       string            `yaml:"field"`
-	Raise       *Condition        `yaml:"raise"`
-	Clear       *Condition        `yaml:"clear"`
-	Delta       float64           `yaml:"delta"`       // rise
-	Window      Dur               `yaml:"window"`      // rise
-	For         Dur               `yaml:"for"`         // stuck
-	Types       []string          `yaml:"types"`       // event
-	ClearAfter  Dur               `yaml:"clear_after"` // event
-	Timeouts    map[string]Dur    `yaml:"timeouts"`    // silence: per device kind; a device's own timeout wins
+	Measurement string            `yaml:"measurement"` // default telemetry (event for event rules)
+	Field       string            `yaml:"field"`       // threshold, rise, stuck
 	Message     map[string]string `yaml:"message"`     // "vi" and "en" templates
-	// Mass: a silence rule's district outage. When at least Fraction of a
-	// district's devices (and at least MinDevices) are offline, one
-	// district alert, with theirs folded under it.
-	Mass Mass `yaml:"mass"`
+
+	ThresholdParams `yaml:",inline"`
+	RiseParams      `yaml:",inline"`
+	StuckParams     `yaml:",inline"`
+	EventParams     `yaml:",inline"`
+	SilenceParams   `yaml:",inline"`
 
 	line int
+	eval evaluator // its kind's, set by validate
 	tmpl map[string]*template.Template
-}
-
-// Mass configures district outage alerts; defaults 0.5 and 5.
-type Mass struct {
-	Fraction   float64 `yaml:"fraction"`
-	MinDevices int     `yaml:"min_devices"`
-	Off        bool    `yaml:"off"`
 }
 
 // Dur is a time.Duration written as "5m" in YAML.
@@ -224,38 +202,6 @@ func decodeStrict(n *yaml.Node, v any) error {
 	return nil
 }
 
-var ops = map[string]bool{">": true, ">=": true, "<": true, "<=": true, "==": true, "!=": true}
-
-func (c *Condition) validate(what string) error {
-	if !ops[c.Op] {
-		return fmt.Errorf("%s.op %q: use one of > >= < <= == !=", what, c.Op)
-	}
-	switch v := c.Value.(type) {
-	case int, float64:
-	case bool, string:
-		if s, ok := v.(string); ok && strings.HasPrefix(s, "profile.") {
-			if s != "profile.fps" && s != "profile.bitrate_kbps" {
-				return fmt.Errorf("%s.value %q: profile.fps or profile.bitrate_kbps", what, s)
-			}
-			if c.Op == "==" || c.Op == "!=" {
-				return fmt.Errorf("%s: compare a profile value with < <= > >=", what)
-			}
-			break
-		}
-		if c.Op != "==" && c.Op != "!=" {
-			return fmt.Errorf("%s: %v can only be compared with == or !=", what, v)
-		}
-	case nil:
-		return fmt.Errorf("%s.value is missing", what)
-	default:
-		return fmt.Errorf("%s.value %v: a number, true/false, a string or profile.fps", what, v)
-	}
-	if c.Factor == 0 {
-		c.Factor = 1
-	}
-	return nil
-}
-
 func (r *Rule) validate() error {
 	if r.ID == "" || strings.ContainsAny(r.ID, "/+# ") {
 		return errors.New("id is empty or has / + # or spaces")
@@ -268,71 +214,16 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("scope.kinds: %q is not camera, nvr, sensor or gateway", k)
 		}
 	}
-	switch r.Kind {
-	case Threshold:
-		if r.Field == "" || r.Raise == nil {
-			return errors.New("a threshold rule needs field and raise")
-		}
-		if err := r.Raise.validate("raise"); err != nil {
-			return err
-		}
-		if r.Clear == nil { // clear as soon as the raise condition no longer holds
-			r.Clear = &Condition{Op: negate[r.Raise.Op], Value: r.Raise.Value, Factor: r.Raise.Factor}
-		}
-		if err := r.Clear.validate("clear"); err != nil {
-			return err
-		}
-	case Rise:
-		if r.Field == "" || r.Delta <= 0 || r.Window <= 0 {
-			return errors.New("a rise rule needs field, delta > 0 and window")
-		}
-	case Stuck:
-		if r.Field == "" || r.For <= 0 {
-			return errors.New("a stuck rule needs field and for")
-		}
-	case Event:
-		if len(r.Types) == 0 {
-			return errors.New("an event rule needs types")
-		}
-		for _, typ := range r.Types {
-			for _, lang := range languages {
-				if _, ok := eventNames[lang][typ]; !ok {
-					return fmt.Errorf("types: event type %q has no %s name; name it in internal/alert/words.go", typ, lang)
-				}
-			}
-		}
-		if r.ClearAfter == 0 {
-			r.ClearAfter = Dur(15 * time.Minute)
-		}
-	case Silence:
-		if len(r.Timeouts) == 0 {
-			return errors.New("a silence rule needs timeouts per device kind")
-		}
-		for k, d := range r.Timeouts {
-			if registry.Kind(k) != registry.Camera && registry.Kind(k) != registry.NVR && registry.Kind(k) != registry.Sensor && registry.Kind(k) != registry.Gateway {
-				return fmt.Errorf("timeouts: %q is not camera, nvr, sensor or gateway", k)
-			}
-			if d <= 0 {
-				return fmt.Errorf("timeouts.%s must be positive", k)
-			}
-		}
-		if r.Mass.Fraction == 0 {
-			r.Mass.Fraction = 0.5
-		}
-		if r.Mass.MinDevices == 0 {
-			r.Mass.MinDevices = 5
-		}
-		if r.Mass.Fraction < 0 || r.Mass.Fraction > 1 || r.Mass.MinDevices < 1 {
-			return errors.New("mass: fraction between 0 and 1, min_devices at least 1")
-		}
-	default:
+	ev, ok := evaluators[r.Kind]
+	if !ok {
 		return fmt.Errorf("kind %q: use threshold, rise, stuck, event or silence", r.Kind)
 	}
+	if err := ev.validate(r); err != nil {
+		return err
+	}
+	r.eval = ev
 	if r.Measurement == "" {
 		r.Measurement = "telemetry"
-		if r.Kind == Event {
-			r.Measurement = "event"
-		}
 	}
 	if r.Message["vi"] == "" || r.Message["en"] == "" {
 		return errors.New("message needs vi and en templates")
@@ -347,8 +238,6 @@ func (r *Rule) validate() error {
 	}
 	return nil
 }
-
-var negate = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
 
 // Applies reports whether the rule's scope includes d.
 func (r *Rule) Applies(d *registry.Device) bool {

@@ -29,22 +29,12 @@ func (w *Window) ID() string { return w.Rule + "/" + w.Device }
 
 // window is s's window worth saving, if any.
 func (s *ruleState) window() (Window, bool) {
-	if s.removed {
+	wk, ok := s.rule.eval.(windowed)
+	if s.removed || !ok {
 		return Window{}, false
 	}
 	w := Window{Rule: s.rule.ID, Device: s.dev.ID, Last: s.last}
-	switch s.rule.Kind {
-	case Threshold:
-		if s.active() {
-			w.Clear, w.Since = true, s.clearSince
-		} else {
-			w.Since = s.raiseSince
-		}
-	case Stuck:
-		if s.held {
-			w.Since = s.raiseSince
-		}
-	}
+	w.Since, w.Clear = wk.window(s)
 	return w, !w.Since.IsZero()
 }
 
@@ -58,7 +48,7 @@ func (e *Engine) touch(s *ruleState) {
 
 // touchWindow queues s's window when its rule keeps windows.
 func (e *Engine) touchWindow(s *ruleState) {
-	if k := s.rule.Kind; k == Threshold || k == Stuck {
+	if _, ok := s.rule.eval.(windowed); ok {
 		e.touch(s)
 	}
 }
@@ -114,30 +104,8 @@ func (e *Engine) RestoreWindows(ws []Window, now time.Time) {
 		if r == nil || de == nil || !r.Applies(de.dev) || w.Since.IsZero() || w.Since.After(now) {
 			continue
 		}
-		var due time.Time
-		switch r.Kind {
-		case Threshold:
-			s := e.st(r, de.dev)
-			if w.Clear != s.active() {
-				continue
-			}
-			if w.Clear {
-				s.clearSince = w.Since
-				due = w.Since.Add(time.Duration(r.Clear.For))
-			} else {
-				s.raiseSince = w.Since
-				due = w.Since.Add(time.Duration(r.Raise.For))
-			}
-			s.last, s.savedSince, s.savedClear = w.Last, w.Since, w.Clear
-			if due.After(now) {
-				e.schedule(s, due)
-			}
-		case Stuck:
-			s := e.st(r, de.dev)
-			s.raiseSince, s.last, s.held, s.savedSince = w.Since, w.Last, true, w.Since
-			if due = w.Since.Add(time.Duration(r.For)); !s.active() && due.After(now) {
-				e.schedule(s, due)
-			}
+		if wk, ok := r.eval.(windowed); ok {
+			wk.restoreWindow(e, e.st(r, de.dev), w, now)
 		}
 	}
 }

@@ -223,13 +223,13 @@ func (s *Service) queue(trs []alert.Transition) {
 	for i := range trs {
 		t := &trs[i]
 		s.seq++
-		r := record{Seq: s.seq, Kind: t.Kind, At: t.At, Maintenance: t.Maintenance, By: t.By, Note: t.Note}
+		r := record{Seq: s.seq, Kind: string(t.Kind), At: t.At, Maintenance: t.Maintenance, By: t.By, Note: t.Note}
 		if t.Maintenance == nil {
 			a := t.Alert
 			r.Alert = &a
 		}
 		s.pending = append(s.pending, item{rec: r})
-		s.m.transitions.WithLabelValues(t.Kind).Inc()
+		s.m.transitions.WithLabelValues(string(t.Kind)).Inc()
 	}
 }
 
@@ -485,12 +485,12 @@ func (s *Service) publishRecord(r *record, touched map[string]bool) {
 	s.publish(EventsTopic, false, r)
 	if m := r.Maintenance; m != nil {
 		topic := MaintenanceTopic + m.Target
-		if r.Kind == alert.MaintenanceEnded {
+		if r.Kind == string(alert.MaintenanceEnded) {
 			s.clearRetained(topic)
 		} else {
 			s.publish(topic, true, m)
 		}
-		s.maintenanceChanged(m, r.Kind == alert.MaintenanceStarted, touched)
+		s.maintenanceChanged(m, r.Kind == string(alert.MaintenanceStarted), touched)
 		return
 	}
 	a := r.Alert

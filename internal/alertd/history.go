@@ -90,14 +90,14 @@ func historyPoint(r *record) point.Point {
 	p.SetTag("rule", a.Rule)
 	p.SetTag("severity", string(a.Severity))
 	add("id", a.ID)
-	add("state", a.State)
+	add("state", string(a.State))
 	if a.Value != nil {
 		add("value", fmt.Sprint(a.Value))
 	}
 	add("message_vi", a.Message["vi"])
 	add("message_en", a.Message["en"])
 	add("parent", a.Parent)
-	if r.Kind == alert.Acked && a.Ack != nil {
+	if r.Kind == string(alert.Acked) && a.Ack != nil {
 		add("ack_via", a.Ack.Via) // acknowledged with the alert it was folded under
 	}
 	p.Fields = append(p.Fields, point.IntField("count", int64(a.Count)), point.IntField("flaps", int64(a.Flaps)),

@@ -219,7 +219,7 @@ func (s *stateDB) apply(ctx context.Context, recs []record, ws []alert.Window) e
 			return fmt.Errorf("alert state: outbox: %w", err)
 		}
 		switch {
-		case r.Maintenance != nil && r.Kind == alert.MaintenanceStarted:
+		case r.Maintenance != nil && r.Kind == string(alert.MaintenanceStarted):
 			b, _ := json.Marshal(r.Maintenance)
 			_, err = tx.ExecContext(ctx, `INSERT INTO maintenance (target, body) VALUES (?, ?) ON CONFLICT(target) DO UPDATE SET body = excluded.body`, r.Maintenance.Target, b)
 		case r.Maintenance != nil:

@@ -163,14 +163,14 @@ func watchWall(t *testing.T, url string) *wall {
 }
 
 // event waits for a transition of kind on alert id and returns it.
-func (w *wall) event(kind, id string, timeout time.Duration) eventRec {
+func (w *wall) event(kind alert.TransitionKind, id string, timeout time.Duration) eventRec {
 	w.t.Helper()
 	var found eventRec
 	testenv.Eventually(w.t, timeout, func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		for _, e := range w.events {
-			if e.Kind == kind && e.Alert != nil && e.Alert.ID == id {
+			if e.Kind == string(kind) && e.Alert != nil && e.Alert.ID == id {
 				found = e
 				return nil
 			}
@@ -180,12 +180,12 @@ func (w *wall) event(kind, id string, timeout time.Duration) eventRec {
 	return found
 }
 
-func (w *wall) count(kind, id string) int {
+func (w *wall) count(kind alert.TransitionKind, id string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
 	for _, e := range w.events {
-		if e.Kind == kind && e.Alert != nil && e.Alert.ID == id {
+		if e.Kind == string(kind) && e.Alert != nil && e.Alert.ID == id {
 			n++
 		}
 	}
@@ -539,7 +539,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 	lastSeq := w.events[len(w.events)-1].Seq
 	raisedBefore := 0
 	for _, e := range w.events {
-		if e.Kind == alert.Raised && e.Alert.ID == "camera-tamper/cam-a2" {
+		if e.Kind == string(alert.Raised) && e.Alert.ID == "camera-tamper/cam-a2" {
 			raisedBefore++
 		}
 	}
