@@ -385,3 +385,39 @@ func TestAcknowledgingADistrictReachesEveryLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenFoldsOnlyOfflineAlerts: a threshold rule covering a recorder
+// and its cameras raises each its own alert; when the recorder's reopens
+// within the flap window it must not take the camera's under it (only
+// offline alerts fold under a parent): the camera's stays on the wall and
+// acknowledging the recorder leaves it unacknowledged.
+func TestReopenFoldsOnlyOfflineAlerts(t *testing.T) {
+	r := provinceRig(t)
+	rules, err := ParseRules([]byte(`
+rules:
+  - {id: hot, kind: threshold, severity: major, scope: {kinds: [nvr, camera]}, measurement: status, field: temp_c, raise: {op: ">", value: 70}, clear: {op: "<", value: 60}, message: {vi: a, en: b}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.e = NewEngine(rules, r.reg, Options{})
+	r.e.Start(r.now)
+	f := point.FloatField
+	r.send("nvr-1", "status", f("temp_c", 80))
+	r.expect("raised hot/nvr-1")
+	r.send("nvr-1", "status", f("temp_c", 50))
+	r.expect("resolved hot/nvr-1")
+	r.send("cam-1", "status", f("temp_c", 80))
+	r.expect("raised hot/cam-1")
+	r.send("nvr-1", "status", f("temp_c", 80))
+	r.expect("reopened hot/nvr-1")
+	if a := r.alert("hot/cam-1"); a.Parent != "" {
+		t.Fatalf("the camera's overheating folded under the recorder's reopened alert: parent %q", a.Parent)
+	}
+	if _, err := r.e.Acknowledge("hot/nvr-1", "op", "", r.now); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.alert("hot/cam-1"); a.Ack != nil {
+		t.Fatalf("acknowledging the recorder acknowledged the camera's own alert: %+v", a.Ack)
+	}
+}

@@ -55,7 +55,10 @@ func (e *Engine) reopen(out []Transition, s *ruleState, value any, msg map[strin
 	e.renotifyLater(s, now)
 	e.countOffline(s, +1)
 	out = append(out, Transition{Kind: Reopened, At: now, Alert: *a})
-	return e.foldChildren(out, s, now)
+	if s.rule.eval.offline() { // as for a first raise: only offline alerts fold
+		out = e.foldChildren(out, s, now)
+	}
+	return out
 }
 
 // renotifyLater starts a new re-notification chain for a critical alert,
