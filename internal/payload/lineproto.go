@@ -135,9 +135,9 @@ func (p *Parser) lineProtocol(dst []point.Point, device string, b []byte, now ti
 				return fail(line, errorf(ReasonTimeOutOfRange, "timestamp %s does not fit a signed 64-bit nanosecond count", tb))
 			}
 			t = time.Unix(0, ns)
-		}
-		if err := p.checkTime(t, now); err != nil {
-			return fail(line, err)
+			if err := p.checkTime(t, now); err != nil {
+				return fail(line, withHint(err, p.unitHint(float64(ns), time.Nanosecond, "timestamp", now)))
+			}
 		}
 		pt.Time = t
 	}

@@ -13,6 +13,8 @@ package payload
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -274,9 +276,13 @@ func (p *Parser) jsonTime(v *fastjson.Value, now time.Time) (time.Time, error) {
 	case fastjson.TypeNumber:
 		ms, err := v.Float64()
 		if err != nil || math.IsInf(ms, 0) || math.IsNaN(ms) || math.Abs(ms) > 1e16 {
-			return t, errorf(ReasonTimeOutOfRange, "ts %s is not a unix time in milliseconds", v)
+			return t, errorf(ReasonTimeOutOfRange, "ts %s is not a unix time in milliseconds%s", v, p.unitHint(ms, time.Millisecond, "ts", now))
 		}
 		t = time.UnixMilli(int64(ms)).Add(time.Duration(math.Round((ms - math.Trunc(ms)) * 1e6)))
+		if err := p.checkTime(t, now); err != nil {
+			return t, withHint(err, p.unitHint(ms, time.Millisecond, "ts", now))
+		}
+		return t, nil
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
 		var err error
@@ -292,7 +298,7 @@ func (p *Parser) jsonTime(v *fastjson.Value, now time.Time) (time.Time, error) {
 
 func (p *Parser) checkTime(t, now time.Time) error {
 	if d := now.Sub(t); d > p.limits.MaxPast {
-		return errorf(ReasonTimeOutOfRange, "time %s is %s before the server clock; accepted window is %s back to %s ahead (line protocol timestamps are nanoseconds)",
+		return errorf(ReasonTimeOutOfRange, "time %s is %s before the server clock; accepted window is %s back to %s ahead",
 			t.UTC().Format(time.RFC3339Nano), d.Round(time.Second), p.limits.MaxPast, p.limits.MaxFuture)
 	}
 	if d := t.Sub(now); d > p.limits.MaxFuture {
@@ -300,6 +306,54 @@ func (p *Parser) checkTime(t, now time.Time) error {
 			t.UTC().Format(time.RFC3339Nano), d.Round(time.Second), p.limits.MaxPast, p.limits.MaxFuture)
 	}
 	return nil
+}
+
+// withHint adds hint to the detail of a payload error.
+func withHint(err error, hint string) error {
+	var e *Error
+	if hint == "" || !errors.As(err, &e) {
+		return err
+	}
+	return errorf(e.Reason, "%s%s", e.Detail, hint)
+}
+
+// timeUnits are the units a device's clock may count in, for unitHint.
+var timeUnits = []struct {
+	name string
+	d    time.Duration
+}{{"seconds", time.Second}, {"milliseconds", time.Millisecond}, {"microseconds", time.Microsecond}, {"nanoseconds", time.Nanosecond}}
+
+// unitHint explains a time refused by checkTime when the number would
+// have been in the accepted window counted in another unit, the usual
+// mistake (SenML bt in milliseconds, ts in seconds, line protocol in
+// milliseconds): "; 1780000000000 is 2026-05-28T… if counted in
+// milliseconds, but SenML times are seconds". what names the field and
+// want its unit.
+func (p *Parser) unitHint(v float64, want time.Duration, what string, now time.Time) string {
+	for _, u := range timeUnits {
+		if u.d == want {
+			continue
+		}
+		secs := v * u.d.Seconds()
+		if math.Abs(secs) > 1e11 {
+			continue
+		}
+		t := time.Unix(0, int64(math.Round(secs*1e9)))
+		if now.Sub(t) <= p.limits.MaxPast && t.Sub(now) <= p.limits.MaxFuture {
+			return fmt.Sprintf("; %s %s is %s counted in %s, but %s", what, strconv.FormatFloat(v, 'f', -1, 64), t.UTC().Format(time.RFC3339), u.name, unitRule(want))
+		}
+	}
+	return ""
+}
+
+func unitRule(want time.Duration) string {
+	switch want {
+	case time.Second:
+		return "SenML times (bt, t) are seconds (RFC 8428)"
+	case time.Millisecond:
+		return "ts is unix milliseconds"
+	}
+	return "line protocol timestamps are nanoseconds"
 }
 
 // checkKey validates a measurement, tag or field name.

@@ -120,7 +120,14 @@ func TestParseRejects(t *testing.T) {
 	f(Telemetry, `[{"n":"a","bv":1e308,"v":1e308}]`, ReasonNonFinite, "overflows")
 	f(Telemetry, "air pm25=", ReasonMalformedLine, "line 1")
 	f(Telemetry, "air pm25=1\nair pm25=1 x", ReasonMalformedLine, "line 2")
-	f(Telemetry, "air pm25=1 1795427990", ReasonTimeOutOfRange, "nanoseconds")
+	f(Telemetry, "air pm25=1 1795427990", ReasonTimeOutOfRange, "counted in seconds, but line protocol timestamps are nanoseconds")
+	f(Telemetry, "air pm25=1 1795427990123", ReasonTimeOutOfRange, "counted in milliseconds, but line protocol timestamps are nanoseconds")
+	// The usual unit mistakes are named (integrator review: bt in
+	// milliseconds was refused as "1677-09-21 … before the server clock").
+	f(Telemetry, `[{"n":"a","v":1,"bt":1795427990123}]`, ReasonTimeOutOfRange, "counted in milliseconds, but SenML times (bt, t) are seconds")
+	f(Telemetry, `[{"n":"a","v":1,"bt":1795427990000,"t":123}]`, ReasonTimeOutOfRange, "counted in milliseconds")
+	f(Telemetry, `{"ts": 1795427990, "a": 1}`, ReasonTimeOutOfRange, "counted in seconds, but ts is unix milliseconds")
+	f(Telemetry, `{"ts": 1795427990123456, "a": 1}`, ReasonTimeOutOfRange, "counted in microseconds, but ts is unix milliseconds")
 	f(Telemetry, "air,district=x pm25=1", ReasonInvalidKey, `tag "district"`)
 	f(Telemetry, "air,device=cam-99 pm25=1", ReasonInvalidKey, `tag "device"`)
 	f(Telemetry, "air pm25=1,pm25=2", ReasonMalformedLine, "twice")

@@ -2,6 +2,7 @@ package payload
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
@@ -156,14 +157,18 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 
 		secs := base.time + rec.t
 		var at time.Time
-		if math.Abs(secs) < senmlRelativeLimit {
+		switch {
+		case math.Abs(secs) < senmlRelativeLimit:
 			at = now.Add(time.Duration(secs * float64(time.Second)))
 			p.UsedNow = true
-		} else {
+		case math.Abs(secs) > 9e9: // past year 2255, beyond int64 nanoseconds
+			return fail(errorf(ReasonTimeOutOfRange, "record %d: time %s is not a unix time in seconds%s", i,
+				strconv.FormatFloat(secs, 'f', -1, 64), p.unitHint(secs, time.Second, "bt + t", now)))
+		default:
 			at = time.Unix(0, int64(math.Round(secs*1e9)))
 		}
 		if err := p.checkTime(at, now); err != nil {
-			return fail(err)
+			return fail(withHint(err, p.unitHint(secs, time.Second, "bt + t", now)))
 		}
 		pt, err := p.senmlPointAt(&dst, start, at)
 		if err != nil {
