@@ -46,7 +46,10 @@ const (
 	IngestSyncFilter = IngestSyncPrefix + "+"
 
 	// RevokedPrefix + <token id> holds a logged-out session token's
-	// revocation, retained until the token would have expired.
+	// revocation (auth.Revocation as JSON), retained so that an IOC server
+	// that starts later learns it too. The first server to see one past its
+	// token's expiry clears it, so the broker keeps at most a session TTL
+	// of logouts.
 	RevokedPrefix = ServerRoot + "sessions/revoked/"
 	// RevokedFilter matches every revocation.
 	RevokedFilter = RevokedPrefix + "+"

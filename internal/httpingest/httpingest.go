@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
@@ -179,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.o.Guesses.Succeeded(user, addr)
 	integrator, device := r.PathValue("integrator"), r.PathValue("device")
-	topic := "ioc/v1/" + integrator + "/" + device + "/" + r.PathValue("channel")
+	topic := contract.DeviceTopic(integrator, device, r.PathValue("channel"))
 	// Only integrator and device accounts send device data: the server
 	// processes' accounts may not, whatever their topics.
 	if !acct.SendsDeviceData() || !acct.CanPublish(topic) {

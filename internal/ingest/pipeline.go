@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
@@ -366,7 +367,7 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	b.msgAt = append(b.msgAt, len(b.points))
 	meta := msgMeta{topic: topic}
 	defer func() { b.meta = append(b.meta, meta) }()
-	if isErrorsTopic(topic) {
+	if contract.IsErrorsTopic(topic) {
 		return // our own rejection reports: acknowledged, not stored
 	}
 	if r, ok := m.(mqttsub.Replay); ok && r.RetainedReplay() {
@@ -379,7 +380,7 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		return
 	}
 
-	t, perr := ParseTopic(topic)
+	t, perr := contract.ParseTopic(topic)
 	meta.integrator, meta.device, meta.channel = t.Integrator, t.Device, string(t.Channel)
 	if perr != nil {
 		p.m.received.WithLabelValues("invalid").Inc()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/point"
 	"log/slog"
 	"strings"
@@ -73,7 +74,7 @@ func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *paylo
 func (p *Pipeline) RejectLater(pt *point.Point, e *payload.Error) {
 	integrator, _ := pt.Tag("integrator")
 	device, _ := pt.Tag("device")
-	topic := TopicPrefix + integrator + "/" + device + "/" + pt.Measurement
+	topic := contract.DeviceTopic(integrator, device, pt.Measurement)
 	line := point.AppendLine(nil, pt)
 	p.reject(nil, msgMeta{topic: topic, integrator: integrator, device: device, channel: pt.Measurement}, line, e)
 }
@@ -117,7 +118,7 @@ func (r *reporter) send(integrator string, rep Report) {
 	enc.SetEscapeHTML(false) // integrators read these; keep < > & as they are
 	_ = enc.Encode(rep)      // a Report always encodes
 	select {
-	case r.q <- outgoing{topic: ErrorsTopic(integrator), body: bytes.TrimSpace(buf.Bytes())}:
+	case r.q <- outgoing{topic: contract.ErrorsTopic(integrator), body: bytes.TrimSpace(buf.Bytes())}:
 	default:
 		r.m.reportsDropped.Inc()
 	}
