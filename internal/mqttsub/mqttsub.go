@@ -1,8 +1,12 @@
-// Package mqttsub is ingest's MQTT client, and the only package that
-// imports paho. It subscribes with QoS 1 on a persistent session (clean
-// session off, stable client id) so the broker keeps messages while ingest
-// is away, leaves acknowledgement to the caller (paho's manual acks), and
-// reconnects and resubscribes on its own.
+// Package mqttsub is ingest's MQTT client. It subscribes with QoS 1 on a
+// persistent session (clean session off, stable client id) so the broker
+// keeps messages while ingest is away, leaves acknowledgement to the
+// caller (paho's manual acks), and reconnects and resubscribes on its own.
+// It also lends the other paho users its buffered connection (Dialer)
+// and TLS setup (Config.TLSConfig). paho is imported here and by the
+// other MQTT clients: live.Source (the IOC server's clean-session
+// follower) and the device side of the simulator (sim), the load
+// generator (loadgen) and cmd/ingestbench.
 package mqttsub
 
 import (
