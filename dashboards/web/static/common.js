@@ -229,7 +229,7 @@ const IOC = (() => {
   }
 
   // sortAlerts: most severe first, then unacknowledged, then newest.
-  const sevRank = { critical: 0, major: 1, minor: 2, info: 3 };
+  const sevRank = CONTRACT.severityRank; // contract.js
   function sortAlerts(list) {
     return list.sort((a, b) => (sevRank[a.severity] - sevRank[b.severity]) ||
       ((a.ack ? 1 : 0) - (b.ack ? 1 : 0)) || (new Date(b.raised_at) - new Date(a.raised_at)));
