@@ -26,7 +26,7 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/contract"
-	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +34,7 @@ import (
 
 // Pipeline takes messages; ingest.Pipeline is one.
 type Pipeline interface {
-	Handle(mqttsub.Message)
+	Handle(ingest.Message)
 	// Notify tells an integrator, on its _errors topic, about a message
 	// refused before it reached the pipeline (quota).
 	Notify(integrator, device, topic string, e *payload.Error)

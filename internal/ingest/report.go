@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 )
 
@@ -39,7 +38,7 @@ type Rejecter interface {
 
 // reject records a refused message: metric, rate-limited log, report, and
 // the message itself if it asks.
-func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *payload.Error) {
+func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error) {
 	if r, ok := m.(Rejecter); ok {
 		r.Reject(e)
 	}

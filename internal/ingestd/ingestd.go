@@ -263,7 +263,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		brokerURL = "embedded " + c.Broker.Listen
 		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
 	} else {
-		client := mqttsub.New(c.MQTT, log, pipe.Handle)
+		client := mqttsub.New(c.MQTT, log, func(m mqttsub.Message) { pipe.Handle(m) })
 		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
 		if alerts != nil {
 			client.Subscribe(contract.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })

@@ -35,17 +35,11 @@ type Message interface {
 	Ack()
 }
 
-// Replay is implemented by a message the broker sent from its store of
-// retained messages because ingest (re)subscribed, not because a device
-// just published it (MQTT-3.3.1-8: only such deliveries carry RETAIN). The
-// same retained message comes again on every reconnect, so it is not news.
-type Replay interface {
-	RetainedReplay() bool
-}
-
-// retained marks a paho message delivered with the RETAIN flag.
+// retained marks a paho message delivered with the RETAIN flag: a replay
+// of the broker's retained store (ingest.Replay), not news.
 type retained struct{ paho.Message }
 
+// RetainedReplay reports that the message is a retained replay.
 func (retained) RetainedReplay() bool { return true }
 
 // Config is the broker connection.
