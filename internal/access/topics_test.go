@@ -10,7 +10,7 @@ import (
 )
 
 // TestServerRolesMatchTheProcesses: the ingest and web roles allow every
-// topic those processes really use (their packages' constants), and not
+// topic those processes really use (internal/contract's names), and not
 // each other's.
 func TestServerRolesMatchTheProcesses(t *testing.T) {
 	h, err := access.Hash("x", 1000)
