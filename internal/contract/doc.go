@@ -5,8 +5,9 @@
 // their results, with typed ops, statuses and health), the alert-history
 // point that ingest writes and the IOC server reads back, and the limits
 // both sides enforce. docs/MQTT.md and docs/ALERTS.md describe it; the web
-// pages read the same names from static/contract.js, generated from this
-// package (JS; a test keeps the file current).
+// pages read the same names from dashboards/web/static/contract.js, which
+// dashboards/contract_test.go generates from this package and keeps
+// current.
 //
 // It imports only value packages (point, payload, registry) so that both
 // the ingest side (ingest, alertd, broker) and the IOC server side (live,
