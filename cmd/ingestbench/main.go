@@ -31,6 +31,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -115,7 +116,7 @@ func (b *bench) run(ctx context.Context, n, devices, publishers, window int, bas
 			return fmt.Errorf("baseline connect: %v", tok.Error())
 		}
 		defer sub.Disconnect(100)
-		if tok := sub.Subscribe("ioc/v1/#", 1, func(paho.Client, paho.Message) { got.Add(1) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := sub.Subscribe(contract.DeviceFilter, 1, func(paho.Client, paho.Message) { got.Add(1) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			return fmt.Errorf("baseline subscribe: %v", tok.Error())
 		}
 		done = func() int { return int(got.Load()) }

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -50,30 +51,29 @@ const (
 	RoleWeb        Role = "web"
 )
 
-// Topics of the server processes (internal/alertd, internal/live): kept
-// here as strings so this package stays light; a test checks them
-// against those packages' constants.
+// What the server processes' accounts may use, from the contract's topic
+// names (internal/contract).
 var (
 	// ingestPublishes: rejection reports, and the alert service's
 	// retained state, events, command results and forwarded observations.
 	ingestPublishes = []string{
-		"ioc/v1/+/_errors",
-		"ioc/server/v1/alerts/#",
-		"ioc/server/v1/devices/#",
-		"ioc/server/v1/maintenance/#",
-		"ioc/server/v1/events",
-		"ioc/server/v1/command-results",
-		"ioc/server/v1/observations/+",
+		contract.AllErrorsFilter,
+		contract.AlertsPrefix + "#",
+		contract.DevicesPrefix + "#",
+		contract.MaintenancePrefix + "#",
+		contract.EventsTopic,
+		contract.ResultsTopic,
+		contract.ObservationsFilter,
 		// the marker the alert service sends itself when it lists the
 		// broker's retained alerts after a connect (ghost sweep)
-		"ioc/server/v1/sync/ingest/+",
+		contract.IngestSyncFilter,
 	}
-	ingestSubscribes = []string{"ioc/v1/#", "ioc/server/v1/#"}
+	ingestSubscribes = []string{contract.DeviceFilter, contract.ServerFilter}
 	// webPublishes: operators' commands, the sync marker a web server
 	// sends itself after subscribing (ioc/server/v1/sync/<client id>) and
 	// logged-out sessions' retained revocations.
-	webPublishes  = []string{"ioc/server/v1/commands", "ioc/server/v1/sync/+", "ioc/server/v1/sessions/revoked/+"}
-	webSubscribes = []string{"ioc/server/v1/#"}
+	webPublishes  = []string{contract.CommandsTopic, contract.SyncFilter, contract.RevokedFilter}
+	webSubscribes = []string{contract.ServerFilter}
 )
 
 // Account is one set of MQTT credentials.
@@ -214,7 +214,7 @@ func build(f File, reg *registry.Registry, lines []int) (*Policy, error) {
 				bad("%s: an integrator account names no device", who)
 			}
 			for _, s := range a.Subscribe {
-				if !validFilter(s) || !within(s, "ioc/v1/"+a.Integrator+"/#") {
+				if !validFilter(s) || !within(s, contract.IntegratorFilter(a.Integrator)) {
 					bad("%s: subscribe %q must be a filter within ioc/v1/%s/#", who, s, a.Integrator)
 				}
 			}
@@ -278,9 +278,9 @@ func (a *Account) publishFilters() []string {
 	case RoleWeb:
 		return webPublishes
 	case RoleDevice:
-		return []string{"ioc/v1/" + a.Integrator + "/" + a.Device + "/+"}
+		return []string{contract.DeviceChannelsFilter(a.Integrator, a.Device)}
 	}
-	return []string{"ioc/v1/" + a.Integrator + "/+/+"}
+	return []string{contract.IntegratorDevicesFilter(a.Integrator)}
 }
 
 func (a *Account) subscribeFilters() []string {
@@ -290,7 +290,7 @@ func (a *Account) subscribeFilters() []string {
 	case RoleWeb:
 		return webSubscribes
 	}
-	return append([]string{"ioc/v1/" + a.Integrator + "/_errors"}, a.Subscribe...)
+	return append([]string{contract.ErrorsTopic(a.Integrator)}, a.Subscribe...)
 }
 
 // CanPublish reports whether a may publish to topic.
@@ -317,11 +317,11 @@ func (a *Account) OwnsMalformed(topic string) bool {
 	if !validTopic(topic) || !a.SendsDeviceData() {
 		return false
 	}
-	prefix := "ioc/v1/" + a.Integrator + "/"
+	prefix := contract.DevicePrefix + a.Integrator + "/"
 	if a.Role == RoleDevice {
 		prefix += a.Device + "/"
 	}
-	return strings.HasPrefix(topic, prefix) && topic != "ioc/v1/"+a.Integrator+"/_errors"
+	return strings.HasPrefix(topic, prefix) && topic != contract.ErrorsTopic(a.Integrator)
 }
 
 // SendsDeviceData reports whether a is a device's or integrator's account:

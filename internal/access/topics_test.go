@@ -4,15 +4,13 @@ import (
 	"testing"
 
 	"github.com/ioc-vn/ioc/internal/access"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
-	"github.com/ioc-vn/ioc/internal/iocd"
-	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
 // TestServerRolesMatchTheProcesses: the ingest and web roles allow every
-// topic those processes really use (their packages' constants), and not
+// topic those processes really use (internal/contract's names), and not
 // each other's.
 func TestServerRolesMatchTheProcesses(t *testing.T) {
 	h, err := access.Hash("x", 1000)
@@ -39,27 +37,27 @@ func TestServerRolesMatchTheProcesses(t *testing.T) {
 		want    bool
 	}{
 		{ing, "ioc/v1/acme/_errors", true, true},
-		{ing, alertd.AlertsTopic + "rule/dev", true, true},
-		{ing, alertd.DevicesTopic + "dev", true, true},
-		{ing, alertd.MaintenanceTopic + "district:d1", true, true},
-		{ing, alertd.EventsTopic, true, true},
-		{ing, alertd.ResultsTopic, true, true},
-		{ing, alertd.ObservationsPrefix + "ingest-1", true, true},
-		{ing, alertd.CommandsTopic, true, false},
-		{ing, alertd.SweepMarkerTopic + "ingest-1", true, true},
-		{web, alertd.SweepMarkerTopic + "ingest-1", true, false},
-		{ing, iocd.RevokedTopic + "abc", true, false},
+		{ing, contract.AlertsPrefix + "rule/dev", true, true},
+		{ing, contract.DevicesPrefix + "dev", true, true},
+		{ing, contract.MaintenancePrefix + "district:d1", true, true},
+		{ing, contract.EventsTopic, true, true},
+		{ing, contract.ResultsTopic, true, true},
+		{ing, contract.ObservationsPrefix + "ingest-1", true, true},
+		{ing, contract.CommandsTopic, true, false},
+		{ing, contract.IngestSyncPrefix + "ingest-1", true, true},
+		{web, contract.IngestSyncPrefix + "ingest-1", true, false},
+		{ing, contract.RevokedPrefix + "abc", true, false},
 		{ing, ingest.SubscribeFilters()[0], false, true},
 		{ing, "$share/ingest/" + ingest.SubscribeFilters()[0], false, true},
-		{ing, alertd.CommandsTopic, false, true},
-		{ing, alertd.ObservationsFilter, false, true},
-		{web, alertd.CommandsTopic, true, true},
-		{web, live.SyncTopic + "ioc-web-1", true, true},
-		{web, live.SyncTopic + "ioc-web-1", false, true},
-		{web, iocd.RevokedTopic + "abc", true, true},
+		{ing, contract.CommandsTopic, false, true},
+		{ing, contract.ObservationsFilter, false, true},
+		{web, contract.CommandsTopic, true, true},
+		{web, contract.SyncPrefix + "ioc-web-1", true, true},
+		{web, contract.SyncPrefix + "ioc-web-1", false, true},
+		{web, contract.RevokedPrefix + "abc", true, true},
 		{web, "ioc/v1/acme/dev/status", true, false},
-		{web, alertd.AlertsTopic + "rule/dev", true, false},
-		{web, alertd.DevicesTopic + "dev", true, false},
+		{web, contract.AlertsPrefix + "rule/dev", true, false},
+		{web, contract.DevicesPrefix + "dev", true, false},
 		{web, ingest.SubscribeFilters()[0], false, false},
 	} {
 		got := c.a.CanSubscribe(c.topic)
@@ -70,7 +68,7 @@ func TestServerRolesMatchTheProcesses(t *testing.T) {
 			t.Errorf("%s publish=%v %s: %v, want %v", c.a.Username, c.publish, c.topic, got, c.want)
 		}
 	}
-	for _, f := range live.Topics() {
+	for _, f := range contract.PictureFilters() {
 		if !web.CanSubscribe(f) {
 			t.Errorf("web may not subscribe to %s, which the IOC server follows", f)
 		}

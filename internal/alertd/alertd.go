@@ -22,22 +22,11 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// The server topic tree (docs/ALERTS.md "Server topics"). Only server
-// accounts (ingest, ioc) may publish or subscribe under it.
-const (
-	TopicRoot        = "ioc/server/v1/"
-	AlertsTopic      = TopicRoot + "alerts/"      // + <rule>/<device>: retained active alert; empty when resolved
-	DevicesTopic     = TopicRoot + "devices/"     // + <device>: retained device state
-	MaintenanceTopic = TopicRoot + "maintenance/" // + device:<id> | district:<id>: retained window; empty when ended
-	EventsTopic      = TopicRoot + "events"       // every transition, in order, with its sequence number
-	CommandsTopic    = TopicRoot + "commands"     // ack, resolve, maintenance: from IOC servers
-	ResultsTopic     = TopicRoot + "command-results"
 )
 
 // Config is the alerts section of ingest's configuration.
@@ -101,15 +90,15 @@ type Service struct {
 type item struct {
 	rec     record
 	seen    string
-	result  *commandResult
+	result  *contract.CommandResult
 	refresh bool // the registry changed: republish every device
 	resync  bool // the broker may have missed messages: republish everything
-	// sweep lists topics the broker retains under RetainedFilters: those
+	// sweep lists topics the broker retains under contract.RetainedFilters: those
 	// the engine does not hold are cleared.
 	sweep []string
 }
 
-// record is a transition as saved, published on EventsTopic and written
+// record is a transition as saved, published on contract.EventsTopic and written
 // to the store.
 type record struct {
 	Seq         uint64             `json:"seq"`
@@ -302,16 +291,8 @@ func (s *Service) Resync() {
 	s.poke()
 }
 
-// SweepMarkerTopic + <client id> carries the marker the alert service
-// publishes to itself when it lists the broker's retained alerts (Sweep).
-const SweepMarkerTopic = TopicRoot + "sync/ingest/"
-
-// RetainedFilters are the server topics whose retained messages must equal
-// the alert service's state: active alerts and open maintenance windows.
-func RetainedFilters() []string { return []string{AlertsTopic + "#", MaintenanceTopic + "#"} }
-
 // Sweep takes the topics on which the broker holds a retained message
-// under RetainedFilters (listed on every connect) and clears those the
+// under contract.RetainedFilters (listed on every connect) and clears those the
 // engine does not hold: a broker restored from a save older than the last
 // resolve would otherwise bring a resolved alert back to every wall, where
 // no one can acknowledge or resolve it.
@@ -332,10 +313,10 @@ func (s *Service) clearGhosts(retained []string) {
 	s.mu.Lock()
 	held := map[string]bool{}
 	for _, a := range s.eng.Active() {
-		held[AlertsTopic+a.ID] = true
+		held[contract.AlertTopic(a.ID)] = true
 	}
 	for _, m := range s.eng.Maintenance() {
-		held[MaintenanceTopic+m.Target] = true
+		held[contract.MaintenanceTopic(m.Target)] = true
 	}
 	s.mu.Unlock()
 	var cleared []string
@@ -461,7 +442,7 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 	for _, it := range items {
 		switch {
 		case it.result != nil:
-			s.publish(ResultsTopic, false, it.result)
+			s.publish(contract.ResultsTopic, false, it.result)
 		case it.seen != "":
 			touched[it.seen] = true
 			s.device(it.seen).seen = true
@@ -482,9 +463,9 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 }
 
 func (s *Service) publishRecord(r *record, touched map[string]bool) {
-	s.publish(EventsTopic, false, r)
+	s.publish(contract.EventsTopic, false, r)
 	if m := r.Maintenance; m != nil {
-		topic := MaintenanceTopic + m.Target
+		topic := contract.MaintenanceTopic(m.Target)
 		if r.Kind == string(alert.MaintenanceEnded) {
 			s.clearRetained(topic)
 		} else {
@@ -494,7 +475,7 @@ func (s *Service) publishRecord(r *record, touched map[string]bool) {
 		return
 	}
 	a := r.Alert
-	topic := AlertsTopic + a.ID
+	topic := contract.AlertTopic(a.ID)
 	if a.State == alert.Active {
 		s.publish(topic, true, a)
 	} else {
@@ -539,13 +520,13 @@ func (s *Service) publishSnapshot() {
 	touched := map[string]bool{}
 	for i := range active {
 		a := &active[i]
-		s.publish(AlertsTopic+a.ID, true, a)
+		s.publish(contract.AlertTopic(a.ID), true, a)
 		if !a.IsDistrict() {
 			s.alertChanged(a)
 		}
 	}
 	for i := range maint {
-		s.publish(MaintenanceTopic+maint[i].Target, true, &maint[i])
+		s.publish(contract.MaintenanceTopic(maint[i].Target), true, &maint[i])
 		s.maintenanceChanged(&maint[i], true, touched)
 	}
 	for _, d := range devs {

@@ -5,35 +5,11 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
-
-// DeviceState is the retained message on DevicesTopic+<device>: what the
-// wall colours a marker or a camera tile by.
-type DeviceState struct {
-	ID         string        `json:"id"`
-	Name       string        `json:"name"`
-	Kind       registry.Kind `json:"kind"`
-	District   string        `json:"district"`
-	Integrator string        `json:"integrator"`
-	Parent     string        `json:"parent,omitempty"`
-	Lat        float64       `json:"lat"`
-	Lon        float64       `json:"lon"`
-	// Status: online, offline (its offline alert is active) or unknown
-	// (not heard from since ingest started).
-	Status string `json:"status"`
-	// Health: down (offline), degraded (another alert is active), ok, or
-	// unknown.
-	Health string `json:"health"`
-	// Severity of its worst active alert that is not suppressed.
-	Severity    alert.Severity `json:"severity,omitempty"`
-	Alerts      []string       `json:"alerts"`
-	Maintenance bool           `json:"maintenance"`
-	UpdatedAt   time.Time      `json:"updated_at"`
-}
 
 // deviceState is the loop's picture of one device.
 type deviceState struct {
@@ -116,7 +92,7 @@ func (s *Service) publishDevices(touched map[string]bool) {
 		dev, ok := reg.Device(id)
 		if !ok {
 			if d := s.devices[id]; d != nil && d.last != nil {
-				s.clearRetained(DevicesTopic + id)
+				s.clearRetained(contract.DeviceStateTopic(id))
 			}
 			delete(s.devices, id)
 			continue
@@ -129,26 +105,25 @@ func (s *Service) publishDevices(touched map[string]bool) {
 		}
 		d.last = key
 		st.UpdatedAt = now
-		s.publish(DevicesTopic+id, true, st)
+		s.publish(contract.DeviceStateTopic(id), true, st)
 	}
 }
 
-func (d *deviceState) state(dev *registry.Device) DeviceState {
-	st := DeviceState{ID: dev.ID, Name: dev.Name, Kind: dev.Kind, District: dev.District, Integrator: dev.Integrator,
-		Parent: dev.Parent, Lat: dev.Lat, Lon: dev.Lon, Status: "unknown", Health: "unknown",
-		Maintenance: len(d.maint) > 0, Alerts: []string{}}
+func (d *deviceState) state(dev *registry.Device) contract.DeviceState {
+	st := contract.UnknownDevice(dev)
+	st.Maintenance = len(d.maint) > 0
 	if d.seen {
-		st.Status, st.Health = "online", "ok"
+		st.Status, st.Health = contract.StatusOnline, contract.HealthOK
 	}
 	for id, a := range d.alerts {
 		st.Alerts = append(st.Alerts, id)
 		if a.RuleKind == alert.Silence {
-			st.Status, st.Health = "offline", "down"
-		} else if st.Health != "down" {
-			st.Health = "degraded"
+			st.Status, st.Health = contract.StatusOffline, contract.HealthDown
+		} else if st.Health != contract.HealthDown {
+			st.Health = contract.HealthDegraded
 		}
-		if !a.Suppressed && (st.Severity == "" || a.Severity.Rank() < st.Severity.Rank()) {
-			st.Severity = a.Severity
+		if !a.Suppressed && (st.Severity == "" || a.Severity.Rank() < alert.Severity(st.Severity).Rank()) {
+			st.Severity = string(a.Severity)
 		}
 	}
 	sort.Strings(st.Alerts)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/point"
 )
@@ -13,13 +14,6 @@ import (
 // stream (a shared subscription), one runs the alert service; the others
 // forward what they store to it over the broker, so its engine sees every
 // stored message and it alone publishes alerts and applies commands.
-
-// ObservationsPrefix is where forwarding ingests publish what they stored:
-// ObservationsPrefix + their client id, line protocol, QoS 1.
-const ObservationsPrefix = "ioc/server/v1/observations/"
-
-// ObservationsFilter is what the alert owner subscribes to.
-const ObservationsFilter = ObservationsPrefix + "+"
 
 // maxObservationBytes bounds one observations message (brokers commonly
 // limit messages to 1 MiB or less).
@@ -39,9 +33,9 @@ type Forwarder struct {
 
 var _ ingest.Observer = (*Forwarder)(nil)
 
-// NewForwarder publishes to ObservationsPrefix + id.
+// NewForwarder publishes to contract.ObservationsPrefix + id.
 func NewForwarder(pub Publisher, id string, log *slog.Logger) *Forwarder {
-	return &Forwarder{pub: pub, topic: ObservationsPrefix + id, log: log}
+	return &Forwarder{pub: pub, topic: contract.ObservationsPrefix + id, log: log}
 }
 
 // Stored implements ingest.Observer.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 )
@@ -59,48 +60,23 @@ func (s *Service) writeHistory(ctx context.Context) {
 	}
 }
 
-// historyPoint is a transition as a point: measurement alert (tags device,
-// district, rule, severity, transition; field event_seq is the sequence
-// number on EventsTopic) or maintenance (tags target,
-// transition), at the transition's time.
+// historyPoint is a transition as the store keeps it (contract.History).
 func historyPoint(r *record) point.Point {
-	p := point.Point{Time: r.At}
-	p.SetTag("transition", r.Kind)
-	add := func(k, v string) {
-		if v != "" {
-			p.Fields = append(p.Fields, point.StringField(k, v))
-		}
-	}
-	p.Fields = append(p.Fields, point.IntField("event_seq", int64(r.Seq)))
-	add("by", r.By)
-	add("note", r.Note)
+	h := contract.History{At: r.At, Transition: r.Kind, Seq: r.Seq, By: r.By, Note: r.Note}
 	if m := r.Maintenance; m != nil {
-		p.Measurement = "maintenance"
-		p.SetTag("target", m.Target)
-		if !m.Until.IsZero() {
-			add("until", m.Until.UTC().Format(time.RFC3339))
-		}
-		add("since", m.Since.UTC().Format(time.RFC3339))
-		return p
+		h.Maintenance = &contract.MaintenanceHistory{Target: m.Target, Until: m.Until, Since: m.Since}
+		return h.Point()
 	}
 	a := r.Alert
-	p.Measurement = "alert"
-	p.SetTag("device", a.Device)
-	p.SetTag("district", a.District)
-	p.SetTag("rule", a.Rule)
-	p.SetTag("severity", string(a.Severity))
-	add("id", a.ID)
-	add("state", string(a.State))
+	ah := &contract.AlertHistory{ID: a.ID, Device: a.Device, District: a.District, Rule: a.Rule, Severity: string(a.Severity),
+		State: string(a.State), MessageVI: a.Message["vi"], MessageEN: a.Message["en"], Parent: a.Parent,
+		Count: a.Count, Flaps: a.Flaps, Suppressed: a.Suppressed}
 	if a.Value != nil {
-		add("value", fmt.Sprint(a.Value))
+		ah.Value = fmt.Sprint(a.Value)
 	}
-	add("message_vi", a.Message["vi"])
-	add("message_en", a.Message["en"])
-	add("parent", a.Parent)
 	if r.Kind == string(alert.Acked) && a.Ack != nil {
-		add("ack_via", a.Ack.Via) // acknowledged with the alert it was folded under
+		ah.AckVia = a.Ack.Via // acknowledged with the alert it was folded under
 	}
-	p.Fields = append(p.Fields, point.IntField("count", int64(a.Count)), point.IntField("flaps", int64(a.Flaps)),
-		point.BoolField("suppressed", a.Suppressed))
-	return p
+	h.Alert = ah
+	return h.Point()
 }

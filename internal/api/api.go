@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -41,7 +41,7 @@ var OpenAPI []byte
 // Commander sends a command to the alert service and waits for its result
 // (live.Source does).
 type Commander interface {
-	Command(ctx context.Context, c alertd.Command) (live.CommandResult, error)
+	Command(ctx context.Context, c contract.Command) (contract.CommandResult, error)
 }
 
 // Deps are the API's collaborators.
@@ -148,8 +148,8 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/devices/{id}/history":            a.need(auth.Viewer, a.history),
 		"GET /api/v1/alerts":                          a.need(auth.Viewer, a.alerts),
 		"GET /api/v1/alerts/history":                  a.need(auth.Viewer, a.alertHistory),
-		"POST /api/v1/alerts/{rule}/{device}/ack":     a.need(auth.Technician, a.command("ack")),
-		"POST /api/v1/alerts/{rule}/{device}/resolve": a.need(auth.Technician, a.command("resolve")),
+		"POST /api/v1/alerts/{rule}/{device}/ack":     a.need(auth.Technician, a.command(contract.OpAck)),
+		"POST /api/v1/alerts/{rule}/{device}/resolve": a.need(auth.Technician, a.command(contract.OpResolve)),
 		"POST /api/v1/maintenance":                    a.need(auth.Operator, a.maintenanceStart),
 		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
@@ -496,7 +496,7 @@ func (a *API) devices(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 }
 
 type deviceInfo struct {
-	alertd.DeviceState
+	contract.DeviceState
 	Profile *registry.Profile `json:"profile,omitempty"`
 	Active  []alert.Alert     `json:"active_alerts"`
 }
@@ -510,8 +510,7 @@ func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	}
 	st, ok := a.d.Picture.Device(id)
 	if !ok {
-		st = alertd.DeviceState{ID: dev.ID, Name: dev.Name, Kind: dev.Kind, District: dev.District, Integrator: dev.Integrator,
-			Parent: dev.Parent, Lat: dev.Lat, Lon: dev.Lon, Status: "unknown", Health: "unknown", Alerts: []string{}}
+		st = contract.UnknownDevice(dev)
 	}
 	out := deviceInfo{DeviceState: st, Profile: dev.Profile, Active: []alert.Alert{}}
 	for _, al := range a.d.Picture.Alerts(live.Filter{}) {
@@ -676,7 +675,7 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	pts, err := a.d.Store.Query(ctx, store.Query{Device: id, Measurement: "alert", From: from, To: to})
+	pts, err := a.d.Store.Query(ctx, store.Query{Device: id, Measurement: contract.AlertMeasurement, From: from, To: to})
 	if err != nil {
 		a.d.Log.Warn("api: alert history query failed", "device", id, "err", err)
 		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
@@ -688,35 +687,13 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 	out := make([]HistoryEntry, 0, len(pts))
 	for i := len(pts) - 1; i >= 0; i-- { // newest first
 		p := &pts[i]
-		e := HistoryEntry{At: p.Time, Device: id}
-		for _, t := range p.Tags {
-			switch t.Key {
-			case "transition":
-				e.Transition = t.Value
-			case "rule":
-				e.Rule = t.Value
-			case "severity":
-				e.Severity = t.Value
-			}
+		h, err := contract.ParseHistory(p)
+		if err != nil || h.Alert == nil {
+			continue // the query asks for measurement alert only
 		}
-		for _, f := range p.Fields {
-			switch f.Key {
-			case "id":
-				e.Alert = f.S
-			case "state":
-				e.State = f.S
-			case "value":
-				e.Value = f.S
-			case "message_vi":
-				e.MessageVI = f.S
-			case "message_en":
-				e.MessageEN = f.S
-			case "by":
-				e.By = f.S
-			case "note":
-				e.Note = f.S
-			}
-		}
+		e := HistoryEntry{At: h.At, Device: id, Transition: h.Transition, Alert: h.Alert.ID, Rule: h.Alert.Rule,
+			Severity: h.Alert.Severity, State: h.Alert.State, Value: h.Alert.Value, MessageVI: h.Alert.MessageVI,
+			MessageEN: h.Alert.MessageEN, By: h.By, Note: h.Note}
 		out = append(out, e)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
@@ -726,21 +703,27 @@ type noteRequest struct {
 	Note string `json:"note"`
 }
 
-// maxNote bounds an operator's note (the alert service's own bound).
-const maxNote = 2000
+// checkNote refuses a note the alert service would refuse
+// (contract.MaxNoteBytes), with the API's own error code.
+func checkNote(w http.ResponseWriter, note string) bool {
+	if len(note) > contract.MaxNoteBytes {
+		writeErrorCode(w, http.StatusBadRequest, "note_too_long", fmt.Sprintf("note: at most %d bytes", contract.MaxNoteBytes))
+		return false
+	}
+	return true
+}
 
-func (a *API) command(op string) handler {
+func (a *API) command(op contract.Op) handler {
 	return func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 		id := r.PathValue("rule") + "/" + r.PathValue("device")
 		var req noteRequest
 		if r.ContentLength != 0 && !readJSON(w, r, &req) {
 			return
 		}
-		if len(req.Note) > maxNote {
-			writeErrorCode(w, http.StatusBadRequest, "note_too_long", "note: at most 2000 bytes")
+		if !checkNote(w, req.Note) {
 			return
 		}
-		if op == "resolve" && strings.TrimSpace(req.Note) == "" {
+		if op == contract.OpResolve && strings.TrimSpace(req.Note) == "" {
 			writeErrorCode(w, http.StatusBadRequest, "note_required", "note: say what was done before resolving")
 			return
 		}
@@ -748,12 +731,12 @@ func (a *API) command(op string) handler {
 			writeErrorCode(w, http.StatusNotFound, "alert_not_active", "no active alert "+id)
 			return
 		}
-		a.run(w, r, s, alertd.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note},
-			AuditEntry{Action: op, User: s.User.Username, IP: a.clientIP(r), Alert: id, Note: req.Note})
+		a.run(w, r, s, contract.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note},
+			AuditEntry{Action: string(op), User: s.User.Username, IP: a.clientIP(r), Alert: id, Note: req.Note})
 	}
 }
 
-func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c alertd.Command, e AuditEntry) {
+func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c contract.Command, e AuditEntry) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.CommandTimeout)
 	defer cancel()
 	res, err := a.d.Commander.Command(ctx, c)
@@ -789,12 +772,11 @@ func (a *API) maintenanceStart(w http.ResponseWriter, r *http.Request, s *auth.S
 		writeError(w, http.StatusBadRequest, "target: device:<id> or district:<id> of a registered device or district")
 		return
 	}
-	if len(req.Note) > maxNote {
-		writeErrorCode(w, http.StatusBadRequest, "note_too_long", "note: at most 2000 bytes")
+	if !checkNote(w, req.Note) {
 		return
 	}
-	a.run(w, r, s, alertd.Command{Op: "maintenance_start", Target: req.Target, Until: req.Until, By: s.User.Username, Note: req.Note},
-		AuditEntry{Action: "maintenance_start", User: s.User.Username, IP: a.clientIP(r), Target: req.Target, Note: req.Note})
+	a.run(w, r, s, contract.Command{Op: contract.OpMaintenanceStart, Target: req.Target, Until: req.Until, By: s.User.Username, Note: req.Note},
+		AuditEntry{Action: string(contract.OpMaintenanceStart), User: s.User.Username, IP: a.clientIP(r), Target: req.Target, Note: req.Note})
 }
 
 func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Session) {
@@ -803,8 +785,8 @@ func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Ses
 		writeError(w, http.StatusBadRequest, "target: device:<id> or district:<id>")
 		return
 	}
-	a.run(w, r, s, alertd.Command{Op: "maintenance_end", Target: t, By: s.User.Username},
-		AuditEntry{Action: "maintenance_end", User: s.User.Username, IP: a.clientIP(r), Target: t})
+	a.run(w, r, s, contract.Command{Op: contract.OpMaintenanceEnd, Target: t, By: s.User.Username},
+		AuditEntry{Action: string(contract.OpMaintenanceEnd), User: s.User.Username, IP: a.clientIP(r), Target: t})
 }
 
 func (a *API) validTarget(t string) bool {

@@ -122,7 +122,7 @@ func (b *Broker) PendingConnections() int { return b.guard.Pending() }
 type Deps struct {
 	Log     *slog.Logger
 	Metrics prometheus.Registerer
-	// IntakePrefix selects the topics handed to Intake ("ioc/v1/").
+	// IntakePrefix selects the topics handed to Intake (contract.DevicePrefix).
 	IntakePrefix string
 	// Intake receives device messages under IntakePrefix. It may block,
 	// which stops reading from that device's connection (backpressure).

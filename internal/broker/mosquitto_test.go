@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/testenv"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -68,7 +68,7 @@ func TestMosquittoWithGeneratedFiles(t *testing.T) {
 		// Mosquitto accepts the CONNECT but checks the will against the
 		// ACL when it would send it.
 		rc, code := rawConnect(t, mq.Addr, connectParams{v: 4, id: "attacker", user: "envsense", pass: "demo-envsense", clean: true,
-			willTopic: alertd.CommandsTopic, willBody: `{"id":"evil","op":"maintenance_start","target":"district:dong-hy","by":"attacker"}`})
+			willTopic: contract.CommandsTopic, willBody: `{"id":"evil","op":"maintenance_start","target":"district:dong-hy","by":"attacker"}`})
 		if code != 0 {
 			t.Logf("Mosquitto refused the CONNECT with %#x", code)
 		}
@@ -92,7 +92,7 @@ func TestMosquittoWithGeneratedFiles(t *testing.T) {
 			if pk.FixedHeader.Qos > 0 {
 				watcher.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
 			}
-			if pk.TopicName == alertd.CommandsTopic {
+			if pk.TopicName == contract.CommandsTopic {
 				t.Errorf("Mosquitto delivered the forbidden will: %s", pk.Payload)
 			}
 			if pk.TopicName == "ioc/v1/envsense/aq-tp-01/status" {

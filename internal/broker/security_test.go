@@ -14,9 +14,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/access"
-	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
-	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
@@ -158,7 +157,7 @@ func watch(t *testing.T, url, id, filter string) *watcher {
 	}
 	// The marker subscription is processed after the first one has queued
 	// its retained messages (one connection's packets are handled in order).
-	tok = c.Subscribe(live.SyncTopic+id, 0, handler)
+	tok = c.Subscribe(contract.SyncPrefix+id, 0, handler)
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -185,7 +184,7 @@ func (w *watcher) seen(payload string) bool {
 func (w *watcher) until(t *testing.T, b *broker.Broker) []string {
 	t.Helper()
 	marker := "marker-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := b.Publish(live.SyncTopic+w.id, 1, false, []byte(marker)); err != nil {
+	if err := b.Publish(contract.SyncPrefix+w.id, 1, false, []byte(marker)); err != nil {
 		t.Fatal(err)
 	}
 	var before []string
@@ -209,14 +208,14 @@ func (w *watcher) until(t *testing.T, b *broker.Broker) []string {
 // every server topic the alert service and the IOC servers act on or
 // show, another integrator's device, its own _errors topic.
 var forbiddenWills = []string{
-	alertd.CommandsTopic,
-	alertd.AlertsTopic + "forged-rule/aq-tp-01",
-	alertd.DevicesTopic + "cam-bvtw-03",
-	alertd.MaintenanceTopic + "district:dong-hy",
-	alertd.EventsTopic,
-	alertd.ResultsTopic,
-	alertd.ObservationsPrefix + "ingest-1",
-	live.SyncTopic + "ioc-web-1",
+	contract.CommandsTopic,
+	contract.AlertsPrefix + "forged-rule/aq-tp-01",
+	contract.DevicesPrefix + "cam-bvtw-03",
+	contract.MaintenancePrefix + "district:dong-hy",
+	contract.EventsTopic,
+	contract.ResultsTopic,
+	contract.ObservationsPrefix + "ingest-1",
+	contract.SyncPrefix + "ioc-web-1",
 	"ioc/v1/vms-tn/cam-bvtw-03/status",
 	"ioc/v1/envsense/_errors",
 	"$SYS/broker/clients/connected",
@@ -261,7 +260,7 @@ func TestWillOutsideAccountRefused(t *testing.T) {
 	}
 	// paho (3.1.1) sees "not authorized".
 	_, err := pahoDial(s.url, "paho-will", "envsense", true, func(o *paho.ClientOptions) {
-		o.SetWill(alertd.CommandsTopic, `{"id":"y","op":"ack","alert":"x","by":"attacker"}`, 1, false)
+		o.SetWill(contract.CommandsTopic, `{"id":"y","op":"ack","alert":"x","by":"attacker"}`, 1, false)
 	})
 	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
 		t.Errorf("paho with a will on the commands topic: %v, want not authorized", err)
@@ -551,14 +550,14 @@ func TestDeviceTopicsNeverRetained(t *testing.T) {
 
 	// An integrator's retained publish and will on a server topic.
 	if _, code := rawConnect(t, s.addr, connectParams{v: 5, id: "env-forge", user: "envsense", pass: "demo-envsense", clean: true,
-		willTopic: alertd.AlertsTopic + "forged/aq-tp-01", willBody: `{"message":"EVACUATE NOW"}`, willRetain: true}); code != 0x87 {
+		willTopic: contract.AlertsPrefix + "forged/aq-tp-01", willBody: `{"message":"EVACUATE NOW"}`, willRetain: true}); code != 0x87 {
 		t.Errorf("retained will on a server topic: CONNACK %#x, want 0x87", code)
 	}
 	forger, err := pahoDial(s.url, "env-forge", "envsense", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	forger.Publish(alertd.AlertsTopic+"forged/aq-tp-01", 1, true, `{"message":"EVACUATE NOW"}`).WaitTimeout(2 * time.Second)
+	forger.Publish(contract.AlertsPrefix+"forged/aq-tp-01", 1, true, `{"message":"EVACUATE NOW"}`).WaitTimeout(2 * time.Second)
 	testenv.Eventually(t, 5*time.Second, func() error {
 		if forger.IsConnected() {
 			return errors.New("still connected after a forbidden publish")
@@ -584,13 +583,13 @@ func TestRetainedStoreBounded(t *testing.T) {
 	defer srv.Disconnect(0)
 	retain := func(device, body string) {
 		t.Helper()
-		if tok := srv.Publish(alertd.DevicesTopic+device, 1, true, body); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		if tok := srv.Publish(contract.DevicesPrefix+device, 1, true, body); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}
 	retained := func() []string {
 		t.Helper()
-		w := watch(t, s.url, "w-"+strconv.FormatInt(time.Now().UnixNano(), 36), alertd.DevicesTopic+"#")
+		w := watch(t, s.url, "w-"+strconv.FormatInt(time.Now().UnixNano(), 36), contract.DevicesPrefix+"#")
 		var got []string
 		for _, g := range w.until(t, s.b) {
 			if strings.Contains(g, " retained=true ") { // not one still being delivered live
@@ -607,9 +606,9 @@ func TestRetainedStoreBounded(t *testing.T) {
 	retain("a", "11")                      // replacing fits
 	retain("e", strings.Repeat("x", 1000)) // over the bytes
 	want := []string{
-		alertd.DevicesTopic + "a retained=true 11",
-		alertd.DevicesTopic + "b retained=true 2",
-		alertd.DevicesTopic + "c retained=true 3",
+		contract.DevicesPrefix + "a retained=true 11",
+		contract.DevicesPrefix + "b retained=true 2",
+		contract.DevicesPrefix + "c retained=true 3",
 	}
 	if got := retained(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("retained:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -619,7 +618,7 @@ func TestRetainedStoreBounded(t *testing.T) {
 	}
 	retain("b", "") // cleared: room for d
 	retain("d", "4")
-	want = []string{want[0], want[2], alertd.DevicesTopic + "d retained=true 4"}
+	want = []string{want[0], want[2], contract.DevicesPrefix + "d retained=true 4"}
 	if got := retained(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("retained after clearing b:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/store/influx"
 	"github.com/ioc-vn/ioc/internal/stream"
@@ -108,7 +108,7 @@ func DefaultIOC() IOC {
 		Registry:      "configs/devices.yaml",
 		Outline:       "configs/province-outline.geojson",
 		AuditLog:      filepath.Join("data", "audit.log"),
-		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: live.Topics()},
+		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: contract.PictureFilters()},
 		Influx:        influx.Config{Timeout: 30 * time.Second},
 		EmbeddedStore: filepath.Join("data", "ioc.db"),
 		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5, LoginMaxDelay: 15 * time.Minute, LoginAddressBurst: 30},

@@ -25,7 +25,8 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
-	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,7 @@ import (
 
 // Pipeline takes messages; ingest.Pipeline is one.
 type Pipeline interface {
-	Handle(mqttsub.Message)
+	Handle(ingest.Message)
 	// Notify tells an integrator, on its _errors topic, about a message
 	// refused before it reached the pipeline (quota).
 	Notify(integrator, device, topic string, e *payload.Error)
@@ -179,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.o.Guesses.Succeeded(user, addr)
 	integrator, device := r.PathValue("integrator"), r.PathValue("device")
-	topic := "ioc/v1/" + integrator + "/" + device + "/" + r.PathValue("channel")
+	topic := contract.DeviceTopic(integrator, device, r.PathValue("channel"))
 	// Only integrator and device accounts send device data: the server
 	// processes' accounts may not, whatever their topics.
 	if !acct.SendsDeviceData() || !acct.CanPublish(topic) {

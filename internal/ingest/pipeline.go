@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -102,6 +102,26 @@ func orDefault[T int | time.Duration](v *T, d T) {
 	}
 }
 
+// Message is one received message: from ingest's MQTT client
+// (Message), the embedded broker (*broker.Message) or HTTP ingest.
+// Ack sends its acknowledgement; the pipeline calls it once the message's
+// data is safe, in arrival order.
+type Message interface {
+	Topic() string
+	Payload() []byte
+	MessageID() uint16
+	Duplicate() bool
+	Ack()
+}
+
+// Replay is implemented by a message the broker sent from its store of
+// retained messages because ingest (re)subscribed, not because a device
+// just published it (MQTT-3.3.1-8: only such deliveries carry RETAIN). The
+// same retained message comes again on every reconnect, so it is not news.
+type Replay interface {
+	RetainedReplay() bool
+}
+
 // Publisher sends rejection reports to integrators; mqttsub.Client is one.
 type Publisher interface {
 	Publish(topic string, qos byte, retain bool, payload []byte) error
@@ -149,7 +169,7 @@ type Pipeline struct {
 	observed []Stored // acker goroutine only
 
 	slots    chan struct{} // one per unacknowledged message
-	in       chan mqttsub.Message
+	in       chan Message
 	stopping chan struct{}
 	stopOnce sync.Once
 	parser   *payload.Parser // batcher goroutine only
@@ -162,7 +182,7 @@ type Pipeline struct {
 
 // batch is a run of consecutive messages and the points they carry.
 type batch struct {
-	msgs   []mqttsub.Message
+	msgs   []Message
 	msgAt  []int // msgAt[i]: index of the first point of msgs[i]
 	meta   []msgMeta
 	points []point.Point
@@ -196,7 +216,7 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		log:      d.Log,
 		now:      d.Now,
 		slots:    make(chan struct{}, o.MaxInFlight),
-		in:       make(chan mqttsub.Message, o.MaxInFlight),
+		in:       make(chan Message, o.MaxInFlight),
 		stopping: make(chan struct{}),
 		parser:   payload.NewParser(o.Limits),
 		card:     newCardinality(o.MaxSeriesPerDeviceHour, o.MaxMeasurementsPerIntegrator),
@@ -211,11 +231,11 @@ func New(o Options, d Deps) (*Pipeline, error) {
 // SetRegistry swaps in a reloaded registry; messages after the swap use it.
 func (p *Pipeline) SetRegistry(r *registry.Registry) { p.registry.Store(r) }
 
-// Handle takes one message from the MQTT client. It blocks while the window
+// Handle takes one message from its source. It blocks while the window
 // of unacknowledged messages is full, which stops reading from the broker:
 // the backpressure that keeps memory bounded. After shutdown has begun it
 // returns at once, leaving the message unacknowledged for redelivery.
-func (p *Pipeline) Handle(m mqttsub.Message) {
+func (p *Pipeline) Handle(m Message) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-p.stopping:
@@ -358,7 +378,7 @@ func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
 
 // add parses m into b. A rejected message joins the batch with no points,
 // so that it is acknowledged in order once its rejection is recorded.
-func (p *Pipeline) add(b *batch, m mqttsub.Message) {
+func (p *Pipeline) add(b *batch, m Message) {
 	recv := p.now()
 	topic := m.Topic()
 	body := m.Payload()
@@ -366,10 +386,10 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 	b.msgAt = append(b.msgAt, len(b.points))
 	meta := msgMeta{topic: topic}
 	defer func() { b.meta = append(b.meta, meta) }()
-	if isErrorsTopic(topic) {
+	if contract.IsErrorsTopic(topic) {
 		return // our own rejection reports: acknowledged, not stored
 	}
-	if r, ok := m.(mqttsub.Replay); ok && r.RetainedReplay() {
+	if r, ok := m.(Replay); ok && r.RetainedReplay() {
 		// A device's retained message, sent again by an external broker
 		// because ingest (re)subscribed: it was stored when it was
 		// published; storing it again would add a reading, stamped now,
@@ -379,7 +399,7 @@ func (p *Pipeline) add(b *batch, m mqttsub.Message) {
 		return
 	}
 
-	t, perr := ParseTopic(topic)
+	t, perr := contract.ParseTopic(topic)
 	meta.integrator, meta.device, meta.channel = t.Integrator, t.Device, string(t.Channel)
 	if perr != nil {
 		p.m.received.WithLabelValues("invalid").Inc()

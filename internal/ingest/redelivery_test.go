@@ -86,7 +86,7 @@ func TestRedeliveryAfterCrashIsNotCountedTwice(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { p.Run(ctx); close(done) }()
-		c := mqttsub.New(cfg, testLog(t), p.Handle)
+		c := mqttsub.New(cfg, testLog(t), func(m mqttsub.Message) { p.Handle(m) })
 		if err := c.Connect(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/point"
 	"log/slog"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/payload"
 )
 
@@ -38,7 +38,7 @@ type Rejecter interface {
 
 // reject records a refused message: metric, rate-limited log, report, and
 // the message itself if it asks.
-func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *payload.Error) {
+func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error) {
 	if r, ok := m.(Rejecter); ok {
 		r.Reject(e)
 	}
@@ -73,7 +73,7 @@ func (p *Pipeline) reject(m mqttsub.Message, meta msgMeta, body []byte, e *paylo
 func (p *Pipeline) RejectLater(pt *point.Point, e *payload.Error) {
 	integrator, _ := pt.Tag("integrator")
 	device, _ := pt.Tag("device")
-	topic := TopicPrefix + integrator + "/" + device + "/" + pt.Measurement
+	topic := contract.DeviceTopic(integrator, device, pt.Measurement)
 	line := point.AppendLine(nil, pt)
 	p.reject(nil, msgMeta{topic: topic, integrator: integrator, device: device, channel: pt.Measurement}, line, e)
 }
@@ -117,7 +117,7 @@ func (r *reporter) send(integrator string, rep Report) {
 	enc.SetEscapeHTML(false) // integrators read these; keep < > & as they are
 	_ = enc.Encode(rep)      // a Report always encodes
 	select {
-	case r.q <- outgoing{topic: ErrorsTopic(integrator), body: bytes.TrimSpace(buf.Bytes())}:
+	case r.q <- outgoing{topic: contract.ErrorsTopic(integrator), body: bytes.TrimSpace(buf.Bytes())}:
 	default:
 		r.m.reportsDropped.Inc()
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -121,8 +121,8 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 		{"ioc-server", "ioc/v1/vms-tn/cam-bvtw-02/status"},
 		{"ioc-server", "ioc/v1/envsense/aq-tp-01/telemetry"},
 		{"ioc-server", "ioc/v1/vms-tn/_errors"},
-		{"ioc-server", alertd.AlertsTopic + "device-offline/cam-bvtw-01"},
-		{"ioc-ingest", alertd.CommandsTopic},
+		{"ioc-server", contract.AlertsPrefix + "device-offline/cam-bvtw-01"},
+		{"ioc-ingest", contract.CommandsTopic},
 		{"ioc-ingest", "ioc/v1/envsense/aq-tp-01/telemetry"},
 	}
 	for _, topic := range serverTopics {
@@ -168,12 +168,12 @@ func TestEmbeddedBrokerAccess(t *testing.T) {
 // serverTopics is one topic of each kind in the server tree (docs/ALERTS.md
 // "Server topics"): only the ingest and web accounts may use them.
 var serverTopics = []string{
-	alertd.AlertsTopic + "device-offline/cam-bvtw-01",
-	alertd.DevicesTopic + "cam-bvtw-01",
-	alertd.MaintenanceTopic + "device:cam-bvtw-01",
-	alertd.EventsTopic,
-	alertd.CommandsTopic,
-	alertd.ResultsTopic,
+	contract.AlertsPrefix + "device-offline/cam-bvtw-01",
+	contract.DevicesPrefix + "cam-bvtw-01",
+	contract.MaintenancePrefix + "device:cam-bvtw-01",
+	contract.EventsTopic,
+	contract.CommandsTopic,
+	contract.ResultsTopic,
 }
 
 func suback(tok paho.Token) byte {
@@ -198,7 +198,7 @@ func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok := srv.Publish(alertd.DevicesTopic+"test-retained", 1, true, "kept"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := srv.Publish(contract.DevicesPrefix+"test-retained", 1, true, "kept"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	srv.Disconnect(100)
@@ -211,7 +211,7 @@ func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Disconnect(0)
-	sub.Subscribe(alertd.DevicesTopic+"test-retained", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
+	sub.Subscribe(contract.DevicesPrefix+"test-retained", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
 	select {
 	case v := <-got:
 		if v != "kept" {

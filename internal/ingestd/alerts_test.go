@@ -12,8 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -97,7 +97,7 @@ type wall struct {
 	t       *testing.T
 	mu      sync.Mutex
 	alerts  map[string]alert.Alert // retained, by id
-	devices map[string]alertd.DeviceState
+	devices map[string]contract.DeviceState
 	events  []eventRec
 	results []map[string]any
 	c       paho.Client
@@ -113,19 +113,19 @@ type eventRec struct {
 
 func watchWall(t *testing.T, url string) *wall {
 	t.Helper()
-	w := &wall{t: t, alerts: map[string]alert.Alert{}, devices: map[string]alertd.DeviceState{}}
+	w := &wall{t: t, alerts: map[string]alert.Alert{}, devices: map[string]contract.DeviceState{}}
 	c, err := dial(url, "ioc-wall-"+strings.ReplaceAll(t.Name(), "/", "-"), "ioc-server", "demo-ioc-server")
 	if err != nil {
 		t.Fatalf("ioc-server connect: %v", err)
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
 	w.c = c
-	tok := c.Subscribe(alertd.TopicRoot+"#", 1, func(_ paho.Client, m paho.Message) {
+	tok := c.Subscribe(contract.ServerRoot+"#", 1, func(_ paho.Client, m paho.Message) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		switch topic := m.Topic(); {
-		case strings.HasPrefix(topic, alertd.AlertsTopic):
-			id := strings.TrimPrefix(topic, alertd.AlertsTopic)
+		case strings.HasPrefix(topic, contract.AlertsPrefix):
+			id := strings.TrimPrefix(topic, contract.AlertsPrefix)
 			if len(m.Payload()) == 0 {
 				delete(w.alerts, id)
 				return
@@ -135,13 +135,13 @@ func watchWall(t *testing.T, url string) *wall {
 				t.Errorf("%s: %v", topic, err)
 			}
 			w.alerts[id] = a
-		case strings.HasPrefix(topic, alertd.DevicesTopic):
-			var d alertd.DeviceState
+		case strings.HasPrefix(topic, contract.DevicesPrefix):
+			var d contract.DeviceState
 			if err := json.Unmarshal(m.Payload(), &d); err != nil {
 				t.Errorf("%s: %v", topic, err)
 			}
 			w.devices[d.ID] = d
-		case topic == alertd.EventsTopic:
+		case topic == contract.EventsTopic:
 			e := eventRec{got: time.Now()}
 			if err := json.Unmarshal(m.Payload(), &e); err != nil {
 				t.Errorf("%s: %v", topic, err)
@@ -150,7 +150,7 @@ func watchWall(t *testing.T, url string) *wall {
 				t.Errorf("event seq %d after %d: not in order or missing", e.Seq, w.events[n-1].Seq)
 			}
 			w.events = append(w.events, e)
-		case topic == alertd.ResultsTopic:
+		case topic == contract.ResultsTopic:
 			var r map[string]any
 			json.Unmarshal(m.Payload(), &r)
 			w.results = append(w.results, r)
@@ -199,10 +199,10 @@ func (w *wall) alert(id string) (alert.Alert, bool) {
 	return a, ok
 }
 
-func (w *wall) command(c alertd.Command) {
+func (w *wall) command(c contract.Command) {
 	w.t.Helper()
 	b, _ := json.Marshal(c)
-	publish(w.t, w.c, alertd.CommandsTopic, b)
+	publish(w.t, w.c, contract.CommandsTopic, b)
 }
 
 func (w *wall) result(id string, timeout time.Duration) map[string]any {
@@ -393,7 +393,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 		testenv.Eventually(t, 3*time.Second, func() error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			if d := w.devices["cam-b1"]; d.Health != "degraded" || d.Severity != alert.Major || d.Status != "online" {
+			if d := w.devices["cam-b1"]; d.Health != "degraded" || d.Severity != string(alert.Major) || d.Status != "online" {
 				return fmt.Errorf("cam-b1 %+v", d)
 			}
 			return nil
@@ -413,7 +413,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 		testenv.Eventually(t, 2*time.Second, func() error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			if d := w.devices["cam-b1"]; d.Status != "offline" || d.Health != "down" || d.Severity != alert.Critical {
+			if d := w.devices["cam-b1"]; d.Status != "offline" || d.Health != "down" || d.Severity != string(alert.Critical) {
 				return fmt.Errorf("cam-b1 %+v", d)
 			}
 			return nil
@@ -451,7 +451,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 	})
 
 	t.Run("maintenance suppresses", func(t *testing.T) {
-		w.command(alertd.Command{ID: "m1", Op: "maintenance_start", Target: "device:aq-2", By: "ky-thuat-1", Note: "thay cảm biến"})
+		w.command(contract.Command{ID: "m1", Op: "maintenance_start", Target: "device:aq-2", By: "ky-thuat-1", Note: "thay cảm biến"})
 		if r := w.result("m1", 3*time.Second); r["ok"] != true {
 			t.Fatalf("%v", r)
 		}
@@ -461,7 +461,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 		if e := w.event(alert.Raised, "pm25-high/aq-2", 3*time.Second); !e.Alert.Suppressed {
 			t.Errorf("raised during maintenance but not marked suppressed: %+v", e.Alert)
 		}
-		w.command(alertd.Command{ID: "m2", Op: "maintenance_end", Target: "device:aq-2", By: "ky-thuat-1"})
+		w.command(contract.Command{ID: "m2", Op: "maintenance_end", Target: "device:aq-2", By: "ky-thuat-1"})
 		w.event(alert.Unsuppressed, "pm25-high/aq-2", 3*time.Second)
 	})
 
@@ -472,10 +472,10 @@ func TestAlertsThroughBroker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bad, _ := json.Marshal(alertd.Command{ID: "evil", Op: "ack", Alert: "camera-tamper/cam-a2", By: "attacker"})
-		intruder.Publish(alertd.CommandsTopic, 1, false, bad).WaitTimeout(2 * time.Second)
+		bad, _ := json.Marshal(contract.Command{ID: "evil", Op: "ack", Alert: "camera-tamper/cam-a2", By: "attacker"})
+		intruder.Publish(contract.CommandsTopic, 1, false, bad).WaitTimeout(2 * time.Second)
 		intruder.Disconnect(0)
-		w.command(alertd.Command{ID: "a1", Op: "ack", Alert: "camera-tamper/cam-a2", By: "van-hanh-1", Note: "đã cử bảo vệ"})
+		w.command(contract.Command{ID: "a1", Op: "ack", Alert: "camera-tamper/cam-a2", By: "van-hanh-1", Note: "đã cử bảo vệ"})
 		if r := w.result("a1", 3*time.Second); r["ok"] != true {
 			t.Fatalf("%v", r)
 		}
@@ -494,11 +494,11 @@ func TestAlertsThroughBroker(t *testing.T) {
 		}
 		w.mu.Unlock()
 		// Mistakes get a specific refusal.
-		w.command(alertd.Command{ID: "a2", Op: "resolve", Alert: "no-such/alert", By: "van-hanh-1"})
+		w.command(contract.Command{ID: "a2", Op: "resolve", Alert: "no-such/alert", By: "van-hanh-1"})
 		if r := w.result("a2", 3*time.Second); r["ok"] != false || !strings.Contains(fmt.Sprint(r["error"]), "not active") {
 			t.Errorf("%v", r)
 		}
-		w.command(alertd.Command{ID: "a3", Op: "resolve", Alert: "pm25-high/aq-2", By: "ky-thuat-1", Note: "đã hiệu chỉnh"})
+		w.command(contract.Command{ID: "a3", Op: "resolve", Alert: "pm25-high/aq-2", By: "ky-thuat-1", Note: "đã hiệu chỉnh"})
 		w.event(alert.Cleared, "pm25-high/aq-2", 3*time.Second)
 	})
 
@@ -559,7 +559,7 @@ func TestAlertsThroughBroker(t *testing.T) {
 		}
 		return nil
 	})
-	w2.command(alertd.Command{ID: "r1", Op: "resolve", Alert: "camera-tamper/cam-a2", By: "van-hanh-1"})
+	w2.command(contract.Command{ID: "r1", Op: "resolve", Alert: "camera-tamper/cam-a2", By: "van-hanh-1"})
 	e := w2.event(alert.Cleared, "camera-tamper/cam-a2", 3*time.Second)
 	if e.Seq <= lastSeq {
 		t.Errorf("sequence restarted: %d after %d", e.Seq, lastSeq)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -23,7 +23,7 @@ func retainedOn(t *testing.T, url, topic string) bool {
 		t.Fatalf("connect: %v", err)
 	}
 	defer c.Disconnect(0)
-	marker := alertd.TopicRoot + "sync/" + id
+	marker := contract.ServerRoot + "sync/" + id
 	found, done := make(chan bool, 16), make(chan struct{})
 	tok := c.SubscribeMultiple(map[string]byte{topic: 1, marker: 1}, func(_ paho.Client, m paho.Message) {
 		if m.Topic() == marker {
@@ -61,8 +61,8 @@ const ghostAlert = `{"id":"camera-tamper/cam-b1","rule":"camera-tamper","device"
 // message) is cleared before any wall sees it as active.
 func TestNoGhostAlertAfterEmbeddedBrokerRestore(t *testing.T) {
 	c := alertConfig(t)
-	topic := alertd.AlertsTopic + "camera-tamper/cam-b1"
-	maint := alertd.MaintenanceTopic + "district:d2"
+	topic := contract.AlertsPrefix + "camera-tamper/cam-b1"
+	maint := contract.MaintenancePrefix + "district:d2"
 	ing := startIngest(t, c, nil)
 	srv, err := dial(ing.BrokerURL, "ghost-planter", "ioc-ingest", "demo-ioc-ingest")
 	if err != nil {
@@ -115,7 +115,7 @@ func TestNoGhostAlertAfterMosquittoLosesItsLastSave(t *testing.T) {
 		publish(t, cam, "ioc/v1/vms-tn/"+d+"/event", []byte(`{"type":"tamper"}`))
 		w.event("raised", "camera-tamper/"+d, 10*time.Second)
 	}
-	gone, kept := alertd.AlertsTopic+"camera-tamper/cam-b1", alertd.AlertsTopic+"camera-tamper/cam-bvtw-01"
+	gone, kept := contract.AlertsPrefix+"camera-tamper/cam-b1", contract.AlertsPrefix+"camera-tamper/cam-bvtw-01"
 
 	// A save with both alerts active, as Mosquitto's autosave would have.
 	mq.Stop()
@@ -125,7 +125,7 @@ func TestNoGhostAlertAfterMosquittoLosesItsLastSave(t *testing.T) {
 	}
 	mq.Start()
 	w = watchWall(t, mq.URL) // the first one's connection ended with the broker
-	w.command(alertd.Command{ID: "ghost-resolve", Op: "resolve", Alert: "camera-tamper/cam-b1", By: "truc-ban", Note: "đã xử lý"})
+	w.command(contract.Command{ID: "ghost-resolve", Op: "resolve", Alert: "camera-tamper/cam-b1", By: "truc-ban", Note: "đã xử lý"})
 	if r := w.result("ghost-resolve", 15*time.Second); r["ok"] != true {
 		t.Fatalf("resolve: %v", r)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
@@ -130,7 +131,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	var observer ingest.Observer
 	if c.Alerts.Rules != "" && c.Alerts.Forward {
 		observer = alertd.NewForwarder(pub, c.MQTT.ClientID, log)
-		log.Info("alerting is another ingest's: forwarding what this one stores", "topic", alertd.ObservationsPrefix+c.MQTT.ClientID)
+		log.Info("alerting is another ingest's: forwarding what this one stores", "topic", contract.ObservationsPrefix+c.MQTT.ClientID)
 	} else if c.Alerts.Rules != "" {
 		rules, err := alert.LoadRules(c.Alerts.Rules)
 		if err != nil {
@@ -221,7 +222,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			bc.ClientQueue = broker.DefaultClientQueue + 2*reg.Len()
 		}
 		b, err := broker.New(bc, broker.Deps{
-			Log: log, Metrics: metrics, IntakePrefix: ingest.TopicPrefix,
+			Log: log, Metrics: metrics, IntakePrefix: contract.DevicePrefix,
 			Intake: intake,
 			Access: brokerPolicy, Guesses: guesses,
 			// The alert service retains a state per device, its alerts
@@ -244,16 +245,16 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 			// The broker restored its retained messages from disk: clear any
 			// the alert service does not hold before it publishes its own.
 			var retained []string
-			for _, f := range alertd.RetainedFilters() {
+			for _, f := range contract.RetainedFilters() {
 				retained = append(retained, b.Retained(f)...)
 			}
 			alerts.Sweep(retained)
-			if err := b.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) }); err != nil {
+			if err := b.Subscribe(contract.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) }); err != nil {
 				stopPipeline()
 				closeSrc()
 				return fmt.Errorf("embedded broker: %w", err)
 			}
-			if err := b.Subscribe(alertd.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) }); err != nil {
+			if err := b.Subscribe(contract.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) }); err != nil {
 				stopPipeline()
 				closeSrc()
 				return fmt.Errorf("embedded broker: %w", err)
@@ -262,18 +263,18 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		brokerURL = "embedded " + c.Broker.Listen
 		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
 	} else {
-		client := mqttsub.New(c.MQTT, log, pipe.Handle)
+		client := mqttsub.New(c.MQTT, log, func(m mqttsub.Message) { pipe.Handle(m) })
 		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
 		if alerts != nil {
-			client.Subscribe(alertd.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
-			client.Subscribe(alertd.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) })
+			client.Subscribe(contract.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
+			client.Subscribe(contract.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) })
 			client.OnConnect(func() {
 				alerts.Resync()
 				// The broker may have restored retained messages from a save
 				// older than the last resolve: list them and clear the ghosts.
 				listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
-				retained, err := client.Retained(listCtx, alertd.RetainedFilters(), alertd.SweepMarkerTopic+c.MQTT.ClientID)
+				retained, err := client.Retained(listCtx, contract.RetainedFilters(), contract.IngestSyncPrefix+c.MQTT.ClientID)
 				if err != nil {
 					log.Warn("alerts: could not list the broker's retained alerts; ghosts are cleared on the next connect", "err", err)
 					return
@@ -430,7 +431,7 @@ func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
 // slowDown makes a device's connection wait while it is over its quota, so
 // a backlog flush is slowed rather than dropped, and tells the integrator.
 func slowDown(ctx context.Context, pipe *ingest.Pipeline, quotas *quota.Quotas, topic string, size int) {
-	t, err := ingest.ParseTopic(topic)
+	t, err := contract.ParseTopic(topic)
 	if err != nil {
 		return // refused by the pipeline with its reason
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -61,7 +61,7 @@ func TestMassOutage10k(t *testing.T) {
 		devA      = map[string]got{}
 	)
 	sub := client(t, ing.BrokerURL, "wall")
-	sub.Subscribe(alertd.EventsTopic, 1, func(_ paho.Client, m paho.Message) {
+	sub.Subscribe(contract.EventsTopic, 1, func(_ paho.Client, m paho.Message) {
 		var e struct {
 			Kind  string `json:"kind"`
 			Alert struct {

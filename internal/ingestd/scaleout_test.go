@@ -6,7 +6,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -68,7 +68,7 @@ func TestSharedGroupOneAlertOwner(t *testing.T) {
 	if seen := metric(t, owner.HTTP, "ioc_alert_messages_observed_total"); seen < all-1 {
 		t.Errorf("the owner evaluated %v messages of the %v the group stored", seen, all)
 	}
-	w.command(alertd.Command{ID: "group-ack", Op: "ack", Alert: "camera-tamper/cam-a1", By: "truc-ban"})
+	w.command(contract.Command{ID: "group-ack", Op: "ack", Alert: "camera-tamper/cam-a1", By: "truc-ban"})
 	if r := w.result("group-ack", 5*time.Second); r["ok"] != true {
 		t.Fatalf("ack: %v", r)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 )
 
 // TestWillCannotCommandAlerts reproduces the review's F1 attack end to
@@ -21,13 +21,13 @@ func TestWillCannotCommandAlerts(t *testing.T) {
 	c := alertConfig(t)
 	ing := startIngest(t, c, nil)
 	w := watchWall(t, ing.BrokerURL)
-	evil, _ := json.Marshal(alertd.Command{ID: "evil", Op: "maintenance_start", Target: "district:d2", By: "attacker"})
+	evil, _ := json.Marshal(contract.Command{ID: "evil", Op: "maintenance_start", Target: "district:d2", By: "attacker"})
 	forged, _ := json.Marshal(map[string]any{"id": "forged-rule/aq-1", "rule": "forged-rule", "device": "aq-1", "state": "active", "message": map[string]string{"en": "EVACUATE NOW"}})
 	for _, will := range []struct {
 		topic  string
 		body   []byte
 		retain bool
-	}{{alertd.CommandsTopic, evil, false}, {alertd.AlertsTopic + "forged-rule/aq-1", forged, true}} {
+	}{{contract.CommandsTopic, evil, false}, {contract.AlertsPrefix + "forged-rule/aq-1", forged, true}} {
 		var conn net.Conn
 		o := paho.NewClientOptions().AddBroker(ing.BrokerURL).SetClientID("attacker").SetUsername("envsense").SetPassword("demo-envsense").
 			SetAutoReconnect(false).SetConnectTimeout(5*time.Second).SetBinaryWill(will.topic, will.body, 1, will.retain).
@@ -43,7 +43,7 @@ func TestWillCannotCommandAlerts(t *testing.T) {
 			t.Errorf("envsense connected with a will on %s", will.topic)
 		}
 	}
-	w.command(alertd.Command{ID: "legit", Op: "maintenance_start", Target: "district:d1", By: "van-hanh-1"})
+	w.command(contract.Command{ID: "legit", Op: "maintenance_start", Target: "district:d1", By: "van-hanh-1"})
 	if r := w.result("legit", 5*time.Second); r["ok"] != true {
 		t.Fatalf("%v", r)
 	}

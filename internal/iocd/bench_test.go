@@ -12,8 +12,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/quota"
 )
@@ -83,8 +83,8 @@ func BenchmarkPublishToWebsocket(b *testing.B) {
 	}
 	defer probe.Disconnect(0)
 	type probeMsg struct {
-		Type   string             `json:"type"`
-		Device alertd.DeviceState `json:"device"`
+		Type   string               `json:"type"`
+		Device contract.DeviceState `json:"device"`
 	}
 	lat := make([]time.Duration, 0, b.N)
 	recv := make(chan struct{}, 1)
@@ -112,9 +112,9 @@ func BenchmarkPublishToWebsocket(b *testing.B) {
 	time.Sleep(2 * time.Second) // load running
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		st := alertd.DeviceState{ID: "probe", Name: "probe", Kind: "sensor", District: "d1", Status: "online", Health: "ok", Alerts: []string{}, UpdatedAt: time.Now()}
+		st := contract.DeviceState{ID: "probe", Name: "probe", Kind: "sensor", District: "d1", Status: "online", Health: "ok", Alerts: []string{}, UpdatedAt: time.Now()}
 		body, _ := json.Marshal(st)
-		tok := probe.Publish(alertd.DevicesTopic+"probe", 1, false, body)
+		tok := probe.Publish(contract.DevicesPrefix+"probe", 1, false, body)
 		tok.Wait()
 		select {
 		case <-recv:

@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
-	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -198,21 +198,15 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	return nil
 }
 
-// RevokedTopic + <token id> holds a logged-out session token's revocation
-// (auth.Revocation as JSON), retained so that an IOC server that starts
-// later learns it too. The first server to see one past its token's
-// expiry clears it, so the broker keeps at most a session TTL of logouts.
-const RevokedTopic = alertd.TopicRoot + "sessions/revoked/"
-
 // shareRevocations applies every revocation published on the broker to
 // au, and returns the function that publishes this server's logouts.
 func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(auth.Revocation) {
-	src.Follow(RevokedTopic, func(topic string, payload []byte) {
+	src.Follow(contract.RevokedPrefix, func(topic string, payload []byte) {
 		if len(payload) == 0 {
 			return // cleared
 		}
 		var r auth.Revocation
-		if err := json.Unmarshal(payload, &r); err != nil || r.ID != strings.TrimPrefix(topic, RevokedTopic) {
+		if err := json.Unmarshal(payload, &r); err != nil || r.ID != strings.TrimPrefix(topic, contract.RevokedPrefix) {
 			log.Warn("iocd: undecodable session revocation ignored", "topic", topic, "err", err)
 			return
 		}
@@ -230,7 +224,7 @@ func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(au
 		b, _ := json.Marshal(r)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := src.Publish(ctx, RevokedTopic+r.ID, true, b); err != nil {
+		if err := src.Publish(ctx, contract.RevokedPrefix+r.ID, true, b); err != nil {
 			log.Warn("iocd: logout not shared with the other IOC servers (broker unreachable); this server refuses the session, others accept it until it expires", "err", err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
@@ -79,7 +79,7 @@ func (f Filter) matchAlert(a *alert.Alert) bool {
 		(len(f.Kinds) == 0 || slices.Contains(f.Kinds, a.DeviceKind))
 }
 
-func (f Filter) matchDevice(d *alertd.DeviceState) bool {
+func (f Filter) matchDevice(d *contract.DeviceState) bool {
 	return (len(f.Districts) == 0 || slices.Contains(f.Districts, d.District)) &&
 		(len(f.Kinds) == 0 || slices.Contains(f.Kinds, d.Kind))
 }

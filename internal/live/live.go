@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
@@ -39,13 +39,13 @@ const (
 
 // Delta is one change to the picture.
 type Delta struct {
-	Seq         uint64              `json:"seq"`
-	Type        string              `json:"type"`
-	Alert       *alert.Alert        `json:"alert,omitempty"`
-	Device      *alertd.DeviceState `json:"device,omitempty"`
-	Maintenance *alert.Maintenance  `json:"maintenance,omitempty"`
-	Counts      *Counts             `json:"counts,omitempty"`
-	Sync        *SyncState          `json:"sync,omitempty"`
+	Seq         uint64                `json:"seq"`
+	Type        string                `json:"type"`
+	Alert       *alert.Alert          `json:"alert,omitempty"`
+	Device      *contract.DeviceState `json:"device,omitempty"`
+	Maintenance *alert.Maintenance    `json:"maintenance,omitempty"`
+	Counts      *Counts               `json:"counts,omitempty"`
+	Sync        *SyncState            `json:"sync,omitempty"`
 
 	// JSON is the delta encoded once, shared by every client.
 	JSON []byte `json:"-"`
@@ -106,15 +106,15 @@ type DeviceCount struct {
 
 // Snapshot is the whole picture, as of Seq, seen through a filter.
 type Snapshot struct {
-	Type        string               `json:"type"` // "snapshot"
-	Epoch       string               `json:"epoch"`
-	Seq         uint64               `json:"seq"`
-	Filter      Filter               `json:"filter"`
-	Alerts      []alert.Alert        `json:"alerts"`
-	Devices     []alertd.DeviceState `json:"devices"`
-	Maintenance []alert.Maintenance  `json:"maintenance"`
-	Counts      *Counts              `json:"counts"`
-	Synced      bool                 `json:"synced"`
+	Type        string                 `json:"type"` // "snapshot"
+	Epoch       string                 `json:"epoch"`
+	Seq         uint64                 `json:"seq"`
+	Filter      Filter                 `json:"filter"`
+	Alerts      []alert.Alert          `json:"alerts"`
+	Devices     []contract.DeviceState `json:"devices"`
+	Maintenance []alert.Maintenance    `json:"maintenance"`
+	Counts      *Counts                `json:"counts"`
+	Synced      bool                   `json:"synced"`
 	// Live and StaleSince: see SyncState.
 	Live       bool       `json:"live"`
 	StaleSince *time.Time `json:"stale_since,omitempty"`
@@ -133,7 +133,7 @@ type Picture struct {
 	mu         sync.Mutex
 	seq        uint64
 	alerts     map[string]*alert.Alert
-	devices    map[string]*alertd.DeviceState
+	devices    map[string]*contract.DeviceState
 	maint      map[string]*alert.Maintenance
 	counts     *Counts // last offered; never modified
 	countsJSON []byte
@@ -148,12 +148,12 @@ type Picture struct {
 
 type state struct {
 	alerts  map[string]*alert.Alert
-	devices map[string]*alertd.DeviceState
+	devices map[string]*contract.DeviceState
 	maint   map[string]*alert.Maintenance
 }
 
 func newState() *state {
-	return &state{alerts: map[string]*alert.Alert{}, devices: map[string]*alertd.DeviceState{}, maint: map[string]*alert.Maintenance{}}
+	return &state{alerts: map[string]*alert.Alert{}, devices: map[string]*contract.DeviceState{}, maint: map[string]*alert.Maintenance{}}
 }
 
 // New returns an empty picture that keeps the last ringSize deltas for
@@ -167,7 +167,7 @@ func New(ringSize int) *Picture {
 	return &Picture{
 		epoch:   hex.EncodeToString(b[:]),
 		alerts:  map[string]*alert.Alert{},
-		devices: map[string]*alertd.DeviceState{},
+		devices: map[string]*contract.DeviceState{},
 		maint:   map[string]*alert.Maintenance{},
 		ring:    make([]*Delta, ringSize),
 		subs:    map[Subscriber]struct{}{},
@@ -236,7 +236,7 @@ func (p *Picture) Snapshot(f Filter) Snapshot {
 func (p *Picture) snapshotLocked(f Filter) Snapshot {
 	s := Snapshot{Type: "snapshot", Epoch: p.epoch, Seq: p.seq, Filter: f, Synced: p.synced,
 		Live: p.live, StaleSince: p.syncLocked().StaleSince,
-		Alerts: []alert.Alert{}, Devices: []alertd.DeviceState{}, Maintenance: []alert.Maintenance{}}
+		Alerts: []alert.Alert{}, Devices: []contract.DeviceState{}, Maintenance: []alert.Maintenance{}}
 	for _, a := range p.alerts {
 		if f.matchAlert(a) {
 			s.Alerts = append(s.Alerts, *a)
@@ -284,21 +284,21 @@ func (p *Picture) Alert(id string) (alert.Alert, bool) {
 }
 
 // Device returns a device's state.
-func (p *Picture) Device(id string) (alertd.DeviceState, bool) {
+func (p *Picture) Device(id string) (contract.DeviceState, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	d, ok := p.devices[id]
 	if !ok {
-		return alertd.DeviceState{}, false
+		return contract.DeviceState{}, false
 	}
 	return *d, true
 }
 
 // Devices returns the device states f matches, by id.
-func (p *Picture) Devices(f Filter) []alertd.DeviceState {
+func (p *Picture) Devices(f Filter) []contract.DeviceState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := []alertd.DeviceState{}
+	out := []contract.DeviceState{}
 	for _, d := range p.devices {
 		if f.matchDevice(d) {
 			out = append(out, *d)
@@ -322,7 +322,7 @@ type Update struct {
 	AlertID     string
 	Alert       *alert.Alert
 	DeviceID    string
-	Device      *alertd.DeviceState
+	Device      *contract.DeviceState
 	Target      string
 	Maintenance *alert.Maintenance
 	Gone        bool
@@ -532,12 +532,12 @@ func (p *Picture) publishCountsLocked() {
 }
 
 // countsKey is what of a device the summary counts.
-func countsKey(d *alertd.DeviceState) string {
+func countsKey(d *contract.DeviceState) string {
 	return fmt.Sprint(d.District, d.Kind, d.Status, d.Health == "degraded", d.Maintenance)
 }
 
 // device adds (sign +1) or removes (-1) a device's contribution.
-func (c *Counts) device(d *alertd.DeviceState, sign int) bool {
+func (c *Counts) device(d *contract.DeviceState, sign int) bool {
 	byKind := c.Devices[d.District]
 	if byKind == nil {
 		byKind = map[registry.Kind]*DeviceCount{}

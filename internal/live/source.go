@@ -15,21 +15,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// SyncTopic + <client id> carries the marker a Source publishes to itself
-// after subscribing: the broker sends a subscription's retained messages
-// before it routes the client's next publish, so when the marker comes
-// back the retained burst is complete.
-const SyncTopic = alertd.TopicRoot + "sync/"
-
-// Topics are the server topics an IOC server follows.
-func Topics() []string {
-	return []string{alertd.AlertsTopic + "#", alertd.DevicesTopic + "#", alertd.MaintenanceTopic + "#", alertd.ResultsTopic}
-}
 
 // maxPayload bounds one server-topic message the source will decode.
 const maxPayload = 1 << 20
@@ -46,7 +35,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	marker  string
-	waiters map[string]chan CommandResult
+	waiters map[string]chan contract.CommandResult
 	follow  map[string]func(topic string, payload []byte) // topic prefix -> handler
 }
 
@@ -56,21 +45,13 @@ type sourceMetrics struct {
 	bad      prometheus.Counter
 }
 
-// CommandResult is the alert service's answer to a command.
-type CommandResult struct {
-	ID    string `json:"id"`
-	Op    string `json:"op"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
 // NewSource builds a source on the broker in cfg (Broker, ClientID,
 // credentials of a server account, TLS files). It connects on Run.
 func NewSource(cfg mqttsub.Config, pic *Picture, log *slog.Logger, reg prometheus.Registerer) (*Source, error) {
 	if cfg.Broker == "" || cfg.ClientID == "" {
 		return nil, errors.New("live: broker URL and client id are required")
 	}
-	s := &Source{pic: pic, log: log, cfg: cfg, waiters: map[string]chan CommandResult{}, follow: map[string]func(string, []byte){}, m: &sourceMetrics{
+	s := &Source{pic: pic, log: log, cfg: cfg, waiters: map[string]chan contract.CommandResult{}, follow: map[string]func(string, []byte){}, m: &sourceMetrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ioc_live_messages_total", Help: "Server-topic messages received, by kind."}, []string{"kind"}),
 		syncs:    prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_syncs_total", Help: "Times the picture was rebuilt from the broker's retained messages."}),
 		bad:      prometheus.NewCounter(prometheus.CounterOpts{Name: "ioc_live_bad_messages_total", Help: "Server-topic messages that could not be decoded."}),
@@ -165,10 +146,10 @@ func (s *Source) subscribe(c paho.Client) {
 	marker := s.marker
 	s.mu.Unlock()
 	h := func(_ paho.Client, m paho.Message) { s.handle(m.Topic(), m.Payload()) }
-	filters := map[string]byte{SyncTopic + s.cfg.ClientID: 1}
+	filters := map[string]byte{contract.SyncPrefix + s.cfg.ClientID: 1}
 	topics := s.cfg.Topics
 	if len(topics) == 0 {
-		topics = Topics()
+		topics = contract.PictureFilters()
 	}
 	for _, t := range topics {
 		filters[t] = 1
@@ -183,7 +164,7 @@ func (s *Source) subscribe(c paho.Client) {
 		s.log.Error("live: subscribe failed; not ready", "err", tok.Error())
 		return
 	}
-	tok = c.Publish(SyncTopic+s.cfg.ClientID, 1, false, []byte(marker))
+	tok = c.Publish(contract.SyncPrefix+s.cfg.ClientID, 1, false, []byte(marker))
 	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		s.log.Error("live: sync marker not sent; not ready", "err", tok.Error())
 	}
@@ -199,7 +180,7 @@ func (s *Source) handle(topic string, payload []byte) {
 	var u Update
 	var err error
 	switch {
-	case strings.HasPrefix(topic, SyncTopic):
+	case strings.HasPrefix(topic, contract.SyncPrefix):
 		s.mu.Lock()
 		ok := string(payload) == s.marker
 		s.mu.Unlock()
@@ -210,8 +191,8 @@ func (s *Source) handle(topic string, payload []byte) {
 			s.log.Info("live: picture synced from the broker", "seq", s.pic.Seq())
 		}
 		return
-	case topic == alertd.ResultsTopic:
-		var r CommandResult
+	case topic == contract.ResultsTopic:
+		var r contract.CommandResult
 		if err := json.Unmarshal(payload, &r); err != nil {
 			s.m.bad.Inc()
 			return
@@ -225,24 +206,24 @@ func (s *Source) handle(topic string, payload []byte) {
 		}
 		s.m.messages.WithLabelValues("result").Inc()
 		return
-	case strings.HasPrefix(topic, alertd.AlertsTopic):
-		u.AlertID = strings.TrimPrefix(topic, alertd.AlertsTopic)
+	case strings.HasPrefix(topic, contract.AlertsPrefix):
+		u.AlertID = strings.TrimPrefix(topic, contract.AlertsPrefix)
 		u.Gone = gone
 		if !gone {
 			u.Alert = new(alert.Alert)
 			err = json.Unmarshal(payload, u.Alert)
 		}
 		s.m.messages.WithLabelValues("alert").Inc()
-	case strings.HasPrefix(topic, alertd.DevicesTopic):
-		u.DeviceID = strings.TrimPrefix(topic, alertd.DevicesTopic)
+	case strings.HasPrefix(topic, contract.DevicesPrefix):
+		u.DeviceID = strings.TrimPrefix(topic, contract.DevicesPrefix)
 		u.Gone = gone
 		if !gone {
-			u.Device = new(alertd.DeviceState)
+			u.Device = new(contract.DeviceState)
 			err = json.Unmarshal(payload, u.Device)
 		}
 		s.m.messages.WithLabelValues("device").Inc()
-	case strings.HasPrefix(topic, alertd.MaintenanceTopic):
-		u.Target = strings.TrimPrefix(topic, alertd.MaintenanceTopic)
+	case strings.HasPrefix(topic, contract.MaintenancePrefix):
+		u.Target = strings.TrimPrefix(topic, contract.MaintenancePrefix)
 		u.Gone = gone
 		if !gone {
 			u.Maintenance = new(alert.Maintenance)
@@ -276,15 +257,15 @@ func (s *Source) handle(topic string, payload []byte) {
 var ErrNoResult = errors.New("live: no answer from the alert service")
 
 // Command publishes c on the commands topic and waits for its result.
-func (s *Source) Command(ctx context.Context, c alertd.Command) (CommandResult, error) {
+func (s *Source) Command(ctx context.Context, c contract.Command) (contract.CommandResult, error) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	c.ID = hex.EncodeToString(b[:])
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return CommandResult{}, err
+		return contract.CommandResult{}, err
 	}
-	ch := make(chan CommandResult, 1)
+	ch := make(chan contract.CommandResult, 1)
 	s.mu.Lock()
 	s.waiters[c.ID] = ch
 	s.mu.Unlock()
@@ -293,19 +274,19 @@ func (s *Source) Command(ctx context.Context, c alertd.Command) (CommandResult, 
 		delete(s.waiters, c.ID)
 		s.mu.Unlock()
 	}()
-	tok := s.c.Publish(alertd.CommandsTopic, 1, false, payload)
+	tok := s.c.Publish(contract.CommandsTopic, 1, false, payload)
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return CommandResult{}, fmt.Errorf("live: sending command: %w", err)
+			return contract.CommandResult{}, fmt.Errorf("live: sending command: %w", err)
 		}
 	case <-ctx.Done():
-		return CommandResult{}, ErrNoResult
+		return contract.CommandResult{}, ErrNoResult
 	}
 	select {
 	case r := <-ch:
 		return r, nil
 	case <-ctx.Done():
-		return CommandResult{}, ErrNoResult
+		return contract.CommandResult{}, ErrNoResult
 	}
 }

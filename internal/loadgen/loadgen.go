@@ -12,6 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 )
 
@@ -40,7 +41,7 @@ func RegistryYAML(n int) string {
 // turn, from device i%devices, at base + i ms. withoutTS leaves the time to
 // the server (a JSON object without ts).
 func Message(i, devices int, base time.Time, withoutTS bool) (topic string, body []byte) {
-	topic = "ioc/v1/" + Integrator + "/" + DeviceID(i%devices) + "/telemetry"
+	topic = contract.DeviceTopic(Integrator, DeviceID(i%devices), "telemetry")
 	at := base.Add(time.Duration(i) * time.Millisecond)
 	switch {
 	case withoutTS:

@@ -1,8 +1,12 @@
-// Package mqttsub is ingest's MQTT client, and the only package that
-// imports paho. It subscribes with QoS 1 on a persistent session (clean
-// session off, stable client id) so the broker keeps messages while ingest
-// is away, leaves acknowledgement to the caller (paho's manual acks), and
-// reconnects and resubscribes on its own.
+// Package mqttsub is ingest's MQTT client. It subscribes with QoS 1 on a
+// persistent session (clean session off, stable client id) so the broker
+// keeps messages while ingest is away, leaves acknowledgement to the
+// caller (paho's manual acks), and reconnects and resubscribes on its own.
+// It also lends the other paho users its buffered connection (Dialer)
+// and TLS setup (Config.TLSConfig). paho is imported here and by the
+// other MQTT clients: live.Source (the IOC server's clean-session
+// follower) and the device side of the simulator (sim), the load
+// generator (loadgen) and cmd/ingestbench.
 package mqttsub
 
 import (
@@ -31,17 +35,11 @@ type Message interface {
 	Ack()
 }
 
-// Replay is implemented by a message the broker sent from its store of
-// retained messages because ingest (re)subscribed, not because a device
-// just published it (MQTT-3.3.1-8: only such deliveries carry RETAIN). The
-// same retained message comes again on every reconnect, so it is not news.
-type Replay interface {
-	RetainedReplay() bool
-}
-
-// retained marks a paho message delivered with the RETAIN flag.
+// retained marks a paho message delivered with the RETAIN flag: a replay
+// of the broker's retained store (ingest.Replay), not news.
 type retained struct{ paho.Message }
 
+// RetainedReplay reports that the message is a retained replay.
 func (retained) RetainedReplay() bool { return true }
 
 // Config is the broker connection.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -194,7 +195,7 @@ func TestRetainedDeliveriesAreReplays(t *testing.T) {
 	got := make(chan delivery, 10)
 	cfg := mqttsub.Config{Broker: mq.URL, ClientID: "sub-retained", Topics: []string{"ioc/v1/#"}}
 	c := mqttsub.New(cfg, slog.New(slog.DiscardHandler), func(m mqttsub.Message) {
-		r, ok := m.(mqttsub.Replay)
+		r, ok := m.(ingest.Replay)
 		got <- delivery{string(m.Payload()), ok && r.RetainedReplay()}
 		m.Ack()
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
@@ -273,7 +274,7 @@ func (s *Simulator) publish(d *device, topic string, body []byte) {
 }
 
 func topicOf(d *registry.Device, channel string) string {
-	return "ioc/v1/" + d.Integrator + "/" + d.ID + "/" + channel
+	return contract.DeviceTopic(d.Integrator, d.ID, channel)
 }
 
 // report is the device's regular message at now.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/alertd"
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/stream"
@@ -50,10 +50,10 @@ func synced(n int) *live.Picture {
 	return p
 }
 
-func device(i int, status string) live.Update {
+func device(i int, status contract.Status) live.Update {
 	id := fmt.Sprintf("cam-%03d", i)
 	district := []string{"dai-tu", "vo-nhai"}[i%2]
-	return live.Update{DeviceID: id, Device: &alertd.DeviceState{ID: id, Kind: registry.Camera, District: district, Status: status, Health: "ok", Alerts: []string{}}}
+	return live.Update{DeviceID: id, Device: &contract.DeviceState{ID: id, Kind: registry.Camera, District: district, Status: status, Health: "ok", Alerts: []string{}}}
 }
 
 func alertOn(i int, sev alert.Severity) live.Update {
@@ -68,9 +68,9 @@ type msg struct {
 	Epoch   string `json:"epoch"`
 	Reason  string `json:"reason"`
 	Alerts  []alert.Alert
-	Devices []alertd.DeviceState
+	Devices []contract.DeviceState
 	Alert   *alert.Alert
-	Device  *alertd.DeviceState
+	Device  *contract.DeviceState
 }
 
 func dial(t testing.TB, url string) *websocket.Conn {
@@ -210,9 +210,9 @@ func TestSlowClientCoalescedThenResynced(t *testing.T) {
 	// queue while we hold nothing; the writer runs concurrently, so just
 	// count what arrives for one device.
 	for i := 0; i < 200; i++ {
-		st := "online"
+		st := contract.StatusOnline
 		if i%2 == 0 {
-			st = "offline"
+			st = contract.StatusOffline
 		}
 		pic.Apply(device(7, st))
 	}

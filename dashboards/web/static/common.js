@@ -78,6 +78,8 @@ const IOC = (() => {
   }
 
   let session = null;
+  // errBound fills {n} in the text of an API error about a bound.
+  const errBound = { note_too_long: CONTRACT.maxNoteBytes };
   async function api(method, path, body) {
     const opts = { method, headers: {}, credentials: "same-origin" };
     if (body !== undefined) {
@@ -101,7 +103,8 @@ const IOC = (() => {
       // text stays for the console.
       const code = (data && data.code) || "internal";
       if (data && data.error) console.info("api", method, path, r.status, data.error);
-      throw Object.assign(new Error(has("err_" + code) ? t("err_" + code) : t("failed")), { code, status: r.status });
+      const text = has("err_" + code) ? t("err_" + code).replace("{n}", String(errBound[code])) : t("failed");
+      throw Object.assign(new Error(text), { code, status: r.status });
     }
     return data;
   }
@@ -229,7 +232,7 @@ const IOC = (() => {
   }
 
   // sortAlerts: most severe first, then unacknowledged, then newest.
-  const sevRank = { critical: 0, major: 1, minor: 2, info: 3 };
+  const sevRank = CONTRACT.severityRank; // contract.js
   function sortAlerts(list) {
     return list.sort((a, b) => (sevRank[a.severity] - sevRank[b.severity]) ||
       ((a.ack ? 1 : 0) - (b.ack ? 1 : 0)) || (new Date(b.raised_at) - new Date(a.raised_at)));

@@ -64,7 +64,7 @@ const IOCMap = (() => {
         }
         m.setAttribute("class", "marker " + healthClass(d));
         // Problems on top, so a red marker is never hidden under green ones.
-        if (d.health === "down" || d.health === "degraded") this.layer.append(m);
+        if (d.health === CONTRACT.health.down || d.health === CONTRACT.health.degraded) this.layer.append(m);
       }
       for (const [id, m] of this.markers) if (!seen.has(id)) { m.remove(); this.markers.delete(id); }
     }

@@ -97,7 +97,7 @@
     }
     const actions = el("div", { class: "actions" });
     if (IOC.can("technician")) {
-      if (!a.ack) actions.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: () => command(a, "ack", "") }));
+      if (!a.ack) actions.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: () => command(a, CONTRACT.op.ack, "") }));
       actions.append(el("button", { type: "button", class: "resolve", text: t("resolve"), onclick: () => askResolve(a) }));
     }
     return el("li", { dataset: { alert: a.id } }, el("div", { class: cls }, ...body, actions));
@@ -120,7 +120,7 @@
 
   // order: most severe first; within a severity my district, then the
   // nearest (when "nearest" is on), then unacknowledged, then newest.
-  const sevRank = { critical: 0, major: 1, minor: 2, info: 3 };
+  const sevRank = CONTRACT.severityRank; // contract.js
   function order(list) {
     const dist = (a) => { const dev = live.devices.get(a.device); return here && dev && (dev.lat || dev.lon) ? km(here, dev) : Infinity; };
     const mine = (a) => (district && a.district === district ? 0 : 1);
@@ -169,7 +169,7 @@
     $("dist-name").textContent = live.districtName(id);
     const alerts = order([...live.alerts.values()].filter((a) => a.device === "district:" + id));
     $("dist-alerts").replaceChildren(...(alerts.length ? alerts.map((a) => alertCard(a, true)) : [el("li", { class: "empty", text: t("no_alerts") })]));
-    const down = [...live.devices.values()].filter((d) => d.district === id && (d.status === "offline" || d.health === "down"))
+    const down = [...live.devices.values()].filter((d) => d.district === id && (d.status === CONTRACT.status.offline || d.health === CONTRACT.health.down))
       .sort((a, b) => a.name.localeCompare(b.name, "vi"));
     $("dist-meta").textContent = t("n_offline").replace("{n}", IOC.num(down.length));
     $("dist-devices").replaceChildren(...(down.length ? down.map((d) => el("li", { dataset: { device: d.id } },
@@ -190,7 +190,7 @@
     if (d) {
       $("dev-name").textContent = d.name;
       const parts = [t(d.kind), live.districtName(d.district), `${t("status")}: ${t(d.status)}`];
-      if (d.health === "degraded") parts.push(t("degraded"));
+      if (d.health === CONTRACT.health.degraded) parts.push(t("degraded"));
       if (d.maintenance) parts.push(t("maintenance"));
       if (d.parent) parts.push(`${t("parent")}: ${(live.devices.get(d.parent) || { name: d.parent }).name}`);
       $("dev-meta").textContent = parts.join(" · ");
@@ -227,7 +227,7 @@
     const [rule, ...dev] = a.id.split("/");
     try {
       await IOC.api("POST", `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/${op}`, { note });
-      if (op === "resolve") say(t("resolved_ok"));
+      if (op === CONTRACT.op.resolve) say(t("resolved_ok"));
       if (shown) setTimeout(() => { shown = ""; route(); }, 800); // history gains the entry
     } catch (e) {
       say(t("failed") + ": " + e.message, true);
@@ -239,13 +239,13 @@
   function fault(a) {
     if (a.device.startsWith("district:")) {
       const id = a.device.slice("district:".length);
-      const n = [...live.devices.values()].filter((d) => d.district === id && d.status === "offline").length;
+      const n = [...live.devices.values()].filter((d) => d.district === id && d.status === CONTRACT.status.offline).length;
       return n ? t("n_offline").replace("{n}", IOC.num(n)) : "";
     }
     const d = live.devices.get(a.device) || (fetched && fetched.id === a.device ? fetched : null);
     if (!d) return "";
-    if (d.status === "offline") return t("offline");
-    if (d.health === "down") return t("down");
+    if (d.status === CONTRACT.status.offline) return t("offline");
+    if (d.health === CONTRACT.health.down) return t("down");
     return "";
   }
 
@@ -255,6 +255,7 @@
   function askResolve(a) {
     resolving = a;
     $("resolve-note").value = "";
+    $("resolve-note").maxLength = CONTRACT.maxNoteBytes;
     $("resolve-what").textContent = `${t(a.severity)} · ${IOC.message(a)} · ${live.deviceName(a.device)}`;
     const f = fault(a);
     $("resolve-warn").hidden = !f;
@@ -267,7 +268,7 @@
   $("resolve-form").addEventListener("submit", (ev) => {
     const note = $("resolve-note").value.trim();
     if (!note || ($("resolve-confirm").required && !$("resolve-confirm").checked)) { ev.preventDefault(); return; }
-    if (resolving) command(resolving, "resolve", note);
+    if (resolving) command(resolving, CONTRACT.op.resolve, note);
     resolving = null;
   });
 })();

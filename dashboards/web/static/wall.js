@@ -77,8 +77,8 @@
 
   const map = new IOCMap.Map($("map"), outline);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
-  const sevs = ["critical", "major", "minor", "info"];
-  const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || "unknown");
+  const sevs = CONTRACT.severities; // contract.js
+  const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || CONTRACT.health.unknown);
 
   let sync = { ok: true, since: null }; // the server's picture follows the broker
   const live = new IOC.Live({}, {
@@ -101,7 +101,7 @@
       // New, reopened or renotified critical alert: the banner, and a beep
       // at once (the alarm then repeats while it stays unacknowledged).
       const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;
-      if (fresh && a.severity === "critical" && !a.ack && !a.suppressed && !a.parent) {
+      if (fresh && a.severity === CONTRACT.severity.critical && !a.ack && !a.suppressed && !a.parent) {
         announce(a);
         beep();
       }
@@ -146,7 +146,7 @@
   // and unacknowledged; body[data-alarm] says whether it is armed.
   function alarming() {
     for (const a of live.alerts.values()) {
-      if (a.severity === "critical" && !a.ack && !a.suppressed && (!a.parent || !live.alerts.has(a.parent))) return true;
+      if (a.severity === CONTRACT.severity.critical && !a.ack && !a.suppressed && (!a.parent || !live.alerts.has(a.parent))) return true;
     }
     return false;
   }
@@ -218,7 +218,7 @@
       byNVR.get(k).push(d);
     }
     const groups = [...byNVR.entries()].sort((a, b) => {
-      const bad = (l) => l.filter((d) => d.health === "down" || d.health === "degraded").length;
+      const bad = (l) => l.filter((d) => d.health === CONTRACT.health.down || d.health === CONTRACT.health.degraded).length;
       return bad(b[1]) - bad(a[1]) || a[0].localeCompare(b[0]);
     });
     $("cams").replaceChildren(...groups.map(([nvrID, cams]) => {
@@ -274,7 +274,7 @@
     if (a.flaps) notes.push(t("flapping").replace("{n}", String(a.flaps + 1)));
     if (notes.length) meta.push(el("span", { class: "notes", text: notes.join(" · ") }));
     const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
-      a.severity === "critical" && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
+      a.severity === CONTRACT.severity.critical && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
     const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity }, title: `${t("raised")} ${IOC.dateTime(a.raised_at)}` },
       el("div", { class: "head" }, el("span", { class: "sev", text: t(a.severity) }), el("span", { class: "msg", text: IOC.message(a) })),
       el("div", { class: "meta" }, ...meta));
@@ -288,7 +288,7 @@
     button.disabled = true;
     const [rule, ...dev] = a.id.split("/");
     try {
-      await IOC.api("POST", `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/ack`, { note: "" });
+      await IOC.api("POST", `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/${CONTRACT.op.ack}`, { note: "" });
     } catch (e) {
       notice(t("failed") + ": " + e.message);
       button.disabled = false;
