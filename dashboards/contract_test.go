@@ -53,7 +53,7 @@ const CONTRACT = Object.freeze({
 		ops = append(ops, string(op))
 	}
 	obj("op", ops...)
-	obj("status", string(contract.StatusOnline), string(contract.StatusOffline), string(contract.StatusUnknown))
+	obj("status", string(contract.StatusOnline), string(contract.StatusOffline), string(contract.StatusUnknown), string(contract.StatusCommissioning))
 	obj("health", string(contract.HealthOK), string(contract.HealthDegraded), string(contract.HealthDown), string(contract.HealthUnknown))
 	sevs := []alert.Severity{alert.Critical, alert.Major, alert.Minor, alert.Info}
 	var names []string

@@ -24,6 +24,11 @@ type Engine struct {
 	due       deadlines
 	dirty     []*ruleState // windows changed since WindowChanges
 	silent    []*ruleState // silences due in the Tick under way (silence.due)
+
+	// live holds the devices registered as commissioning that have gone
+	// live (commissioning.go); wentLive those since TakeCommissioned.
+	live     map[string]bool
+	wentLive []string
 }
 
 type stateKey struct{ rule, dev string }
@@ -76,7 +81,7 @@ func NewEngine(rules *Rules, reg *registry.Registry, o Options) *Engine {
 		o.SurfaceAfter = DefaultOptions.SurfaceAfter
 	}
 	e := &Engine{rules: rules, reg: reg, o: o, state: map[stateKey]*ruleState{}, byID: map[string]*ruleState{},
-		districts: map[stateKey]*districtState{}, maint: map[string]*Maintenance{}}
+		districts: map[stateKey]*districtState{}, maint: map[string]*Maintenance{}, live: map[string]bool{}}
 	e.index()
 	return e
 }
@@ -149,6 +154,9 @@ func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) [
 		return nil
 	}
 	d = de.dev
+	if e.commissioning(d) {
+		e.goLive(d.ID)
+	}
 	var out []Transition
 	for _, r := range de.rules {
 		for i := range pts {

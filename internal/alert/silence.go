@@ -105,10 +105,11 @@ func (silence) restore(e *Engine, s *ruleState, now time.Time) {
 	}
 }
 
-// start: a device that never reports goes offline one timeout after now.
+// start: a device that never reports goes offline one timeout after now;
+// one still commissioning waits for its first message.
 func (silence) start(e *Engine, r *Rule, d *registry.Device, now time.Time) {
 	t, ok := timeout(r, d)
-	if !ok {
+	if !ok || e.commissioning(d) {
 		return
 	}
 	if _, seen := e.state[stateKey{r.ID, d.ID}]; seen {

@@ -83,6 +83,7 @@ type Service struct {
 
 	// Loop goroutine only.
 	devices map[string]*deviceState
+	live    map[string]bool // commissioning devices gone live (saved)
 }
 
 // item is one thing for the loop to save and publish: a transition, a
@@ -90,6 +91,7 @@ type Service struct {
 type item struct {
 	rec     record
 	seen    string
+	live    *liveRecord // a commissioning device went live
 	result  *contract.CommandResult
 	refresh bool // the registry changed: republish every device
 	resync  bool // the broker may have missed messages: republish everything
@@ -145,18 +147,27 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 		db.Close()
 		return nil, err
 	}
+	live, err := db.loadLive(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	s := &Service{
 		log: d.Log, now: d.Now, pub: d.Publisher, db: db, history: d.Store,
 		eng: alert.NewEngine(d.Rules, d.Registry, o), reg: d.Registry, rules: d.Rules,
 		seen: map[string]bool{}, seq: seq,
 		wake: make(chan struct{}, 1), historyWake: make(chan struct{}, 1),
-		devices: map[string]*deviceState{},
+		devices: map[string]*deviceState{}, live: map[string]bool{},
 	}
 	s.m = newMetrics(d.Metrics, s)
 	if skipped := s.eng.Restore(saved, maint, now); len(skipped) > 0 {
 		s.log.Info("alerts: saved alerts whose rule or device is gone were not restored", "alerts", skipped)
 	}
 	s.eng.RestoreWindows(windows, now)
+	s.eng.RestoreLive(live)
+	for _, id := range live {
+		s.live[id] = true
+	}
 	s.eng.Start(now)
 	if err := db.replaceWindows(ctx, s.eng.Windows()); err != nil {
 		db.Close()
@@ -245,6 +256,7 @@ func (s *Service) Stored(msgs []ingest.Stored) {
 			}
 		}
 	}
+	s.tookLive("data", now)
 	if ws := s.eng.WindowChanges(); len(ws) > 0 {
 		s.windows = append(s.windows, ws...)
 	}
@@ -417,9 +429,19 @@ func (s *Service) flush(ctx context.Context) {
 // transaction, then publishes items.
 func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Window) {
 	recs := make([]record, 0, len(items))
+	var live []liveRecord
 	for _, it := range items {
-		if it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil {
+		switch {
+		case it.live != nil:
+			live = append(live, *it.live)
+		case it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil:
 			recs = append(recs, it.rec)
+		}
+	}
+	if len(live) > 0 {
+		if err := s.db.saveLive(ctx, live); err != nil {
+			s.m.saveErrors.Inc()
+			s.log.Error("alerts: saving commissioned devices failed", "err", err, "devices", len(live))
 		}
 	}
 	if len(recs) > 0 || len(ws) > 0 {
@@ -441,6 +463,10 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 	touched := map[string]bool{}
 	for _, it := range items {
 		switch {
+		case it.live != nil:
+			s.live[it.live.Device] = true
+			touched[it.live.Device] = true
+			s.log.Info("alerts: commissioning device is live", "device", it.live.Device, "by", it.live.By)
 		case it.result != nil:
 			s.publish(contract.ResultsTopic, false, it.result)
 		case it.seen != "":

@@ -1,6 +1,8 @@
 package alertd
 
 import (
+	"strings"
+
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/contract"
 )
@@ -50,6 +52,11 @@ func (s *Service) apply(c contract.Command) error {
 		trs, err = s.eng.StartMaintenance(alert.Maintenance{Target: c.Target, Until: c.Until, By: c.By, Note: c.Note}, now)
 	case contract.OpMaintenanceEnd:
 		trs, err = s.eng.EndMaintenance(c.Target, c.By, now)
+	case contract.OpCommission:
+		id := strings.TrimPrefix(c.Target, "device:")
+		if err = s.eng.Commission(id, now); err == nil {
+			s.tookLive(c.By, now)
+		}
 	}
 	if err != nil {
 		return err

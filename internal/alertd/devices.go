@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/contract"
@@ -98,7 +99,7 @@ func (s *Service) publishDevices(touched map[string]bool) {
 			continue
 		}
 		d := s.device(id)
-		st := d.state(dev)
+		st := d.state(dev, dev.Commissioning && !s.live[id])
 		key, _ := json.Marshal(st)
 		if bytes.Equal(key, d.last) {
 			continue
@@ -109,11 +110,16 @@ func (s *Service) publishDevices(touched map[string]bool) {
 	}
 }
 
-func (d *deviceState) state(dev *registry.Device) contract.DeviceState {
+// state is what DeviceStateTopic says of dev; commissioning: it is
+// registered as such and has not gone live.
+func (d *deviceState) state(dev *registry.Device, commissioning bool) contract.DeviceState {
 	st := contract.UnknownDevice(dev)
 	st.Maintenance = len(d.maint) > 0
-	if d.seen {
+	switch {
+	case d.seen:
 		st.Status, st.Health = contract.StatusOnline, contract.HealthOK
+	case commissioning:
+		st.Status = contract.StatusCommissioning
 	}
 	for id, a := range d.alerts {
 		st.Alerts = append(st.Alerts, id)
@@ -128,4 +134,19 @@ func (d *deviceState) state(dev *registry.Device) contract.DeviceState {
 	}
 	sort.Strings(st.Alerts)
 	return st
+}
+
+// liveRecord is a commissioning device gone live, as alerts.db keeps it.
+type liveRecord struct {
+	Device string
+	At     time.Time
+	By     string // "data" for its first accepted message, else the operator
+}
+
+// tookLive queues the devices the engine saw go live, for the loop to
+// save and publish. Called with mu held.
+func (s *Service) tookLive(by string, now time.Time) {
+	for _, id := range s.eng.TakeCommissioned() {
+		s.pending = append(s.pending, item{live: &liveRecord{Device: id, At: now, By: by}})
+	}
 }

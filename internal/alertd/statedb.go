@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS commissioned (
+	device TEXT PRIMARY KEY, -- registered commissioning, gone live
+	at     INTEGER NOT NULL, -- unix ns
+	by     TEXT NOT NULL     -- "data" (its first message) or the operator
+);
 CREATE TABLE IF NOT EXISTS outbox (
 	seq  INTEGER PRIMARY KEY,
 	body TEXT NOT NULL -- record as JSON
@@ -292,6 +297,40 @@ func (s *stateDB) done(ctx context.Context, seq uint64) error {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)`, seq); err != nil {
 		return fmt.Errorf("alert state: %w", err)
+	}
+	return tx.Commit()
+}
+
+// loadLive lists the commissioning devices that went live.
+func (s *stateDB) loadLive(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device FROM commissioned ORDER BY device`)
+	if err != nil {
+		return nil, fmt.Errorf("alert state: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("alert state: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// saveLive records commissioning devices gone live.
+func (s *stateDB) saveLive(ctx context.Context, live []liveRecord) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("alert state: %w", err)
+	}
+	defer tx.Rollback()
+	for _, l := range live {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO commissioned (device, at, by) VALUES (?, ?, ?) ON CONFLICT(device) DO NOTHING`,
+			l.Device, l.At.UnixNano(), l.By); err != nil {
+			return fmt.Errorf("alert state: commissioned: %w", err)
+		}
 	}
 	return tx.Commit()
 }

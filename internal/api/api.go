@@ -113,6 +113,7 @@ var Routes = []string{
 	"POST /api/v1/alerts/{rule}/{device}/resolve",
 	"POST /api/v1/maintenance",
 	"DELETE /api/v1/maintenance/{target}",
+	"POST /api/v1/devices/{id}/commission",
 	"GET /api/v1/audit",
 	"POST /api/v1/admin/reload",
 	"GET /api/v1/stream",
@@ -152,6 +153,7 @@ func New(d Deps, o Options) (*API, error) {
 		"POST /api/v1/alerts/{rule}/{device}/resolve": a.need(auth.Technician, a.command(contract.OpResolve)),
 		"POST /api/v1/maintenance":                    a.need(auth.Operator, a.maintenanceStart),
 		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
+		"POST /api/v1/devices/{id}/commission":        a.need(auth.Operator, a.commission),
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
 		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
@@ -787,6 +789,18 @@ func (a *API) maintenanceEnd(w http.ResponseWriter, r *http.Request, s *auth.Ses
 	}
 	a.run(w, r, s, contract.Command{Op: contract.OpMaintenanceEnd, Target: t, By: s.User.Username},
 		AuditEntry{Action: string(contract.OpMaintenanceEnd), User: s.User.Username, IP: a.clientIP(r), Target: t})
+}
+
+// commission marks a commissioning device live.
+func (a *API) commission(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+	id := r.PathValue("id")
+	if _, ok := a.Registry().Device(id); !ok {
+		writeError(w, http.StatusNotFound, "no such device")
+		return
+	}
+	t := "device:" + id
+	a.run(w, r, s, contract.Command{Op: contract.OpCommission, Target: t, By: s.User.Username},
+		AuditEntry{Action: string(contract.OpCommission), User: s.User.Username, IP: a.clientIP(r), Target: t})
 }
 
 func (a *API) validTarget(t string) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -21,6 +22,9 @@ const (
 	StatusOffline Status = "offline"
 	// StatusUnknown: not heard from since ingest started.
 	StatusUnknown Status = "unknown"
+	// StatusCommissioning: registered before it is installed and not yet
+	// heard from; no offline alert until it is (registry commissioning).
+	StatusCommissioning Status = "commissioning"
 )
 
 // Health sums up a device's active alerts.
@@ -74,15 +78,18 @@ const (
 	OpResolve          Op = "resolve"
 	OpMaintenanceStart Op = "maintenance_start"
 	OpMaintenanceEnd   Op = "maintenance_end"
+	// OpCommission marks a commissioning device live (Target device:<id>)
+	// although it has not reported: its offline alert counts from now.
+	OpCommission Op = "commission"
 )
 
 // Ops lists every op, in the order the docs give them.
-func Ops() []Op { return []Op{OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd} }
+func Ops() []Op { return []Op{OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd, OpCommission} }
 
 // Valid reports whether op is one of Ops.
 func (op Op) Valid() bool {
 	switch op {
-	case OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd:
+	case OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd, OpCommission:
 		return true
 	}
 	return false
@@ -152,8 +159,12 @@ func ParseCommand(b []byte) (Command, error) {
 		if c.Target == "" {
 			return c, fmt.Errorf("%s needs target (device:<id> or district:<id>)", c.Op)
 		}
+	case OpCommission:
+		if !strings.HasPrefix(c.Target, "device:") {
+			return c, fmt.Errorf("%s needs target device:<id>", c.Op)
+		}
 	default:
-		return c, fmt.Errorf("op %q: use ack, resolve, maintenance_start or maintenance_end", c.Op)
+		return c, fmt.Errorf("op %q: use ack, resolve, maintenance_start, maintenance_end or commission", c.Op)
 	}
 	return c, nil
 }

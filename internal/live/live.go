@@ -96,12 +96,15 @@ type Counts struct {
 
 // DeviceCount is how many devices of a kind in a district are in each state.
 type DeviceCount struct {
-	Total       int `json:"total"`
-	Online      int `json:"online"`
-	Offline     int `json:"offline"`
-	Unknown     int `json:"unknown"`
-	Degraded    int `json:"degraded"`
-	Maintenance int `json:"maintenance"`
+	Total   int `json:"total"`
+	Online  int `json:"online"`
+	Offline int `json:"offline"`
+	Unknown int `json:"unknown"`
+	// Commissioning: registered before installation, not yet heard from;
+	// not counted as offline.
+	Commissioning int `json:"commissioning"`
+	Degraded      int `json:"degraded"`
+	Maintenance   int `json:"maintenance"`
 }
 
 // Snapshot is the whole picture, as of Seq, seen through a filter.
@@ -554,6 +557,8 @@ func (c *Counts) device(d *contract.DeviceState, sign int) bool {
 		n.Online += sign
 	case "offline":
 		n.Offline += sign
+	case "commissioning":
+		n.Commissioning += sign
 	default:
 		n.Unknown += sign
 	}

@@ -45,6 +45,10 @@ type Device struct {
 	Timeout time.Duration `yaml:"timeout,omitempty"`
 	// Profile is what a camera should deliver; status below it is degraded.
 	Profile *Profile `yaml:"profile,omitempty"`
+	// Commissioning marks a device registered before it is installed: it
+	// raises no offline alert until its first accepted message, or until
+	// an operator marks it live.
+	Commissioning bool `yaml:"commissioning,omitempty"`
 
 	tags []point.Tag
 }

@@ -5,8 +5,8 @@
 "use strict";
 
 const CONTRACT = Object.freeze({
-  op: Object.freeze({ ack: "ack", resolve: "resolve", maintenanceStart: "maintenance_start", maintenanceEnd: "maintenance_end" }),
-  status: Object.freeze({ online: "online", offline: "offline", unknown: "unknown" }),
+  op: Object.freeze({ ack: "ack", resolve: "resolve", maintenanceStart: "maintenance_start", maintenanceEnd: "maintenance_end", commission: "commission" }),
+  status: Object.freeze({ online: "online", offline: "offline", unknown: "unknown", commissioning: "commissioning" }),
   health: Object.freeze({ ok: "ok", degraded: "degraded", down: "down", unknown: "unknown" }),
   severity: Object.freeze({ critical: "critical", major: "major", minor: "minor", info: "info" }),
   // most severe first
