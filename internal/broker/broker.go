@@ -460,7 +460,9 @@ func (d *deniedTopics) take(cl *mqtt.Client) string {
 
 func (h *connackHook) ID() string { return "ioc-connack" }
 
-func (h *connackHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode || b == mqtt.OnDisconnect }
+func (h *connackHook) Provides(b byte) bool {
+	return b == mqtt.OnPacketEncode || b == mqtt.OnDisconnect
+}
 
 // OnDisconnect forgets a client's refused topic.
 func (h *connackHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.denied.take(cl) }
