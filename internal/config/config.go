@@ -22,6 +22,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/spool"
@@ -53,6 +54,8 @@ type Ingest struct {
 	Pipeline ingest.Options `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
 	Alerts alertd.Config  `yaml:"alerts"`
+	// Notify tells people outside the room (docs/OPERATIONS.md).
+	Notify notify.Config `yaml:"notify"`
 	Limits payload.Limits `yaml:"limits"`
 	// Quotas bound each integrator's and device's rate on the embedded
 	// broker (the sender is slowed) and HTTP ingest (429).
@@ -338,6 +341,9 @@ func (c *Ingest) Validate() error {
 			errs = append(errs, err)
 		}
 	} else if err := c.Embedded.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Notify.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {
