@@ -170,6 +170,7 @@ func Default() Ingest {
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
 		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
+		Notify:   notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
 		Limits:   payload.DefaultLimits,
 		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
