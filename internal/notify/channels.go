@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // channelType builds one kind of channel from its configuration.
@@ -31,14 +32,18 @@ func checkToken(get func(*ChannelConfig) string, key string) func(c *ChannelConf
 }
 
 // newChannels builds the configured channels.
-func newChannels(cs map[string]ChannelConfig) (map[string]Channel, error) {
+func newChannels(cs map[string]ChannelConfig, now func() time.Time) (map[string]Channel, error) {
 	out := make(map[string]Channel, len(cs))
 	for name, c := range cs {
 		t, ok := channelTypes[c.Type]
 		if !ok {
 			return nil, fmt.Errorf("notify: channels.%s: unknown type %q", name, c.Type)
 		}
-		out[name] = t.make(&c, &http.Client{Timeout: c.Timeout})
+		ch := t.make(&c, &http.Client{Timeout: c.Timeout})
+		if w, ok := ch.(*Webhook); ok {
+			w.now = now // the signature's timestamp is on the service's clock
+		}
+		out[name] = ch
 	}
 	return out, nil
 }

@@ -79,7 +79,7 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	chans := d.Channels
 	if chans == nil {
 		var err error
-		if chans, err = newChannels(c.Channels); err != nil {
+		if chans, err = newChannels(c.Channels, d.Now); err != nil {
 			return nil, err
 		}
 	}
