@@ -99,7 +99,7 @@ func (z *session) Auth(string) (sasl.Server, error) {
 			return errors.New("AUTH before STARTTLS")
 		}
 		if user != z.s.Username || pass != z.s.Password {
-			return errors.New("wrong username or password")
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"} // RFC 4954
 		}
 		z.authed = true
 		return nil
