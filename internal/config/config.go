@@ -53,9 +53,9 @@ type Ingest struct {
 	Spool    Spool          `yaml:"spool"`
 	Pipeline ingest.Options `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
-	Alerts alertd.Config  `yaml:"alerts"`
+	Alerts alertd.Config `yaml:"alerts"`
 	// Notify tells people outside the room (docs/OPERATIONS.md).
-	Notify notify.Config `yaml:"notify"`
+	Notify notify.Config  `yaml:"notify"`
 	Limits payload.Limits `yaml:"limits"`
 	// Quotas bound each integrator's and device's rate on the embedded
 	// broker (the sender is slowed) and HTTP ingest (429).
