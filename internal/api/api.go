@@ -52,8 +52,10 @@ type Deps struct {
 	Commander Commander
 	Store     store.Store
 	Registry  *registry.Registry
-	// Outline is the province outline (GeoJSON) drawn under the map.
-	Outline []byte
+	// Outline is the province outline (GeoJSON) drawn under the map;
+	// Boundaries the district polygons (GeoJSON) drawn on it.
+	Outline    []byte
+	Boundaries []byte
 	// Pages holds the wall, technician and login pages and their assets.
 	Pages fs.FS
 	Audit *Audit
@@ -477,12 +479,18 @@ type provinceInfo struct {
 	People    map[string]string   `json:"people"`
 	Districts []registry.District `json:"districts"`
 	Outline   json.RawMessage     `json:"outline"`
+	// Boundaries are the district polygons (GeoJSON FeatureCollection,
+	// properties.district), or null.
+	Boundaries json.RawMessage `json:"boundaries"`
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null")}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null")}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
+	}
+	if len(a.d.Boundaries) > 0 {
+		out.Boundaries = a.d.Boundaries
 	}
 	writeJSON(w, http.StatusOK, out)
 }
