@@ -63,6 +63,11 @@ type Options struct {
 	MaxMeasurementsPerIntegrator int `yaml:"max_measurements_per_integrator"`
 	// Limits bound a single message.
 	Limits payload.Limits `yaml:"-"`
+	// AlertMaxAge, when alerting is on, is the alert engine's
+	// alert.Options.MaxAge: a stored message of a registered device with
+	// a point stamped longer ago is reported to its integrator
+	// (too_old_for_alerts), since it will raise nothing. Zero: no report.
+	AlertMaxAge time.Duration `yaml:"-"`
 }
 
 // DefaultOptions are the settings used for zero fields.
@@ -195,6 +200,7 @@ type msgMeta struct {
 	topic                       string
 	integrator, device, channel string
 	dev                         *registry.Device // registered and accepted; nil otherwise
+	parts                       []part           // a gateway's message: its devices' runs of points
 }
 
 // New builds a pipeline.
@@ -438,27 +444,36 @@ func (p *Pipeline) add(b *batch, m Message) {
 		p.reject(m, meta, body, pe)
 		return
 	}
-	if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
-		b.points = pts[:start]
-		p.reject(m, meta, body, pe)
-		return
+	if p.parser.Devices != nil {
+		p.addGateway(b, m, &meta, body, reg, dev, pts, start, recv)
+	} else {
+		if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
+			b.points = pts[:start]
+			p.reject(m, meta, body, pe)
+			return
+		}
+		if pe := p.card.admit(t.Integrator, t.Device, pts[start:], recv); pe != nil {
+			b.points = pts[:start]
+			p.reject(m, meta, body, pe)
+			return
+		}
+		b.points = pts
+		if dev.Kind != registry.Unregistered {
+			meta.dev = dev
+		}
+		tagPoints(b.points[start:], dev)
 	}
-	if pe := p.card.admit(t.Integrator, t.Device, pts[start:], recv); pe != nil {
-		b.points = pts[:start]
-		p.reject(m, meta, body, pe)
-		return
-	}
-	b.points = pts
-	if dev.Kind != registry.Unregistered {
-		meta.dev = dev
-	}
-	if p.journal != nil && p.parser.UsedNow {
+	if p.journal != nil && p.parser.UsedNow && len(b.points) > start {
 		p.journal.Record(key, now)
 		b.keys = append(b.keys, key)
 	}
+}
+
+// tagPoints gives pts the registry's tags of dev.
+func tagPoints(pts []point.Point, dev *registry.Device) {
 	tags := dev.Tags()
-	for i := start; i < len(b.points); i++ {
-		pt := &b.points[i]
+	for i := range pts {
+		pt := &pts[i]
 		if len(pt.Tags) == 0 {
 			pt.Tags = append(pt.Tags, tags...)
 			continue
@@ -467,6 +482,103 @@ func (p *Pipeline) add(b *batch, m Message) {
 			pt.SetTag(tg.Key, tg.Value)
 		}
 	}
+}
+
+// part is the run of a gateway message's points that belong to one
+// device, up to end (an index into the batch's points).
+type part struct {
+	dev *registry.Device // nil: not registered (stored in discovery mode), not observed
+	end int
+}
+
+// addGateway files the points pts[start:] of a gateway's message (a
+// SenML pack or JSON batch naming other devices than the topic's) under
+// their devices: each device is checked against the registry and the
+// sender's ownership, and its records are refused (and reported, with
+// the device) or stored on their own; the rest of the message stands. The
+// message is refused whole only when none of its records is.
+func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, reg *registry.Registry, topicDev *registry.Device, pts []point.Point, start int, recv time.Time) {
+	names := p.parser.Devices
+	// Group the points by device, in order of first appearance.
+	var order []string
+	groups := map[string][]int{}
+	for i, id := range names {
+		if id == topicDev.ID {
+			id = ""
+		}
+		if _, ok := groups[id]; !ok {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], i)
+	}
+	sorted := make([]point.Point, 0, len(names))
+	for _, id := range order {
+		for _, i := range groups[id] {
+			sorted = append(sorted, pts[start+i])
+		}
+	}
+	copy(pts[start:], sorted) // a permutation: every point keeps its own slices
+	var first *payload.Error
+	out := start
+	at := start
+	for _, id := range order {
+		n := len(groups[id])
+		group := pts[at : at+n]
+		at += n
+		dev, pe := p.gatewayDevice(reg, meta.integrator, topicDev, id)
+		if pe == nil {
+			pe = checkFields(reg, dev.Kind, group)
+		}
+		if pe == nil {
+			pe = p.card.admit(meta.integrator, dev.ID, group, recv)
+		}
+		if pe != nil {
+			if first == nil {
+				first = pe
+			}
+			p.refuseRecords(*meta, id, n, len(names), body, pe)
+			continue
+		}
+		tagPoints(group, dev)
+		if out != at-n { // close the gap left by a refused device
+			for j := range group {
+				pts[out+j], pts[at-n+j] = pts[at-n+j], pts[out+j]
+			}
+		}
+		out += n
+		var d *registry.Device
+		if dev.Kind != registry.Unregistered {
+			d = dev
+		}
+		meta.parts = append(meta.parts, part{dev: d, end: out})
+	}
+	b.points = pts[:out]
+	if out == start {
+		meta.parts = nil
+		p.reject(m, *meta, body, first)
+	}
+}
+
+// gatewayDevice is the registered device id of a gateway's records ("":
+// the topic's device), if the gateway's integrator owns it.
+func (p *Pipeline) gatewayDevice(reg *registry.Registry, integrator string, topicDev *registry.Device, id string) (*registry.Device, *payload.Error) {
+	if id == "" {
+		return topicDev, nil
+	}
+	if !registry.ValidDeviceID(id) {
+		return nil, payload.Errorf(payload.ReasonUnknownDevice, "device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", id)
+	}
+	dev, ok := reg.Device(id)
+	switch {
+	case !ok && p.o.AcceptUnknown:
+		return registry.Placeholder(id, integrator), nil
+	case !ok:
+		return nil, payload.Errorf(payload.ReasonUnknownDevice,
+			"device %q is not registered; ask the operations centre to add it to the device registry", id)
+	case dev.Integrator != integrator:
+		return nil, payload.Errorf(payload.ReasonForeignDevice, "device %q is not registered to integrator %q", id, integrator)
+	}
+	return dev, nil
 }
 
 // write stores b's points, retrying transient failures until it succeeds or
@@ -576,6 +688,15 @@ func (p *Pipeline) observe(b *batch) {
 	}
 	obs := p.observed[:0]
 	for i, m := range b.meta {
+		from := b.msgAt[i]
+		for _, pt := range m.parts {
+			if pt.dev != nil && from < pt.end {
+				pts := b.points[from:pt.end]
+				obs = append(obs, Stored{Device: pt.dev, Points: pts})
+				p.tellTooOld(msgMeta{topic: m.topic, integrator: m.integrator, device: pt.dev.ID}, pts)
+			}
+			from = pt.end
+		}
 		if m.dev == nil {
 			continue
 		}
@@ -584,7 +705,9 @@ func (p *Pipeline) observe(b *batch) {
 			end = b.msgAt[i+1]
 		}
 		if b.msgAt[i] < end {
-			obs = append(obs, Stored{Device: m.dev, Points: b.points[b.msgAt[i]:end]})
+			pts := b.points[b.msgAt[i]:end]
+			obs = append(obs, Stored{Device: m.dev, Points: pts})
+			p.tellTooOld(m, pts)
 		}
 	}
 	if len(obs) > 0 {
@@ -592,6 +715,28 @@ func (p *Pipeline) observe(b *batch) {
 	}
 	clear(obs)
 	p.observed = obs[:0]
+}
+
+// tellTooOld tells the integrator of m that it will raise no alert with
+// a point stamped more than AlertMaxAge ago (the oldest one is named).
+func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
+	if p.o.AlertMaxAge <= 0 {
+		return
+	}
+	now := p.now()
+	oldest := -1
+	for j := range pts {
+		if now.Sub(pts[j].Time) > p.o.AlertMaxAge && (oldest < 0 || pts[j].Time.Before(pts[oldest].Time)) {
+			oldest = j
+		}
+	}
+	if oldest < 0 {
+		return
+	}
+	t := pts[oldest].Time
+	p.Notify(m.integrator, m.device, m.topic, payload.Errorf(payload.ReasonTooOldForAlerts,
+		"stored, but a %s stamped %s (%s ago) is older than %s and raises or clears no alert; send data as it happens, with the device clock set right",
+		pts[oldest].Measurement, t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second), p.o.AlertMaxAge))
 }
 
 // InFlight is the number of messages received and not yet acknowledged,
