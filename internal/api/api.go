@@ -56,6 +56,8 @@ type Deps struct {
 	// Boundaries the district polygons (GeoJSON) drawn on it.
 	Outline    []byte
 	Boundaries []byte
+	// Levels are the alert rules' alarm levels, drawn on charts.
+	Levels []alert.Level
 	// Pages holds the wall, technician and login pages and their assets.
 	Pages fs.FS
 	Audit *Audit
@@ -482,10 +484,15 @@ type provinceInfo struct {
 	// Boundaries are the district polygons (GeoJSON FeatureCollection,
 	// properties.district), or null.
 	Boundaries json.RawMessage `json:"boundaries"`
+	// Levels are the rules' alarm levels on readings.
+	Levels []alert.Level `json:"levels"`
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null")}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null"), Levels: a.d.Levels}
+	if out.Levels == nil {
+		out.Levels = []alert.Level{}
+	}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
 	}

@@ -33,6 +33,9 @@ type IOC struct {
 	Registry           string `yaml:"registry"`
 	Outline            string `yaml:"outline"`
 	DistrictBoundaries string `yaml:"district_boundaries"`
+	// Rules are the alert rules (the alert service's file): their alarm
+	// levels are drawn on the charts. Read at start.
+	Rules string `yaml:"rules"`
 	// AuditLog is this server's JSON-lines audit file.
 	AuditLog string `yaml:"audit_log"`
 	// MQTT is the broker the alert service publishes to, with a server
@@ -112,6 +115,7 @@ func DefaultIOC() IOC {
 		Registry:           "configs/devices.yaml",
 		Outline:            "configs/province-outline.geojson",
 		DistrictBoundaries: "configs/province-districts.geojson",
+		Rules:              "configs/rules.yaml",
 		AuditLog:           filepath.Join("data", "audit.log"),
 		MQTT:               mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: contract.PictureFilters()},
 		Influx:             influx.Config{Timeout: 30 * time.Second},
@@ -132,6 +136,7 @@ func iocOverrides() []override[IOC] {
 		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
 		{"outline", "IOC_OUTLINE", "province outline (GeoJSON) under the wall's map", str(func(c *IOC) *string { return &c.Outline })},
+		{"rules", "IOC_RULES", "alert rules YAML, whose alarm levels the charts draw", str(func(c *IOC) *string { return &c.Rules })},
 		{"district-boundaries", "IOC_DISTRICT_BOUNDARIES", "district polygons (GeoJSON, properties.district = district id) on the wall's map", str(func(c *IOC) *string { return &c.DistrictBoundaries })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
 		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", str(func(c *IOC) *string { return &c.MQTT.ClientID })},

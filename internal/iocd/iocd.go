@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/config"
@@ -71,6 +72,15 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	boundaries, err := readGeoJSON(cfg.DistrictBoundaries)
 	if err != nil {
 		log.Warn("district boundaries not read; the map is drawn without them", "path", cfg.DistrictBoundaries, "err", err)
+	}
+	var levels []alert.Level
+	if cfg.Rules != "" {
+		rules, err := alert.LoadRules(cfg.Rules)
+		if err != nil {
+			log.Warn("alert rules not read; charts are drawn without alarm levels", "err", err)
+		} else {
+			levels = rules.Levels()
+		}
 	}
 	au, err := auth.New(cfg.Auth, o.Now)
 	if err != nil {
@@ -141,7 +151,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
 	}
 	h, err = api.New(api.Deps{
-		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline, Boundaries: boundaries,
+		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
 		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: reload,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
