@@ -9,10 +9,12 @@
   const { t, el } = IOC;
   const $ = (id) => document.getElementById(id);
   let districts = [];
+  let levels = []; // the alert rules' alarm levels, for the charts
   try {
     await IOC.loadSession();
     const prov = await IOC.api("GET", "/api/v1/province");
     districts = prov.districts;
+    levels = prov.levels || [];
     IOC.setPeople(prov.people);
   } catch (e) { return; }
   $("logout").addEventListener("click", IOC.logout);
@@ -213,7 +215,8 @@
       fetched = info;
       renderDeviceAlerts(id);
       const series = hist.series.filter((s) => s.samples.length > 0).slice(0, 6);
-      $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s, from, to)) : [el("p", { class: "empty", text: t("no_data") })]));
+      $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s,
+        { from, to, width: $("charts").clientWidth - 12, levels: IOCChart.levelsFor(levels, info, s) })) : [el("p", { class: "empty", text: t("no_data") })]));
       $("dev-history").replaceChildren(...(alerts.entries.length ? alerts.entries.slice(0, 100).map((e) =>
         el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + IOC.person(e.by) : ""}${e.note ? " — " + e.note : ""}`))
         : [el("li", { class: "empty", text: t("no_data") })]));
