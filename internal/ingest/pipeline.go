@@ -414,17 +414,9 @@ func (p *Pipeline) add(b *batch, m Message) {
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
 	reg := p.registry.Load()
-	dev, ok := reg.Device(t.Device)
-	switch {
-	case !ok && p.o.AcceptUnknown:
-		dev = registry.Placeholder(t.Device, t.Integrator)
-	case !ok:
-		p.reject(m, meta, body, payload.Errorf(payload.ReasonUnknownDevice,
-			"device %q is not registered; ask the operations centre to add it to the device registry", t.Device))
-		return
-	case dev.Integrator != t.Integrator:
-		p.reject(m, meta, body, payload.Errorf(payload.ReasonForeignDevice,
-			"device %q is not registered to integrator %q", t.Device, t.Integrator))
+	dev, pe := p.device(reg, t.Integrator, t.Device)
+	if pe != nil {
+		p.reject(m, meta, body, pe)
 		return
 	}
 
@@ -437,11 +429,7 @@ func (p *Pipeline) add(b *batch, m Message) {
 	start := len(b.points)
 	pts, err := p.parser.Parse(b.points, t.Channel, t.Device, body, now)
 	if err != nil {
-		var pe *payload.Error
-		if !errors.As(err, &pe) {
-			pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
-		}
-		p.reject(m, meta, body, pe)
+		p.reject(m, meta, body, asPayloadError(err))
 		return
 	}
 	if p.parser.Devices != nil {
@@ -467,6 +455,15 @@ func (p *Pipeline) add(b *batch, m Message) {
 		p.journal.Record(key, now)
 		b.keys = append(b.keys, key)
 	}
+}
+
+// asPayloadError is err, which Parse returns as a *payload.Error.
+func asPayloadError(err error) *payload.Error {
+	var pe *payload.Error
+	if !errors.As(err, &pe) {
+		pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
+	}
+	return pe
 }
 
 // tagPoints gives pts the registry's tags of dev.
@@ -498,37 +495,13 @@ type part struct {
 // the device) or stored on their own; the rest of the message stands. The
 // message is refused whole only when none of its records is.
 func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, reg *registry.Registry, topicDev *registry.Device, pts []point.Point, start int, recv time.Time) {
-	names := p.parser.Devices
-	// Group the points by device, in order of first appearance.
-	var order []string
-	groups := map[string][]int{}
-	for i, id := range names {
-		if id == topicDev.ID {
-			id = ""
-		}
-		if _, ok := groups[id]; !ok {
-			order = append(order, id)
-		}
-		groups[id] = append(groups[id], i)
-	}
-	sorted := make([]point.Point, 0, len(names))
-	for _, id := range order {
-		for _, i := range groups[id] {
-			sorted = append(sorted, pts[start+i])
-		}
-	}
-	copy(pts[start:], sorted) // a permutation: every point keeps its own slices
+	groups := groupByDevice(pts[start:], p.parser.Devices, topicDev.ID)
 	var first *payload.Error
-	out := start
-	at := start
-	for _, id := range order {
-		n := len(groups[id])
-		group := pts[at : at+n]
-		at += n
-		dev, pe := p.gatewayDevice(reg, meta.integrator, topicDev, id)
-		if pe == nil {
-			pe = checkFields(reg, dev.Kind, group)
-		}
+	out, at := start, start
+	for _, g := range groups {
+		group := pts[at : at+g.n]
+		at += g.n
+		dev, pe := p.checkGroup(reg, meta.integrator, topicDev, g.id, group)
 		if pe == nil {
 			pe = p.card.admit(meta.integrator, dev.ID, group, recv)
 		}
@@ -536,16 +509,16 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 			if first == nil {
 				first = pe
 			}
-			p.refuseRecords(*meta, id, n, len(names), body, pe)
+			p.refuseRecords(*meta, g.id, g.n, len(p.parser.Devices), body, pe)
 			continue
 		}
 		tagPoints(group, dev)
-		if out != at-n { // close the gap left by a refused device
+		if out != at-g.n { // close the gap left by a refused device
 			for j := range group {
-				pts[out+j], pts[at-n+j] = pts[at-n+j], pts[out+j]
+				pts[out+j], pts[at-g.n+j] = pts[at-g.n+j], pts[out+j]
 			}
 		}
-		out += n
+		out += g.n
 		var d *registry.Device
 		if dev.Kind != registry.Unregistered {
 			d = dev
@@ -559,15 +532,66 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 	}
 }
 
-// gatewayDevice is the registered device id of a gateway's records ("":
-// the topic's device), if the gateway's integrator owns it.
-func (p *Pipeline) gatewayDevice(reg *registry.Registry, integrator string, topicDev *registry.Device, id string) (*registry.Device, *payload.Error) {
-	if id == "" {
-		return topicDev, nil
+// deviceRun is a run of n points of one device, id ("" the topic's).
+type deviceRun struct {
+	id string
+	n  int
+}
+
+// groupByDevice reorders pts, whose devices are names (parallel; ""
+// or topicDevice for the topic's), so that each device's points are
+// contiguous, devices in order of first appearance, and returns the runs.
+func groupByDevice(pts []point.Point, names []string, topicDevice string) []deviceRun {
+	var runs []deviceRun
+	idx := map[string]int{}
+	for _, id := range names {
+		if id == topicDevice {
+			id = ""
+		}
+		i, ok := idx[id]
+		if !ok {
+			i = len(runs)
+			idx[id] = i
+			runs = append(runs, deviceRun{id: id})
+		}
+		runs[i].n++
 	}
-	if !registry.ValidDeviceID(id) {
-		return nil, payload.Errorf(payload.ReasonUnknownDevice, "device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", id)
+	next := make([]int, len(runs)) // where each run's next point goes
+	for i := 1; i < len(runs); i++ {
+		next[i] = next[i-1] + runs[i-1].n
 	}
+	sorted := make([]point.Point, len(pts))
+	for i, id := range names {
+		if id == topicDevice {
+			id = ""
+		}
+		r := idx[id]
+		sorted[next[r]] = pts[i]
+		next[r]++
+	}
+	copy(pts, sorted) // a permutation: every point keeps its own slices
+	return runs
+}
+
+// checkGroup is the device of a gateway's run of points and whether it
+// may hold them: registered to the integrator, fields of the right kinds.
+func (p *Pipeline) checkGroup(reg *registry.Registry, integrator string, topicDev *registry.Device, id string, group []point.Point) (*registry.Device, *payload.Error) {
+	dev := topicDev
+	if id != "" {
+		if !registry.ValidDeviceID(id) {
+			return nil, payload.Errorf(payload.ReasonUnknownDevice, "device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", id)
+		}
+		var pe *payload.Error
+		if dev, pe = p.device(reg, integrator, id); pe != nil {
+			return nil, pe
+		}
+	}
+	return dev, checkFields(reg, dev.Kind, group)
+}
+
+// device is the registered device id of integrator's data, if the
+// integrator owns it; in discovery mode an unknown id is a placeholder.
+func (p *Pipeline) device(reg *registry.Registry, integrator, id string) (*registry.Device, *payload.Error) {
 	dev, ok := reg.Device(id)
 	switch {
 	case !ok && p.o.AcceptUnknown:

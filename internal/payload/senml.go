@@ -2,8 +2,8 @@ package payload
 
 import (
 	"math"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
@@ -55,8 +55,8 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, device string, now tim
 	p.senml.times, p.senml.devs = p.senml.times[:0], p.senml.devs[:0]
 	var base struct {
 		name, unit, dev string
-		time, val, sum float64
-		hasVal, hasSum bool
+		time, val, sum  float64
+		hasVal, hasSum  bool
 	}
 	fail := func(err error) ([]point.Point, error) { return dst[:start], err }
 	for i, rv := range recs {
