@@ -9,6 +9,7 @@
 //	simulate load -devices 600 -rate 5000 -duration 1m
 //	simulate soak -rate 5000 -duration 30m -every 1m -metrics http://127.0.0.1:9100/metrics
 //	simulate gen > configs/province.yaml       # the province, from its seed
+//	simulate districts > configs/province-districts.geojson   # approximate district boundaries for the map
 package main
 
 import (
@@ -36,7 +37,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := "run"
-	if len(args) > 0 && (args[0] == "gen" || args[0] == "load" || args[0] == "soak" || args[0] == "run") {
+	if len(args) > 0 && (args[0] == "gen" || args[0] == "districts" || args[0] == "load" || args[0] == "soak" || args[0] == "run") {
 		mode, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("simulate "+mode, flag.ContinueOnError)
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	regPath := fs.String("registry", "configs/province.yaml", "device registry the simulator plays")
 	broker := fs.String("broker", "", "broker URL (default tcp://127.0.0.1:1883)")
 	seed := fs.Uint64("seed", 1, "gen: the province's seed")
+	outline := fs.String("outline", "configs/province-outline.geojson", "districts: the province outline the districts divide")
 	devices := fs.Int("devices", 0, "load: devices taking part (0: all)")
 	rate := fs.Int("rate", 1000, "load, soak: messages per second in all")
 	duration := fs.Duration("duration", time.Minute, "load, soak: how long")
@@ -61,6 +63,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "simulate gen:", err)
 			return 1
 		}
+		return 0
+	}
+	if mode == "districts" {
+		b, err := os.ReadFile(*outline)
+		if err == nil {
+			b, err = sim.DistrictBoundaries(b)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "simulate districts:", err)
+			return 1
+		}
+		_, _ = fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
 	cfg := sim.DefaultConfig()

@@ -52,8 +52,12 @@ type Deps struct {
 	Commander Commander
 	Store     store.Store
 	Registry  *registry.Registry
-	// Outline is the province outline (GeoJSON) drawn under the map.
-	Outline []byte
+	// Outline is the province outline (GeoJSON) drawn under the map;
+	// Boundaries the district polygons (GeoJSON) drawn on it.
+	Outline    []byte
+	Boundaries []byte
+	// Levels are the alert rules' alarm levels, drawn on charts.
+	Levels []alert.Level
 	// Pages holds the wall, technician and login pages and their assets.
 	Pages fs.FS
 	Audit *Audit
@@ -477,12 +481,23 @@ type provinceInfo struct {
 	People    map[string]string   `json:"people"`
 	Districts []registry.District `json:"districts"`
 	Outline   json.RawMessage     `json:"outline"`
+	// Boundaries are the district polygons (GeoJSON FeatureCollection,
+	// properties.district), or null.
+	Boundaries json.RawMessage `json:"boundaries"`
+	// Levels are the rules' alarm levels on readings.
+	Levels []alert.Level `json:"levels"`
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null")}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null"), Levels: a.d.Levels}
+	if out.Levels == nil {
+		out.Levels = []alert.Level{}
+	}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
+	}
+	if len(a.d.Boundaries) > 0 {
+		out.Boundaries = a.d.Boundaries
 	}
 	writeJSON(w, http.StatusOK, out)
 }

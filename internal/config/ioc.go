@@ -26,9 +26,16 @@ type IOC struct {
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
 	// Registry gives district names and the province; Outline is the
-	// province outline (GeoJSON) under the wall's map.
-	Registry string `yaml:"registry"`
-	Outline  string `yaml:"outline"`
+	// province outline (GeoJSON) under the wall's map; DistrictBoundaries
+	// the districts' polygons (a GeoJSON FeatureCollection whose features'
+	// properties.district is the registry's district id), drawn and named
+	// on the map.
+	Registry           string `yaml:"registry"`
+	Outline            string `yaml:"outline"`
+	DistrictBoundaries string `yaml:"district_boundaries"`
+	// Rules are the alert rules (the alert service's file): their alarm
+	// levels are drawn on the charts. Read at start.
+	Rules string `yaml:"rules"`
 	// AuditLog is this server's JSON-lines audit file.
 	AuditLog string `yaml:"audit_log"`
 	// MQTT is the broker the alert service publishes to, with a server
@@ -104,14 +111,16 @@ func (c *IOC) StreamOptions() stream.Options {
 // DefaultIOC runs beside a default ingest on the same machine.
 func DefaultIOC() IOC {
 	return IOC{
-		Listen:        ":8080",
-		Registry:      "configs/devices.yaml",
-		Outline:       "configs/province-outline.geojson",
-		AuditLog:      filepath.Join("data", "audit.log"),
-		MQTT:          mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: contract.PictureFilters()},
-		Influx:        influx.Config{Timeout: 30 * time.Second},
-		EmbeddedStore: filepath.Join("data", "ioc.db"),
-		Auth:          auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5, LoginMaxDelay: 15 * time.Minute, LoginAddressBurst: 30},
+		Listen:             ":8080",
+		Registry:           "configs/devices.yaml",
+		Outline:            "configs/province-outline.geojson",
+		DistrictBoundaries: "configs/province-districts.geojson",
+		Rules:              "configs/rules.yaml",
+		AuditLog:           filepath.Join("data", "audit.log"),
+		MQTT:               mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: contract.PictureFilters()},
+		Influx:             influx.Config{Timeout: 30 * time.Second},
+		EmbeddedStore:      filepath.Join("data", "ioc.db"),
+		Auth:               auth.Config{SessionTTL: 12 * time.Hour, LoginRate: 10, LoginBurst: 5, LoginMaxDelay: 15 * time.Minute, LoginAddressBurst: 30},
 		Stream: StreamConfig{QueueLen: stream.DefaultOptions.QueueLen, WriteWait: stream.DefaultOptions.WriteWait,
 			PingPeriod: stream.DefaultOptions.PingPeriod, PongWait: stream.DefaultOptions.PongWait,
 			MaxClients: stream.DefaultOptions.MaxClients, Resume: 10000},
@@ -127,6 +136,8 @@ func iocOverrides() []override[IOC] {
 		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
 		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
 		{"outline", "IOC_OUTLINE", "province outline (GeoJSON) under the wall's map", str(func(c *IOC) *string { return &c.Outline })},
+		{"rules", "IOC_RULES", "alert rules YAML, whose alarm levels the charts draw", str(func(c *IOC) *string { return &c.Rules })},
+		{"district-boundaries", "IOC_DISTRICT_BOUNDARIES", "district polygons (GeoJSON, properties.district = district id) on the wall's map", str(func(c *IOC) *string { return &c.DistrictBoundaries })},
 		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
 		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
 		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", str(func(c *IOC) *string { return &c.MQTT.Username })},

@@ -72,6 +72,8 @@ func iocConfig(t testing.TB, sys *system, name string) *config.IOC {
 	c.Listen = "127.0.0.1:0"
 	c.Registry = configs + "devices.yaml"
 	c.Outline = configs + "province-outline.geojson"
+	c.DistrictBoundaries = configs + "province-districts.geojson"
+	c.Rules = configs + "rules.yaml"
 	c.AuditLog = filepath.Join(t.TempDir(), "audit.log")
 	c.MQTT.Broker = sys.Broker
 	c.MQTT.ClientID = "ioc-test-" + name

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/config"
@@ -66,6 +67,19 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		if outline, err = os.ReadFile(cfg.Outline); err != nil {
 			log.Warn("province outline not found; the map is drawn without it", "path", cfg.Outline, "err", err)
 			outline = nil
+		}
+	}
+	boundaries, err := readGeoJSON(cfg.DistrictBoundaries)
+	if err != nil {
+		log.Warn("district boundaries not read; the map is drawn without them", "path", cfg.DistrictBoundaries, "err", err)
+	}
+	var levels []alert.Level
+	if cfg.Rules != "" {
+		rules, err := alert.LoadRules(cfg.Rules)
+		if err != nil {
+			log.Warn("alert rules not read; charts are drawn without alarm levels", "err", err)
+		} else {
+			levels = rules.Levels()
 		}
 	}
 	au, err := auth.New(cfg.Auth, o.Now)
@@ -137,7 +151,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 		return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
 	}
 	h, err = api.New(api.Deps{
-		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
+		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
 		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: reload,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
@@ -230,4 +244,23 @@ func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(au
 			log.Warn("iocd: logout not shared with the other IOC servers (broker unreachable); this server refuses the session, others accept it until it expires", "err", err)
 		}
 	}
+}
+
+// readGeoJSON reads a GeoJSON file for the map ("" is none): it must be
+// JSON (it is handed to the pages as it is) and at most 8 MiB.
+func readGeoJSON(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 8<<20 {
+		return nil, fmt.Errorf("%s: %d bytes, more than 8 MiB: simplify the polygons", path, len(b))
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%s: not JSON", path)
+	}
+	return b, nil
 }

@@ -100,6 +100,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 		"configs/devices.yaml":               "etc/ioc/devices.yaml",
 		"configs/rules.yaml":                 "etc/ioc/rules.yaml",
 		"configs/province-outline.geojson":   "etc/ioc/province-outline.geojson",
+		"configs/province-districts.geojson": "etc/ioc/province-districts.geojson",
 		"configs/ingest-production.yaml":     "etc/ioc/ingest.yaml",
 		"configs/ioc-production.yaml":        "etc/ioc/ioc.yaml",
 		"configs/mosquitto/mosquitto.conf":   "etc/mosquitto/mosquitto.conf",
@@ -182,7 +183,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped ioc-production.yaml with its secrets: %v", err)
 	}
-	relocate(t, root, iocEnv, map[string]string{"IOC_REGISTRY": iocCfg.Registry, "IOC_OUTLINE": iocCfg.Outline, "IOC_AUDIT_LOG": iocCfg.AuditLog})
+	relocate(t, root, iocEnv, map[string]string{"IOC_REGISTRY": iocCfg.Registry, "IOC_OUTLINE": iocCfg.Outline, "IOC_DISTRICT_BOUNDARIES": iocCfg.DistrictBoundaries, "IOC_RULES": iocCfg.Rules, "IOC_AUDIT_LOG": iocCfg.AuditLog})
 	writeCert(t, ingestEnv["IOC_HTTP_INGEST_TLS_CERT"], ingestEnv["IOC_HTTP_INGEST_TLS_KEY"])
 
 	// Loopback ports instead of the shipped ones.
