@@ -21,7 +21,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 )
 
@@ -67,8 +66,8 @@ func main() {
 
 // load reads the configuration and refuses the shipped demo secrets unless
 // -demo (IOC_DEMO=true) says this is a demo; it returns those it accepted.
-func load(args []string, getenv func(string) string, usage io.Writer) (*config.Ingest, []string, error) {
-	cfg, err := config.Load(args, getenv, usage)
+func load(args []string, getenv func(string) string, usage io.Writer) (*ingestd.Config, []string, error) {
+	cfg, err := ingestd.LoadConfig(args, getenv, usage)
 	if err != nil {
 		return nil, nil, err
 	}

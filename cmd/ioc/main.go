@@ -5,7 +5,6 @@
 //	ioc -config configs/ioc.yaml
 //	ioc -h                          # every flag and its IOC_* environment variable
 //	ioc hash-password               # a bcrypt hash for a user in configs/ioc.yaml
-//	ioc all -config configs/all-in-one.yaml   # everything in one process, with a simulated province
 package main
 
 import (
@@ -21,7 +20,6 @@ import (
 	"syscall"
 
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/iocd"
 )
 
@@ -33,7 +31,9 @@ func main() {
 		os.Exit(hashPassword())
 	}
 	if len(os.Args) > 1 && os.Args[1] == "all" {
-		os.Exit(allInOne(os.Args[2:]))
+		// The all-in-one links ingest, which this server does not.
+		fmt.Fprintln(os.Stderr, "ioc: `ioc all` is its own command now: ioc-all (go build ./cmd/ioc-all; scripts/run builds and runs it)")
+		os.Exit(2)
 	}
 	cfg, demo, err := load(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -69,10 +69,10 @@ func main() {
 
 // load reads the configuration and refuses the shipped demo secrets (and
 // an empty session secret) unless -demo (IOC_DEMO=true) says this is a
-// demo; it returns those it accepted. `ioc all` is the demo and is not
+// demo; it returns those it accepted. ioc-all is the demo and is not
 // checked.
-func load(args []string, getenv func(string) string, usage io.Writer) (*config.IOC, []string, error) {
-	cfg, err := config.LoadIOC(args, getenv, usage)
+func load(args []string, getenv func(string) string, usage io.Writer) (*iocd.Config, []string, error) {
+	cfg, err := iocd.LoadConfig(args, getenv, usage)
 	if err != nil {
 		return nil, nil, err
 	}

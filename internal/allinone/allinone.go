@@ -13,7 +13,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -33,7 +32,7 @@ type Options struct {
 
 // Run runs every part until ctx ends or one fails, then stops them in
 // reverse order: simulator, IOC server, ingest.
-func Run(ctx context.Context, c *config.AllInOne, o Options) error {
+func Run(ctx context.Context, c *Config, o Options) error {
 	log := o.Log
 	type part struct {
 		name   string

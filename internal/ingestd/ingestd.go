@@ -20,7 +20,6 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
@@ -59,7 +58,7 @@ type Options struct {
 }
 
 // Run runs ingest until ctx ends.
-func Run(ctx context.Context, c *config.Ingest, o Options) error {
+func Run(ctx context.Context, c *Config, o Options) error {
 	log, reload := o.Log, o.Reload
 	reg, err := registry.Load(c.Registry)
 	if err != nil {
@@ -69,7 +68,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	if c.MQTT.ClientID == "" {
-		if c.MQTT.ClientID, err = config.IngestClientID(c.DataDir); err != nil {
+		if c.MQTT.ClientID, err = ClientID(c.DataDir); err != nil {
 			return err
 		}
 	}
@@ -414,14 +413,14 @@ func maintain(ctx context.Context, s *embedded.Store, r embedded.Retention, log 
 	}
 }
 
-func storeName(c *config.Ingest) string {
+func storeName(c *Config) string {
 	if c.EmbeddedStore() {
 		return "embedded:" + c.StorePath()
 	}
 	return "influxdb:" + c.Influx.URL
 }
 
-func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
+func openStore(ctx context.Context, c *Config) (store.Store, error) {
 	if c.EmbeddedStore() {
 		return embedded.Open(ctx, c.StorePath())
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -41,7 +40,7 @@ type Reloaded struct {
 // checked against the new registry, and one error anywhere keeps
 // everything as it was.
 type reloader struct {
-	c       *config.Ingest
+	c       *Config
 	log     *slog.Logger
 	pipe    *ingest.Pipeline
 	alerts  *alertd.Service     // nil: no alert service here

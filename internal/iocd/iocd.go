@@ -24,7 +24,6 @@ import (
 	"github.com/ioc-vn/ioc/dashboards"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -50,7 +49,7 @@ type Options struct {
 }
 
 // Run serves until ctx ends.
-func Run(ctx context.Context, cfg *config.IOC, o Options) error {
+func Run(ctx context.Context, cfg *Config, o Options) error {
 	log := o.Log
 	if log == nil {
 		log = slog.Default()

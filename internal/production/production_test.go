@@ -30,7 +30,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -170,7 +171,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 	// Every path the configs name must be absolute under /etc/ioc or
 	// /var/lib/ioc (systemd starts them from /); each is moved to the root
 	// by its documented variable, and nothing else is.
-	ingestCfg, err := config.Load([]string{"-config", at("etc/ioc/ingest.yaml")}, func(string) string { return "" }, io.Discard)
+	ingestCfg, err := ingestd.LoadConfig([]string{"-config", at("etc/ioc/ingest.yaml")}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatalf("the shipped ingest-production.yaml: %v", err)
 	}
@@ -178,7 +179,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 		"IOC_DATA_DIR": ingestCfg.DataDir, "IOC_REGISTRY": ingestCfg.Registry, "IOC_CREDENTIALS": ingestCfg.Credentials,
 		"IOC_ALERT_RULES": ingestCfg.Alerts.Rules, "IOC_HTTP_INGEST_TLS_CERT": ingestCfg.HTTPIngest.TLSCert, "IOC_HTTP_INGEST_TLS_KEY": ingestCfg.HTTPIngest.TLSKey,
 	})
-	iocCfg, err := config.LoadIOC([]string{"-config", at("etc/ioc/ioc.yaml")}, func(k string) string { return iocEnv[k] }, io.Discard)
+	iocCfg, err := iocd.LoadConfig([]string{"-config", at("etc/ioc/ioc.yaml")}, func(k string) string { return iocEnv[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("the shipped ioc-production.yaml with its secrets: %v", err)
 	}
