@@ -37,6 +37,9 @@ type Config struct {
 	FlapWindow   time.Duration `yaml:"flap_window"`
 	Renotify     time.Duration `yaml:"renotify"`
 	SurfaceAfter time.Duration `yaml:"surface_after"`
+	// MaxAge: data stamped longer ago is stored but raises no alert (see
+	// alert.Options.MaxAge); ingest tells the integrator on _errors.
+	MaxAge time.Duration `yaml:"max_age"`
 	// Forward makes this ingest forward what it stores to the alert owner
 	// (another ingest of its shared group) instead of running alerting.
 	Forward bool `yaml:"forward"`
@@ -127,7 +130,7 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter}
+	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter, MaxAge: c.MaxAge}
 	if o.FlapWindow <= 0 {
 		o.FlapWindow = alert.DefaultOptions.FlapWindow
 	}

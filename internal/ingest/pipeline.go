@@ -63,6 +63,11 @@ type Options struct {
 	MaxMeasurementsPerIntegrator int `yaml:"max_measurements_per_integrator"`
 	// Limits bound a single message.
 	Limits payload.Limits `yaml:"-"`
+	// AlertMaxAge, when alerting is on, is the alert engine's
+	// alert.Options.MaxAge: a stored message of a registered device with
+	// a point stamped longer ago is reported to its integrator
+	// (too_old_for_alerts), since it will raise nothing. Zero: no report.
+	AlertMaxAge time.Duration `yaml:"-"`
 }
 
 // DefaultOptions are the settings used for zero fields.
@@ -584,7 +589,9 @@ func (p *Pipeline) observe(b *batch) {
 			end = b.msgAt[i+1]
 		}
 		if b.msgAt[i] < end {
-			obs = append(obs, Stored{Device: m.dev, Points: b.points[b.msgAt[i]:end]})
+			pts := b.points[b.msgAt[i]:end]
+			obs = append(obs, Stored{Device: m.dev, Points: pts})
+			p.tellTooOld(m, pts)
 		}
 	}
 	if len(obs) > 0 {
@@ -592,6 +599,28 @@ func (p *Pipeline) observe(b *batch) {
 	}
 	clear(obs)
 	p.observed = obs[:0]
+}
+
+// tellTooOld tells the integrator of m that it will raise no alert with
+// a point stamped more than AlertMaxAge ago (the oldest one is named).
+func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
+	if p.o.AlertMaxAge <= 0 {
+		return
+	}
+	now := p.now()
+	oldest := -1
+	for j := range pts {
+		if now.Sub(pts[j].Time) > p.o.AlertMaxAge && (oldest < 0 || pts[j].Time.Before(pts[oldest].Time)) {
+			oldest = j
+		}
+	}
+	if oldest < 0 {
+		return
+	}
+	t := pts[oldest].Time
+	p.Notify(m.integrator, m.device, m.topic, payload.Errorf(payload.ReasonTooOldForAlerts,
+		"stored, but a %s stamped %s (%s ago) is older than %s and raises or clears no alert; send data as it happens, with the device clock set right",
+		pts[oldest].Measurement, t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second), p.o.AlertMaxAge))
 }
 
 // InFlight is the number of messages received and not yet acknowledged,

@@ -129,7 +129,7 @@ func DefaultConfig() Config {
 		Embedded: embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
-		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
+		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute},
 		Limits:   payload.DefaultLimits,
 		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,

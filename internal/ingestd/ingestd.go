@@ -115,6 +115,12 @@ func Run(ctx context.Context, c *Config, o Options) error {
 
 	opts := c.Pipeline
 	opts.Limits = c.Limits
+	if c.Alerts.Rules != "" {
+		opts.AlertMaxAge = c.Alerts.MaxAge
+		if opts.AlertMaxAge <= 0 {
+			opts.AlertMaxAge = alert.DefaultOptions.MaxAge
+		}
+	}
 	// The pipeline publishes rejection reports through whichever source
 	// feeds it; the source is made after the pipeline it feeds.
 	var reports ingest.Publisher
