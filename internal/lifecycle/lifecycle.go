@@ -23,7 +23,7 @@ type Group struct {
 
 type part struct {
 	name  string
-	start func() error
+	start func(ctx context.Context) error
 	run   func(ctx context.Context) error
 }
 
@@ -34,21 +34,21 @@ type running struct {
 }
 
 // Add appends a part. start, if not nil, runs before the next part starts
-// (bind, connect, subscribe); run then runs until its context ends, stops
-// the part and returns. Returning earlier, with or without an error, is a
-// failure.
-func (g *Group) Add(name string, start func() error, run func(ctx context.Context) error) {
+// (listen, connect, subscribe) with Start's context; run then runs until
+// its own context ends, stops the part and returns. Returning earlier,
+// with or without an error, is a failure.
+func (g *Group) Add(name string, start func(ctx context.Context) error, run func(ctx context.Context) error) {
 	g.parts = append(g.parts, part{name, start, run})
 }
 
 // Start starts the parts in order. If a start fails, or a part started
 // already stops meanwhile, it stops those started and returns why.
-func (g *Group) Start() error {
+func (g *Group) Start(ctx context.Context) error {
 	g.failed = make(chan error, len(g.parts))
 	for _, p := range g.parts {
 		err := error(nil)
 		if p.start != nil {
-			err = p.start()
+			err = p.start(ctx)
 		}
 		if err == nil {
 			g.goRun(p)
@@ -96,7 +96,7 @@ func (g *Group) Wait(ctx context.Context) error {
 
 // Run is Start, then Wait.
 func (g *Group) Run(ctx context.Context) error {
-	if err := g.Start(); err != nil {
+	if err := g.Start(ctx); err != nil {
 		return err
 	}
 	return g.Wait(ctx)

@@ -30,8 +30,8 @@ func (j *journal) list() []string {
 }
 
 // serving is a part that runs until its context ends.
-func serving(j *journal, name string) (func() error, func(context.Context) error) {
-	return func() error { j.add("start " + name); return nil },
+func serving(j *journal, name string) (start, run func(context.Context) error) {
+	return func(context.Context) error { j.add("start " + name); return nil },
 		func(ctx context.Context) error { <-ctx.Done(); j.add("stop " + name); return nil }
 }
 
@@ -65,7 +65,7 @@ func TestGroup(t *testing.T) {
 				g.Add("a", s, r)
 				s, r = serving(j, "b")
 				g.Add("b", s, r)
-				g.Add("c", func() error { return boom }, func(context.Context) error { t.Error("c ran"); return nil })
+				g.Add("c", func(context.Context) error { return boom }, func(ctx context.Context) error { t.Error("c ran"); return nil })
 				s, r = serving(j, "d")
 				g.Add("d", s, r)
 			},
@@ -101,7 +101,7 @@ func TestGroup(t *testing.T) {
 			j := &journal{}
 			quit := make(chan struct{})
 			tc.build(&g, j, quit)
-			err := g.Start()
+			err := g.Start(context.Background())
 			if tc.startErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.startErr) {
 					t.Fatalf("Start: %v, want %q", err, tc.startErr)
@@ -140,8 +140,8 @@ func TestGroup(t *testing.T) {
 func TestStartNoticesAnEarlyExit(t *testing.T) {
 	var g Group
 	j := &journal{}
-	g.Add("a", nil, func(context.Context) error { return errors.New("port taken") })
-	g.Add("b", func() error {
+	g.Add("a", nil, func(ctx context.Context) error { return errors.New("port taken") })
+	g.Add("b", func(context.Context) error {
 		for len(g.failed) == 0 { // until a's exit is reported
 			runtime.Gosched()
 		}
@@ -149,7 +149,7 @@ func TestStartNoticesAnEarlyExit(t *testing.T) {
 	}, func(ctx context.Context) error { <-ctx.Done(); j.add("stop b"); return nil })
 	s, r := serving(j, "c")
 	g.Add("c", s, r)
-	err := g.Start()
+	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "a stopped by itself: port taken") {
 		t.Fatalf("Start: %v", err)
 	}
