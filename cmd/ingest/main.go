@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
 func main() {
@@ -46,17 +47,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{}, 1)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 
 	if err := ingestd.Run(ctx, cfg, ingestd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ingest failed", "err", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/allinone"
 	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
 func main() {
@@ -43,17 +44,7 @@ func run(args []string) int {
 	log := cfg.IOC.Log.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	reload := make(chan struct{}, 1)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 	err = allinone.Run(ctx, cfg, allinone.Options{Log: log, Reload: reload, Ready: func(a net.Addr) { welcome(os.Stdout, cfg, a) }})
 	if err != nil {
 		log.Error("ioc-all failed", "err", err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
 func main() {
@@ -49,18 +50,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// SIGHUP reads the device registry again.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{}, 1)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ioc failed", "err", err)
 		os.Exit(1)

@@ -131,12 +131,3 @@ func (r *reloader) serveReload(w http.ResponseWriter, req *http.Request) {
 	}
 	_ = json.NewEncoder(w).Encode(out)
 }
-
-// attachHTTP gives the reloader HTTP ingest's handler, with the
-// credentials in force now (a reload may have run since it was made).
-func (r *reloader) attachHTTP(h *httpingest.Handler) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.http = h
-	h.SetPolicy(r.policy)
-}
