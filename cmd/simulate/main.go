@@ -63,21 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg := sim.DefaultConfig()
-	if *cfgPath != "" {
-		b, err := os.ReadFile(*cfgPath)
-		if err == nil {
-			err = config.Decode(b, &cfg)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate: config %s: %v\n", *cfgPath, err)
-			return 2
-		}
-	}
-	if *broker != "" {
-		cfg.Broker = *broker
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := loadConfig(*cfgPath, *broker)
+	if err != nil {
 		fmt.Fprintln(stderr, "simulate:", err)
 		return 2
 	}
@@ -115,4 +102,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loadConfig reads the simulator's configuration over its defaults; a
+// broker given on the command line wins.
+func loadConfig(path, broker string) (sim.Config, error) {
+	cfg := sim.DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = config.Decode(b, &cfg)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if broker != "" {
+		cfg.Broker = broker
+	}
+	return cfg, cfg.Validate()
 }

@@ -193,81 +193,129 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Co
 
 // Validate checks the whole configuration and reports every problem.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var p problems
 	if c.DataDir == "" {
-		bad("data_dir is empty")
+		p.bad("data_dir is empty")
 	}
 	if c.Registry == "" {
-		bad("registry is empty")
+		p.bad("registry is empty")
 	}
+	c.checkSource(&p)
+	c.checkStore(&p)
+	c.checkPipeline(&p)
+	c.checkLimits(&p)
+	for _, err := range c.Log.Validate() {
+		p.add(err)
+	}
+	if c.HTTP.Listen == "" {
+		p.bad("http.listen is empty")
+	}
+	if h := c.HTTPIngest; h.Listen != "" {
+		if c.Credentials == "" {
+			p.bad("http_ingest needs credentials: it authenticates integrators with their accounts")
+		}
+		if (h.TLSCert == "") != (h.TLSKey == "") {
+			p.bad("http_ingest: set both tls_cert and tls_key, or neither")
+		}
+		if h.Timeout <= 0 || h.MaxConcurrent < 1 {
+			p.bad("http_ingest: timeout and max_concurrent must be positive")
+		}
+	}
+	return errors.Join(p...)
+}
+
+// problems collects what is wrong with a configuration.
+type problems []error
+
+func (p *problems) bad(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// checkSource checks the embedded broker, or the external one.
+func (c *Config) checkSource(p *problems) {
 	if !c.EmbeddedBroker() {
 		m := c.MQTT
 		if m.ClientID == "" {
 			m.ClientID = "generated" // ClientID at start
 		}
 		if err := m.Validate(); err != nil {
-			errs = append(errs, err)
+			p.add(err)
 		}
 	} else {
 		if c.Broker.Listen == "" {
-			bad("embedded_broker.listen is empty")
+			p.bad("embedded_broker.listen is empty")
 		}
 		if c.Broker.TLSListen != "" && (c.Broker.TLSCert == "" || c.Broker.TLSKey == "") {
-			bad("embedded_broker.tls_listen needs tls_cert and tls_key")
+			p.bad("embedded_broker.tls_listen needs tls_cert and tls_key")
 		}
 		if c.Credentials == "" && !c.Broker.AllowAnonymous {
-			bad("credentials is empty: name the accounts file, or set embedded_broker.allow_anonymous for a demo")
+			p.bad("credentials is empty: name the accounts file, or set embedded_broker.allow_anonymous for a demo")
 		}
 		if c.Broker.ConnectTimeout < 0 || c.Broker.MaxPendingPerAddress < 0 || c.Broker.ClientQueue < 0 {
-			bad("embedded_broker.connect_timeout, max_pending_per_address and client_queue must not be negative (0 means the default)")
+			p.bad("embedded_broker.connect_timeout, max_pending_per_address and client_queue must not be negative (0 means the default)")
 		}
 	}
+}
+
+// checkStore checks InfluxDB or the embedded store, the spool and alert forwarding.
+func (c *Config) checkStore(p *problems) {
 	if !c.EmbeddedStore() {
 		if err := c.Influx.Validate(); err != nil {
-			errs = append(errs, err)
+			p.add(err)
 		}
 	} else if err := c.Embedded.Validate(); err != nil {
-		errs = append(errs, err)
+		p.add(err)
 	}
 	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {
-		bad("alerts.forward is for an ingest in a shared group (mqtt.shared_group) on an external broker, forwarding to the group's alert owner")
+		p.bad("alerts.forward is for an ingest in a shared group (mqtt.shared_group) on an external broker, forwarding to the group's alert owner")
 	}
 	if c.Spool.Enabled && (c.Spool.MaxBytes < 1<<20 || c.Spool.DrainPoints < 1) {
-		bad("spool: max_bytes must be at least 1 MiB (%d) and drain_points positive (%d)", c.Spool.MaxBytes, c.Spool.DrainPoints)
+		p.bad("spool: max_bytes must be at least 1 MiB (%d) and drain_points positive (%d)", c.Spool.MaxBytes, c.Spool.DrainPoints)
 	}
-	p := c.Pipeline
-	if p.MaxInFlight < 1 || p.MaxInFlight > 65535 {
-		bad("pipeline.max_in_flight %d: use 1..65535 (MQTT packet ids bound a session's in-flight messages)", p.MaxInFlight)
+}
+
+// checkPipeline checks the pipeline's window, batches and retries.
+func (c *Config) checkPipeline(p *problems) {
+	o := c.Pipeline
+	if o.MaxInFlight < 1 || o.MaxInFlight > 65535 {
+		p.bad("pipeline.max_in_flight %d: use 1..65535 (MQTT packet ids bound a session's in-flight messages)", o.MaxInFlight)
 	}
-	if p.BatchPoints < 1 {
-		bad("pipeline.batch_points %d: must be positive", p.BatchPoints)
+	if o.BatchPoints < 1 {
+		p.bad("pipeline.batch_points %d: must be positive", o.BatchPoints)
 	}
-	if p.FlushInterval <= 0 || p.FlushInterval > 10*time.Second {
-		bad("pipeline.flush_interval %s: use (0, 10s]", p.FlushInterval)
+	if o.FlushInterval <= 0 || o.FlushInterval > 10*time.Second {
+		p.bad("pipeline.flush_interval %s: use (0, 10s]", o.FlushInterval)
 	}
-	if p.WriteWorkers < 1 || p.WriteWorkers > 64 {
-		bad("pipeline.write_workers %d: use 1..64", p.WriteWorkers)
+	if o.WriteWorkers < 1 || o.WriteWorkers > 64 {
+		p.bad("pipeline.write_workers %d: use 1..64", o.WriteWorkers)
 	}
-	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin {
-		bad("pipeline.retry_min %s / retry_max %s: need 0 < retry_min <= retry_max", p.RetryMin, p.RetryMax)
+	if o.RetryMin <= 0 || o.RetryMax < o.RetryMin {
+		p.bad("pipeline.retry_min %s / retry_max %s: need 0 < retry_min <= retry_max", o.RetryMin, o.RetryMax)
 	}
+}
+
+// checkLimits checks the per-message limits, the cardinality bounds and the quotas.
+func (c *Config) checkLimits(p *problems) {
 	l := c.Limits
 	if l.MaxBytes < 64 || l.MaxPoints < 1 || l.MaxFields < 1 || l.MaxKeyBytes < 8 || l.MaxStringBytes < 1 {
-		bad("limits: max_bytes >= 64, max_points, max_fields, max_string_bytes >= 1 and max_key_bytes >= 8 are required")
+		p.bad("limits: max_bytes >= 64, max_points, max_fields, max_string_bytes >= 1 and max_key_bytes >= 8 are required")
 	}
 	if l.MaxTags < 1 || l.MaxTagBytes < 1 {
-		bad("limits.max_tags and limits.max_tag_value_bytes must be at least 1")
+		p.bad("limits.max_tags and limits.max_tag_value_bytes must be at least 1")
 	}
-	if p.MaxSeriesPerDeviceHour < 1 || p.MaxMeasurementsPerIntegrator < 1 {
-		bad("pipeline.max_series_per_device_hour and pipeline.max_measurements_per_integrator must be at least 1")
+	if c.Pipeline.MaxSeriesPerDeviceHour < 1 || c.Pipeline.MaxMeasurementsPerIntegrator < 1 {
+		p.bad("pipeline.max_series_per_device_hour and pipeline.max_measurements_per_integrator must be at least 1")
 	}
 	if l.MaxPast <= 0 || l.MaxFuture <= 0 {
-		bad("limits.max_past and limits.max_future must be positive")
+		p.bad("limits.max_past and limits.max_future must be positive")
 	}
 	checkLimit := func(name string, q quota.Limit) {
 		if q.Rate < 0 || q.BytesRate < 0 || (q.Rate > 0 && q.Burst < 1) || (q.BytesRate > 0 && q.BytesBurst < l.MaxBytes) {
-			bad("quotas.%s: rates must be >= 0, with burst >= 1 and bytes_burst >= limits.max_bytes (%d) when set", name, l.MaxBytes)
+			p.bad("quotas.%s: rates must be >= 0, with burst >= 1 and bytes_burst >= limits.max_bytes (%d) when set", name, l.MaxBytes)
 		}
 	}
 	checkLimit("integrator", c.Quotas.Integrator)
@@ -275,22 +323,6 @@ func (c *Config) Validate() error {
 	for id, q := range c.Quotas.Overrides {
 		checkLimit("integrators."+id, q)
 	}
-	errs = append(errs, c.Log.Validate()...)
-	if c.HTTP.Listen == "" {
-		bad("http.listen is empty")
-	}
-	if h := c.HTTPIngest; h.Listen != "" {
-		if c.Credentials == "" {
-			bad("http_ingest needs credentials: it authenticates integrators with their accounts")
-		}
-		if (h.TLSCert == "") != (h.TLSKey == "") {
-			bad("http_ingest: set both tls_cert and tls_key, or neither")
-		}
-		if h.Timeout <= 0 || h.MaxConcurrent < 1 {
-			bad("http_ingest: timeout and max_concurrent must be positive")
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // clientIDFile holds ingest's generated MQTT client id in data_dir.
