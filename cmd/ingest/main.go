@@ -6,7 +6,7 @@
 //	ingest                       # embedded broker on :1883, embedded store in ./data
 //	ingest -config configs/ingest.yaml
 //	ingest -h                    # every flag and its IOC_* environment variable
-//	ingest hash-password -generate          # a secret and its hash for configs/credentials.yaml
+//	ingest account-password-hash -generate          # a secret and its hash for configs/credentials.yaml
 //	ingest mosquitto-files -credentials /etc/ioc/credentials.yaml -registry /etc/ioc/devices.yaml -out /etc/mosquitto
 package main
 
@@ -64,7 +64,7 @@ func load(args []string, getenv func(string) string, usage io.Writer) (*ingestd.
 	}
 	demo := cfg.DemoSecrets()
 	if len(demo) > 0 && !cfg.Demo {
-		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ingest hash-password -generate` makes a secret and its hash) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ingest account-password-hash -generate` makes a secret and its hash) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
 	}
 	return cfg, demo, nil
 }

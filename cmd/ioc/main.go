@@ -4,7 +4,7 @@
 //
 //	ioc -config configs/ioc.yaml
 //	ioc -h                          # every flag and its IOC_* environment variable
-//	ioc hash-password               # a bcrypt hash for a user in configs/ioc.yaml
+//	ioc user-password-hash               # a bcrypt hash for a user in configs/ioc.yaml
 package main
 
 import (
@@ -28,7 +28,7 @@ func main() {
 	// Owner-only files for anything a library creates without a mode of
 	// its own; the data_dir writers also set 0600/0700 explicitly.
 	syscall.Umask(0o077)
-	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
+	if len(os.Args) > 1 && (os.Args[1] == "user-password-hash" || os.Args[1] == "hash-password") { // hash-password: the old name, kept
 		os.Exit(hashPassword())
 	}
 	if len(os.Args) > 1 && os.Args[1] == "all" {
@@ -68,22 +68,23 @@ func load(args []string, getenv func(string) string, usage io.Writer) (*iocd.Con
 	}
 	demo := cfg.DemoSecrets()
 	if len(demo) > 0 && !cfg.Demo {
-		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ioc hash-password` for users, IOC_MQTT_PASSWORD, IOC_SESSION_SECRET of 32+ characters) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ioc user-password-hash` for users, IOC_MQTT_PASSWORD, IOC_SESSION_SECRET of 32+ characters) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
 	}
 	return cfg, demo, nil
 }
 
-// hashPassword reads a password from stdin and prints its bcrypt hash.
+// hashPassword reads a web user's password from stdin and prints its
+// bcrypt hash for auth.users.
 func hashPassword() int {
 	fmt.Fprint(os.Stderr, "password: ")
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && line == "" {
-		fmt.Fprintln(os.Stderr, "ioc hash-password: no password on standard input")
+		fmt.Fprintln(os.Stderr, "ioc user-password-hash: no password on standard input")
 		return 2
 	}
 	h, err := auth.HashPassword(strings.TrimRight(line, "\r\n"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ioc hash-password:", err)
+		fmt.Fprintln(os.Stderr, "ioc user-password-hash:", err)
 		return 2
 	}
 	fmt.Println(h)
