@@ -17,6 +17,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/spool"
@@ -46,7 +47,9 @@ type Config struct {
 	Spool    Spool          `yaml:"spool"`
 	Pipeline ingest.Options `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
-	Alerts alertd.Config  `yaml:"alerts"`
+	Alerts alertd.Config `yaml:"alerts"`
+	// Notify tells people outside the room (docs/OPERATIONS.md).
+	Notify notify.Config  `yaml:"notify"`
 	Limits payload.Limits `yaml:"limits"`
 	// Quotas bound each integrator's and device's rate on the embedded
 	// broker (the sender is slowed) and HTTP ingest (429).
@@ -130,6 +133,7 @@ func DefaultConfig() Config {
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
 		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute},
+		Notify:   notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
 		Limits:   payload.DefaultLimits,
 		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
@@ -270,6 +274,7 @@ func (c *Config) checkStore(p *problems) {
 	} else if err := c.Embedded.Validate(); err != nil {
 		p.add(err)
 	}
+	p.add(c.Notify.Validate())
 	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {
 		p.bad("alerts.forward is for an ingest in a shared group (mqtt.shared_group) on an external broker, forwarding to the group's alert owner")
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/lifecycle"
+	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/quota"
@@ -77,6 +78,7 @@ type Ingest struct {
 	spool   *spool.Spool
 	journal *stamp.Journal
 	alerts  *alertd.Service // nil: alerting off, or another ingest's
+	notify  *notify.Service // nil: no notifications (its methods do nothing)
 	pipe    *ingest.Pipeline
 	rl      *reloader
 
@@ -276,8 +278,12 @@ func (in *Ingest) buildPipeline(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if in.notify, err = notify.New(ctx, c.Notify, notify.Deps{Registry: in.reg, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now}); err != nil {
+			return err
+		}
 		in.alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
 			Rules: rules, Registry: in.reg, Store: in.st, Publisher: in.src, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now,
+			Notify: in.notify.Notify,
 		})
 		if err != nil {
 			return err
@@ -332,7 +338,7 @@ func (in *Ingest) buildHTTPIngest(context.Context) error {
 func (in *Ingest) buildStatus(context.Context) error {
 	c := in.c
 	srv := &http.Server{
-		Handler:           handler(in.metrics, in.src, in.st, in.pipe, in.spool, c.HTTP.Pprof, in.rl.serveReload),
+		Handler:           in.notify.Mount(handler(in.metrics, in.src, in.st, in.pipe, in.spool, c.HTTP.Pprof, in.rl.serveReload)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second, // GET requests: no body to wait for
 		IdleTimeout:       c.HTTP.IdleTimeout,
@@ -357,6 +363,11 @@ func (in *Ingest) addParts() {
 	g.Add("reports", nil, func(ctx context.Context) error { return in.reports.Run(ctx, in.src) })
 	if in.alerts != nil {
 		g.Add("alerts", nil, in.alerts.Run)
+		g.Add("notify", nil, func(ctx context.Context) error {
+			in.notify.Run(ctx, in.alerts.Active) // returns at once with nothing to notify
+			<-ctx.Done()
+			return nil
+		})
 	}
 	g.Add("pipeline", nil, in.pipe.Run)
 	if in.ingestHTTP != nil {

@@ -46,6 +46,8 @@ type Options struct {
 	// Reload receives a value on SIGHUP: the registry is read again and
 	// put in force if valid (POST /api/v1/admin/reload does the same).
 	Reload <-chan struct{}
+	// Now is the login limits' and sessions' clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Server is the IOC server, built by New and run by Start and Wait.
@@ -95,7 +97,7 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	au, err := auth.New(cfg.Auth, nil)
+	au, err := auth.New(cfg.Auth, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
