@@ -58,40 +58,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if mode == "gen" {
-		if err := sim.WriteYAML(stdout, sim.Generate(*seed), sim.Header); err != nil {
-			fmt.Fprintln(stderr, "simulate gen:", err)
-			return 1
-		}
-		return 0
+	switch mode {
+	case "gen":
+		return generate(stdout, stderr, *seed)
+	case "districts":
+		return districts(stdout, stderr, *outline)
 	}
-	if mode == "districts" {
-		b, err := os.ReadFile(*outline)
-		if err == nil {
-			b, err = sim.DistrictBoundaries(b)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "simulate districts:", err)
-			return 1
-		}
-		_, _ = fmt.Fprintf(stdout, "%s\n", b)
-		return 0
-	}
-	cfg := sim.DefaultConfig()
-	if *cfgPath != "" {
-		b, err := os.ReadFile(*cfgPath)
-		if err == nil {
-			err = config.Decode(b, &cfg)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate: config %s: %v\n", *cfgPath, err)
-			return 2
-		}
-	}
-	if *broker != "" {
-		cfg.Broker = *broker
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := loadConfig(*cfgPath, *broker)
+	if err != nil {
 		fmt.Fprintln(stderr, "simulate:", err)
 		return 2
 	}
@@ -128,5 +102,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "simulate:", err)
 		return 1
 	}
+	return 0
+}
+
+// loadConfig reads the simulator's configuration over its defaults; a
+// broker given on the command line wins.
+func loadConfig(path, broker string) (sim.Config, error) {
+	cfg := sim.DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = config.Decode(b, &cfg)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if broker != "" {
+		cfg.Broker = broker
+	}
+	return cfg, cfg.Validate()
+}
+
+// generate writes the simulated province's registry.
+func generate(stdout, stderr io.Writer, seed uint64) int {
+	if err := sim.WriteYAML(stdout, sim.Generate(seed), sim.Header); err != nil {
+		fmt.Fprintln(stderr, "simulate gen:", err)
+		return 1
+	}
+	return 0
+}
+
+// districts writes approximate district polygons cut from the outline.
+func districts(stdout, stderr io.Writer, outline string) int {
+	b, err := os.ReadFile(outline)
+	if err == nil {
+		b, err = sim.DistrictBoundaries(b)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "simulate districts:", err)
+		return 1
+	}
+	_, _ = fmt.Fprintf(stdout, "%s\n", b)
 	return 0
 }

@@ -12,8 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -77,7 +77,7 @@ rules:
     message: {vi: "{{.Device.Name}} mất kết nối", en: "{{.Device.Name}} offline"}
 `
 
-func alertConfig(t *testing.T) *config.Ingest {
+func alertConfig(t *testing.T) *ingestd.Config {
 	c := testConfig(t)
 	dir := t.TempDir()
 	c.Registry = filepath.Join(dir, "devices.yaml")

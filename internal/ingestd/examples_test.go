@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -44,7 +44,7 @@ func TestExampleClients(t *testing.T) {
 		{"go", "aq-songcong-01", []string{goExample}},
 		{"shell", "aq-dinhhoa-01", []string{"sh", filepath.Join(examples, "shell/publish.sh")}},
 	}
-	run := func(t *testing.T, c *config.Ingest, host string, port int) {
+	run := func(t *testing.T, c *ingestd.Config, host string, port int) {
 		ing := startIngest(t, c, nil)
 		if c.MQTT.Broker != "" {
 			waitStatus(t, "http://"+ing.HTTP+"/readyz", 200, 15*time.Second)

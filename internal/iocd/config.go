@@ -1,4 +1,4 @@
-package config
+package iocd
 
 import (
 	"crypto/rand"
@@ -11,16 +11,17 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/store/influx"
 	"github.com/ioc-vn/ioc/internal/stream"
 )
 
-// IOC is the configuration of cmd/ioc, the operators' and technicians'
+// Config is the configuration of cmd/ioc, the operators' and technicians'
 // server. It keeps no state of its own that matters: the live picture comes
 // from the broker, history from the store.
-type IOC struct {
+type Config struct {
 	// Listen is the HTTP address of the pages, API and websocket.
 	Listen  string `yaml:"listen"`
 	TLSCert string `yaml:"tls_cert"`
@@ -61,7 +62,7 @@ type IOC struct {
 	HistoryMaxPoints int `yaml:"history_max_points"`
 	// CommandTimeout bounds the wait for the alert service's answer.
 	CommandTimeout time.Duration `yaml:"command_timeout"`
-	Log            Log           `yaml:"log"`
+	Log            config.Log    `yaml:"log"`
 	// Demo lets cmd/ioc start with the shipped demo secrets (users whose
 	// password is demo-<username>, the demo MQTT password, no session
 	// secret). Without it cmd/ioc refuses them.
@@ -69,7 +70,7 @@ type IOC struct {
 }
 
 // Proxies parses TrustedProxies; a bare address is a one-address prefix.
-func (c *IOC) Proxies() ([]netip.Prefix, error) {
+func (c *Config) Proxies() ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range c.TrustedProxies {
 		s = strings.TrimSpace(s)
@@ -101,22 +102,23 @@ type StreamConfig struct {
 }
 
 // StreamOptions is the stream's options with the allowed origins.
-func (c *IOC) StreamOptions() stream.Options {
+func (c *Config) StreamOptions() stream.Options {
 	o := stream.DefaultOptions
 	o.QueueLen, o.WriteWait, o.PingPeriod, o.PongWait, o.MaxClients = c.Stream.QueueLen, c.Stream.WriteWait, c.Stream.PingPeriod, c.Stream.PongWait, c.Stream.MaxClients
 	o.AllowedOrigins = c.AllowedOrigins
 	return o
 }
 
-// DefaultIOC runs beside a default ingest on the same machine.
-func DefaultIOC() IOC {
-	return IOC{
-		Listen:             ":8080",
-		Registry:           "configs/devices.yaml",
-		Outline:            "configs/province-outline.geojson",
+// DefaultConfig runs beside a default ingest on the same machine.
+func DefaultConfig() Config {
+	return Config{
+		Listen:   ":8080",
+		Registry: "configs/devices.yaml",
+		Outline:  "configs/province-outline.geojson",
+		AuditLog: filepath.Join("data", "audit.log"),
+		// The wall's district polygons and the charts' alarm levels.
 		DistrictBoundaries: "configs/province-districts.geojson",
 		Rules:              "configs/rules.yaml",
-		AuditLog:           filepath.Join("data", "audit.log"),
 		MQTT:               mqttsub.Config{Broker: "tcp://127.0.0.1:1883", ClientID: "ioc-web-" + strings.ToLower(rand.Text()), Username: "ioc-server", KeepAlive: 30 * time.Second, Topics: contract.PictureFilters()},
 		Influx:             influx.Config{Timeout: 30 * time.Second},
 		EmbeddedStore:      filepath.Join("data", "ioc.db"),
@@ -126,47 +128,50 @@ func DefaultIOC() IOC {
 			MaxClients: stream.DefaultOptions.MaxClients, Resume: 10000},
 		HistoryMaxPoints: 1000,
 		CommandTimeout:   5 * time.Second,
-		Log:              Log{Level: "info", Format: "text"},
+		Log:              config.DefaultLog,
 	}
 }
 
-func iocOverrides() []override[IOC] {
-	str := str[IOC]
-	return []override[IOC]{
-		{"listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", str(func(c *IOC) *string { return &c.Listen })},
-		{"registry", "IOC_REGISTRY", "device registry YAML file", str(func(c *IOC) *string { return &c.Registry })},
-		{"outline", "IOC_OUTLINE", "province outline (GeoJSON) under the wall's map", str(func(c *IOC) *string { return &c.Outline })},
-		{"rules", "IOC_RULES", "alert rules YAML, whose alarm levels the charts draw", str(func(c *IOC) *string { return &c.Rules })},
-		{"district-boundaries", "IOC_DISTRICT_BOUNDARIES", "district polygons (GeoJSON, properties.district = district id) on the wall's map", str(func(c *IOC) *string { return &c.DistrictBoundaries })},
-		{"mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", str(func(c *IOC) *string { return &c.MQTT.Broker })},
-		{"mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", str(func(c *IOC) *string { return &c.MQTT.ClientID })},
-		{"mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", str(func(c *IOC) *string { return &c.MQTT.Username })},
-		{"mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", str(func(c *IOC) *string { return &c.MQTT.Password })},
-		{"influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty reads the embedded store", str(func(c *IOC) *string { return &c.Influx.URL })},
-		{"influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", str(func(c *IOC) *string { return &c.Influx.Org })},
-		{"influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", str(func(c *IOC) *string { return &c.Influx.Bucket })},
-		{"influx.token", "IOC_INFLUX_TOKEN", "InfluxDB 2.x token", str(func(c *IOC) *string { return &c.Influx.Token })},
-		{"influx.database", "IOC_INFLUX_DATABASE", "InfluxDB 1.8 database", str(func(c *IOC) *string { return &c.Influx.Database })},
-		{"influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username (a read-only user)", str(func(c *IOC) *string { return &c.Influx.Username })},
-		{"influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", str(func(c *IOC) *string { return &c.Influx.Password })},
-		{"embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", str(func(c *IOC) *string { return &c.EmbeddedStore })},
-		{"audit-log", "IOC_AUDIT_LOG", "audit log file", str(func(c *IOC) *string { return &c.AuditLog })},
-		{"session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", str(func(c *IOC) *string { return &c.Auth.SessionSecret })},
-		{"allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *IOC, v string) { c.AllowedOrigins = strings.Split(v, ",") }},
-		{"trusted-proxies", "IOC_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *IOC, v string) { c.TrustedProxies = strings.Split(v, ",") }},
-		{"metrics-token", "IOC_METRICS_TOKEN", "bearer token a scraper sends for /metrics (admins' sessions may read it too)", str(func(c *IOC) *string { return &c.MetricsToken })},
-		{"demo", "IOC_DEMO", "true lets ioc start with the shipped demo users, MQTT password and no session secret", func(c *IOC, v string) { c.Demo = v == "true" || v == "1" }},
-		{"log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", str(func(c *IOC) *string { return &c.Log.Level })},
+func overrides() []config.Override[Config] {
+	str, set := config.Text[Config], config.Setting[Config]
+	return []config.Override[Config]{
+		str("listen", "IOC_LISTEN", "HTTP address of the pages, API and websocket", func(c *Config) *string { return &c.Listen }),
+		str("registry", "IOC_REGISTRY", "device registry YAML file", func(c *Config) *string { return &c.Registry }),
+		str("outline", "IOC_OUTLINE", "province outline (GeoJSON) under the wall's map", func(c *Config) *string { return &c.Outline }),
+		str("rules", "IOC_RULES", "alert rules YAML, whose alarm levels the charts draw", func(c *Config) *string { return &c.Rules }),
+		str("district-boundaries", "IOC_DISTRICT_BOUNDARIES", "district polygons (GeoJSON, properties.district = district id) on the wall's map", func(c *Config) *string { return &c.DistrictBoundaries }),
+		str("mqtt.broker", "IOC_MQTT_BROKER", "broker URL (tcp://host:1883)", func(c *Config) *string { return &c.MQTT.Broker }),
+		str("mqtt.client-id", "IOC_MQTT_CLIENT_ID", "MQTT client id, unique per ioc server (default: ioc-web-<random>, new each start)", func(c *Config) *string { return &c.MQTT.ClientID }),
+		str("mqtt.username", "IOC_MQTT_USERNAME", "MQTT username (a server account)", func(c *Config) *string { return &c.MQTT.Username }),
+		str("mqtt.password", "IOC_MQTT_PASSWORD", "MQTT password", func(c *Config) *string { return &c.MQTT.Password }),
+		str("influx.url", "IOC_INFLUX_URL", "InfluxDB URL; empty reads the embedded store", func(c *Config) *string { return &c.Influx.URL }),
+		str("influx.org", "IOC_INFLUX_ORG", "InfluxDB 2.x organisation", func(c *Config) *string { return &c.Influx.Org }),
+		str("influx.bucket", "IOC_INFLUX_BUCKET", "InfluxDB 2.x bucket", func(c *Config) *string { return &c.Influx.Bucket }),
+		str("influx.token", "IOC_INFLUX_TOKEN", "InfluxDB 2.x token", func(c *Config) *string { return &c.Influx.Token }),
+		str("influx.database", "IOC_INFLUX_DATABASE", "InfluxDB 1.8 database", func(c *Config) *string { return &c.Influx.Database }),
+		str("influx.username", "IOC_INFLUX_USERNAME", "InfluxDB 1.8 username (a read-only user)", func(c *Config) *string { return &c.Influx.Username }),
+		str("influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", func(c *Config) *string { return &c.Influx.Password }),
+		str("embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", func(c *Config) *string { return &c.EmbeddedStore }),
+		str("audit-log", "IOC_AUDIT_LOG", "audit log file", func(c *Config) *string { return &c.AuditLog }),
+		str("session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", func(c *Config) *string { return &c.Auth.SessionSecret }),
+		set("allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *Config, v string) { c.AllowedOrigins = strings.Split(v, ",") }),
+		set("trusted-proxies", "IOC_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) { c.TrustedProxies = strings.Split(v, ",") }),
+		str("metrics-token", "IOC_METRICS_TOKEN", "bearer token a scraper sends for /metrics (admins' sessions may read it too)", func(c *Config) *string { return &c.MetricsToken }),
+		config.Switch("demo", "IOC_DEMO", "true lets ioc start with the shipped demo users, MQTT password and no session secret", func(c *Config, on bool) { c.Demo = on }),
+		str("log.level", "IOC_LOG_LEVEL", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
 	}
 }
 
-// LoadIOC reads the ioc configuration as Load does ingest's.
-func LoadIOC(args []string, getenv func(string) string, usage io.Writer) (*IOC, error) {
-	return load("ioc", "configs/ioc.yaml", args, getenv, usage, DefaultIOC(), iocOverrides(), (*IOC).Validate)
+// LoadConfig reads the IOC server's configuration: the file named by
+// -config (if any), then the environment (getenv), then the other flags in
+// args. usage receives -h output.
+func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	return config.Loader[Config]{Name: "ioc", Example: "configs/ioc.yaml", Defaults: DefaultConfig(),
+		Overrides: overrides(), Validate: (*Config).Validate}.Load(args, getenv, usage)
 }
 
 // Validate checks the whole configuration and reports every problem.
-func (c *IOC) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Listen == "" {
@@ -213,6 +218,26 @@ func (c *IOC) Validate() error {
 	if c.CommandTimeout <= 0 {
 		bad("command_timeout must be positive")
 	}
-	errs = append(errs, c.Log.validate()...)
+	errs = append(errs, c.Log.Validate()...)
 	return errors.Join(errs...)
+}
+
+// DemoSecrets names what in the ioc configuration is a shipped demo
+// secret or missing: users whose password is demo-<username>, the demo
+// MQTT password, an empty session secret. cmd/ioc refuses to start with
+// any of them unless Demo is set.
+func (c *Config) DemoSecrets() []string {
+	var out []string
+	for _, u := range c.Auth.Users {
+		if config.ShippedDemoHash(u.PasswordHash) || auth.CheckPassword(u.PasswordHash, "demo-"+u.Username) {
+			out = append(out, "user "+u.Username+" (password demo-"+u.Username+")")
+		}
+	}
+	if c.MQTT.Password != "" && c.MQTT.Password == "demo-"+c.MQTT.Username {
+		out = append(out, "mqtt.password of "+c.MQTT.Username+" (demo-"+c.MQTT.Username+")")
+	}
+	if c.Auth.SessionSecret == "" {
+		out = append(out, "auth.session_secret (empty)")
+	}
+	return out
 }
