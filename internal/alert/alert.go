@@ -131,10 +131,14 @@ type Options struct {
 	// SurfaceAfter: once a parent (NVR, gateway, district) is back, its
 	// children still offline this long after are shown on their own.
 	SurfaceAfter time.Duration
+	// MaxAge: a point stamped longer ago than this (a gateway's backlog,
+	// a device with a wrong clock) is stored but raises and clears
+	// nothing; it still tells a silence rule the device is there.
+	MaxAge time.Duration
 }
 
 // DefaultOptions are used for zero fields.
-var DefaultOptions = Options{FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second}
+var DefaultOptions = Options{FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute}
 
 // SortAlerts orders alerts most severe first, then oldest first, then by id.
 func SortAlerts(as []Alert) {

@@ -80,6 +80,9 @@ func NewEngine(rules *Rules, reg *registry.Registry, o Options) *Engine {
 	if o.SurfaceAfter <= 0 {
 		o.SurfaceAfter = DefaultOptions.SurfaceAfter
 	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultOptions.MaxAge
+	}
 	e := &Engine{rules: rules, reg: reg, o: o, state: map[stateKey]*ruleState{}, byID: map[string]*ruleState{},
 		districts: map[stateKey]*districtState{}, maint: map[string]*Maintenance{}, live: map[string]bool{}}
 	e.index()
@@ -158,13 +161,21 @@ func (e *Engine) Observe(d *registry.Device, pts []point.Point, now time.Time) [
 		e.goLive(d.ID)
 	}
 	var out []Transition
+	old := now.Add(-e.o.MaxAge)
 	for _, r := range de.rules {
 		for i := range pts {
+			if pts[i].Time.Before(old) && !r.eval.offline() {
+				continue // stored, but too old to raise or clear (Options.MaxAge)
+			}
 			out = r.eval.observe(e, r, d, &pts[i], now, out)
 		}
 	}
 	return out
 }
+
+// TooOld reports whether a point stamped at t, observed at now, is past
+// Options.MaxAge: stored, but it raises and clears no alert.
+func (e *Engine) TooOld(t, now time.Time) bool { return t.Before(now.Add(-e.o.MaxAge)) }
 
 // Tick fires the deadlines due by now: held conditions, silences, event
 // expiries, re-notifications, parents' children surfacing and the end of

@@ -606,3 +606,38 @@ func TestFlappingKeepsTheAcknowledgement(t *testing.T) {
 		t.Fatalf("back after a person resolved it, still acknowledged: %+v", tr[0].Alert.Ack)
 	}
 }
+
+// sendStamped is send with the point stamped at the given time, not now.
+func (r *rig) sendStamped(at time.Time, device, measurement string, fields ...point.Field) {
+	d, _ := r.reg.Device(device)
+	p := point.Point{Measurement: measurement, Fields: fields, Time: at}
+	if measurement == "event" {
+		p.SetTag("type", fields[0].S)
+		p.Fields = fields[1:]
+	}
+	r.log = append(r.log, r.e.Observe(d, []point.Point{p}, r.now)...)
+}
+
+func TestOldDataRaisesAndClearsNothing(t *testing.T) {
+	r := newRig(t, "device-offline", "camera-tamper", "recorder-disk-full")
+	r.at(time.Minute)
+	r.send("cam-1", "status", point.StringField("state", "online"))
+	r.send("nvr-1", "status", f("storage_pct", 50))
+	r.expect()
+	// Nine days old: a tamper event, a full disk, an offline status.
+	old := r.now.Add(-9 * 24 * time.Hour)
+	r.sendStamped(old, "cam-1", "event", point.StringField("type", "tamper"))
+	r.sendStamped(old, "nvr-1", "status", f("storage_pct", 99))
+	r.sendStamped(old, "cam-1", "status", point.StringField("state", "offline"))
+	r.expect()
+	// Just inside the default 10 minutes: raised as ever.
+	r.sendStamped(r.now.Add(-9*time.Minute), "cam-1", "event", point.StringField("type", "tamper"))
+	r.sendStamped(r.now.Add(-9*time.Minute), "nvr-1", "status", f("storage_pct", 99))
+	r.expect("raised camera-tamper/cam-1", "raised recorder-disk-full/nvr-1")
+	// An old reading does not clear it either.
+	r.sendStamped(old, "nvr-1", "status", f("storage_pct", 10))
+	r.expect()
+	if !r.e.TooOld(old, r.now) || r.e.TooOld(r.now.Add(-9*time.Minute), r.now) {
+		t.Fatal("TooOld disagrees with the 10-minute default")
+	}
+}

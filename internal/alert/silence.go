@@ -66,6 +66,9 @@ func (silence) observe(e *Engine, r *Rule, d *registry.Device, p *point.Point, n
 	}
 	s := e.st(r, d)
 	if f, ok := p.Field("state"); ok && p.Measurement == "status" && f.Kind == point.String && f.S == "offline" {
+		if e.TooOld(p.Time, now) {
+			return out // an offline status from long ago says nothing about now
+		}
 		s.lastSeen = time.Time{}
 		e.stop(s, dueCondition) // it is already known to be offline
 		out = e.raise(out, s, "offline", now)

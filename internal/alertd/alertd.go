@@ -37,6 +37,9 @@ type Config struct {
 	FlapWindow   time.Duration `yaml:"flap_window"`
 	Renotify     time.Duration `yaml:"renotify"`
 	SurfaceAfter time.Duration `yaml:"surface_after"`
+	// MaxAge: data stamped longer ago is stored but raises no alert (see
+	// alert.Options.MaxAge); ingest tells the integrator on _errors.
+	MaxAge time.Duration `yaml:"max_age"`
 	// Forward makes this ingest forward what it stores to the alert owner
 	// (another ingest of its shared group) instead of running alerting.
 	Forward bool `yaml:"forward"`
@@ -57,6 +60,9 @@ type Deps struct {
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer
 	Now       func() time.Time
+	// Notify, if set, is handed every alert transition once saved
+	// (internal/notify); it must not block.
+	Notify func([]alert.Transition)
 }
 
 // Service owns the alert engine.
@@ -66,6 +72,7 @@ type Service struct {
 	pub     Publisher
 	db      *stateDB
 	history store.Store
+	notify  func([]alert.Transition)
 	m       *metrics
 
 	mu      sync.Mutex // guards everything below
@@ -127,7 +134,7 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter}
+	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter, MaxAge: c.MaxAge}
 	if o.FlapWindow <= 0 {
 		o.FlapWindow = alert.DefaultOptions.FlapWindow
 	}
@@ -153,7 +160,7 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		log: d.Log, now: d.Now, pub: d.Publisher, db: db, history: d.Store,
+		log: d.Log, now: d.Now, pub: d.Publisher, db: db, history: d.Store, notify: d.Notify,
 		eng: alert.NewEngine(d.Rules, d.Registry, o), reg: d.Registry, rules: d.Rules,
 		seen: map[string]bool{}, seq: seq,
 		wake: make(chan struct{}, 1), historyWake: make(chan struct{}, 1),
@@ -459,6 +466,9 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 		case s.historyWake <- struct{}{}:
 		default:
 		}
+		if s.notify != nil {
+			s.notify(transitions(recs))
+		}
 	}
 	touched := map[string]bool{}
 	for _, it := range items {
@@ -559,4 +569,15 @@ func (s *Service) publishSnapshot() {
 		touched[d.ID] = true
 	}
 	s.publishDevices(touched)
+}
+
+// transitions are the alert transitions among saved records.
+func transitions(recs []record) []alert.Transition {
+	out := make([]alert.Transition, 0, len(recs))
+	for i := range recs {
+		if r := &recs[i]; r.Alert != nil {
+			out = append(out, alert.Transition{Kind: alert.TransitionKind(r.Kind), At: r.At, Alert: *r.Alert, By: r.By, Note: r.Note})
+		}
+	}
+	return out
 }

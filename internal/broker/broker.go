@@ -220,7 +220,8 @@ func New(c Config, d Deps) (*Broker, error) {
 	}
 	session := newSessionHook(&b.policy, d.IntakePrefix, b.refused, log)
 	session.srv = s
-	if err := s.AddHook(&authHook{policy: &b.policy, session: session, refused: b.refused, log: log}, nil); err != nil {
+	denied := &deniedTopics{}
+	if err := s.AddHook(&authHook{policy: &b.policy, session: session, refused: b.refused, log: log, denied: denied}, nil); err != nil {
 		return nil, fmt.Errorf("broker: auth hook: %w", err)
 	}
 	if err := s.AddHook(session, nil); err != nil {
@@ -230,7 +231,7 @@ func New(c Config, d Deps) (*Broker, error) {
 	if err := s.AddHook(b.retain, nil); err != nil {
 		return nil, fmt.Errorf("broker: retain hook: %w", err)
 	}
-	if err := s.AddHook(&connackHook{maxPacket: caps.MaximumPacketSize}, nil); err != nil {
+	if err := s.AddHook(&connackHook{maxPacket: caps.MaximumPacketSize, denied: denied}, nil); err != nil {
 		return nil, fmt.Errorf("broker: connack hook: %w", err)
 	}
 	if err := s.AddHook(&dropHook{b: b, log: log}, nil); err != nil {
@@ -434,16 +435,48 @@ func (h *intakeHook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 // is 2, which the absence of the property means. And when a session is
 // resumed it puts the session's queued messages in the order they were
 // queued (orderInflight) before mochi resends them.
+//
+// It also gives mochi's MQTT 5 refusal of a publish a reason string a
+// person can act on: a PUBACK or PUBREC "not authorised" names the topic.
 type connackHook struct {
 	mqtt.HookBase
 	maxPacket uint32
+	denied    *deniedTopics
+}
+
+// deniedTopics holds, per client, the topic of its last publish the ACL
+// refused, for the reason string of the acknowledgement mochi sends next
+// (on the same goroutine: the client's read loop).
+type deniedTopics struct{ m sync.Map } // *mqtt.Client -> string
+
+func (d *deniedTopics) set(cl *mqtt.Client, topic string) { d.m.Store(cl, topic) }
+
+func (d *deniedTopics) take(cl *mqtt.Client) string {
+	if v, ok := d.m.LoadAndDelete(cl); ok {
+		return v.(string)
+	}
+	return ""
 }
 
 func (h *connackHook) ID() string { return "ioc-connack" }
 
-func (h *connackHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+func (h *connackHook) Provides(b byte) bool {
+	return b == mqtt.OnPacketEncode || b == mqtt.OnDisconnect
+}
+
+// OnDisconnect forgets a client's refused topic.
+func (h *connackHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.denied.take(cl) }
 
 func (h *connackHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	switch pk.FixedHeader.Type {
+	case packets.Puback, packets.Pubrec:
+		if pk.ReasonCode == packets.ErrNotAuthorized.Code {
+			if topic := h.denied.take(cl); topic != "" {
+				pk.Properties.ReasonString = fmt.Sprintf("not authorised: account %q may not publish to %q", cl.Properties.Username, topic)
+			}
+		}
+		return pk
+	}
 	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
 		return pk
 	}
@@ -517,6 +550,7 @@ type authHook struct {
 	session *sessionHook
 	refused *prometheus.CounterVec
 	log     *slog.Logger
+	denied  *deniedTopics
 }
 
 func (h *authHook) ID() string { return "ioc-access" }
@@ -557,6 +591,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		}
 		h.refused.WithLabelValues("publish").Inc()
 		h.log.Warn("broker: refused a publish outside the account's topics", "client", cl.ID, "username", string(cl.Properties.Username), "topic", topic)
+		if cl.Properties.ProtocolVersion == 5 {
+			h.denied.set(cl, topic)
+		}
 		return false
 	}
 	if ok && a.CanSubscribe(topic) {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -63,8 +64,10 @@ func (h *sessionHook) admit(cl *mqtt.Client, pk packets.Packet, acct *access.Acc
 	user := string(cl.Properties.Username)
 	if acct != nil && pk.Connect.WillFlag && !acct.CanPublish(pk.Connect.WillTopic) {
 		code := packets.ErrNotAuthorized
+		code.Reason = fmt.Sprintf("not authorised: account %q may not publish its last will to %q", user, pk.Connect.WillTopic)
 		if pk.Connect.WillTopic == "" || strings.ContainsAny(pk.Connect.WillTopic, "+#") {
 			code = packets.ErrTopicNameInvalid
+			code.Reason = fmt.Sprintf("the last will's topic %q is not a topic name (empty, or with + or #)", pk.Connect.WillTopic)
 		}
 		h.refuse(cl, "will", code, packets.Err3NotAuthorized,
 			"broker: refused a last will outside the account's topics", "will_topic", pk.Connect.WillTopic)
@@ -72,7 +75,9 @@ func (h *sessionHook) admit(cl *mqtt.Client, pk packets.Packet, acct *access.Acc
 	}
 
 	if owner, ok := h.claim(cl, user); !ok {
-		h.refuse(cl, "client_id_in_use", packets.ErrClientIdentifierNotValid, packets.Err3ClientIdentifierNotValid,
+		code := packets.ErrClientIdentifierNotValid
+		code.Reason = fmt.Sprintf("client id %q is held by another account's session; use a client id of your own", cl.ID)
+		h.refuse(cl, "client_id_in_use", code, packets.Err3ClientIdentifierNotValid,
 			"broker: refused a client id whose session belongs to another account", "owner", owner)
 		return false
 	}

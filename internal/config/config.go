@@ -22,6 +22,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
 	"github.com/ioc-vn/ioc/internal/spool"
@@ -52,7 +53,9 @@ type Ingest struct {
 	Spool    Spool          `yaml:"spool"`
 	Pipeline ingest.Options `yaml:"pipeline"`
 	// Alerts: the rules file and the alert lifecycle's timings.
-	Alerts alertd.Config  `yaml:"alerts"`
+	Alerts alertd.Config `yaml:"alerts"`
+	// Notify tells people outside the room (docs/OPERATIONS.md).
+	Notify notify.Config  `yaml:"notify"`
 	Limits payload.Limits `yaml:"limits"`
 	// Quotas bound each integrator's and device's rate on the embedded
 	// broker (the sender is slowed) and HTTP ingest (429).
@@ -166,7 +169,8 @@ func Default() Ingest {
 		Embedded: embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
-		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second},
+		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute},
+		Notify:   notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
 		Limits:   payload.DefaultLimits,
 		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
@@ -338,6 +342,9 @@ func (c *Ingest) Validate() error {
 			errs = append(errs, err)
 		}
 	} else if err := c.Embedded.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Notify.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {

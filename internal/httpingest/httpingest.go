@@ -35,6 +35,8 @@ import (
 // Pipeline takes messages; ingest.Pipeline is one.
 type Pipeline interface {
 	Handle(ingest.Message)
+	// Validate checks a message as Handle would, storing nothing.
+	Validate(topic string, body []byte) (ingest.Validation, *payload.Error)
 	// Notify tells an integrator, on its _errors topic, about a message
 	// refused before it reached the pipeline (quota).
 	Notify(integrator, device, topic string, e *payload.Error)
@@ -147,18 +149,59 @@ func write(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Register adds the route to mux.
+// Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/ingest/{integrator}/{device}/{channel}", h)
+	mux.HandleFunc("POST /v1/validate/{integrator}/{device}/{channel}", h.validate)
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Checked is the answer to a payload that passes validation.
+type Checked struct {
+	Valid bool `json:"valid"` // true
+	ingest.Validation
+}
+
+// Invalid is the answer to a payload that fails it: the reason and error
+// that ingest would answer and publish on _errors.
+type Invalid struct {
+	Valid bool `json:"valid"` // false
+	Problem
+	Refused []ingest.Refusal `json:"refused,omitempty"`
+}
+
+// validate answers what a message would become, storing nothing: 200
+// with the points, as line protocol with the registry's tags, or the
+// status, reason and error ingest would answer. Nothing is published on
+// _errors and no quota is spent.
+func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
+	user, topic, body, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	if !h.take(user) {
+		h.refused.WithLabelValues("busy").Inc()
+		w.Header().Set("Retry-After", "1")
+		write(w, http.StatusServiceUnavailable, Problem{"busy", "too many requests in flight; retry after a second"})
+		return
+	}
+	defer h.release(user)
+	v, pe := h.pipe.Validate(topic, body)
+	if pe != nil {
+		write(w, statusFor(pe.Reason), Invalid{Problem: Problem{string(pe.Reason), pe.Detail}, Refused: v.Refused})
+		return
+	}
+	write(w, http.StatusOK, Checked{Valid: true, Validation: v})
+}
+
+// admit authenticates and authorises a request and reads its body; it
+// answers and returns false when the request goes no further.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (user, topic string, body []byte, ok bool) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		h.refused.WithLabelValues("unauthorized").Inc()
 		w.Header().Set("WWW-Authenticate", `Basic realm="ioc ingest", charset="UTF-8"`)
 		write(w, http.StatusUnauthorized, Problem{"unauthorized", "send the integrator's account with HTTP Basic authentication"})
-		return
+		return "", "", nil, false
 	}
 	addr := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(addr); err == nil {
@@ -168,7 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refused.WithLabelValues("rate_limited").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
 		write(w, http.StatusTooManyRequests, Problem{"rate_limited", "too many wrong passwords for this account from this address; retry after the time in Retry-After"})
-		return
+		return "", "", nil, false
 	}
 	acct, ok := h.policy.Load().Authenticate(user, []byte(pass))
 	if !ok {
@@ -176,17 +219,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refused.WithLabelValues("unauthorized").Inc()
 		w.Header().Set("WWW-Authenticate", `Basic realm="ioc ingest", charset="UTF-8"`)
 		write(w, http.StatusUnauthorized, Problem{"unauthorized", "unknown account or wrong password"})
-		return
+		return "", "", nil, false
 	}
 	h.o.Guesses.Succeeded(user, addr)
-	integrator, device := r.PathValue("integrator"), r.PathValue("device")
-	topic := contract.DeviceTopic(integrator, device, r.PathValue("channel"))
+	topic = contract.DeviceTopic(r.PathValue("integrator"), r.PathValue("device"), r.PathValue("channel"))
 	// Only integrator and device accounts send device data: the server
 	// processes' accounts may not, whatever their topics.
 	if !acct.SendsDeviceData() || !acct.CanPublish(topic) {
 		h.refused.WithLabelValues("forbidden").Inc()
 		write(w, http.StatusForbidden, Problem{"forbidden", "account " + user + " may not publish to " + topic})
-		return
+		return "", "", nil, false
 	}
 	// Read the body before taking a slot, under its own deadline: a
 	// sender that stalls holds its connection until then, not a slot.
@@ -196,9 +238,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.refused.WithLabelValues("bad_request").Inc()
 		write(w, http.StatusBadRequest, Problem{"bad_request", "reading the body: " + err.Error() + " (send the whole body within " + h.o.BodyTimeout.String() + ")"})
-		return
+		return "", "", nil, false
 	}
 	_ = rc.SetReadDeadline(time.Time{})
+	return user, topic, body, true
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, topic, body, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	integrator, device := r.PathValue("integrator"), r.PathValue("device")
 	// A body over the limit goes on to the pipeline, cut at one byte over:
 	// it refuses it as payload_too_large (413), counts it and tells the
 	// integrator, as for MQTT.

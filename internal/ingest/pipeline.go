@@ -63,6 +63,11 @@ type Options struct {
 	MaxMeasurementsPerIntegrator int `yaml:"max_measurements_per_integrator"`
 	// Limits bound a single message.
 	Limits payload.Limits `yaml:"-"`
+	// AlertMaxAge, when alerting is on, is the alert engine's
+	// alert.Options.MaxAge: a stored message of a registered device with
+	// a point stamped longer ago is reported to its integrator
+	// (too_old_for_alerts), since it will raise nothing. Zero: no report.
+	AlertMaxAge time.Duration `yaml:"-"`
 }
 
 // DefaultOptions are the settings used for zero fields.
@@ -195,6 +200,7 @@ type msgMeta struct {
 	topic                       string
 	integrator, device, channel string
 	dev                         *registry.Device // registered and accepted; nil otherwise
+	parts                       []part           // a gateway's message: its devices' runs of points
 }
 
 // New builds a pipeline.
@@ -408,17 +414,9 @@ func (p *Pipeline) add(b *batch, m Message) {
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
 	reg := p.registry.Load()
-	dev, ok := reg.Device(t.Device)
-	switch {
-	case !ok && p.o.AcceptUnknown:
-		dev = registry.Placeholder(t.Device, t.Integrator)
-	case !ok:
-		p.reject(m, meta, body, payload.Errorf(payload.ReasonUnknownDevice,
-			"device %q is not registered; ask the operations centre to add it to the device registry", t.Device))
-		return
-	case dev.Integrator != t.Integrator:
-		p.reject(m, meta, body, payload.Errorf(payload.ReasonForeignDevice,
-			"device %q is not registered to integrator %q", t.Device, t.Integrator))
+	dev, pe := p.device(reg, t.Integrator, t.Device)
+	if pe != nil {
+		p.reject(m, meta, body, pe)
 		return
 	}
 
@@ -431,34 +429,48 @@ func (p *Pipeline) add(b *batch, m Message) {
 	start := len(b.points)
 	pts, err := p.parser.Parse(b.points, t.Channel, t.Device, body, now)
 	if err != nil {
-		var pe *payload.Error
-		if !errors.As(err, &pe) {
-			pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
+		p.reject(m, meta, body, asPayloadError(err))
+		return
+	}
+	if p.parser.Devices != nil {
+		p.addGateway(b, m, &meta, body, reg, dev, pts, start, recv)
+	} else {
+		if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
+			b.points = pts[:start]
+			p.reject(m, meta, body, pe)
+			return
 		}
-		p.reject(m, meta, body, pe)
-		return
+		if pe := p.card.admit(t.Integrator, t.Device, pts[start:], recv); pe != nil {
+			b.points = pts[:start]
+			p.reject(m, meta, body, pe)
+			return
+		}
+		b.points = pts
+		if dev.Kind != registry.Unregistered {
+			meta.dev = dev
+		}
+		tagPoints(b.points[start:], dev)
 	}
-	if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
-		b.points = pts[:start]
-		p.reject(m, meta, body, pe)
-		return
-	}
-	if pe := p.card.admit(t.Integrator, t.Device, pts[start:], recv); pe != nil {
-		b.points = pts[:start]
-		p.reject(m, meta, body, pe)
-		return
-	}
-	b.points = pts
-	if dev.Kind != registry.Unregistered {
-		meta.dev = dev
-	}
-	if p.journal != nil && p.parser.UsedNow {
+	if p.journal != nil && p.parser.UsedNow && len(b.points) > start {
 		p.journal.Record(key, now)
 		b.keys = append(b.keys, key)
 	}
+}
+
+// asPayloadError is err, which Parse returns as a *payload.Error.
+func asPayloadError(err error) *payload.Error {
+	var pe *payload.Error
+	if !errors.As(err, &pe) {
+		pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
+	}
+	return pe
+}
+
+// tagPoints gives pts the registry's tags of dev.
+func tagPoints(pts []point.Point, dev *registry.Device) {
 	tags := dev.Tags()
-	for i := start; i < len(b.points); i++ {
-		pt := &b.points[i]
+	for i := range pts {
+		pt := &pts[i]
 		if len(pt.Tags) == 0 {
 			pt.Tags = append(pt.Tags, tags...)
 			continue
@@ -467,6 +479,130 @@ func (p *Pipeline) add(b *batch, m Message) {
 			pt.SetTag(tg.Key, tg.Value)
 		}
 	}
+}
+
+// part is the run of a gateway message's points that belong to one
+// device, up to end (an index into the batch's points).
+type part struct {
+	dev *registry.Device // nil: not registered (stored in discovery mode), not observed
+	end int
+}
+
+// addGateway files the points pts[start:] of a gateway's message (a
+// SenML pack or JSON batch naming other devices than the topic's) under
+// their devices: each device is checked against the registry and the
+// sender's ownership, and its records are refused (and reported, with
+// the device) or stored on their own; the rest of the message stands. The
+// message is refused whole only when none of its records is.
+func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, reg *registry.Registry, topicDev *registry.Device, pts []point.Point, start int, recv time.Time) {
+	groups := groupByDevice(pts[start:], p.parser.Devices, topicDev.ID)
+	var first *payload.Error
+	out, at := start, start
+	for _, g := range groups {
+		group := pts[at : at+g.n]
+		at += g.n
+		dev, pe := p.checkGroup(reg, meta.integrator, topicDev, g.id, group)
+		if pe == nil {
+			pe = p.card.admit(meta.integrator, dev.ID, group, recv)
+		}
+		if pe != nil {
+			if first == nil {
+				first = pe
+			}
+			p.refuseRecords(*meta, g.id, g.n, len(p.parser.Devices), body, pe)
+			continue
+		}
+		tagPoints(group, dev)
+		if out != at-g.n { // close the gap left by a refused device
+			for j := range group {
+				pts[out+j], pts[at-g.n+j] = pts[at-g.n+j], pts[out+j]
+			}
+		}
+		out += g.n
+		var d *registry.Device
+		if dev.Kind != registry.Unregistered {
+			d = dev
+		}
+		meta.parts = append(meta.parts, part{dev: d, end: out})
+	}
+	b.points = pts[:out]
+	if out == start {
+		meta.parts = nil
+		p.reject(m, *meta, body, first)
+	}
+}
+
+// deviceRun is a run of n points of one device, id ("" the topic's).
+type deviceRun struct {
+	id string
+	n  int
+}
+
+// groupByDevice reorders pts, whose devices are names (parallel; ""
+// or topicDevice for the topic's), so that each device's points are
+// contiguous, devices in order of first appearance, and returns the runs.
+func groupByDevice(pts []point.Point, names []string, topicDevice string) []deviceRun {
+	var runs []deviceRun
+	idx := map[string]int{}
+	for _, id := range names {
+		if id == topicDevice {
+			id = ""
+		}
+		i, ok := idx[id]
+		if !ok {
+			i = len(runs)
+			idx[id] = i
+			runs = append(runs, deviceRun{id: id})
+		}
+		runs[i].n++
+	}
+	next := make([]int, len(runs)) // where each run's next point goes
+	for i := 1; i < len(runs); i++ {
+		next[i] = next[i-1] + runs[i-1].n
+	}
+	sorted := make([]point.Point, len(pts))
+	for i, id := range names {
+		if id == topicDevice {
+			id = ""
+		}
+		r := idx[id]
+		sorted[next[r]] = pts[i]
+		next[r]++
+	}
+	copy(pts, sorted) // a permutation: every point keeps its own slices
+	return runs
+}
+
+// checkGroup is the device of a gateway's run of points and whether it
+// may hold them: registered to the integrator, fields of the right kinds.
+func (p *Pipeline) checkGroup(reg *registry.Registry, integrator string, topicDev *registry.Device, id string, group []point.Point) (*registry.Device, *payload.Error) {
+	dev := topicDev
+	if id != "" {
+		if !registry.ValidDeviceID(id) {
+			return nil, payload.Errorf(payload.ReasonUnknownDevice, "device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", id)
+		}
+		var pe *payload.Error
+		if dev, pe = p.device(reg, integrator, id); pe != nil {
+			return nil, pe
+		}
+	}
+	return dev, checkFields(reg, dev.Kind, group)
+}
+
+// device is the registered device id of integrator's data, if the
+// integrator owns it; in discovery mode an unknown id is a placeholder.
+func (p *Pipeline) device(reg *registry.Registry, integrator, id string) (*registry.Device, *payload.Error) {
+	dev, ok := reg.Device(id)
+	switch {
+	case !ok && p.o.AcceptUnknown:
+		return registry.Placeholder(id, integrator), nil
+	case !ok:
+		return nil, payload.Errorf(payload.ReasonUnknownDevice,
+			"device %q is not registered; ask the operations centre to add it to the device registry", id)
+	case dev.Integrator != integrator:
+		return nil, payload.Errorf(payload.ReasonForeignDevice, "device %q is not registered to integrator %q", id, integrator)
+	}
+	return dev, nil
 }
 
 // write stores b's points, retrying transient failures until it succeeds or
@@ -576,6 +712,15 @@ func (p *Pipeline) observe(b *batch) {
 	}
 	obs := p.observed[:0]
 	for i, m := range b.meta {
+		from := b.msgAt[i]
+		for _, pt := range m.parts {
+			if pt.dev != nil && from < pt.end {
+				pts := b.points[from:pt.end]
+				obs = append(obs, Stored{Device: pt.dev, Points: pts})
+				p.tellTooOld(msgMeta{topic: m.topic, integrator: m.integrator, device: pt.dev.ID}, pts)
+			}
+			from = pt.end
+		}
 		if m.dev == nil {
 			continue
 		}
@@ -584,7 +729,9 @@ func (p *Pipeline) observe(b *batch) {
 			end = b.msgAt[i+1]
 		}
 		if b.msgAt[i] < end {
-			obs = append(obs, Stored{Device: m.dev, Points: b.points[b.msgAt[i]:end]})
+			pts := b.points[b.msgAt[i]:end]
+			obs = append(obs, Stored{Device: m.dev, Points: pts})
+			p.tellTooOld(m, pts)
 		}
 	}
 	if len(obs) > 0 {
@@ -592,6 +739,28 @@ func (p *Pipeline) observe(b *batch) {
 	}
 	clear(obs)
 	p.observed = obs[:0]
+}
+
+// tellTooOld tells the integrator of m that it will raise no alert with
+// a point stamped more than AlertMaxAge ago (the oldest one is named).
+func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
+	if p.o.AlertMaxAge <= 0 {
+		return
+	}
+	now := p.now()
+	oldest := -1
+	for j := range pts {
+		if now.Sub(pts[j].Time) > p.o.AlertMaxAge && (oldest < 0 || pts[j].Time.Before(pts[oldest].Time)) {
+			oldest = j
+		}
+	}
+	if oldest < 0 {
+		return
+	}
+	t := pts[oldest].Time
+	p.Notify(m.integrator, m.device, m.topic, payload.Errorf(payload.ReasonTooOldForAlerts,
+		"stored, but a %s stamped %s (%s ago) is older than %s and raises or clears no alert; send data as it happens, with the device clock set right",
+		pts[oldest].Measurement, t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second), p.o.AlertMaxAge))
 }
 
 // InFlight is the number of messages received and not yet acknowledged,

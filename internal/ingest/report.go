@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/point"
 	"log/slog"
@@ -51,10 +52,6 @@ func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error
 	if meta.integrator == "" {
 		return // no integrator to tell: the topic did not name a valid one
 	}
-	head := body
-	if len(head) > payloadHeadBytes {
-		head = head[:payloadHeadBytes]
-	}
 	p.reports.send(meta.integrator, Report{
 		Time:        p.now().UTC(),
 		Topic:       meta.topic,
@@ -63,7 +60,34 @@ func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error
 		Reason:      e.Reason,
 		Error:       e.Detail,
 		PayloadSize: size,
-		PayloadHead: strings.ToValidUTF8(string(head), string(utf8.RuneError)),
+		PayloadHead: payloadHead(body),
+	})
+}
+
+// payloadHead is the start of body a report quotes, as valid UTF-8.
+func payloadHead(body []byte) string {
+	if len(body) > payloadHeadBytes {
+		body = body[:payloadHeadBytes]
+	}
+	return strings.ToValidUTF8(string(body), string(utf8.RuneError))
+}
+
+// refuseRecords reports the n of total records of a gateway's message
+// that belong to device id ("" the topic's), refused; the rest of the
+// message is stored, so the message itself is not refused.
+func (p *Pipeline) refuseRecords(meta msgMeta, id string, n, total int, body []byte, e *payload.Error) {
+	if id != "" {
+		meta.device = id
+	}
+	p.m.rejected.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := p.reports.limiter.allow(string(e.Reason), time.Now()); ok {
+		p.log.Warn("ingest: records of a gateway's message rejected", "reason", e.Reason, "err", e.Detail,
+			"topic", meta.topic, "integrator", meta.integrator, "device", meta.device, "records", n, "suppressed", suppressed)
+	}
+	p.reports.send(meta.integrator, Report{
+		Time: p.now().UTC(), Topic: meta.topic, Device: meta.device, Channel: meta.channel, Reason: e.Reason,
+		Error:       fmt.Sprintf("%s (%d of the message's %d points refused; the others were stored)", e.Detail, n, total),
+		PayloadSize: len(body), PayloadHead: payloadHead(body),
 	})
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/quota"
@@ -116,6 +117,12 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 
 	opts := c.Pipeline
 	opts.Limits = c.Limits
+	if c.Alerts.Rules != "" {
+		opts.AlertMaxAge = c.Alerts.MaxAge
+		if opts.AlertMaxAge <= 0 {
+			opts.AlertMaxAge = alert.DefaultOptions.MaxAge
+		}
+	}
 	// The pipeline publishes rejection reports through whichever source
 	// feeds it; the source is made after the pipeline it feeds.
 	var reports ingest.Publisher
@@ -128,6 +135,7 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 	// The alert service sees what the pipeline stores, and publishes
 	// through the same source.
 	var alerts *alertd.Service
+	var notifier *notify.Service // nil: no notifications configured (its methods do nothing)
 	var observer ingest.Observer
 	if c.Alerts.Rules != "" && c.Alerts.Forward {
 		observer = alertd.NewForwarder(pub, c.MQTT.ClientID, log)
@@ -137,8 +145,11 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 		if err != nil {
 			return err
 		}
+		if notifier, err = notify.New(ctx, c.Notify, notify.Deps{Registry: reg, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now}); err != nil {
+			return err
+		}
 		alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
-			Rules: rules, Registry: reg, Store: st, Publisher: pub, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now,
+			Rules: rules, Registry: reg, Store: st, Publisher: pub, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now, Notify: notifier.Notify,
 		})
 		if err != nil {
 			return err
@@ -298,10 +309,13 @@ func Run(ctx context.Context, c *config.Ingest, o Options) error {
 				log.Error("alerts stopped", "err", err)
 			}
 		}()
+		notifyDone := make(chan struct{})
+		go func() { defer close(notifyDone); notifier.Run(ctx, alerts.Active) }()
+		defer func() { <-notifyDone }()
 	}
 
 	srv := &http.Server{
-		Handler:           handler(metrics, src, st, pipe, sp, c.HTTP.Pprof, rl.serveReload),
+		Handler:           notifier.Mount(handler(metrics, src, st, pipe, sp, c.HTTP.Pprof, rl.serveReload)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second, // GET requests: no body to wait for
 		IdleTimeout:       c.HTTP.IdleTimeout,

@@ -362,6 +362,23 @@ func TestExternalBrokerRetainedStoredOnce(t *testing.T) {
 	c.MQTT.Broker = mq.URL
 	c.Alerts.Rules = ""
 	ing := startIngest(t, c, nil)
+	ready := func() {
+		t.Helper()
+		testenv.Eventually(t, 15*time.Second, func() error { // subscribed: a publish now is routed live, not replayed
+			resp, err := http.Get("http://" + ing.HTTP + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("readyz %d", resp.StatusCode)
+			}
+			return nil
+		})
+	}
+	// Published before ingest subscribed, the message would reach it only
+	// as a retained replay, which is (rightly) not stored.
+	ready()
 	dev := client(t, mq.URL, "cam-bvtw-02-retained")
 	topic := "ioc/v1/vms-tn/cam-bvtw-02/status"
 	if tok := dev.Publish(topic, 1, true, `{"state":"offline"}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -391,17 +408,7 @@ func TestExternalBrokerRetainedStoredOnce(t *testing.T) {
 	// The same session again: ingest subscribes, Mosquitto replays the
 	// retained message first, then routes the device's next publish.
 	ing = startIngest(t, c, nil)
-	testenv.Eventually(t, 15*time.Second, func() error { // subscribed: the replay is queued
-		resp, err := http.Get("http://" + ing.HTTP + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
+	ready() // subscribed: the replay is queued
 	publish(t, dev, topic, []byte(`{"state":"online"}`))
 	st = open()
 	defer st.Close()

@@ -93,11 +93,25 @@ func startIOC(t testing.TB, c *config.IOC) string {
 // is set to the bound address, so a second start serves the same URL.
 func startIOCStoppable(t testing.TB, c *config.IOC) (stop func(), base string) {
 	t.Helper()
+	return startIOCWith(t, c, iocd.Options{})
+}
+
+// stoppedClock is a clock that does not move: the login limits' waits
+// never run out during a test, however slow the machine checks passwords.
+func stoppedClock() func() time.Time {
+	at := time.Now()
+	return func() time.Time { return at }
+}
+
+// startIOCWith is startIOCStoppable with options (a clock).
+func startIOCWith(t testing.TB, c *config.IOC, o iocd.Options) (stop func(), base string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- iocd.Run(ctx, c, iocd.Options{Log: quietLog(t), Listening: func(a net.Addr) { addr <- a }})
+		o.Log, o.Listening = quietLog(t), func(a net.Addr) { addr <- a }
+		done <- iocd.Run(ctx, c, o)
 	}()
 	select {
 	case a := <-addr:

@@ -47,6 +47,8 @@ type Options struct {
 	// Reload receives a value on SIGHUP: the registry is read again and
 	// put in force if valid (POST /api/v1/admin/reload does the same).
 	Reload <-chan struct{}
+	// Now is the login limits' and sessions' clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Run serves until ctx ends.
@@ -66,7 +68,7 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 			outline = nil
 		}
 	}
-	au, err := auth.New(cfg.Auth, nil)
+	au, err := auth.New(cfg.Auth, o.Now)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}

@@ -3,6 +3,7 @@ package iocd_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ioc-vn/ioc/internal/iocd"
 	"net/http"
 	"net/url"
 	"strings"
@@ -168,7 +169,7 @@ func TestOperatorsWorkflow(t *testing.T) {
 // the stream refuse a request without a session.
 func TestLoginLimits(t *testing.T) {
 	sys := startIngest(t)
-	base := startIOC(t, iocConfig(t, sys, "login"))
+	_, base := startIOCWith(t, iocConfig(t, sys, "login"), iocd.Options{Now: stoppedClock()})
 	anon := &user{t: t, base: base, c: &http.Client{}}
 	for _, path := range []string{"/api/v1/session", "/api/v1/devices", "/api/v1/alerts", "/api/v1/devices/cam-bvtw-01/history", "/api/v1/alerts/history?device=cam-bvtw-01", "/api/v1/stream"} {
 		if status, _ := anon.do("GET", path, nil); status != 401 {

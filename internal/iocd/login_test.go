@@ -3,6 +3,7 @@ package iocd_test
 import (
 	"context"
 	"fmt"
+	"github.com/ioc-vn/ioc/internal/iocd"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -41,7 +42,7 @@ func (u *user) logins(n int, name, password string, header ...string) []int {
 // is not a trusted proxy does not evade the limit).
 func TestLoginLimitPerUserAndAddress(t *testing.T) {
 	sys := startIngest(t)
-	base := startIOC(t, iocConfig(t, sys, "limits"))
+	_, base := startIOCWith(t, iocConfig(t, sys, "limits"), iocd.Options{Now: stoppedClock()})
 
 	if got := from(t, base, "127.0.0.22").logins(7, "admin", "guess"); fmt.Sprint(got) != "[401 401 401 401 401 429 429]" {
 		t.Fatalf("attacker's 7 guesses: %v", got)
@@ -73,7 +74,7 @@ func TestTrustedProxy(t *testing.T) {
 	sys := startIngest(t)
 	c := iocConfig(t, sys, "proxy")
 	c.TrustedProxies = []string{"127.0.0.30", "10.9.0.0/16"}
-	base := startIOC(t, c)
+	_, base := startIOCWith(t, c, iocd.Options{Now: stoppedClock()})
 	proxy := from(t, base, "127.0.0.30")
 
 	xff := func(v string) []string { return []string{"X-Forwarded-For", v} }

@@ -28,6 +28,9 @@ const (
 	ReasonForeignDevice  Reason = "foreign_device"
 	ReasonStoreRejected  Reason = "store_rejected"
 	ReasonQuota          Reason = "quota_exceeded"
+	// ReasonTooOldForAlerts is a notice, not a refusal: the data is
+	// stored, but stamped too long ago to raise or clear an alert.
+	ReasonTooOldForAlerts Reason = "too_old_for_alerts"
 	// ReasonReservedMeasurement: a line-protocol line names a measurement
 	// that the server writes itself or that has its own channel.
 	ReasonReservedMeasurement Reason = "reserved_measurement"
@@ -46,7 +49,7 @@ var Reasons = []Reason{
 	ReasonMalformedSenML, ReasonMalformedLine, ReasonWrongType, ReasonNonFinite,
 	ReasonInvalidValue, ReasonMissingField, ReasonInvalidKey, ReasonTooManyFields,
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
-	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota,
+	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota, ReasonTooOldForAlerts,
 	ReasonReservedMeasurement, ReasonTooManyTags, ReasonTagTooLong, ReasonTooManySeries,
 	ReasonTooManyMeasurements,
 }

@@ -25,6 +25,9 @@ func FuzzParse(f *testing.F) {
 		{Telemetry, "air,a\\ b=c\\,d x\\=y=1u"},
 		{Status, `{"ts": 1795427990123, "state": "online", "recording": true, "fps": 25, "bitrate_kbps": 2048, "storage_pct": 83.5, "tamper": false}`},
 		{Event, `{"type":"tamper","zone":"gate 2"}`},
+		// A gateway's: a SenML pack for several devices, a JSON batch.
+		{Telemetry, `[{"bn":"aq-1:","bt":1795427990,"n":"pm25","v":35},{"bn":"dev-1/","n":"rssi","v":-70},{"bn":"aq-2:","n":"pm25","v":12}]`},
+		{Status, `{"batch": [{"device": "cam-1", "state": "online"}, {"device": "cam-2", "ts": 1795427990123, "state": "offline"}]}`},
 		// Reserved measurements (refused): the server's and the channels'.
 		{Telemetry, `alert,transition=resolved,rule=x,severity=critical by="admin",note="forged"`},
 		{Telemetry, "event,type=tamper count=1"},
@@ -45,10 +48,13 @@ func FuzzParse(f *testing.F) {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error %T %v is not a *Error", err, err)
 			}
-			if len(pts) != 0 {
-				t.Fatalf("error with %d points", len(pts))
+			if len(pts) != 0 || p.Devices != nil {
+				t.Fatalf("error with %d points and devices %q", len(pts), p.Devices)
 			}
 			return
+		}
+		if p.Devices != nil && len(p.Devices) != len(pts) {
+			t.Fatalf("%d points but %d devices", len(pts), len(p.Devices))
 		}
 		var enc []byte
 		for i := range pts {

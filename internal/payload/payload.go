@@ -113,6 +113,11 @@ type Parser struct {
 	// derived from now (no ts, a line without a timestamp, a relative SenML
 	// time): such points need the same now when the message is redelivered.
 	UsedNow bool
+	// Devices, after a Parse that named other devices than the topic's (a
+	// gateway's SenML pack or JSON batch), holds each appended point's
+	// device id, "" for the topic's device; nil when every point is the
+	// topic's. The ids are as sent: the caller checks them.
+	Devices []string
 }
 
 // NewParser returns a Parser enforcing l.
@@ -125,8 +130,10 @@ func NewParser(l Limits) *Parser { return &Parser{limits: l} }
 func (p *Parser) Parse(dst []point.Point, ch Channel, device string, b []byte, now time.Time) ([]point.Point, error) {
 	n := len(dst)
 	p.UsedNow = false
+	p.Devices = nil
 	out, err := p.parse(dst, ch, device, b, now)
 	if err != nil {
+		p.Devices = nil
 		return dst[:n], err
 	}
 	return out, nil
@@ -149,7 +156,7 @@ func (p *Parser) parse(dst []point.Point, ch Channel, device string, b []byte, n
 		case '{':
 			return p.jsonObject(dst, MeasurementTelemetry, b, now, nil)
 		case '[':
-			return p.senmlPoints(dst, b, now)
+			return p.senmlPoints(dst, b, device, now)
 		default:
 			return p.lineProtocol(dst, device, b, now)
 		}
@@ -178,8 +185,10 @@ func firstInvalidUTF8(b []byte) int {
 	return -1
 }
 
-// jsonObject parses a flat JSON object into one point. check, if given,
-// validates and reshapes the point for its channel.
+// jsonObject parses a flat JSON object into one point, or a gateway's
+// batch, {"batch": [{"device": "<id>", ...}, ...]}, into one point per
+// element. check, if given, validates and reshapes each point for its
+// channel.
 func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now time.Time, check func(*point.Point) error) ([]point.Point, error) {
 	v, err := p.json.ParseBytes(b)
 	if err != nil {
@@ -189,12 +198,55 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 	if err != nil {
 		return dst, errorf(ReasonMalformedJSON, "payload must be a JSON object")
 	}
+	if batch := obj.Get("batch"); batch != nil && batch.Type() == fastjson.TypeArray && obj.Len() == 1 {
+		return p.jsonBatch(dst, measurement, batch, now, check)
+	}
+	dst, _, err = p.jsonPoint(dst, measurement, obj, now, check, false)
+	return dst, err
+}
+
+// jsonBatch parses a gateway's batch: each element is the flat object a
+// device would send on the channel, with its "device".
+func (p *Parser) jsonBatch(dst []point.Point, measurement string, batch *fastjson.Value, now time.Time, check func(*point.Point) error) ([]point.Point, error) {
+	elems, _ := batch.Array()
+	if len(elems) == 0 {
+		return dst, errorf(ReasonMissingField, "batch is empty")
+	}
+	if len(elems) > p.limits.MaxPoints {
+		return dst, errorf(ReasonTooManyPoints, "batch of %d objects; the limit is %d", len(elems), p.limits.MaxPoints)
+	}
+	start := len(dst)
+	devs := make([]string, 0, len(elems))
+	for i, ev := range elems {
+		obj, err := ev.Object()
+		if err != nil {
+			return dst[:start], errorf(ReasonMalformedJSON, "batch[%d] is not a JSON object", i)
+		}
+		var dev string
+		dst, dev, err = p.jsonPoint(dst, measurement, obj, now, check, true)
+		if err != nil {
+			var pe *Error
+			if errors.As(err, &pe) {
+				err = &Error{Reason: pe.Reason, Detail: fmt.Sprintf("batch[%d]: %s", i, pe.Detail)}
+			}
+			return dst[:start], err
+		}
+		devs = append(devs, dev)
+	}
+	p.Devices = devs
+	return dst, nil
+}
+
+// jsonPoint appends the point of one flat object. With withDevice the
+// object names its device in "device" (a string, required), returned.
+func (p *Parser) jsonPoint(dst []point.Point, measurement string, obj *fastjson.Object, now time.Time, check func(*point.Point) error, withDevice bool) ([]point.Point, string, error) {
 	dst = grow(dst)
 	pt := &dst[len(dst)-1]
 	pt.Measurement = measurement
 	pt.Time = now
 	hasTS := false
 	var perr error
+	var dev string
 	seen := 0
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if perr != nil {
@@ -204,6 +256,15 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 		if string(key) == "ts" {
 			hasTS = true
 			pt.Time, perr = p.jsonTime(v, now)
+			return
+		}
+		if withDevice && string(key) == "device" {
+			s, err := v.StringBytes()
+			if err != nil || len(s) == 0 {
+				perr = errorf(ReasonWrongType, "device must be a device id (a non-empty string)")
+				return
+			}
+			dev = string(s)
 			return
 		}
 		if seen > p.limits.MaxFields+1 {
@@ -222,6 +283,9 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 		f, perr = p.jsonField(k, v)
 		pt.Fields = append(pt.Fields, f)
 	})
+	if perr == nil && withDevice && dev == "" {
+		perr = errorf(ReasonMissingField, "no device: each object of a batch names its device")
+	}
 	if perr == nil && check != nil {
 		perr = check(pt)
 	}
@@ -232,10 +296,10 @@ func (p *Parser) jsonObject(dst []point.Point, measurement string, b []byte, now
 		perr = errorf(ReasonTooManyFields, "%d fields; the limit is %d", len(pt.Fields), p.limits.MaxFields)
 	}
 	if perr != nil {
-		return dst[:len(dst)-1], perr
+		return dst[:len(dst)-1], "", perr
 	}
 	p.UsedNow = p.UsedNow || !hasTS
-	return dst, nil
+	return dst, dev, nil
 }
 
 func (p *Parser) jsonField(k string, v *fastjson.Value) (point.Field, error) {

@@ -222,3 +222,67 @@ func TestUsedNow(t *testing.T) {
 	f("m a=1 1795427990000000000", false)
 	f("m a=1 1795427990000000000\nm a=2", true)
 }
+
+// TestGatewayPayloads: a SenML pack whose base names name devices
+// ("<id>:" or "<id>/") and a JSON batch give each point its device;
+// base names that are the topic's device, URNs and field names do not.
+func TestGatewayPayloads(t *testing.T) {
+	nowNS := "1795428000000000000"
+	for _, tc := range []struct {
+		name, ch, in, want string
+		devs               []string // nil: all the topic's
+	}{
+		{"senml several devices", "telemetry",
+			`[{"bn":"aq-1:","bt":1795427990,"n":"pm25","v":35},{"n":"pm10","v":50},{"bn":"aq-2/","n":"pm25","v":12},{"bn":"gw-1:","n":"rssi","v":-70}]`,
+			"telemetry pm25=35,pm10=50 1795427990000000000\ntelemetry pm25=12 1795427990000000000\ntelemetry rssi=-70 1795427990000000000",
+			[]string{"aq-1", "aq-2", ""}},
+		{"senml same instant, two devices, two points", "telemetry",
+			`[{"bn":"aq-1:","n":"pm25","v":1},{"bn":"aq-2:","n":"pm25","v":2}]`,
+			"telemetry pm25=1 " + nowNS + "\ntelemetry pm25=2 " + nowNS, []string{"aq-1", "aq-2"}},
+		{"senml topic device and URN stay the topic's", "telemetry",
+			`[{"bn":"gw-1:","n":"a","v":1},{"bn":"urn:dev:mac:0024befffe804ff1:","n":"b","v":2},{"bn":"level","v":3}]`,
+			"telemetry a=1,b=2,level=3 " + nowNS, nil},
+		{"json batch", "telemetry",
+			`{"batch": [{"device": "aq-1", "ts": 1795427990123, "pm25": 35.2}, {"device": "gw-1", "rssi": -70}]}`,
+			"telemetry pm25=35.2 1795427990123000000\ntelemetry rssi=-70 " + nowNS, []string{"aq-1", "gw-1"}},
+		{"json batch of statuses", "status",
+			`{"batch": [{"device": "cam-1", "state": "online", "fps": 25}, {"device": "cam-2", "state": "offline"}]}`,
+			"status state=\"online\",fps=25 " + nowNS + "\nstatus state=\"offline\" " + nowNS, []string{"cam-1", "cam-2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewParser(DefaultLimits)
+			got, err := p.Parse(nil, Channel(tc.ch), "gw-1", []byte(tc.in), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := render(got); r != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", r, tc.want)
+			}
+			if strings.Join(p.Devices, ",") != strings.Join(tc.devs, ",") || (p.Devices == nil) != (tc.devs == nil) {
+				t.Fatalf("devices %q, want %q", p.Devices, tc.devs)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		ch, in string
+		reason Reason
+		detail string
+	}{
+		{"telemetry", `{"batch": [{"pm25": 1}]}`, ReasonMissingField, "batch[0]: no device"},
+		{"telemetry", `{"batch": [{"device": 7, "pm25": 1}]}`, ReasonWrongType, "batch[0]: device must be"},
+		{"telemetry", `{"batch": []}`, ReasonMissingField, "batch is empty"},
+		{"telemetry", `{"batch": [1]}`, ReasonMalformedJSON, "batch[0] is not a JSON object"},
+		{"status", `{"batch": [{"device": "c", "state": "asleep"}]}`, ReasonInvalidValue, "batch[0]: "},
+		{"telemetry", `[{"bn":"aq-1:","v":1}]`, ReasonMissingField, `names device "aq-1"; give the reading's name in n`},
+	} {
+		p := NewParser(DefaultLimits)
+		_, err := p.Parse(nil, Channel(tc.ch), "gw-1", []byte(tc.in), now)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Reason != tc.reason || !strings.Contains(pe.Detail, tc.detail) {
+			t.Errorf("Parse(%s): %v; want %s mentioning %q", tc.in, err, tc.reason, tc.detail)
+		}
+		if p.Devices != nil {
+			t.Errorf("Parse(%s) refused, but Devices = %q", tc.in, p.Devices)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package payload
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
@@ -14,14 +15,34 @@ import (
 const senmlRelativeLimit = 1 << 28
 
 type senmlState struct {
-	times []time.Time // distinct resolved times, index matches the points appended
+	times []time.Time // distinct (device, resolved time) pairs, index matches the points appended
+	devs  []string
+}
+
+// senmlDevice is the device a base name names: "<device_id>:" or
+// "<device_id>/" (RFC 8428 §4.5.1's separators), a gateway's way to send
+// for the devices behind it. "" is the topic's device: no base name, a
+// base name that is the topic's device, or one that is not a device's
+// (a URN, a field name).
+func senmlDevice(bn, topicDevice string) string {
+	if len(bn) < 2 || (bn[len(bn)-1] != ':' && bn[len(bn)-1] != '/') {
+		return ""
+	}
+	stem := bn[:len(bn)-1]
+	if stem == topicDevice || strings.ContainsAny(stem, ":/") {
+		return ""
+	}
+	return stem
 }
 
 // senmlPoints parses a SenML JSON pack (RFC 8428). Records that resolve to
 // the same instant become one point in the telemetry measurement; the field
 // key is the record's n, or bn when n is empty (the topic already names the
 // device, which is what bn usually carries). A sum becomes "<key>_sum".
-func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]point.Point, error) {
+// A base name "<device_id>:" or "<device_id>/" other than the topic's
+// device sends the records after it for that device (a gateway's pack):
+// their points are that device's, in Devices.
+func (p *Parser) senmlPoints(dst []point.Point, b []byte, device string, now time.Time) ([]point.Point, error) {
 	v, err := p.json.ParseBytes(b)
 	if err != nil {
 		return dst, errorf(ReasonMalformedSenML, "%v", err)
@@ -31,11 +52,11 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 		return dst, errorf(ReasonMalformedSenML, "a SenML pack is a non-empty JSON array of records")
 	}
 	start := len(dst)
-	p.senml.times = p.senml.times[:0]
+	p.senml.times, p.senml.devs = p.senml.times[:0], p.senml.devs[:0]
 	var base struct {
-		name, unit     string
-		time, val, sum float64
-		hasVal, hasSum bool
+		name, unit, dev string
+		time, val, sum  float64
+		hasVal, hasSum  bool
 	}
 	fail := func(err error) ([]point.Point, error) { return dst[:start], err }
 	for i, rv := range recs {
@@ -84,6 +105,7 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 			switch string(key) {
 			case "bn":
 				base.name = str(key, v)
+				base.dev = senmlDevice(base.name, device)
 			case "bt":
 				base.time = num(key, v)
 			case "bu":
@@ -149,6 +171,9 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 		}
 		key := rec.name
 		if key == "" {
+			if base.dev != "" {
+				return fail(errorf(ReasonMissingField, "record %d: base name %q names device %q; give the reading's name in n", i, base.name, base.dev))
+			}
 			key = base.name
 		}
 		if err := p.checkFieldKey(key); err != nil {
@@ -170,7 +195,7 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 		if err := p.checkTime(at, now); err != nil {
 			return fail(withHint(err, p.unitHint(secs, time.Second, "bt + t", now)))
 		}
-		pt, err := p.senmlPointAt(&dst, start, at)
+		pt, err := p.senmlPointAt(&dst, start, base.dev, at)
 		if err != nil {
 			return fail(err)
 		}
@@ -206,11 +231,12 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, now time.Time) ([]poin
 	return dst, nil
 }
 
-// senmlPointAt returns the point for instant at among those appended since
-// start, appending a new one when at is new.
-func (p *Parser) senmlPointAt(dst *[]point.Point, start int, at time.Time) (*point.Point, error) {
+// senmlPointAt returns the point of device dev ("" the topic's) for
+// instant at among those appended since start, appending a new one when
+// the pair is new.
+func (p *Parser) senmlPointAt(dst *[]point.Point, start int, dev string, at time.Time) (*point.Point, error) {
 	for j, t := range p.senml.times {
-		if t.Equal(at) {
+		if t.Equal(at) && p.senml.devs[j] == dev {
 			return &(*dst)[start+j], nil
 		}
 	}
@@ -222,6 +248,13 @@ func (p *Parser) senmlPointAt(dst *[]point.Point, start int, at time.Time) (*poi
 	pt.Measurement = MeasurementTelemetry
 	pt.Time = at
 	p.senml.times = append(p.senml.times, at)
+	p.senml.devs = append(p.senml.devs, dev)
+	if dev != "" && p.Devices == nil {
+		p.Devices = make([]string, len(p.senml.devs)-1, len(p.senml.devs))
+	}
+	if p.Devices != nil {
+		p.Devices = append(p.Devices, dev)
+	}
 	return pt, nil
 }
 

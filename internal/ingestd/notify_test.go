@@ -1,0 +1,265 @@
+package ingestd_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/notify"
+	"github.com/ioc-vn/ioc/internal/testenv"
+	"github.com/ioc-vn/ioc/internal/testenv/smtpd"
+)
+
+// Only the tamper rule, whose alert stays until resolved: the clock jumps
+// minutes and no offline alert should join in.
+const notifyRules = `
+rules:
+  - id: camera-tamper
+    kind: event
+    severity: critical
+    scope: {kinds: [camera]}
+    types: [tamper]
+    clear_after: 24h
+    message: {vi: "Che camera {{.Device.Name}}", en: "Tamper at {{.Device.Name}}"}
+`
+
+const webhookSecret = "a-secret-shared-with-the-receiver"
+
+// hookReceiver is the province's system behind the webhook: it checks each
+// request's signature and keeps what it accepts; it answers 500 to the
+// first n requests.
+type hookReceiver struct {
+	mu      sync.Mutex
+	fail    int
+	got     []notify.Message
+	refused []string
+	now     func() time.Time
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail > 0 {
+		h.fail--
+		http.Error(w, "busy", http.StatusInternalServerError)
+		return
+	}
+	// The sender signs with its own (injected) clock.
+	if err := notify.VerifyWebhook([]byte(webhookSecret), r.Header, body, h.now(), 5*time.Minute); err != nil {
+		h.refused = append(h.refused, err.Error())
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var m notify.Message
+	if err := json.Unmarshal(body, &m); err != nil || r.Header.Get(notify.HeaderDelivery) != m.Key {
+		h.refused = append(h.refused, fmt.Sprintf("body %s: %v", body, err))
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	h.got = append(h.got, m)
+}
+
+func (h *hookReceiver) messages() []notify.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]notify.Message(nil), h.got...)
+}
+
+// TestNotifyEscalationAcrossRestart: a critical alert is sent to the
+// webhook at once (after the group wait; the receiver's first answer is a
+// 500, retried after a restart), e-mailed to the shift leader when still
+// unacknowledged after 10 minutes, and both are told when it is
+// acknowledged and resolved, the updates threaded. Ingest restarts twice
+// on the way; each message arrives exactly once.
+func TestNotifyEscalationAcrossRestart(t *testing.T) {
+	c := alertConfig(t)
+	if err := os.WriteFile(c.Alerts.Rules, []byte(notifyRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 8, 7, 30, 0, 0, time.UTC) // 14:30 in Hà Nội
+	clock := &testClock{now: t0}
+	hook := &hookReceiver{fail: 1, now: clock.Now}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	mail := smtpd.Start(t)
+
+	c.Notify = notify.Config{
+		BaseURL: "https://ioc.test", GroupWait: 30 * time.Second,
+		Channels: map[string]notify.ChannelConfig{
+			"trung-tam": {Type: "webhook", URL: hs.URL, Secret: webhookSecret},
+			"thu":       {Type: "smtp", Addr: mail.Addr, From: "IOC <ioc@test.vn>", Username: mail.Username, Password: mail.Password, CAFile: mail.CAFile},
+		},
+		Recipients: map[string]notify.Recipient{
+			"trung-tam": {Channel: "trung-tam"},
+			"truong-ca": {Channel: "thu", To: "truong.ca@test.vn"},
+		},
+		Policies: []notify.Policy{{
+			Name: "nghiem-trong-q2", Severities: []alert.Severity{alert.Critical}, Districts: []string{"d2"},
+			Notify:         []string{"trung-tam"},
+			Unacknowledged: []notify.Step{{After: 10 * time.Minute, Notify: []string{"truong-ca"}}},
+		}},
+	}
+	const id = "camera-tamper/cam-b1"
+	start := func() (*running, *wall) {
+		ing := startIngest(t, c, clock.Now)
+		return ing, watchWall(t, ing.BrokerURL)
+	}
+
+	ing, w := start()
+	cam, err := dial(ing.BrokerURL, "cam-b1", "vms-tn", "demo-vms-tn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, cam, "ioc/v1/vms-tn/cam-b1/event", []byte(`{"type":"tamper"}`))
+	cam.Disconnect(100)
+	w.event(alert.Raised, id, 15*time.Second)
+
+	// Within the group wait nothing goes out; after it, the webhook's first
+	// answer is a 500: the message waits in the outbox for its retry.
+	clock.set(t0.Add(31 * time.Second))
+	testenv.Eventually(t, 15*time.Second, func() error {
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		if hook.fail > 0 {
+			return fmt.Errorf("the webhook has not been called yet")
+		}
+		return nil
+	})
+	if n := len(hook.messages()); n != 0 {
+		t.Fatalf("the webhook accepted %d messages, want none yet", n)
+	}
+	ing.stop() // restart with the message pending
+
+	clock.set(t0.Add(5 * time.Minute))
+	ing, w = start()
+	waitFor(t, "the raised message on the webhook", func() bool { return len(hook.messages()) == 1 })
+	m := hook.messages()[0]
+	if m.Kind != notify.KindRaised || m.Alert != id || m.Severity != "critical" || m.Name != "Camera B1" || m.Place != "Quận 2" ||
+		m.Link != "https://ioc.test/tech/#/device/cam-b1" || m.Lang != "vi" {
+		t.Errorf("raised message = %+v", m)
+	}
+	for _, want := range []string{"Cảnh báo mới", "Nghiêm trọng", "Che camera Camera B1", "Quận 2", "14:30 08/05/2026", "https://ioc.test/tech/#/device/cam-b1"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("raised text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if len(mail.Mails()) != 0 {
+		t.Fatalf("e-mail sent before 10 minutes unacknowledged: %+v", mail.Mails())
+	}
+	ing.stop() // a second restart before the escalation is due
+
+	clock.set(t0.Add(10*time.Minute + time.Second))
+	ing, w = start()
+	waitFor(t, "the escalation e-mail", func() bool { return len(mail.Mails()) == 1 })
+	e := mail.Mails()[0]
+	if !e.TLS || e.To != "truong.ca@test.vn" {
+		t.Errorf("e-mail to %s, over TLS %v", e.To, e.TLS)
+	}
+	subject := decodeHeader(t, e.Msg.Header.Get("Subject"))
+	if want := "[Nghiêm trọng] Chưa ai xác nhận sau 10 phút: Che camera Camera B1"; subject != want {
+		t.Errorf("subject %q, want %q", subject, want)
+	}
+	first := e.Msg.Header.Get("Message-ID")
+
+	// Acknowledged: both told, threaded.
+	command(t, w, `{"id":"n-1","op":"ack","alert":"`+id+`","by":"van-hanh-1","note":"Đã báo kỹ thuật"}`)
+	w.event(alert.Acked, id, 10*time.Second)
+	waitFor(t, "the acknowledgement to both", func() bool { return len(hook.messages()) == 2 && len(mail.Mails()) == 2 })
+	ack := hook.messages()[1]
+	if ack.Kind != notify.KindAcknowledged || ack.ReplyTo != m.Key || ack.By != "van-hanh-1" || !strings.Contains(ack.Text, "Đã xác nhận bởi van-hanh-1") {
+		t.Errorf("acknowledgement on the webhook = %+v", ack)
+	}
+	if got := mail.Mails()[1].Msg.Header.Get("In-Reply-To"); got != first {
+		t.Errorf("acknowledgement e-mail In-Reply-To %q, want the first e-mail's %q", got, first)
+	}
+
+	// Resolved: said after the group wait, to both.
+	clock.set(t0.Add(12 * time.Minute))
+	command(t, w, `{"id":"n-2","op":"resolve","alert":"`+id+`","by":"ky-thuat-2","note":"Đã lau ống kính"}`)
+	w.event(alert.Cleared, id, 10*time.Second)
+	clock.set(t0.Add(12*time.Minute + 31*time.Second))
+	waitFor(t, "the resolved message to both", func() bool { return len(hook.messages()) == 3 && len(mail.Mails()) == 3 })
+	res := hook.messages()[2]
+	if res.Kind != notify.KindResolved || res.ReplyTo != m.Key || !strings.Contains(res.Text, "Đã xử lý xong bởi ky-thuat-2 lúc 14:42 08/05/2026, sau 12 phút") {
+		t.Errorf("resolved message = %+v", res)
+	}
+
+	// Exactly once: nothing more comes, and the outbox agrees.
+	clock.set(t0.Add(2 * time.Hour))
+	st := outboxStatus(t, ing.HTTP)
+	if st.Counts["sent"] != 6 || st.Counts["pending"]+st.Counts["sending"]+st.Counts["failed"] != 0 || st.Incidents != 0 {
+		t.Errorf("outbox %+v, want 6 sent, nothing else, no open incident", st)
+	}
+	keys := map[string]int{}
+	for _, m := range hook.messages() {
+		keys[m.Key]++
+	}
+	for _, e := range mail.Mails() {
+		keys[e.Msg.Header.Get("X-IOC-Delivery")]++
+	}
+	for k, n := range keys {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	if len(keys) != 6 {
+		t.Errorf("%d distinct messages delivered, want 6: %v", len(keys), keys)
+	}
+	hook.mu.Lock()
+	if len(hook.refused) > 0 {
+		t.Errorf("the receiver refused: %v", hook.refused)
+	}
+	hook.mu.Unlock()
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if !ok() {
+			return fmt.Errorf("waiting for %s", what)
+		}
+		return nil
+	})
+}
+
+func command(t *testing.T, w *wall, body string) {
+	t.Helper()
+	tok := w.c.Publish(contract.CommandsTopic, 1, false, []byte(body))
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("command: %v", tok.Error())
+	}
+}
+
+func decodeHeader(t *testing.T, v string) string {
+	t.Helper()
+	s, err := new(mime.WordDecoder).DecodeHeader(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func outboxStatus(t *testing.T, httpAddr string) notify.Status {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/-/notify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st notify.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

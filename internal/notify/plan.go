@@ -1,0 +1,119 @@
+package notify
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+)
+
+// incident is one announced (or about to be) alert: what has been planned
+// for it so far. It is saved with every change, so a restart neither
+// repeats a step nor forgets one.
+type incident struct {
+	Key   string      `json:"key"`   // "<alert id>@<since, unix seconds>"
+	Since time.Time   `json:"since"` // raised, or reopened after its incident ended
+	Alert alert.Alert `json:"alert"` // the latest copy
+	// Done lists the steps planned: "raised/<policy>",
+	// "unacknowledged/<policy>/<i>", "unresolved/<policy>/<i>", "acknowledged".
+	Done []string `json:"done,omitempty"`
+	// Told lists the recipients a message of it was planned for: they get
+	// the updates.
+	Told []string `json:"told,omitempty"`
+}
+
+func (in *incident) done(step string) bool { return slices.Contains(in.Done, step) }
+
+// planned is a step due now: kind to recipients.
+type planned struct {
+	kind Kind
+	step string // the step's name, part of each message's key
+	to   []string
+	// after is an escalation's delay (for the text).
+	after time.Duration
+}
+
+// plan decides what in's alert calls for at now under policies, with the
+// group wait gw: the steps due (marked done in in), the next time
+// something will be due (zero: nothing until the alert changes), and
+// whether the incident is over (resolved and said so, or resolved before
+// anyone was told). Pure: the caller saves in and the messages together.
+func plan(in *incident, policies []Policy, gw time.Duration, now time.Time) (out []planned, next time.Time, over bool) {
+	a := &in.Alert
+	active := a.State == alert.Active
+	// Folded under another alert (its recorder's, its district's) or in
+	// maintenance: the other alert is the incident; this one waits.
+	shown := a.Parent == "" && !a.Suppressed
+	at := func(p *Policy, due time.Time) (time.Time, bool) {
+		if quiet, end := p.QuietHours.quiet(due); quiet && end.After(due) {
+			due = end
+		}
+		if now.Before(due) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
+			return due, false
+		}
+		return due, true
+	}
+	tell := func(kind Kind, step string, to []string, after time.Duration) {
+		in.Done = append(in.Done, step)
+		out = append(out, planned{kind: kind, step: step, to: to, after: after})
+		for _, r := range to {
+			if !slices.Contains(in.Told, r) {
+				in.Told = append(in.Told, r)
+			}
+		}
+	}
+	if active && shown {
+		for i := range policies {
+			p := &policies[i]
+			if !p.matches(a) {
+				continue
+			}
+			if step := "raised/" + p.Name; len(p.Notify) > 0 && !in.done(step) {
+				if _, ok := at(p, in.Since.Add(gw)); ok {
+					if a.Ack != nil { // acknowledged within the wait: the first message says so
+						in.Done = append(in.Done, "acknowledged")
+					}
+					tell(KindRaised, step, p.Notify, 0)
+				}
+			}
+			for j, s := range p.Unacknowledged {
+				step := "unacknowledged/" + p.Name + "/" + strconv.Itoa(j)
+				if a.Ack != nil || in.done(step) {
+					continue
+				}
+				if _, ok := at(p, in.Since.Add(s.After)); ok {
+					tell(KindUnacknowledged, step, s.Notify, s.After)
+				}
+			}
+			for j, s := range p.Unresolved {
+				step := "unresolved/" + p.Name + "/" + strconv.Itoa(j)
+				if in.done(step) {
+					continue
+				}
+				if _, ok := at(p, in.Since.Add(s.After)); ok {
+					tell(KindUnresolved, step, s.Notify, s.After)
+				}
+			}
+		}
+	}
+	if a.Ack != nil && len(in.Told) > 0 && !in.done("acknowledged") {
+		tell(KindAcknowledged, "acknowledged", slices.Clone(in.Told), 0)
+	}
+	if active {
+		return out, next, false
+	}
+	if len(in.Told) == 0 {
+		return out, time.Time{}, true // resolved before anyone was told: nothing to say
+	}
+	// Resolved: said after the group wait, so that a fault that flaps back
+	// within it continues this incident instead of ending it.
+	if due := a.ResolvedAt.Add(gw); now.Before(due) {
+		return out, due, false
+	}
+	tell(KindResolved, "resolved", slices.Clone(in.Told), 0)
+	return out, time.Time{}, true
+}

@@ -1,0 +1,53 @@
+package notify
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ioc-vn/ioc/internal/alert"
+)
+
+func TestPlan(t *testing.T) {
+	t0 := time.Date(2026, 5, 8, 16, 0, 0, 0, time.UTC) // 23:00 in Hà Nội
+	pols := []Policy{
+		{Name: "all", Severities: []alert.Severity{alert.Critical}, Notify: []string{"hook"},
+			Unacknowledged: []Step{{After: 10 * time.Minute, Notify: []string{"lead"}}}},
+		{Name: "night", Severities: []alert.Severity{alert.Minor}, Notify: []string{"team"}, QuietHours: &QuietHours{from: 22 * 60, to: 6 * 60}},
+	}
+	gw := time.Minute
+	mk := func(sev alert.Severity, parent string) *incident {
+		return &incident{Key: "x@1", Since: t0, Alert: alert.Alert{ID: "x", Severity: sev, State: alert.Active, Parent: parent, RaisedAt: t0}}
+	}
+	kinds := func(out []planned) (s []string) {
+		for _, p := range out {
+			s = append(s, string(p.kind)+">"+p.to[0])
+		}
+		return s
+	}
+	f := func(name string, in *incident, now time.Time, want []string, wantNext time.Time, wantOver bool) {
+		t.Helper()
+		out, next, over := plan(in, pols, gw, now)
+		if got := kinds(out); len(got) != len(want) || (len(got) > 0 && got[0] != want[0]) || !next.Equal(wantNext) || over != wantOver {
+			t.Errorf("%s: got %v next %v over %v; want %v next %v over %v", name, got, next, over, want, wantNext, wantOver)
+		}
+	}
+	f("within the group wait", mk(alert.Critical, ""), t0.Add(30*time.Second), nil, t0.Add(gw), false)
+	f("after it", mk(alert.Critical, ""), t0.Add(gw), []string{"raised>hook"}, t0.Add(10*time.Minute), false)
+	// A camera folded under its recorder's alert is that incident's: no
+	// message, no deadline, until it surfaces.
+	f("folded", mk(alert.Critical, "device-offline/nvr-a"), t0.Add(time.Hour), nil, time.Time{}, false)
+	// Minor at 23:01 in Hà Nội: held until 06:00.
+	f("quiet hours", mk(alert.Minor, ""), t0.Add(gw), nil, time.Date(2026, 5, 8, 23, 0, 0, 0, time.UTC), false)
+	f("after quiet hours", mk(alert.Minor, ""), time.Date(2026, 5, 8, 23, 0, 0, 0, time.UTC), []string{"raised>team"}, time.Time{}, false)
+	resolved := mk(alert.Minor, "")
+	resolved.Alert.State, resolved.Alert.ResolvedAt = alert.Resolved, t0.Add(2*time.Hour)
+	f("resolved in quiet hours, never told", resolved, t0.Add(3*time.Hour), nil, time.Time{}, true)
+
+	in := mk(alert.Critical, "")
+	plan(in, pols, gw, t0.Add(gw))
+	in.Alert.Ack = &alert.Ack{By: "van-hanh-1", At: t0.Add(5 * time.Minute)}
+	f("acknowledged: told, no escalation", in, t0.Add(11*time.Minute), []string{"acknowledged>hook"}, time.Time{}, false)
+	in.Alert.State, in.Alert.ResolvedAt = alert.Resolved, t0.Add(20*time.Minute)
+	f("resolved: waits the group wait", in, t0.Add(20*time.Minute), nil, t0.Add(21*time.Minute), false)
+	f("resolved: said, over", in, t0.Add(21*time.Minute), []string{"resolved>hook"}, time.Time{}, true)
+}
