@@ -80,8 +80,34 @@
   const sevs = CONTRACT.severities; // contract.js
   const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || CONTRACT.health.unknown);
 
+  // Views. ?district=dai-tu,dinh-hoa shows those districts only (the
+  // stream is filtered on the server; the tiles and the district table
+  // count them alone). ?views=all|tp-thai-nguyen|dai-tu,dinh-hoa&every=60
+  // turns through views, one every `every` seconds (default 60) on
+  // IOC.clock: a playlist for walls of several screens.
+  // body[data-view] is the current view ("all" or its districts).
+  const q = new URLSearchParams(location.search);
+  const parseView = (v) => (!v || v === "all") ? [] : v.split(",").map((x) => x.trim()).filter(Boolean);
+  const views = q.get("views") ? q.get("views").split("|").map(parseView) : [parseView(q.get("district"))];
+  let viewAt = 0;
+  const view = () => views[viewAt];
+  const inView = (district) => !view().length || view().includes(district);
+  function renderView() {
+    const v = view();
+    document.body.dataset.view = v.length ? v.join(",") : "all";
+    $("view").textContent = v.length ? v.map((d) => live.districtName(d)).join(", ") : t("view_all");
+  }
+  if (views.length > 1) {
+    const every = Math.max(5, Number(q.get("every")) || 60) * 1000;
+    IOC.clock.every(every, () => {
+      viewAt = (viewAt + 1) % views.length;
+      live.setFilter({ districts: view() });
+      renderView();
+    });
+  }
+
   let sync = { ok: true, since: null }; // the server's picture follows the broker
-  const live = new IOC.Live({}, {
+  const live = new IOC.Live({ districts: view() }, {
     onSnapshot: () => render(),
     onChange: IOC.throttle(() => render()),
     onStatus: (c) => {
@@ -161,6 +187,7 @@
 
   function render() {
     IOC.translate(document);
+    renderView();
     renderBanner();
     document.body.dataset.alarm = alarming() ? "yes" : "no";
     renderSound();
@@ -185,7 +212,8 @@
     let commissioning = 0;
     for (const k of kinds) {
       let total = 0, on = 0, off = 0, com = 0;
-      for (const byKind of Object.values(c.devices)) {
+      for (const [district, byKind] of Object.entries(c.devices)) {
+        if (!inView(district)) continue;
         const n = byKind[k];
         if (n) { total += n.total; on += n.online; off += n.offline; com += n.commissioning || 0; }
       }
@@ -449,8 +477,8 @@
     const c = live.counts;
     if (!c) return;
     const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }));
-    const ids = [...live.districts.keys()];
-    for (const id of Object.keys(c.devices)) if (!ids.includes(id)) ids.push(id);
+    const ids = [...live.districts.keys()].filter(inView);
+    for (const id of Object.keys(c.devices)) if (!ids.includes(id) && inView(id)) ids.push(id);
     const rows = ids.map((id) => {
       const byKind = c.devices[id] || {};
       let off = 0;
