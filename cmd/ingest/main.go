@@ -6,7 +6,7 @@
 //	ingest                       # embedded broker on :1883, embedded store in ./data
 //	ingest -config configs/ingest.yaml
 //	ingest -h                    # every flag and its IOC_* environment variable
-//	ingest hash-password -generate          # a secret and its hash for configs/credentials.yaml
+//	ingest account-password-hash -generate          # a secret and its hash for configs/credentials.yaml
 //	ingest mosquitto-files -credentials /etc/ioc/credentials.yaml -registry /etc/ioc/devices.yaml -out /etc/mosquitto
 package main
 
@@ -21,8 +21,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
 func main() {
@@ -47,17 +47,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{}, 1)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 
 	if err := ingestd.Run(ctx, cfg, ingestd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ingest failed", "err", err)
@@ -67,14 +57,14 @@ func main() {
 
 // load reads the configuration and refuses the shipped demo secrets unless
 // -demo (IOC_DEMO=true) says this is a demo; it returns those it accepted.
-func load(args []string, getenv func(string) string, usage io.Writer) (*config.Ingest, []string, error) {
-	cfg, err := config.Load(args, getenv, usage)
+func load(args []string, getenv func(string) string, usage io.Writer) (*ingestd.Config, []string, error) {
+	cfg, err := ingestd.LoadConfig(args, getenv, usage)
 	if err != nil {
 		return nil, nil, err
 	}
 	demo := cfg.DemoSecrets()
 	if len(demo) > 0 && !cfg.Demo {
-		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ingest hash-password -generate` makes a secret and its hash) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ingest account-password-hash -generate` makes a secret and its hash) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
 	}
 	return cfg, demo, nil
 }

@@ -22,7 +22,7 @@ func tool(args []string, stdin io.Reader, stdout, stderr io.Writer) (ran bool, c
 		return false, 0
 	}
 	switch args[0] {
-	case "hash-password":
+	case "account-password-hash", "hash-password": // hash-password: the old name, kept
 		return true, hashPassword(args[1:], stdin, stdout, stderr)
 	case "mosquitto-files":
 		return true, mosquittoFiles(args[1:], stdout, stderr)
@@ -30,10 +30,11 @@ func tool(args []string, stdin io.Reader, stdout, stderr io.Writer) (ran bool, c
 	return false, 0
 }
 
-// hashPassword prints a credentials-file hash of a password read from
-// standard input, or of a random one it prints first (-generate).
+// hashPassword prints an MQTT/HTTP account's hash for the credentials file
+// (PBKDF2, Mosquitto's $7$) of a password read from standard input, or of a
+// random one it prints first (-generate).
 func hashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
+	fs := flag.NewFlagSet("account-password-hash", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	generate := fs.Bool("generate", false, "make a random secret, print it, then its hash")
 	iterations := fs.Int("iterations", access.DefaultIterations, "PBKDF2-SHA512 iterations")
@@ -47,14 +48,14 @@ func hashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	} else {
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && line == "" {
-			fmt.Fprintln(stderr, "hash-password: give the password on standard input, or use -generate")
+			fmt.Fprintln(stderr, "account-password-hash: give the password on standard input, or use -generate")
 			return 2
 		}
 		secret = strings.TrimRight(line, "\r\n")
 	}
 	h, err := access.Hash(secret, *iterations)
 	if err != nil {
-		fmt.Fprintln(stderr, "hash-password:", err)
+		fmt.Fprintln(stderr, "account-password-hash:", err)
 		return 1
 	}
 	fmt.Fprintln(stdout, h)

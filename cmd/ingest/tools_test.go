@@ -38,6 +38,18 @@ func TestHashPassword(t *testing.T) {
 	}
 }
 
+// TestAccountPasswordHashNames: the command is account-password-hash; the
+// old name hash-password still runs it.
+func TestAccountPasswordHashNames(t *testing.T) {
+	for _, name := range []string{"account-password-hash", "hash-password"} {
+		var out, errb bytes.Buffer
+		ran, code := tool([]string{name, "-iterations", "1000"}, strings.NewReader("s3cret\n"), &out, &errb)
+		if !ran || code != 0 || !access.Verify(strings.TrimSpace(out.String()), []byte("s3cret")) {
+			t.Errorf("%s: ran %v, exit %d, printed %q, %s", name, ran, code, out.String(), errb.String())
+		}
+	}
+}
+
 type mosquittoClient struct {
 	paho.Client
 	mu  sync.Mutex

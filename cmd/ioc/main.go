@@ -4,8 +4,7 @@
 //
 //	ioc -config configs/ioc.yaml
 //	ioc -h                          # every flag and its IOC_* environment variable
-//	ioc hash-password               # a bcrypt hash for a user in configs/ioc.yaml
-//	ioc all -config configs/all-in-one.yaml   # everything in one process, with a simulated province
+//	ioc user-password-hash               # a bcrypt hash for a user in configs/ioc.yaml
 package main
 
 import (
@@ -21,19 +20,21 @@ import (
 	"syscall"
 
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
 func main() {
 	// Owner-only files for anything a library creates without a mode of
 	// its own; the data_dir writers also set 0600/0700 explicitly.
 	syscall.Umask(0o077)
-	if len(os.Args) > 1 && os.Args[1] == "hash-password" {
+	if len(os.Args) > 1 && (os.Args[1] == "user-password-hash" || os.Args[1] == "hash-password") { // hash-password: the old name, kept
 		os.Exit(hashPassword())
 	}
 	if len(os.Args) > 1 && os.Args[1] == "all" {
-		os.Exit(allInOne(os.Args[2:]))
+		// The all-in-one links ingest, which this server does not.
+		fmt.Fprintln(os.Stderr, "ioc: `ioc all` is its own command now: ioc-all (go build ./cmd/ioc-all; scripts/run builds and runs it)")
+		os.Exit(2)
 	}
 	cfg, demo, err := load(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -49,18 +50,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// SIGHUP reads the device registry again.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{}, 1)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 	if err := iocd.Run(ctx, cfg, iocd.Options{Log: log, Reload: reload}); err != nil {
 		log.Error("ioc failed", "err", err)
 		os.Exit(1)
@@ -69,31 +59,32 @@ func main() {
 
 // load reads the configuration and refuses the shipped demo secrets (and
 // an empty session secret) unless -demo (IOC_DEMO=true) says this is a
-// demo; it returns those it accepted. `ioc all` is the demo and is not
+// demo; it returns those it accepted. ioc-all is the demo and is not
 // checked.
-func load(args []string, getenv func(string) string, usage io.Writer) (*config.IOC, []string, error) {
-	cfg, err := config.LoadIOC(args, getenv, usage)
+func load(args []string, getenv func(string) string, usage io.Writer) (*iocd.Config, []string, error) {
+	cfg, err := iocd.LoadConfig(args, getenv, usage)
 	if err != nil {
 		return nil, nil, err
 	}
 	demo := cfg.DemoSecrets()
 	if len(demo) > 0 && !cfg.Demo {
-		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ioc hash-password` for users, IOC_MQTT_PASSWORD, IOC_SESSION_SECRET of 32+ characters) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
+		return nil, nil, fmt.Errorf("refusing to start with the shipped demo secrets: %s. Replace them (`ioc user-password-hash` for users, IOC_MQTT_PASSWORD, IOC_SESSION_SECRET of 32+ characters) or, for a demo, pass -demo (IOC_DEMO=true)", strings.Join(demo, ", "))
 	}
 	return cfg, demo, nil
 }
 
-// hashPassword reads a password from stdin and prints its bcrypt hash.
+// hashPassword reads a web user's password from stdin and prints its
+// bcrypt hash for auth.users.
 func hashPassword() int {
 	fmt.Fprint(os.Stderr, "password: ")
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && line == "" {
-		fmt.Fprintln(os.Stderr, "ioc hash-password: no password on standard input")
+		fmt.Fprintln(os.Stderr, "ioc user-password-hash: no password on standard input")
 		return 2
 	}
 	h, err := auth.HashPassword(strings.TrimRight(line, "\r\n"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ioc hash-password:", err)
+		fmt.Fprintln(os.Stderr, "ioc user-password-hash:", err)
 		return 2
 	}
 	fmt.Println(h)

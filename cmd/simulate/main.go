@@ -9,6 +9,7 @@
 //	simulate load -devices 600 -rate 5000 -duration 1m
 //	simulate soak -rate 5000 -duration 30m -every 1m -metrics http://127.0.0.1:9100/metrics
 //	simulate gen > configs/province.yaml       # the province, from its seed
+//	simulate districts > configs/province-districts.geojson   # approximate district boundaries for the map
 package main
 
 import (
@@ -36,7 +37,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := "run"
-	if len(args) > 0 && (args[0] == "gen" || args[0] == "load" || args[0] == "soak" || args[0] == "run") {
+	if len(args) > 0 && (args[0] == "gen" || args[0] == "districts" || args[0] == "load" || args[0] == "soak" || args[0] == "run") {
 		mode, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("simulate "+mode, flag.ContinueOnError)
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	regPath := fs.String("registry", "configs/province.yaml", "device registry the simulator plays")
 	broker := fs.String("broker", "", "broker URL (default tcp://127.0.0.1:1883)")
 	seed := fs.Uint64("seed", 1, "gen: the province's seed")
+	outline := fs.String("outline", "configs/province-outline.geojson", "districts: the province outline the districts divide")
 	devices := fs.Int("devices", 0, "load: devices taking part (0: all)")
 	rate := fs.Int("rate", 1000, "load, soak: messages per second in all")
 	duration := fs.Duration("duration", time.Minute, "load, soak: how long")
@@ -56,28 +58,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if mode == "gen" {
-		if err := sim.WriteYAML(stdout, sim.Generate(*seed), sim.Header); err != nil {
-			fmt.Fprintln(stderr, "simulate gen:", err)
-			return 1
-		}
-		return 0
+	switch mode {
+	case "gen":
+		return generate(stdout, stderr, *seed)
+	case "districts":
+		return districts(stdout, stderr, *outline)
 	}
-	cfg := sim.DefaultConfig()
-	if *cfgPath != "" {
-		b, err := os.ReadFile(*cfgPath)
-		if err == nil {
-			err = config.Decode(b, &cfg)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate: config %s: %v\n", *cfgPath, err)
-			return 2
-		}
-	}
-	if *broker != "" {
-		cfg.Broker = *broker
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := loadConfig(*cfgPath, *broker)
+	if err != nil {
 		fmt.Fprintln(stderr, "simulate:", err)
 		return 2
 	}
@@ -114,5 +102,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "simulate:", err)
 		return 1
 	}
+	return 0
+}
+
+// loadConfig reads the simulator's configuration over its defaults; a
+// broker given on the command line wins.
+func loadConfig(path, broker string) (sim.Config, error) {
+	cfg := sim.DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = config.Decode(b, &cfg)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if broker != "" {
+		cfg.Broker = broker
+	}
+	return cfg, cfg.Validate()
+}
+
+// generate writes the simulated province's registry.
+func generate(stdout, stderr io.Writer, seed uint64) int {
+	if err := sim.WriteYAML(stdout, sim.Generate(seed), sim.Header); err != nil {
+		fmt.Fprintln(stderr, "simulate gen:", err)
+		return 1
+	}
+	return 0
+}
+
+// districts writes approximate district polygons cut from the outline.
+func districts(stdout, stderr io.Writer, outline string) int {
+	b, err := os.ReadFile(outline)
+	if err == nil {
+		b, err = sim.DistrictBoundaries(b)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "simulate districts:", err)
+		return 1
+	}
+	_, _ = fmt.Fprintf(stdout, "%s\n", b)
 	return 0
 }

@@ -17,7 +17,7 @@
 // and to the filters their account grants, nothing else.
 //
 // Secrets are stored as Mosquitto's PBKDF2-SHA512 hashes ($7$), so the same
-// file generates Mosquitto's password file; `ingest hash-password` makes them.
+// file generates Mosquitto's password file; `ingest account-password-hash` makes them.
 package access
 
 import (
@@ -187,7 +187,7 @@ func build(f File, reg *registry.Registry, lines []int) (*Policy, error) {
 			continue
 		}
 		if _, err := parseHash(a.PasswordHash); err != nil {
-			bad("%s: password_hash: %v (make one with `ingest hash-password`)", who, err)
+			bad("%s: password_hash: %v (make one with `ingest account-password-hash`)", who, err)
 		}
 		switch a.Role {
 		case RoleIngest, RoleWeb:
@@ -394,7 +394,7 @@ func within(filter, allowed string) bool {
 
 // DefaultIterations is the PBKDF2 work factor for new hashes: about 5 ms
 // per check. Mosquitto's own tool uses 101. Secrets for devices and
-// integrators should be random (hash-password -generate), for which this
+// integrators should be random (account-password-hash -generate), for which this
 // is ample; a verified secret is cached, so reconnects cost nothing, and a
 // province of 10,000 devices each with its own account pays under a minute
 // of CPU once.

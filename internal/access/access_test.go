@@ -175,7 +175,7 @@ func TestNewRefuses(t *testing.T) {
 	}
 	f(Account{Username: "a/b", PasswordHash: h, Role: RoleIngest}, "without + # /")
 	f(Account{Username: "a+", PasswordHash: h, Role: RoleWeb}, "without + # /")
-	f(Account{Username: "x", PasswordHash: "plaintext", Role: RoleIngest}, "hash-password")
+	f(Account{Username: "x", PasswordHash: "plaintext", Role: RoleIngest}, "account-password-hash")
 	f(Account{Username: "x", PasswordHash: h, Role: "server"}, "role ingest and the IOC web server's account role web")
 	f(Account{Username: "x", PasswordHash: h, Role: RoleWeb, Subscribe: []string{"ioc/v1/#"}}, "remove subscribe")
 	f(Account{Username: "x", PasswordHash: h, Role: "admin"}, `role "admin"`)

@@ -60,9 +60,9 @@ const (
 
 // Scope selects devices; empty lists match all.
 type Scope struct {
-	Kinds     []registry.Kind `yaml:"kinds"`
-	Districts []string        `yaml:"districts"`
-	Devices   []string        `yaml:"devices"`
+	Kinds     []registry.Kind `yaml:"kinds" json:"kinds,omitempty"`
+	Districts []string        `yaml:"districts" json:"districts,omitempty"`
+	Devices   []string        `yaml:"devices" json:"devices,omitempty"`
 }
 
 // Rule is one alert rule of configs/rules.yaml. The keys every rule has

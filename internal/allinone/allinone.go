@@ -7,15 +7,13 @@ package allinone
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/sim"
 )
@@ -33,113 +31,54 @@ type Options struct {
 
 // Run runs every part until ctx ends or one fails, then stops them in
 // reverse order: simulator, IOC server, ingest.
-func Run(ctx context.Context, c *config.AllInOne, o Options) error {
+func Run(ctx context.Context, c *Config, o Options) error {
 	log := o.Log
-	type part struct {
-		name   string
-		cancel context.CancelFunc
-		done   chan error
+	in, err := ingestd.New(ctx, &c.Ingest, ingestd.Options{Log: log.With("part", "ingest")})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
-	var parts []part
-	failed := make(chan error, 3)
-	start := func(name string, run func(ctx context.Context) error) part {
-		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		p := part{name, cancel, make(chan error, 1)}
-		go func() {
-			err := run(pctx)
-			if err == nil && pctx.Err() == nil {
-				err = errors.New("stopped by itself")
-			}
-			if err != nil && pctx.Err() == nil {
-				failed <- fmt.Errorf("%s: %w", name, err)
-			}
-			p.done <- err
-		}()
-		parts = append(parts, p)
-		return p
+	ioc, err := iocd.New(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc")})
+	if err != nil {
+		in.Close()
+		return fmt.Errorf("ioc: %w", err)
 	}
-	stopAll := func() {
-		for i := len(parts) - 1; i >= 0; i-- {
-			parts[i].cancel()
-			<-parts[i].done
-		}
-	}
-	waitFor := func(what string, ready <-chan struct{}) error {
-		select {
-		case <-ready:
-			return nil
-		case err := <-failed:
-			stopAll()
-			return err
-		case <-ctx.Done():
-			stopAll()
-			return ctx.Err()
-		case <-time.After(time.Minute):
-			stopAll()
-			return fmt.Errorf("%s did not start within a minute", what)
-		}
-	}
-
-	// Each SIGHUP reaches both ingest and the IOC server.
-	ingestReload, iocReload := make(chan struct{}, 1), make(chan struct{}, 1)
-	fanCtx, stopFan := context.WithCancel(ctx)
-	defer stopFan()
-	go func() {
-		for {
-			select {
-			case <-fanCtx.Done():
-				return
-			case <-o.Reload:
-				for _, ch := range []chan struct{}{ingestReload, iocReload} {
-					select {
-					case ch <- struct{}{}:
-					default: // one is pending already
-					}
-				}
-			}
-		}
-	}()
-
-	ingestReady := make(chan struct{})
-	start("ingest", func(ctx context.Context) error {
-		return ingestd.Run(ctx, &c.Ingest, ingestd.Options{Log: log.With("part", "ingest"), Reload: ingestReload,
-			Started: func(string) { close(ingestReady) }})
-	})
-	if err := waitFor("ingest", ingestReady); err != nil {
-		return err
-	}
-	iocReady := make(chan net.Addr, 1)
-	start("ioc", func(ctx context.Context) error {
-		return iocd.Run(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc"), Reload: iocReload, Listening: func(a net.Addr) { iocReady <- a }})
-	})
-	var addr net.Addr
-	select {
-	case addr = <-iocReady:
-	case err := <-failed:
-		stopAll()
-		return err
-	case <-ctx.Done():
-		stopAll()
-		return nil
-	}
+	var g lifecycle.Group
+	// Ingest serves its broker before the IOC server and the simulator
+	// connect to it; they stop before it.
+	g.Add("ingest", in.Start, in.Wait)
+	g.Add("ioc", ioc.Start, ioc.Wait)
 	if c.Simulate {
 		reg, err := registry.Load(c.Ingest.Registry)
 		if err != nil {
-			stopAll()
+			in.Close()
+			ioc.Close()
 			return err
 		}
-		s := sim.New(c.Simulator, reg, log.With("part", "simulator"))
-		start("simulator", s.Run)
+		g.Add("simulator", nil, sim.New(c.Simulator, reg, log.With("part", "simulator")).Run)
+	}
+	// Each SIGHUP reaches both ingest and the IOC server.
+	g.Add("reload", nil, func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-o.Reload:
+				_, _ = in.Reload()
+				_, _ = ioc.Reload()
+			}
+		}
+	})
+	if err := g.Start(ctx); err != nil {
+		in.Close() // if it never started
+		ioc.Close()
+		return err
 	}
 	if o.Ready != nil {
-		o.Ready(addr)
+		o.Ready(ioc.Addr())
 	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-failed:
+	if err := g.Wait(ctx); err != nil {
 		log.Error("stopping everything", "err", err)
+		return err
 	}
-	stopAll()
-	return err
+	return nil
 }

@@ -52,8 +52,12 @@ type Deps struct {
 	Commander Commander
 	Store     store.Store
 	Registry  *registry.Registry
-	// Outline is the province outline (GeoJSON) drawn under the map.
-	Outline []byte
+	// Outline is the province outline (GeoJSON) drawn under the map;
+	// Boundaries the district polygons (GeoJSON) drawn on it.
+	Outline    []byte
+	Boundaries []byte
+	// Levels are the alert rules' alarm levels, drawn on charts.
+	Levels []alert.Level
 	// Pages holds the wall, technician and login pages and their assets.
 	Pages fs.FS
 	Audit *Audit
@@ -175,6 +179,15 @@ func New(d Deps, o Options) (*API, error) {
 	m.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
+	})
+	m.HandleFunc("GET /api/schemas/{name}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := contract.Schemas.ReadFile("schemas/" + r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, "no such schema (telemetry, status, event, senml, report and defs .schema.json)")
+			return
+		}
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write(b)
 	})
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route (see /api/openapi.yaml)")
@@ -477,12 +490,23 @@ type provinceInfo struct {
 	People    map[string]string   `json:"people"`
 	Districts []registry.District `json:"districts"`
 	Outline   json.RawMessage     `json:"outline"`
+	// Boundaries are the district polygons (GeoJSON FeatureCollection,
+	// properties.district), or null.
+	Boundaries json.RawMessage `json:"boundaries"`
+	// Levels are the rules' alarm levels on readings.
+	Levels []alert.Level `json:"levels"`
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null")}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null"), Levels: a.d.Levels}
+	if out.Levels == nil {
+		out.Levels = []alert.Level{}
+	}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline
+	}
+	if len(a.d.Boundaries) > 0 {
+		out.Boundaries = a.d.Boundaries
 	}
 	writeJSON(w, http.StatusOK, out)
 }

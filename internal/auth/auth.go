@@ -75,7 +75,7 @@ type User struct {
 	Username string `yaml:"username" json:"username"`
 	Name     string `yaml:"name" json:"name"`
 	Role     Role   `yaml:"role" json:"role"`
-	// PasswordHash is bcrypt: make one with `ioc hash-password`.
+	// PasswordHash is bcrypt: make one with `ioc user-password-hash`.
 	PasswordHash string `yaml:"password_hash" json:"-"`
 }
 
@@ -182,7 +182,7 @@ func New(cfg Config, now func() time.Time) (*Auth, error) {
 		case u.Role.rank() == 0:
 			errs = append(errs, fmt.Errorf("users[%d] %s: role %q: use viewer, technician, operator or admin", i, u.Username, u.Role))
 		case !strings.HasPrefix(u.PasswordHash, "$2"):
-			errs = append(errs, fmt.Errorf("users[%d] %s: password_hash is not a bcrypt hash (make one with `ioc hash-password`)", i, u.Username))
+			errs = append(errs, fmt.Errorf("users[%d] %s: password_hash is not a bcrypt hash (make one with `ioc user-password-hash`)", i, u.Username))
 		}
 		if _, dup := a.users[u.Username]; dup {
 			errs = append(errs, fmt.Errorf("users[%d]: %s appears twice", i, u.Username))

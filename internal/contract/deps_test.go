@@ -47,3 +47,34 @@ func TestContractIsLight(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessBoundary: the two processes meet only over MQTT (this
+// package) and the store. The IOC server links neither the ingest
+// pipeline, its spool and stamp journal, the alert service with its SQLite
+// state, nor the broker; ingest links neither the web server, its
+// sessions, the stream and the live picture, nor the simulator. Each
+// process's configuration lives beside its wiring (internal/config knows
+// no process), which is what keeps this true.
+func TestProcessBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		cmd       string
+		forbidden []string
+	}{
+		{"cmd/ioc", []string{"internal/ingest", "internal/spool", "internal/stamp", "internal/alertd", "internal/broker",
+			"internal/httpingest", "internal/quota", "internal/access", "internal/ingestd", "internal/sim", "internal/allinone"}},
+		{"cmd/ingest", []string{"internal/iocd", "internal/api", "internal/auth", "internal/stream", "internal/live",
+			"dashboards", "internal/sim", "internal/allinone"}},
+		{"internal/config", []string{"internal/", "dashboards"}},
+	} {
+		for _, p := range deps(t, "github.com/ioc-vn/ioc/"+tc.cmd) {
+			if p == tc.cmd {
+				continue
+			}
+			for _, f := range tc.forbidden {
+				if p == f || (strings.HasSuffix(f, "/") && strings.HasPrefix(p, f)) {
+					t.Errorf("%s depends on %s", tc.cmd, p)
+				}
+			}
+		}
+	}
+}

@@ -152,7 +152,12 @@ type Deps struct {
 	Store    store.Store
 	Registry *registry.Registry
 	Journal  *stamp.Journal // nil: no redelivery-stable stamps (tests of other parts)
-	Reports  Publisher      // nil: rejections are logged and counted only
+	// Reports records and publishes refusals; nil: the pipeline makes
+	// one that nobody runs, so they are logged and counted only.
+	Reports *Reporter
+	// Window is where the source hands messages over; nil: the
+	// pipeline makes one of Options.MaxInFlight.
+	Window   *Window
 	Log      *slog.Logger
 	Metrics  prometheus.Registerer
 	Now      func() time.Time
@@ -169,17 +174,14 @@ type Pipeline struct {
 	log      *slog.Logger
 	now      func() time.Time
 	m        *metrics
-	reports  *reporter
+	reports  *Reporter
 	observer Observer
 	observed []Stored // acker goroutine only
 
-	slots    chan struct{} // one per unacknowledged message
-	in       chan Message
-	stopping chan struct{}
-	stopOnce sync.Once
-	parser   *payload.Parser // batcher goroutine only
-	card     *cardinality    // batcher goroutine only
-	pool     sync.Pool       // *batch
+	win    *Window
+	parser *payload.Parser // batcher goroutine only
+	card   *cardinality    // batcher goroutine only
+	pool   sync.Pool       // *batch
 
 	lastStored atomic.Int64 // unix ns of the last successful write
 	writeErr   atomic.Bool  // the last write attempt failed
@@ -209,6 +211,10 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		return nil, errors.New("ingest: Store and Registry are required")
 	}
 	o.fill()
+	if d.Window == nil {
+		d.Window = NewWindow(o.MaxInFlight)
+	}
+	o.MaxInFlight = cap(d.Window.slots)
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
@@ -221,39 +227,25 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		journal:  d.Journal,
 		log:      d.Log,
 		now:      d.Now,
-		slots:    make(chan struct{}, o.MaxInFlight),
-		in:       make(chan Message, o.MaxInFlight),
-		stopping: make(chan struct{}),
+		win:      d.Window,
+		reports:  d.Reports,
 		parser:   payload.NewParser(o.Limits),
 		card:     newCardinality(o.MaxSeriesPerDeviceHour, o.MaxMeasurementsPerIntegrator),
 		observer: d.Observer,
 	}
 	p.registry.Store(d.Registry)
 	p.m = newMetrics(d.Metrics, p)
-	p.reports = newReporter(d.Reports, d.Log, p.m)
+	if p.reports == nil {
+		p.reports = NewReporter(d.Log, d.Metrics, d.Now)
+	}
 	return p, nil
 }
 
 // SetRegistry swaps in a reloaded registry; messages after the swap use it.
 func (p *Pipeline) SetRegistry(r *registry.Registry) { p.registry.Store(r) }
 
-// Handle takes one message from its source. It blocks while the window
-// of unacknowledged messages is full, which stops reading from the broker:
-// the backpressure that keeps memory bounded. After shutdown has begun it
-// returns at once, leaving the message unacknowledged for redelivery.
-func (p *Pipeline) Handle(m Message) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-p.stopping:
-		return
-	}
-	select {
-	case <-p.stopping:
-		<-p.slots
-	default:
-		p.in <- m // never blocks: in has a place for every slot
-	}
-}
+// Handle takes one message from its source (Window.Handle).
+func (p *Pipeline) Handle(m Message) { p.win.Handle(m) }
 
 // Run processes messages until ctx ends, then writes and acknowledges what
 // it already holds (for at most DrainTimeout) and returns.
@@ -262,7 +254,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancelDrain()
 	go func() {
 		<-ctx.Done()
-		p.stopOnce.Do(func() { close(p.stopping) })
+		p.win.stop()
 		t := time.NewTimer(p.o.DrainTimeout)
 		defer t.Stop()
 		select {
@@ -291,11 +283,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer close(ackerDone)
 		p.acker(ackQ)
 	}()
-	reportsDone := make(chan struct{})
-	go func() {
-		defer close(reportsDone)
-		p.reports.run(drainCtx)
-	}()
 
 	p.batcher(ctx, writeQ, ackQ)
 	close(writeQ)
@@ -303,7 +290,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	workers.Wait()
 	<-ackerDone
 	cancelDrain()
-	<-reportsDone
 	return nil
 }
 
@@ -348,7 +334,7 @@ func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
 	}
 	for {
 		select {
-		case m := <-p.in:
+		case m := <-p.win.in:
 			if b == nil {
 				b = p.newBatch()
 				timer.Reset(p.o.FlushInterval)
@@ -363,7 +349,7 @@ func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
 			// Take what Handle already queued so it is written and acknowledged.
 			for {
 				select {
-				case m := <-p.in:
+				case m := <-p.win.in:
 					if b == nil {
 						b = p.newBatch()
 					}
@@ -697,7 +683,7 @@ func (p *Pipeline) acker(ackQ <-chan *batch) {
 		// A batch that was not written (only at shutdown, when the drain
 		// deadline passes) stays unacknowledged: the broker redelivers it.
 		for range n {
-			<-p.slots
+			<-p.win.slots
 		}
 		p.recycle(b)
 	}
@@ -765,12 +751,12 @@ func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
 
 // InFlight is the number of messages received and not yet acknowledged,
 // and the bound on it.
-func (p *Pipeline) InFlight() (n, limit int) { return len(p.slots), cap(p.slots) }
+func (p *Pipeline) InFlight() (n, limit int) { return len(p.win.slots), cap(p.win.slots) }
 
 // Ready reports whether the pipeline can store: the last write succeeded.
 func (p *Pipeline) Ready() error {
 	if p.writeErr.Load() {
-		return fmt.Errorf("store writes are failing; %d messages waiting", len(p.slots))
+		return fmt.Errorf("store writes are failing; %d messages waiting", len(p.win.slots))
 	}
 	return nil
 }

@@ -5,15 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ioc-vn/ioc/internal/contract"
-	"github.com/ioc-vn/ioc/internal/point"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/point"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Report is what an integrator receives on ioc/v1/<integrator>/_errors when
@@ -37,23 +38,34 @@ type Rejecter interface {
 	Reject(*payload.Error)
 }
 
-// reject records a refused message: metric, rate-limited log, report, and
-// the message itself if it asks.
+// reject records a refused message (Reporter.refused) and tells the
+// message itself if it asks.
 func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error) {
 	if r, ok := m.(Rejecter); ok {
 		r.Reject(e)
 	}
+	p.reports.refused(meta, body, e)
+}
+
+// Notify tells an integrator about something that is not a refusal
+// (Reporter.Notify).
+func (p *Pipeline) Notify(integrator, device, topic string, e *payload.Error) {
+	p.reports.Notify(integrator, device, topic, e)
+}
+
+// refused records a refused message: metric, rate-limited log, report.
+func (r *Reporter) refused(meta msgMeta, body []byte, e *payload.Error) {
 	size := len(body)
-	p.m.rejected.WithLabelValues(string(e.Reason)).Inc()
-	if ok, suppressed := p.reports.limiter.allow(string(e.Reason), time.Now()); ok {
-		p.log.Warn("ingest: message rejected", "reason", e.Reason, "err", e.Detail,
+	r.m.rejected.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := r.limiter.allow(string(e.Reason), time.Now()); ok {
+		r.log.Warn("ingest: message rejected", "reason", e.Reason, "err", e.Detail,
 			"topic", meta.topic, "integrator", meta.integrator, "device", meta.device, "suppressed", suppressed)
 	}
 	if meta.integrator == "" {
 		return // no integrator to tell: the topic did not name a valid one
 	}
-	p.reports.send(meta.integrator, Report{
-		Time:        p.now().UTC(),
+	r.send(meta.integrator, Report{
+		Time:        r.now().UTC(),
 		Topic:       meta.topic,
 		Device:      meta.device,
 		Channel:     meta.channel,
@@ -76,16 +88,20 @@ func payloadHead(body []byte) string {
 // that belong to device id ("" the topic's), refused; the rest of the
 // message is stored, so the message itself is not refused.
 func (p *Pipeline) refuseRecords(meta msgMeta, id string, n, total int, body []byte, e *payload.Error) {
+	p.reports.refusedRecords(meta, id, n, total, body, e)
+}
+
+func (r *Reporter) refusedRecords(meta msgMeta, id string, n, total int, body []byte, e *payload.Error) {
 	if id != "" {
 		meta.device = id
 	}
-	p.m.rejected.WithLabelValues(string(e.Reason)).Inc()
-	if ok, suppressed := p.reports.limiter.allow(string(e.Reason), time.Now()); ok {
-		p.log.Warn("ingest: records of a gateway's message rejected", "reason", e.Reason, "err", e.Detail,
+	r.m.rejected.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := r.limiter.allow(string(e.Reason), time.Now()); ok {
+		r.log.Warn("ingest: records of a gateway's message rejected", "reason", e.Reason, "err", e.Detail,
 			"topic", meta.topic, "integrator", meta.integrator, "device", meta.device, "records", n, "suppressed", suppressed)
 	}
-	p.reports.send(meta.integrator, Report{
-		Time: p.now().UTC(), Topic: meta.topic, Device: meta.device, Channel: meta.channel, Reason: e.Reason,
+	r.send(meta.integrator, Report{
+		Time: r.now().UTC(), Topic: meta.topic, Device: meta.device, Channel: meta.channel, Reason: e.Reason,
 		Error:       fmt.Sprintf("%s (%d of the message's %d points refused; the others were stored)", e.Detail, n, total),
 		PayloadSize: len(body), PayloadHead: payloadHead(body),
 	})
@@ -94,22 +110,22 @@ func (p *Pipeline) refuseRecords(meta msgMeta, id string, n, total int, body []b
 // RejectLater reports a point refused after its message was acknowledged
 // (by the database behind the spool): counted as a rejection, logged, and
 // published to the integrator's errors topic with the point's line.
-func (p *Pipeline) RejectLater(pt *point.Point, e *payload.Error) {
+func (r *Reporter) RejectLater(pt *point.Point, e *payload.Error) {
 	integrator, _ := pt.Tag("integrator")
 	device, _ := pt.Tag("device")
 	topic := contract.DeviceTopic(integrator, device, pt.Measurement)
 	line := point.AppendLine(nil, pt)
-	p.reject(nil, msgMeta{topic: topic, integrator: integrator, device: device, channel: pt.Measurement}, line, e)
+	r.refused(msgMeta{topic: topic, integrator: integrator, device: device, channel: pt.Measurement}, line, e)
 }
 
 // Notify tells an integrator about something that is not a refusal (a
 // device slowed by its quota): counted, logged and published at most once a
 // second per integrator and device.
-func (p *Pipeline) Notify(integrator, device, topic string, e *payload.Error) {
-	p.m.notices.WithLabelValues(string(e.Reason)).Inc()
-	if ok, suppressed := p.reports.limiter.allow("notice/"+integrator+"/"+device, time.Now()); ok {
-		p.log.Warn("ingest: "+string(e.Reason), "err", e.Detail, "integrator", integrator, "device", device, "suppressed", suppressed)
-		p.reports.send(integrator, Report{Time: p.now().UTC(), Topic: topic, Device: device, Reason: e.Reason, Error: e.Detail})
+func (r *Reporter) Notify(integrator, device, topic string, e *payload.Error) {
+	r.m.notices.WithLabelValues(string(e.Reason)).Inc()
+	if ok, suppressed := r.limiter.allow("notice/"+integrator+"/"+device, time.Now()); ok {
+		r.log.Warn("ingest: "+string(e.Reason), "err", e.Detail, "integrator", integrator, "device", device, "suppressed", suppressed)
+		r.send(integrator, Report{Time: r.now().UTC(), Topic: topic, Device: device, Reason: e.Reason, Error: e.Detail})
 	}
 }
 
@@ -118,24 +134,33 @@ type outgoing struct {
 	body  []byte
 }
 
-// reporter publishes reports from its own goroutine through a bounded
-// queue, so a slow or absent broker never stalls ingest.
-type reporter struct {
-	pub     Publisher
+// Reporter records what ingest refuses (a message, a point the database
+// refused after acknowledgement) and the notices it gives (quota): the
+// metric, a rate-limited log line and a report on the integrator's
+// _errors topic. Reports are published from Run's goroutine through a
+// bounded queue, so a slow or absent broker never stalls ingest. It is
+// built before the spool, the pipeline and the source that use it; Run
+// takes the source it publishes through.
+type Reporter struct {
 	log     *slog.Logger
-	m       *metrics
+	now     func() time.Time
+	m       reporterMetrics
 	q       chan outgoing
 	limiter *limiter
 }
 
-func newReporter(pub Publisher, log *slog.Logger, m *metrics) *reporter {
-	return &reporter{pub: pub, log: log, m: m, q: make(chan outgoing, 4096), limiter: newLimiter(time.Second)}
+// NewReporter makes a reporter; its metrics go to reg (if not nil).
+func NewReporter(log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *Reporter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Reporter{log: log, now: now, m: newReporterMetrics(reg), q: make(chan outgoing, 4096), limiter: newLimiter(time.Second)}
 }
 
-func (r *reporter) send(integrator string, rep Report) {
-	if r.pub == nil {
-		return
-	}
+func (r *Reporter) send(integrator string, rep Report) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // integrators read these; keep < > & as they are
@@ -147,18 +172,19 @@ func (r *reporter) send(integrator string, rep Report) {
 	}
 }
 
-func (r *reporter) run(ctx context.Context) {
+// Run publishes the queued reports through pub until ctx ends.
+func (r *Reporter) Run(ctx context.Context, pub Publisher) error {
 	for {
 		select {
 		case o := <-r.q:
-			if err := r.pub.Publish(o.topic, 1, false, o.body); err != nil {
+			if err := pub.Publish(o.topic, 1, false, o.body); err != nil {
 				r.m.reportsDropped.Inc()
 				if ok, _ := r.limiter.allow("publish", time.Now()); ok {
 					r.log.Warn("ingest: could not publish rejection report", "topic", o.topic, "err", err)
 				}
 			}
 		case <-ctx.Done():
-			return
+			return nil
 		}
 	}
 }

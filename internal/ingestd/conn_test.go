@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -22,7 +22,7 @@ func clientFrom(from string) *http.Client {
 	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
-func startHTTPIngest(t *testing.T, tune func(c *config.Ingest)) (*running, string) {
+func startHTTPIngest(t *testing.T, tune func(c *ingestd.Config)) (*running, string) {
 	t.Helper()
 	c := testConfig(t)
 	c.HTTPIngest.Listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
@@ -87,7 +87,7 @@ func TestHTTPIngestPasswordGuessingLimited(t *testing.T) {
 // whose bodies never come cannot make another integrator get 503, and the
 // stalled connections are cut after the body timeout.
 func TestHTTPIngestStalledBodiesHoldNoSlots(t *testing.T) {
-	_, base := startHTTPIngest(t, func(c *config.Ingest) {
+	_, base := startHTTPIngest(t, func(c *ingestd.Config) {
 		c.HTTPIngest.MaxConcurrent = 4
 		c.HTTPIngest.BodyTimeout = 5 * time.Second
 	})

@@ -3,6 +3,7 @@ package ingestd_test
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 // and to a marker topic, publishes the marker and reads until it returns.
 func retainedOn(t *testing.T, url, topic string) bool {
 	t.Helper()
-	id := "ghost-probe-" + strings.ReplaceAll(t.Name(), "/", "-")
+	// A client id of its own each time: called in a loop, a reused id's
+	// takeover could race the previous connection's DISCONNECT.
+	id := "ghost-probe-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	c, err := dial(url, id, "ioc-server", "demo-ioc-server")
 	if err != nil {
 		t.Fatalf("connect: %v", err)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/loadgen"
@@ -25,8 +24,8 @@ import (
 const sampleRegistry = "../../configs/devices.yaml"
 
 // testConfig is a configuration for one test: its own data dir, free ports.
-func testConfig(t *testing.T) *config.Ingest {
-	c := config.Default()
+func testConfig(t *testing.T) *ingestd.Config {
+	c := ingestd.DefaultConfig()
 	c.DataDir = t.TempDir()
 	c.Registry = sampleRegistry
 	c.Alerts.Rules = "../../configs/rules.yaml"
@@ -47,7 +46,7 @@ type running struct {
 	stop      func()
 }
 
-func startIngest(t *testing.T, c *config.Ingest, now func() time.Time) *running {
+func startIngest(t *testing.T, c *ingestd.Config, now func() time.Time) *running {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	in := testenv.StartIngest(t, c, ingestd.Options{Log: log, Now: now})

@@ -1,7 +1,13 @@
-// Package ingestd assembles the ingest process from its parts: embedded
-// broker (when no broker is configured), store, stamp journal, pipeline,
-// MQTT subscription and the HTTP endpoint for /metrics, /healthz and
-// /readyz. Sinks start before sources; on shutdown sources stop first.
+// Package ingestd assembles the ingest process. New builds every part in
+// dependency order, nothing running yet: the integrator reporter, the
+// window the source feeds, the source (embedded broker or MQTT
+// subscription), the store with the spool in front of InfluxDB, the stamp
+// journal, the alert service (or the forwarder to the group's alert
+// owner), the pipeline, HTTP ingest and the status listener. Start then
+// runs them as a lifecycle.Group, in the order addParts gives; they stop in
+// reverse, so the pipeline drains and acknowledges while the source that
+// feeds it is still connected, and the source closes last but for the
+// status listener.
 package ingestd
 
 import (
@@ -9,22 +15,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/alertd"
-	"github.com/ioc-vn/ioc/internal/broker"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
-	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
@@ -59,345 +61,335 @@ type Options struct {
 	HTTPIngestStarted func(addr string)
 }
 
-// Run runs ingest until ctx ends.
-func Run(ctx context.Context, c *config.Ingest, o Options) error {
-	log, reload := o.Log, o.Reload
-	reg, err := registry.Load(c.Registry)
+// Ingest is the ingest process, built by New and run by Start and Wait.
+type Ingest struct {
+	c   *Config
+	o   Options
+	log *slog.Logger
+	reg *registry.Registry
+
+	metrics *prometheus.Registry
+	guesses *access.Limiter
+	policy  *access.Policy // nil: this ingest checks no credentials
+	reports *ingest.Reporter
+	window  *ingest.Window
+	src     source
+	st      store.Store // what the pipeline writes to: the spool or the store
+	spool   *spool.Spool
+	journal *stamp.Journal
+	alerts  *alertd.Service // nil: alerting off, or another ingest's
+	notify  *notify.Service // nil: no notifications (its methods do nothing)
+	pipe    *ingest.Pipeline
+	rl      *reloader
+
+	status, ingestHTTP *server // ingestHTTP nil: HTTP ingest off
+
+	group   lifecycle.Group
+	closers []func() error // released in reverse once the group stops
+}
+
+// source is where messages come from and reports and alerts go: the
+// embedded broker or an MQTT subscription.
+type source interface {
+	ingest.Publisher
+	Connected() bool
+	// start serves or connects, with the alert service (if any)
+	// subscribed to its commands; run waits for ctx, then closes.
+	start(ctx context.Context, alerts *alertd.Service) error
+	run(ctx context.Context) error
+}
+
+// Run builds ingest and runs it until ctx ends.
+func Run(ctx context.Context, c *Config, o Options) error {
+	in, err := New(ctx, c, o)
 	if err != nil {
+		return err
+	}
+	if err := in.Start(ctx); err != nil {
+		return err
+	}
+	return in.Wait(ctx)
+}
+
+// New builds every part of ingest; nothing runs until Start. On an error
+// what was built is released.
+func New(ctx context.Context, c *Config, o Options) (_ *Ingest, err error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	in := &Ingest{c: c, o: o, log: o.Log}
+	defer func() {
+		if err != nil {
+			in.release()
+		}
+	}()
+	steps := []func(context.Context) error{
+		in.buildBase, in.buildSource, in.buildStore, in.buildJournal,
+		in.buildPipeline, in.buildHTTPIngest, in.buildStatus,
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	in.addParts()
+	return in, nil
+}
+
+// Start starts the parts in order; on an error they are stopped and
+// everything is released.
+func (in *Ingest) Start(ctx context.Context) error {
+	if err := in.group.Start(ctx); err != nil {
+		in.release()
+		return err
+	}
+	in.log.Info("ingest started", "http", in.status.addr(), "broker", in.brokerName(), "store", storeName(in.c), "devices", in.reg.Len())
+	if in.ingestHTTP != nil && in.o.HTTPIngestStarted != nil {
+		in.o.HTTPIngestStarted(in.ingestHTTP.addr())
+	}
+	if in.o.Started != nil {
+		in.o.Started(in.status.addr())
+	}
+	return nil
+}
+
+// Wait runs until ctx ends or a part fails, then stops the parts in
+// reverse order and releases the store, spool and journal.
+func (in *Ingest) Wait(ctx context.Context) error {
+	err := in.group.Wait(ctx)
+	in.release()
+	in.log.Info("ingest stopped")
+	return err
+}
+
+// Reload reads the registry, the rules and the credentials again and puts
+// them in force together, or not at all.
+func (in *Ingest) Reload() (Reloaded, error) { return in.rl.reload() }
+
+// Close releases an ingest that was built and not started (Wait releases
+// one that ran).
+func (in *Ingest) Close() { in.release() }
+
+func (in *Ingest) closeLater(f func() error) { in.closers = append(in.closers, f) }
+
+func (in *Ingest) release() {
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		_ = in.closers[i]()
+	}
+	in.closers = nil
+}
+
+// buildBase reads the registry and the credentials, makes the data dir,
+// the client id, the metrics and the reporter the other parts report
+// through.
+func (in *Ingest) buildBase(context.Context) error {
+	c := in.c
+	var err error
+	if in.reg, err = registry.Load(c.Registry); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	if c.MQTT.ClientID == "" {
-		if c.MQTT.ClientID, err = config.IngestClientID(c.DataDir); err != nil {
+		if c.MQTT.ClientID, err = ClientID(c.DataDir); err != nil {
 			return err
 		}
 	}
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	db, err := openStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// With InfluxDB, ingest acknowledges once points are in the disk spool;
-	// the spool drains into InfluxDB. Points InfluxDB refuses for good are
-	// reported to their integrator by the pipeline (made below).
-	st := db
-	var sp *spool.Spool
-	// The drainer may refuse leftovers of the previous run before the
-	// pipeline exists: until then they are only logged and counted.
-	var refused atomic.Pointer[func(pts []point.Point, err error)]
-	if !c.EmbeddedStore() && c.Spool.Enabled {
-		so := c.Spool.Options
-		so.Dir, so.RetryMin, so.RetryMax = c.SpoolDir(), c.Pipeline.RetryMin, c.Pipeline.RetryMax
-		sp, err = spool.Open(so, spool.Deps{Next: db, Log: log, Now: o.Now, Rejected: func(pts []point.Point, err error) {
-			if f := refused.Load(); f != nil {
-				(*f)(pts, err)
-			} else {
-				log.Warn("spool: the database refused points from before this start", "points", len(pts), "err", err)
-			}
-		}}, metrics)
-		if err != nil {
-			return err
-		}
-		defer sp.Close()
-		st = sp
-	}
-
-	journal, err := stamp.Open(c.JournalPath())
-	if err != nil {
-		return err
-	}
-	defer journal.Close()
-	forget := time.AfterFunc(recoveredStampTTL, journal.ForgetRecovered)
-	defer forget.Stop()
-
-	opts := c.Pipeline
-	opts.Limits = c.Limits
-	if c.Alerts.Rules != "" {
-		opts.AlertMaxAge = c.Alerts.MaxAge
-		if opts.AlertMaxAge <= 0 {
-			opts.AlertMaxAge = alert.DefaultOptions.MaxAge
-		}
-	}
-	// The pipeline publishes rejection reports through whichever source
-	// feeds it; the source is made after the pipeline it feeds.
-	var reports ingest.Publisher
-	pub := publisherFunc(func(topic string, qos byte, retain bool, body []byte) error {
-		if reports == nil {
-			return errors.New("not connected to the broker yet")
-		}
-		return reports.Publish(topic, qos, retain, body)
-	})
-	// The alert service sees what the pipeline stores, and publishes
-	// through the same source.
-	var alerts *alertd.Service
-	var notifier *notify.Service // nil: no notifications configured (its methods do nothing)
-	var observer ingest.Observer
-	if c.Alerts.Rules != "" && c.Alerts.Forward {
-		observer = alertd.NewForwarder(pub, c.MQTT.ClientID, log)
-		log.Info("alerting is another ingest's: forwarding what this one stores", "topic", contract.ObservationsPrefix+c.MQTT.ClientID)
-	} else if c.Alerts.Rules != "" {
-		rules, err := alert.LoadRules(c.Alerts.Rules)
-		if err != nil {
-			return err
-		}
-		if notifier, err = notify.New(ctx, c.Notify, notify.Deps{Registry: reg, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now}); err != nil {
-			return err
-		}
-		alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
-			Rules: rules, Registry: reg, Store: st, Publisher: pub, DataDir: c.DataDir, Log: log, Metrics: metrics, Now: o.Now, Notify: notifier.Notify,
-		})
-		if err != nil {
-			return err
-		}
-		observer = alerts
-	}
-	pipe, err := ingest.New(opts, ingest.Deps{
-		Store: st, Registry: reg, Journal: journal, Reports: pub, Log: log, Metrics: metrics, Now: o.Now, Observer: observer,
-	})
-	if err != nil {
-		if alerts != nil {
-			alerts.Close()
-		}
-		return err
-	}
-	reject := func(pts []point.Point, err error) {
-		for i := range pts {
-			pipe.RejectLater(&pts[i], payload.Errorf(payload.ReasonStoreRejected,
-				"the database refused %s at %s after it was accepted: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
-				pts[i].Measurement, pts[i].Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
-		}
-	}
-	refused.Store(&reject)
-	// The alert service starts once its publisher (the source) exists.
-	alertsDone := make(chan struct{})
-	alertCtx, stopAlertCtx := context.WithCancel(context.WithoutCancel(ctx))
-	alertsStarted := false
-	stopAlerts := func() {
-		stopAlertCtx()
-		if alertsStarted {
-			<-alertsDone
-		} else if alerts != nil {
-			alerts.Close()
-		}
-	}
-	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(pipeCtx) }()
-	stopPipeline := func() {
-		stopPipe()
-		<-pipeDone
-		stopAlerts() // after the pipeline's last observation, before the source closes
-	}
-
-	var (
-		src       source
-		closeSrc  func()
-		brokerURL string
-	)
-	var policy *access.Policy
+	in.metrics = prometheus.NewRegistry()
+	in.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if (c.EmbeddedBroker() && !c.Broker.AllowAnonymous) || c.HTTPIngest.Listen != "" {
-		if policy, err = access.Load(c.Credentials, reg); err != nil {
-			stopPipeline()
+		if in.policy, err = access.Load(c.Credentials, in.reg); err != nil {
 			return err
 		}
 	}
 	// One limiter for wrong passwords over MQTT and HTTP, so a guesser is
 	// held on both.
-	guesses := access.NewLimiter(access.LimiterOptions{}, o.Now, metrics)
-	rl := &reloader{c: c, log: log, pipe: pipe, alerts: alerts, guesses: guesses, policy: policy}
-	if c.EmbeddedBroker() {
-		brokerPolicy := policy
-		if c.Broker.AllowAnonymous {
-			brokerPolicy = nil
-			log.Warn("embedded broker allows anonymous clients to publish and subscribe anywhere: for a demo only")
+	in.guesses = access.NewLimiter(access.LimiterOptions{}, in.o.Now, in.metrics)
+	in.reports = ingest.NewReporter(in.log, in.metrics, in.o.Now)
+	in.window = ingest.NewWindow(c.Pipeline.MaxInFlight)
+	return nil
+}
+
+// buildStore opens the store and, in front of InfluxDB, the spool: ingest
+// then acknowledges once points are in the spool, which drains into
+// InfluxDB and reports points it refuses for good to their integrator.
+func (in *Ingest) buildStore(ctx context.Context) error {
+	c := in.c
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	in.closeLater(db.Close)
+	in.st = db
+	if c.EmbeddedStore() || !c.Spool.Enabled {
+		return nil
+	}
+	so := c.Spool.Options
+	so.Dir, so.RetryMin, so.RetryMax = c.SpoolDir(), c.Pipeline.RetryMin, c.Pipeline.RetryMax
+	in.spool, err = spool.Open(so, spool.Deps{Next: db, Log: in.log, Now: in.o.Now, Rejected: in.storeRejected}, in.metrics)
+	if err != nil {
+		return err
+	}
+	in.closeLater(in.spool.Close)
+	in.st = in.spool
+	return nil
+}
+
+// storeRejected reports points the database refused after the spool took
+// them (and their messages were acknowledged).
+func (in *Ingest) storeRejected(pts []point.Point, err error) {
+	for i := range pts {
+		in.reports.RejectLater(&pts[i], payload.Errorf(payload.ReasonStoreRejected,
+			"the database refused %s at %s after it was accepted: %v (a field's type is fixed once stored: keep sending numbers as numbers)",
+			pts[i].Measurement, pts[i].Time.UTC().Format(time.RFC3339Nano), errors.Unwrap(err)))
+	}
+}
+
+func (in *Ingest) buildJournal(context.Context) error {
+	journal, err := stamp.Open(in.c.JournalPath())
+	if err != nil {
+		return err
+	}
+	in.closeLater(journal.Close)
+	in.journal = journal
+	forget := time.AfterFunc(recoveredStampTTL, journal.ForgetRecovered)
+	in.closeLater(func() error { forget.Stop(); return nil })
+	return nil
+}
+
+// buildPipeline makes what watches stored data (the alert service, or the
+// forwarder to the group's alert owner), the pipeline and the reloader.
+func (in *Ingest) buildPipeline(ctx context.Context) error {
+	c := in.c
+	opts := c.Pipeline
+	opts.Limits = c.Limits
+	var observer ingest.Observer
+	switch {
+	case c.Alerts.Rules != "" && c.Alerts.Forward:
+		observer = alertd.NewForwarder(in.src, c.MQTT.ClientID, in.log)
+		in.log.Info("alerting is another ingest's: forwarding what this one stores", "topic", contract.ObservationsPrefix+c.MQTT.ClientID)
+	case c.Alerts.Rules != "":
+		opts.AlertMaxAge = c.Alerts.MaxAge
+		if opts.AlertMaxAge <= 0 {
+			opts.AlertMaxAge = alert.DefaultOptions.MaxAge
 		}
-		quotas := quota.New(c.Quotas)
-		intake := func(m *broker.Message) { pipe.Handle(m) }
-		if quotas.Enabled() {
-			intake = func(m *broker.Message) {
-				slowDown(pipeCtx, pipe, quotas, m.Topic(), len(m.Payload()))
-				pipe.Handle(m)
-			}
-		}
-		bc := c.Broker
-		bc.DataDir = c.DataDir
-		if bc.ClientQueue == 0 {
-			// Room for an IOC server's resync (a retained state per
-			// device, plus alerts and maintenance windows) with headroom
-			// for devices added by a reload.
-			bc.ClientQueue = broker.DefaultClientQueue + 2*reg.Len()
-		}
-		b, err := broker.New(bc, broker.Deps{
-			Log: log, Metrics: metrics, IntakePrefix: contract.DevicePrefix,
-			Intake: intake,
-			Access: brokerPolicy, Guesses: guesses,
-			// The alert service retains a state per device, its alerts
-			// and maintenance windows; nothing else is retained.
-			Retained: broker.RetainLimitsFor(reg.Len(), len(reg.Districts())),
-		})
+		rules, err := alert.LoadRules(c.Alerts.Rules)
 		if err != nil {
-			stopPipeline()
 			return err
 		}
-		if err := b.Start(); err != nil {
-			stopPipeline()
-			return fmt.Errorf("embedded broker: %w", err)
+		if in.notify, err = notify.New(ctx, c.Notify, notify.Deps{Registry: in.reg, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now}); err != nil {
+			return err
 		}
-		reports, src, closeSrc = b, alwaysReady{}, func() { b.Close() }
-		if brokerPolicy != nil {
-			rl.broker = b
+		in.alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
+			Rules: rules, Registry: in.reg, Store: in.st, Publisher: in.src, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now,
+			Notify: in.notify.Notify,
+		})
+		if err != nil {
+			return err
 		}
-		if alerts != nil {
-			// The broker restored its retained messages from disk: clear any
-			// the alert service does not hold before it publishes its own.
-			var retained []string
-			for _, f := range contract.RetainedFilters() {
-				retained = append(retained, b.Retained(f)...)
-			}
-			alerts.Sweep(retained)
-			if err := b.Subscribe(contract.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) }); err != nil {
-				stopPipeline()
-				closeSrc()
-				return fmt.Errorf("embedded broker: %w", err)
-			}
-			if err := b.Subscribe(contract.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) }); err != nil {
-				stopPipeline()
-				closeSrc()
-				return fmt.Errorf("embedded broker: %w", err)
-			}
-		}
-		brokerURL = "embedded " + c.Broker.Listen
-		log.Info("embedded MQTT broker listening; ingest takes device messages inside it", "addr", c.Broker.Listen)
-	} else {
-		client := mqttsub.New(c.MQTT, log, func(m mqttsub.Message) { pipe.Handle(m) })
-		reports, src, closeSrc = client, client, func() { client.Close(2 * time.Second) }
-		if alerts != nil {
-			client.Subscribe(contract.CommandsTopic, func(_ string, body []byte) { alerts.Command(body) })
-			client.Subscribe(contract.ObservationsFilter, func(_ string, body []byte) { alerts.Observed(body) })
-			client.OnConnect(func() {
-				alerts.Resync()
-				// The broker may have restored retained messages from a save
-				// older than the last resolve: list them and clear the ghosts.
-				listCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				defer cancel()
-				retained, err := client.Retained(listCtx, contract.RetainedFilters(), contract.IngestSyncPrefix+c.MQTT.ClientID)
-				if err != nil {
-					log.Warn("alerts: could not list the broker's retained alerts; ghosts are cleared on the next connect", "err", err)
-					return
-				}
-				alerts.Sweep(retained)
-			})
-		}
-		brokerURL = c.MQTT.Broker
-		connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
-		if err := client.Connect(connectCtx); err != nil {
-			log.Warn("mqtt not connected yet; retrying in the background", "broker", c.MQTT.Broker, "err", err)
-		}
-		cancelConnect()
+		in.closeLater(in.alerts.Close) // if it never ran; Run closes it too
+		observer = in.alerts
 	}
-
-	if alerts != nil {
-		alertsStarted = true
-		go func() {
-			defer close(alertsDone)
-			if err := alerts.Run(alertCtx); err != nil {
-				log.Error("alerts stopped", "err", err)
-			}
-		}()
-		notifyDone := make(chan struct{})
-		go func() { defer close(notifyDone); notifier.Run(ctx, alerts.Active) }()
-		defer func() { <-notifyDone }()
+	var err error
+	in.pipe, err = ingest.New(opts, ingest.Deps{
+		Store: in.st, Registry: in.reg, Journal: in.journal, Reports: in.reports, Window: in.window,
+		Log: in.log, Metrics: in.metrics, Now: in.o.Now, Observer: observer,
+	})
+	if err != nil {
+		return err
 	}
+	in.rl = &reloader{c: c, log: in.log, pipe: in.pipe, alerts: in.alerts, guesses: in.guesses, policy: in.policy}
+	if b, ok := in.src.(*embeddedSource); ok && b.checksAccess {
+		in.rl.broker = b.Broker
+	}
+	return nil
+}
 
+// buildHTTPIngest makes the integrators' HTTP way in, when configured.
+func (in *Ingest) buildHTTPIngest(context.Context) error {
+	c := in.c
+	h := c.HTTPIngest
+	if h.Listen == "" {
+		return nil
+	}
+	hi, err := httpingest.New(in.pipe, in.policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas),
+		MaxPerAccount: h.MaxPerAccount, BodyTimeout: h.BodyTimeout, Guesses: in.guesses, Metrics: in.metrics})
+	if err != nil {
+		return err
+	}
+	in.rl.http = hi
+	mux := http.NewServeMux()
+	hi.Register(mux)
+	// The handler reads each body under its own, shorter deadline
+	// (body_timeout); ReadTimeout is the ceiling.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: 16 << 10}
+	in.ingestHTTP, err = listen("http_ingest", h.Listen, srv, h.TLSCert, h.TLSKey, in.log)
+	if err != nil {
+		return err
+	}
+	in.closeLater(in.ingestHTTP.ln.Close)
+	in.log.Info("HTTP ingest listening", "addr", in.ingestHTTP.addr(), "tls", h.TLSCert != "")
+	return nil
+}
+
+// buildStatus binds the listener of /metrics, /healthz, /readyz, the
+// status page and POST /-/reload.
+func (in *Ingest) buildStatus(context.Context) error {
+	c := in.c
 	srv := &http.Server{
-		Handler:           notifier.Mount(handler(metrics, src, st, pipe, sp, c.HTTP.Pprof, rl.serveReload)),
+		Handler:           in.notify.Mount(handler(in.metrics, in.src, in.st, in.pipe, in.spool, c.HTTP.Pprof, in.rl.serveReload)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second, // GET requests: no body to wait for
 		IdleTimeout:       c.HTTP.IdleTimeout,
 	}
-	ln, err := net.Listen("tcp", c.HTTP.Listen)
-	if err != nil {
-		stopPipeline()
-		closeSrc()
-		return fmt.Errorf("http listen %s: %w", c.HTTP.Listen, err)
+	var err error
+	if in.status, err = listen("http", c.HTTP.Listen, srv, "", "", in.log); err != nil {
+		return err
 	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
-	var ingestSrv *http.Server
-	if h := c.HTTPIngest; h.Listen != "" {
-		hi, err := httpingest.New(pipe, policy, httpingest.Options{MaxBytes: c.Limits.MaxBytes, MaxConcurrent: h.MaxConcurrent, Timeout: h.Timeout, Quotas: quota.New(c.Quotas),
-			MaxPerAccount: h.MaxPerAccount, BodyTimeout: h.BodyTimeout, Guesses: guesses, Metrics: metrics})
-		if err != nil {
-			stopPipeline()
-			closeSrc()
-			return err
-		}
-		rl.attachHTTP(hi)
-		mux := http.NewServeMux()
-		hi.Register(mux)
-		// The handler reads each body under its own, shorter deadline
-		// (body_timeout); ReadTimeout is the ceiling.
-		ingestSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: 16 << 10}
-		hl, err := net.Listen("tcp", h.Listen)
-		if err != nil {
-			stopPipeline()
-			closeSrc()
-			return fmt.Errorf("http_ingest listen %s: %w", h.Listen, err)
-		}
-		go func() {
-			var err error
-			if h.TLSCert != "" {
-				err = ingestSrv.ServeTLS(hl, h.TLSCert, h.TLSKey)
-			} else {
-				err = ingestSrv.Serve(hl)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http ingest server", "err", err)
-			}
-		}()
-		log.Info("HTTP ingest listening", "addr", hl.Addr().String(), "tls", h.TLSCert != "")
-		if o.HTTPIngestStarted != nil {
-			o.HTTPIngestStarted(hl.Addr().String())
-		}
-	}
-	if es, ok := st.(*embedded.Store); ok {
-		maintCtx, stopMaint := context.WithCancel(ctx)
-		defer stopMaint()
-		go maintain(maintCtx, es, c.Embedded, log, o.Now)
-	}
-	log.Info("ingest started", "http", ln.Addr().String(), "broker", brokerURL, "store", storeName(c), "devices", reg.Len())
-	if o.Started != nil {
-		o.Started(ln.Addr().String())
-	}
-
-	for running := true; running; {
-		select {
-		case <-ctx.Done():
-			running = false
-		case <-reload:
-			_, _ = rl.reload() // logs what changed, or every error
-		}
-	}
-
-	log.Info("ingest stopping: writing and acknowledging what is in flight")
-	if ingestSrv != nil {
-		ingestSrv.Close()
-	}
-	stopPipeline()
-	closeSrc()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	log.Info("ingest stopped")
+	in.closeLater(in.status.ln.Close)
 	return nil
+}
+
+// addParts puts the parts in their start order; they stop in reverse.
+// The source starts before the reporter, the alert service and the
+// pipeline, which publish through it, and stops after them: the pipeline
+// writes and acknowledges what it holds, then the alert service saves
+// and publishes its last transitions, while the source is connected.
+func (in *Ingest) addParts() {
+	g := &in.group
+	g.Add("http", nil, in.status.serve(5*time.Second))
+	g.Add("mqtt", func(ctx context.Context) error { return in.src.start(ctx, in.alerts) }, in.src.run)
+	g.Add("reports", nil, func(ctx context.Context) error { return in.reports.Run(ctx, in.src) })
+	if in.alerts != nil {
+		g.Add("alerts", nil, in.alerts.Run)
+		g.Add("notify", nil, func(ctx context.Context) error {
+			in.notify.Run(ctx, in.alerts.Active) // returns at once with nothing to notify
+			<-ctx.Done()
+			return nil
+		})
+	}
+	g.Add("pipeline", nil, in.pipe.Run)
+	if in.ingestHTTP != nil {
+		g.Add("http ingest", nil, in.ingestHTTP.serve(0))
+	}
+	if es, ok := in.st.(*embedded.Store); ok {
+		g.Add("store maintenance", nil, func(ctx context.Context) error {
+			maintain(ctx, es, in.c.Embedded, in.log, in.o.Now)
+			return nil
+		})
+	}
+	g.Add("reload", nil, func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				in.log.Info("ingest stopping: writing and acknowledging what is in flight")
+				return nil
+			case <-in.o.Reload:
+				_, _ = in.rl.reload() // logs what changed, or every error
+			}
+		}
+	})
 }
 
 // maintainEvery is how often the embedded store rolls up hours and applies
@@ -428,14 +420,14 @@ func maintain(ctx context.Context, s *embedded.Store, r embedded.Retention, log 
 	}
 }
 
-func storeName(c *config.Ingest) string {
+func storeName(c *Config) string {
 	if c.EmbeddedStore() {
 		return "embedded:" + c.StorePath()
 	}
 	return "influxdb:" + c.Influx.URL
 }
 
-func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
+func openStore(ctx context.Context, c *Config) (store.Store, error) {
 	if c.EmbeddedStore() {
 		return embedded.Open(ctx, c.StorePath())
 	}
@@ -444,7 +436,7 @@ func openStore(ctx context.Context, c *config.Ingest) (store.Store, error) {
 
 // slowDown makes a device's connection wait while it is over its quota, so
 // a backlog flush is slowed rather than dropped, and tells the integrator.
-func slowDown(ctx context.Context, pipe *ingest.Pipeline, quotas *quota.Quotas, topic string, size int) {
+func slowDown(done <-chan struct{}, reports *ingest.Reporter, quotas *quota.Quotas, topic string, size int) {
 	t, err := contract.ParseTopic(topic)
 	if err != nil {
 		return // refused by the pipeline with its reason
@@ -453,30 +445,14 @@ func slowDown(ctx context.Context, pipe *ingest.Pipeline, quotas *quota.Quotas, 
 	if why == nil {
 		return
 	}
-	pipe.Notify(t.Integrator, t.Device, topic, payload.Errorf(payload.ReasonQuota, "%s; this connection is slowed until then (nothing is dropped)", why.Error()))
+	reports.Notify(t.Integrator, t.Device, topic, payload.Errorf(payload.ReasonQuota, "%s; this connection is slowed until then (nothing is dropped)", why.Error()))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
-	case <-ctx.Done():
+	case <-done:
 	}
 }
-
-type publisherFunc func(topic string, qos byte, retain bool, body []byte) error
-
-func (f publisherFunc) Publish(topic string, qos byte, retain bool, body []byte) error {
-	return f(topic, qos, retain, body)
-}
-
-// source is where messages come from: an MQTT subscription or the
-// embedded broker.
-type source interface {
-	Connected() bool
-}
-
-type alwaysReady struct{}
-
-func (alwaysReady) Connected() bool { return true }
 
 func handler(metrics *prometheus.Registry, client source, st store.Store, pipe *ingest.Pipeline, sp *spool.Spool, pprofOn bool, reload http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()

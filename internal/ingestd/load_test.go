@@ -15,7 +15,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -128,7 +128,7 @@ func waitStatus(t *testing.T, url string, code int, timeout time.Duration) {
 
 // throughMosquitto starts InfluxDB and Mosquitto and returns a config for
 // an ingest between them with a registry of devices sensors.
-func throughMosquitto(t *testing.T, devices int) (*testenv.Influx, *testenv.Mosquitto, *config.Ingest) {
+func throughMosquitto(t *testing.T, devices int) (*testenv.Influx, *testenv.Mosquitto, *ingestd.Config) {
 	t.Helper()
 	in := testenv.StartInflux(t)
 	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})

@@ -15,7 +15,6 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/alertd"
 	"github.com/ioc-vn/ioc/internal/broker"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/httpingest"
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -41,7 +40,7 @@ type Reloaded struct {
 // checked against the new registry, and one error anywhere keeps
 // everything as it was.
 type reloader struct {
-	c       *config.Ingest
+	c       *Config
 	log     *slog.Logger
 	pipe    *ingest.Pipeline
 	alerts  *alertd.Service     // nil: no alert service here
@@ -131,13 +130,4 @@ func (r *reloader) serveReload(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(out)
-}
-
-// attachHTTP gives the reloader HTTP ingest's handler, with the
-// credentials in force now (a reload may have run since it was made).
-func (r *reloader) attachHTTP(h *httpingest.Handler) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.http = h
-	h.SetPolicy(r.policy)
 }

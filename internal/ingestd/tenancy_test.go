@@ -13,8 +13,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/alert"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -175,7 +175,7 @@ func TestDevicesWriteOnlyThroughTheirChannels(t *testing.T) {
 // for the same field are stored. A declared field sent with the wrong type
 // is refused for its sender only, naming the declared type and unit.
 func TestOneTenantCannotTypeAnothersField(t *testing.T) {
-	check := func(t *testing.T, c *config.Ingest, st store.Store) {
+	check := func(t *testing.T, c *ingestd.Config, st store.Store) {
 		ing := startIngest(t, c, nil)
 		smart := connectTenant(t, ing.BrokerURL, "smartcity-tn")
 		env := connectTenant(t, ing.BrokerURL, "envsense")
@@ -206,7 +206,7 @@ func TestOneTenantCannotTypeAnothersField(t *testing.T) {
 			t.Errorf("%v messages reached the store with a conflicting type", got)
 		}
 	}
-	config := func(t *testing.T) *config.Ingest {
+	config := func(t *testing.T) *ingestd.Config {
 		c := testConfig(t)
 		c.Broker.AllowAnonymous = false
 		c.Registry = "../../configs/province.yaml"

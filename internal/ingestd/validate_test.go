@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/httpingest"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 )
 
@@ -22,8 +22,8 @@ import (
 // published on _errors; another integrator's device is refused as for
 // ingest.
 func TestValidateEndpoint(t *testing.T) {
-	var c *config.Ingest
-	ing, base := startHTTPIngest(t, func(cc *config.Ingest) { c = cc; cc.Broker.AllowAnonymous = false })
+	var c *ingestd.Config
+	ing, base := startHTTPIngest(t, func(cc *ingestd.Config) { c = cc; cc.Broker.AllowAnonymous = false })
 	base = strings.Replace(base, "/v1/ingest/", "/v1/validate/", 1)
 	env := connectTenant(t, ing.BrokerURL, "envsense")
 	check := func(path, user, body string, code int) map[string]any {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/loadgen"
 	"github.com/ioc-vn/ioc/internal/quota"
 )
@@ -32,7 +32,7 @@ func BenchmarkPublishToWebsocket(b *testing.B) {
 	if err := os.WriteFile(reg, []byte(loadgen.RegistryYAML(devices)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sys := startIngest(b, func(c *config.Ingest) {
+	sys := startIngest(b, func(c *ingestd.Config) {
 		c.Registry = reg
 		c.Broker.AllowAnonymous = true // the load generator's devices
 		c.Quotas = quota.Config{}

@@ -103,8 +103,8 @@ func TestWallInChromium(t *testing.T) {
 		if n := count(t, wallA, `document.querySelectorAll("#cams .cam").length`); n != cams {
 			t.Errorf("camera tiles %d, registry cameras %d", n, cams)
 		}
-		if n := count(t, wallA, `document.querySelectorAll("#map circle.marker").length`); n != markers {
-			t.Errorf("map markers %d, devices with coordinates %d", n, markers)
+		if n := count(t, wallA, mapDevices); n != markers {
+			t.Errorf("map markers and cluster counts add up to %d, devices with coordinates %d", n, markers)
 		}
 		if n := count(t, wallA, `document.querySelectorAll("#map path.outline").length`); n != 1 {
 			t.Errorf("province outline paths %d", n)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -18,7 +18,7 @@ import (
 // their user only: files 0600, directories 0700, whatever the umask.
 func TestDataDirPrivate(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data") // created by ingest
-	sys := startIngest(t, func(c *config.Ingest) { c.DataDir = dataDir })
+	sys := startIngest(t, func(c *ingestd.Config) { c.DataDir = dataDir })
 	c := iocConfig(t, sys, "files")
 	c.AuditLog = filepath.Join(dataDir, "audit", "audit.log")
 	base := startIOC(t, c)

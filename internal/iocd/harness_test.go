@@ -20,7 +20,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/testenv"
@@ -52,7 +51,7 @@ func quietLog(t testing.TB) *slog.Logger {
 // startIngest runs ingest with the shipped registry, rules and
 // credentials, on free loopback ports, until the test ends; mod, if any,
 // changes the configuration first.
-func startIngest(t testing.TB, mod ...func(*config.Ingest)) *system {
+func startIngest(t testing.TB, mod ...func(*ingestd.Config)) *system {
 	t.Helper()
 	c := testenv.IngestConfig(t, configs, "devices.yaml")
 	for _, f := range mod {
@@ -63,15 +62,17 @@ func startIngest(t testing.TB, mod ...func(*config.Ingest)) *system {
 }
 
 // iocConfig is configs/ioc.yaml pointed at sys.
-func iocConfig(t testing.TB, sys *system, name string) *config.IOC {
+func iocConfig(t testing.TB, sys *system, name string) *iocd.Config {
 	t.Helper()
-	c, err := config.LoadIOC([]string{"-config", configs + "ioc.yaml"}, func(string) string { return "" }, io.Discard)
+	c, err := iocd.LoadConfig([]string{"-config", configs + "ioc.yaml"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatalf("configs/ioc.yaml: %v", err)
 	}
 	c.Listen = "127.0.0.1:0"
 	c.Registry = configs + "devices.yaml"
 	c.Outline = configs + "province-outline.geojson"
+	c.DistrictBoundaries = configs + "province-districts.geojson"
+	c.Rules = configs + "rules.yaml"
 	c.AuditLog = filepath.Join(t.TempDir(), "audit.log")
 	c.MQTT.Broker = sys.Broker
 	c.MQTT.ClientID = "ioc-test-" + name
@@ -83,7 +84,7 @@ func iocConfig(t testing.TB, sys *system, name string) *config.IOC {
 
 // startIOC runs an ioc server until the test ends and returns its base
 // URL once its picture is synced.
-func startIOC(t testing.TB, c *config.IOC) string {
+func startIOC(t testing.TB, c *iocd.Config) string {
 	t.Helper()
 	_, base := startIOCStoppable(t, c)
 	return base
@@ -91,7 +92,7 @@ func startIOC(t testing.TB, c *config.IOC) string {
 
 // startIOCStoppable is startIOC that can also be stopped early. c.Listen
 // is set to the bound address, so a second start serves the same URL.
-func startIOCStoppable(t testing.TB, c *config.IOC) (stop func(), base string) {
+func startIOCStoppable(t testing.TB, c *iocd.Config) (stop func(), base string) {
 	t.Helper()
 	return startIOCWith(t, c, iocd.Options{})
 }
@@ -104,7 +105,7 @@ func stoppedClock() func() time.Time {
 }
 
 // startIOCWith is startIOCStoppable with options (a clock).
-func startIOCWith(t testing.TB, c *config.IOC, o iocd.Options) (stop func(), base string) {
+func startIOCWith(t testing.TB, c *iocd.Config, o iocd.Options) (stop func(), base string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)

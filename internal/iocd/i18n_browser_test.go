@@ -11,13 +11,13 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
 // fastSilenceRules is the shipped rules file with every device falling
 // silent 3 s after start, so that district outages come at once.
-func fastSilenceRules(t *testing.T) func(*config.Ingest) {
+func fastSilenceRules(t *testing.T) func(*ingestd.Config) {
 	b, err := os.ReadFile(configs + "rules.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func fastSilenceRules(t *testing.T) func(*config.Ingest) {
 	if err := os.WriteFile(p, []byte(strings.Replace(string(b), shipped, "timeouts: {camera: 3s, nvr: 3s, gateway: 3s, sensor: 3s}", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return func(c *config.Ingest) { c.Alerts.Rules = p }
+	return func(c *ingestd.Config) { c.Alerts.Rules = p }
 }
 
 var wordRE = regexp.MustCompile(`[\p{L}][\p{L}\p{N}_.²³/µ-]*`)

@@ -9,7 +9,6 @@ package iocd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -22,10 +21,11 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -51,71 +51,139 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Run serves until ctx ends.
-func Run(ctx context.Context, cfg *config.IOC, o Options) error {
-	log := o.Log
-	if log == nil {
-		log = slog.Default()
+// Server is the IOC server, built by New and run by Start and Wait.
+type Server struct {
+	cfg *Config
+	o   Options
+	log *slog.Logger
+
+	st    store.Store
+	audit *api.Audit
+	src   *live.Source
+	ws    *stream.Server
+	api   *api.API
+	srv   *http.Server
+	ln    net.Listener
+
+	reloadMu sync.Mutex
+	group    lifecycle.Group
+}
+
+// Run builds the server and serves until ctx ends.
+func Run(ctx context.Context, cfg *Config, o Options) error {
+	s, err := New(ctx, cfg, o)
+	if err != nil {
+		return err
 	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	return s.Wait(ctx)
+}
+
+// New builds the server: registry, sessions, store, audit log, the live
+// picture and its broker source, the stream, the API, the bound listener.
+// Nothing runs until Start.
+func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Server{cfg: cfg, o: o, log: o.Log}
+	defer func() {
+		if err != nil {
+			s.release()
+		}
+	}()
 	reg, err := registry.Load(cfg.Registry)
 	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	var outline []byte
-	if cfg.Outline != "" {
-		if outline, err = os.ReadFile(cfg.Outline); err != nil {
-			log.Warn("province outline not found; the map is drawn without it", "path", cfg.Outline, "err", err)
-			outline = nil
-		}
+		return nil, fmt.Errorf("registry: %w", err)
 	}
 	au, err := auth.New(cfg.Auth, o.Now)
 	if err != nil {
-		return fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if cfg.Auth.SessionSecret == "" {
-		log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
+		s.log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
 	}
-	var st store.Store
+	if err := s.openFiles(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildAPI(reg, au); err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	// The source stops last: the pages and the API stop first.
+	s.group.Add("mqtt", nil, func(ctx context.Context) error { _ = s.src.Run(ctx); return nil })
+	s.group.Add("http", nil, s.serve)
+	s.group.Add("reload", nil, s.reloads)
+	return s, nil
+}
+
+// openFiles opens the store and the audit log.
+func (s *Server) openFiles(ctx context.Context) error {
+	cfg := s.cfg
+	var err error
 	if cfg.Influx.URL != "" {
-		st, err = influx.New(cfg.Influx)
+		s.st, err = influx.New(cfg.Influx)
 	} else {
-		st, err = embedded.Open(ctx, cfg.EmbeddedStore)
+		s.st, err = embedded.Open(ctx, cfg.EmbeddedStore)
 	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	defer st.Close()
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	audit, err := api.OpenAudit(cfg.AuditLog, log, nil)
-	if err != nil {
-		return err
-	}
-	defer audit.Close()
+	s.audit, err = api.OpenAudit(cfg.AuditLog, s.log, nil)
+	return err
+}
 
+// buildAPI makes the live picture, its source on the broker, the
+// websocket stream and the API over them.
+func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
+	cfg := s.cfg
+	var outline []byte
+	if cfg.Outline != "" {
+		var err error
+		if outline, err = os.ReadFile(cfg.Outline); err != nil {
+			s.log.Warn("province outline not found; the map is drawn without it", "path", cfg.Outline, "err", err)
+			outline = nil
+		}
+	}
+	boundaries, err := readGeoJSON(cfg.DistrictBoundaries)
+	if err != nil {
+		s.log.Warn("district boundaries not read; the map is drawn without them", "path", cfg.DistrictBoundaries, "err", err)
+	}
+	var levels []alert.Level
+	if cfg.Rules != "" {
+		rules, err := alert.LoadRules(cfg.Rules)
+		if err != nil {
+			s.log.Warn("alert rules not read; charts are drawn without alarm levels", "err", err)
+		} else {
+			levels = rules.Levels()
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pic := live.New(cfg.Stream.Resume)
-	src, err := live.NewSource(cfg.MQTT, pic, log, metrics)
-	if err != nil {
+	if s.src, err = live.NewSource(cfg.MQTT, pic, s.log, metrics); err != nil {
 		return err
 	}
-	revoke := shareRevocations(src, au, log)
-	ws, err := stream.New(pic, cfg.StreamOptions(), log, metrics)
-	if err != nil {
+	revoke := shareRevocations(s.src, au, s.log)
+	if s.ws, err = stream.New(pic, cfg.StreamOptions(), s.log, metrics); err != nil {
 		return err
 	}
-	var h *api.API // the registry in force is the API's: reloads swap it there
-	ws.Decorate = func(_ *http.Request, s *live.Snapshot) any {
-		reg := h.Registry()
-		return struct {
-			*live.Snapshot
-			Province  string              `json:"province"`
-			Districts []registry.District `json:"districts"`
-		}{s, reg.Province(), reg.Districts()}
-	}
-	pages := o.Pages
+	pages := s.o.Pages
 	if pages == nil {
 		pages = dashboards.Web()
 	}
@@ -123,81 +191,117 @@ func Run(ctx context.Context, cfg *config.IOC, o Options) error {
 	if err != nil {
 		return err
 	}
-	var reloadMu sync.Mutex
-	reload := func() (api.Reloaded, error) {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		r, err := registry.Load(cfg.Registry)
-		if err != nil {
-			log.Error("registry reload refused; keeping the current one", "err", err)
-			return api.Reloaded{}, err
-		}
-		h.SetRegistry(r)
-		log.Info("registry reloaded", "devices", r.Len())
-		return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
-	}
-	h, err = api.New(api.Deps{
-		Auth: au, Picture: pic, Stream: ws, Commander: src, Store: st, Registry: reg, Outline: outline,
-		Pages: pages, Audit: audit, Log: log, Ready: src.Ready,
-		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: reload,
+	s.api, err = api.New(api.Deps{
+		Auth: au, Picture: pic, Stream: s.ws, Commander: s.src, Store: s.st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
+		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
+		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		return err
 	}
+	// The registry in force is the API's: reloads swap it there.
+	s.ws.Decorate = func(_ *http.Request, snap *live.Snapshot) any {
+		reg := s.api.Registry()
+		return struct {
+			*live.Snapshot
+			Province  string              `json:"province"`
+			Districts []registry.District `json:"districts"`
+		}{snap, reg.Province(), reg.Districts()}
+	}
+	return nil
+}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+// Start starts the source, the HTTP server and the reload loop.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.group.Start(ctx); err != nil {
+		s.release()
+		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	s.log.Info("ioc serving", "addr", s.ln.Addr().String(), "broker", s.cfg.MQTT.Broker, "users", len(s.cfg.Auth.Users))
+	if s.o.Listening != nil {
+		s.o.Listening(s.ln.Addr())
 	}
-	srcCtx, stopSrc := context.WithCancel(context.Background())
-	srcDone := make(chan struct{})
+	return nil
+}
+
+// Wait serves until ctx ends or a part fails, then stops in reverse.
+func (s *Server) Wait(ctx context.Context) error {
+	err := s.group.Wait(ctx)
+	s.release()
+	return err
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close releases a server that was built and not started (Wait releases
+// one that ran).
+func (s *Server) Close() { s.release() }
+
+func (s *Server) release() {
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	if s.audit != nil {
+		_ = s.audit.Close()
+	}
+	if s.st != nil {
+		_ = s.st.Close()
+	}
+	s.ln, s.audit, s.st = nil, nil, nil
+}
+
+// serve serves the pages, API and websocket until ctx ends, then closes
+// the websockets and shuts down within 5 s.
+func (s *Server) serve(ctx context.Context) error {
+	done := make(chan error, 1)
 	go func() {
-		defer close(srcDone)
-		_ = src.Run(srcCtx)
-	}()
-	serveErr := make(chan error, 1)
-	go func() {
-		var err error
-		if cfg.TLSCert != "" {
-			err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		if s.cfg.TLSCert != "" {
+			done <- s.srv.ServeTLS(s.ln, s.cfg.TLSCert, s.cfg.TLSKey)
 		} else {
-			err = srv.Serve(ln)
+			done <- s.srv.Serve(s.ln)
 		}
-		serveErr <- err
 	}()
-	log.Info("ioc serving", "addr", ln.Addr().String(), "broker", cfg.MQTT.Broker, "users", len(cfg.Auth.Users))
-	if o.Listening != nil {
-		o.Listening(ln.Addr())
-	}
-	for running := true; running; {
-		select {
-		case <-ctx.Done():
-			running = false
-		case err = <-serveErr:
-			running = false
-		case <-o.Reload:
-			_, _ = reload() // logs what it put in force, or every error
-		}
+	select {
+	case err := <-done:
+		s.ws.Close()
+		return err
+	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws.Close()
-	_ = srv.Shutdown(shutdown)
-	stopSrc()
-	<-srcDone
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	s.ws.Close()
+	_ = s.srv.Shutdown(shutdown)
+	<-done
 	return nil
+}
+
+// reloads reads the registry again on each Options.Reload.
+func (s *Server) reloads(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.o.Reload:
+			_, _ = s.Reload() // logs what it put in force, or every error
+		}
+	}
+}
+
+// Reload reads the registry again and puts it in force if valid (SIGHUP,
+// POST /api/v1/admin/reload).
+func (s *Server) Reload() (api.Reloaded, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	r, err := registry.Load(s.cfg.Registry)
+	if err != nil {
+		s.log.Error("registry reload refused; keeping the current one", "err", err)
+		return api.Reloaded{}, err
+	}
+	s.api.SetRegistry(r)
+	s.log.Info("registry reloaded", "devices", r.Len())
+	return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
 }
 
 // shareRevocations applies every revocation published on the broker to
@@ -230,4 +334,23 @@ func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(au
 			log.Warn("iocd: logout not shared with the other IOC servers (broker unreachable); this server refuses the session, others accept it until it expires", "err", err)
 		}
 	}
+}
+
+// readGeoJSON reads a GeoJSON file for the map ("" is none): it must be
+// JSON (it is handed to the pages as it is) and at most 8 MiB.
+func readGeoJSON(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 8<<20 {
+		return nil, fmt.Errorf("%s: %d bytes, more than 8 MiB: simplify the polygons", path, len(b))
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%s: not JSON", path)
+	}
+	return b, nil
 }

@@ -30,7 +30,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/iocd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -100,6 +101,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 		"configs/devices.yaml":               "etc/ioc/devices.yaml",
 		"configs/rules.yaml":                 "etc/ioc/rules.yaml",
 		"configs/province-outline.geojson":   "etc/ioc/province-outline.geojson",
+		"configs/province-districts.geojson": "etc/ioc/province-districts.geojson",
 		"configs/ingest-production.yaml":     "etc/ioc/ingest.yaml",
 		"configs/ioc-production.yaml":        "etc/ioc/ioc.yaml",
 		"configs/mosquitto/mosquitto.conf":   "etc/mosquitto/mosquitto.conf",
@@ -123,16 +125,16 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 		}
 	}
 
-	// New secrets: `ingest hash-password -generate` for every account.
+	// New secrets: `ingest account-password-hash -generate` for every account.
 	secrets := newAccountSecrets(t, ingestBin, at("etc/ioc/credentials.yaml"))
 	for _, acct := range []string{"ioc-ingest", "ioc-server", "vms-tn", "envsense"} {
 		if secrets[acct] == "" {
 			t.Fatalf("configs/credentials.yaml has no account %s", acct)
 		}
 	}
-	// An operator with `ioc hash-password`, in place of the example hash.
+	// An operator with `ioc user-password-hash`, in place of the example hash.
 	const opPassword = "mật khẩu trực ban ca 1"
-	hash := run(t, strings.NewReader(opPassword+"\n"), nil, iocBin, "hash-password")
+	hash := run(t, strings.NewReader(opPassword+"\n"), nil, iocBin, "user-password-hash")
 	replaceIn(t, at("etc/ioc/ioc.yaml"), regexp.MustCompile(`"\$2a\$12\$REPLACE[^"]*"`), `"`+strings.TrimSpace(hash)+`"`)
 
 	// Mosquitto's files, from / as the README says.
@@ -170,7 +172,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 	// Every path the configs name must be absolute under /etc/ioc or
 	// /var/lib/ioc (systemd starts them from /); each is moved to the root
 	// by its documented variable, and nothing else is.
-	ingestCfg, err := config.Load([]string{"-config", at("etc/ioc/ingest.yaml")}, func(string) string { return "" }, io.Discard)
+	ingestCfg, err := ingestd.LoadConfig([]string{"-config", at("etc/ioc/ingest.yaml")}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatalf("the shipped ingest-production.yaml: %v", err)
 	}
@@ -178,11 +180,11 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 		"IOC_DATA_DIR": ingestCfg.DataDir, "IOC_REGISTRY": ingestCfg.Registry, "IOC_CREDENTIALS": ingestCfg.Credentials,
 		"IOC_ALERT_RULES": ingestCfg.Alerts.Rules, "IOC_HTTP_INGEST_TLS_CERT": ingestCfg.HTTPIngest.TLSCert, "IOC_HTTP_INGEST_TLS_KEY": ingestCfg.HTTPIngest.TLSKey,
 	})
-	iocCfg, err := config.LoadIOC([]string{"-config", at("etc/ioc/ioc.yaml")}, func(k string) string { return iocEnv[k] }, io.Discard)
+	iocCfg, err := iocd.LoadConfig([]string{"-config", at("etc/ioc/ioc.yaml")}, func(k string) string { return iocEnv[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("the shipped ioc-production.yaml with its secrets: %v", err)
 	}
-	relocate(t, root, iocEnv, map[string]string{"IOC_REGISTRY": iocCfg.Registry, "IOC_OUTLINE": iocCfg.Outline, "IOC_AUDIT_LOG": iocCfg.AuditLog})
+	relocate(t, root, iocEnv, map[string]string{"IOC_REGISTRY": iocCfg.Registry, "IOC_OUTLINE": iocCfg.Outline, "IOC_DISTRICT_BOUNDARIES": iocCfg.DistrictBoundaries, "IOC_RULES": iocCfg.Rules, "IOC_AUDIT_LOG": iocCfg.AuditLog})
 	writeCert(t, ingestEnv["IOC_HTTP_INGEST_TLS_CERT"], ingestEnv["IOC_HTTP_INGEST_TLS_KEY"])
 
 	// Loopback ports instead of the shipped ones.
@@ -296,7 +298,7 @@ func TestProductionKitFollowedLiterally(t *testing.T) {
 }
 
 // newAccountSecrets gives every account in the credentials file a new
-// secret from `ingest hash-password -generate` and returns them by name.
+// secret from `ingest account-password-hash -generate` and returns them by name.
 func newAccountSecrets(t *testing.T, ingestBin, path string) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -313,9 +315,9 @@ func newAccountSecrets(t *testing.T, ingestBin, path string) map[string]string {
 			name = m[1]
 		}
 		if i := strings.Index(line, "password_hash:"); i >= 0 {
-			gen := strings.Split(strings.TrimSpace(run(t, nil, nil, ingestBin, "hash-password", "-generate")), "\n")
+			gen := strings.Split(strings.TrimSpace(run(t, nil, nil, ingestBin, "account-password-hash", "-generate")), "\n")
 			if len(gen) != 2 || !strings.HasPrefix(gen[0], "secret: ") {
-				t.Fatalf("ingest hash-password -generate printed %q", gen)
+				t.Fatalf("ingest account-password-hash -generate printed %q", gen)
 			}
 			secrets[name] = strings.TrimPrefix(gen[0], "secret: ")
 			line = line[:i] + `password_hash: "` + gen[1] + `"`

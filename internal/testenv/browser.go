@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -128,4 +131,39 @@ func Screenshot(t interface {
 	}
 	t.Logf("screenshot: %s", p)
 	return p
+}
+
+// JSErrors collects the tab's uncaught exceptions and console.error
+// messages from now on; the returned function reports them so far.
+func JSErrors(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var errs []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			mu.Lock()
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			errs = append(errs, msg)
+			mu.Unlock()
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type != cdpruntime.APITypeError {
+				return
+			}
+			var parts []string
+			for _, a := range e.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			mu.Lock()
+			errs = append(errs, "console.error: "+strings.Join(parts, " "))
+			mu.Unlock()
+		}
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), errs...)
+	}
 }

@@ -7,15 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 )
 
 // IngestConfig is ingest's default configuration for a test: the registry
 // file and the shipped rules and accounts from configsDir, a temp data
 // dir, the embedded broker and HTTP on free loopback ports, warnings only.
-func IngestConfig(t TB, configsDir, registry string) *config.Ingest {
-	c := config.Default()
+func IngestConfig(t TB, configsDir, registry string) *ingestd.Config {
+	c := ingestd.DefaultConfig()
 	c.DataDir = t.TempDir()
 	c.Registry = filepath.Join(configsDir, registry)
 	c.Credentials = filepath.Join(configsDir, "credentials.yaml")
@@ -41,7 +40,7 @@ func (in *Ingest) Stop() { in.stop() }
 func StartIngest(t interface {
 	TB
 	Errorf(string, ...any)
-}, c *config.Ingest, o ingestd.Options) *Ingest {
+}, c *ingestd.Config, o ingestd.Options) *Ingest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)

@@ -9,13 +9,15 @@
   const { t, el } = IOC;
   const $ = (id) => document.getElementById(id);
   let districts = [];
+  let levels = []; // the alert rules' alarm levels, for the charts
   try {
     await IOC.loadSession();
     const prov = await IOC.api("GET", "/api/v1/province");
     districts = prov.districts;
+    levels = prov.levels || [];
     IOC.setPeople(prov.people);
   } catch (e) { return; }
-  $("logout").addEventListener("click", IOC.logout);
+  $("logout").addEventListener("click", () => { IOCOffline.forget(); IOC.logout(); });
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); fillDistricts(); route(); });
 
   let district = localStorage.getItem("ioc.tech.district") || "";
@@ -53,10 +55,14 @@
 
   // The stream is the whole province: the saved district orders the list,
   // it does not hide the device a colleague links to.
+  // Offline: the last list saved on this phone, shown with its age until
+  // the stream answers (static/offline.js).
+  let saveTimer = 0;
+  const saveSoon = () => { if (!saveTimer) saveTimer = setTimeout(() => { saveTimer = 0; IOCOffline.save(live); }, 2000); };
   const live = new IOC.Live({}, {
-    onSnapshot: () => route(),
-    onChange: IOC.throttle(() => route(true)),
-    onStatus: (c) => { $("lost").hidden = c; document.body.dataset.connected = c ? "yes" : "no"; },
+    onSnapshot: () => { IOCOffline.save(live); route(); renderOffline(); },
+    onChange: IOC.throttle(() => { saveSoon(); route(true); }),
+    onStatus: (c) => { $("lost").hidden = c; document.body.dataset.connected = c ? "yes" : "no"; renderOffline(); },
     onSync: (ok, since) => {
       $("stale").hidden = ok;
       $("stale").textContent = ok ? "" : IOC.t("stale_short").replace("{time}", since ? IOC.time(since) : "…");
@@ -64,6 +70,18 @@
     },
   });
   window.iocLive = live;
+  // renderOffline says, while the stream is down, as of when the list is.
+  let failed = false; // the stream has failed at least once since the page opened
+  function renderOffline() {
+    const at = live.connected || !(failed || navigator.onLine === false) ? null : IOCOffline.savedAt();
+    $("offline").hidden = !at;
+    $("offline").textContent = at ? t("offline_list").replace("{time}", IOC.dateTime(at)).replace("{ago}", IOC.ago(at)) : "";
+    document.body.dataset.offline = at ? "yes" : "no";
+  }
+  setInterval(renderOffline, 30000); // the age moves on
+  for (const ev of ["online", "offline"]) window.addEventListener(ev, renderOffline);
+  live.ws.addEventListener("close", () => { failed = true; renderOffline(); });
+  IOCOffline.register();
 
   // km between two points (haversine).
   function km(a, b) {
@@ -213,7 +231,8 @@
       fetched = info;
       renderDeviceAlerts(id);
       const series = hist.series.filter((s) => s.samples.length > 0).slice(0, 6);
-      $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s, from, to)) : [el("p", { class: "empty", text: t("no_data") })]));
+      $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s,
+        { from, to, width: $("charts").clientWidth - 12, levels: IOCChart.levelsFor(levels, info, s) })) : [el("p", { class: "empty", text: t("no_data") })]));
       $("dev-history").replaceChildren(...(alerts.entries.length ? alerts.entries.slice(0, 100).map((e) =>
         el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + IOC.person(e.by) : ""}${e.note ? " — " + e.note : ""}`))
         : [el("li", { class: "empty", text: t("no_data") })]));
@@ -271,4 +290,7 @@
     if (resolving) command(resolving, CONTRACT.op.resolve, note);
     resolving = null;
   });
+
+  // Until the stream answers, the list saved last: offline, all there is.
+  if (!live.epoch && IOCOffline.restore(live)) { route(); renderOffline(); }
 })();

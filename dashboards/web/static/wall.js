@@ -5,11 +5,10 @@
 (async () => {
   const { t, el } = IOC;
   const $ = (id) => document.getElementById(id);
-  let outline = null;
+  let prov = null;
   try {
     await IOC.loadSession();
-    const prov = await IOC.api("GET", "/api/v1/province");
-    outline = prov.outline;
+    prov = await IOC.api("GET", "/api/v1/province");
     IOC.setPeople(prov.people);
     $("province").textContent = prov.name;
   } catch (e) { return; }
@@ -75,7 +74,7 @@
   setInterval(clock, 1000); clock();
   setInterval(() => renderFeed(), 30000); // ages ("12 phút trước") move on
 
-  const map = new IOCMap.Map($("map"), outline);
+  const map = new IOCMap.Map($("map"), prov, () => live);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
   const sevs = CONTRACT.severities; // contract.js
   const healthClass = (d) => d.maintenance ? "h-maint" : "h-" + (d.health || CONTRACT.health.unknown);
@@ -124,6 +123,7 @@
       document.body.dataset.live = ok ? "yes" : "no";
     },
     onAlert: (a, old) => {
+      map.alert(a, old); // a pulse where it is
       // New, reopened or renotified critical alert: the banner, and a beep
       // at once (the alarm then repeats while it stays unacknowledged).
       const fresh = !old || old.count !== a.count || old.raised_at !== a.raised_at;

@@ -1,3 +1,10 @@
+// Command ioc-all runs the whole IOC in one process: ingest with its
+// embedded broker, store and alert service, the IOC server, and a
+// simulated province (scripts/run). A district or a pilot runs on it; the
+// same parts run as the separate ingest and ioc commands in production.
+//
+//	ioc-all -config configs/all-in-one.yaml
+//	ioc-all -h                  # every flag and its IOC_* environment variable
 package main
 
 import (
@@ -13,37 +20,34 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/allinone"
 	"github.com/ioc-vn/ioc/internal/auth"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/lifecycle"
 )
 
-// allInOne runs ingest, the IOC server and the simulator in one process
-// and prints where to look.
-func allInOne(args []string) int {
-	cfg, err := config.LoadAllInOne(args, os.Getenv, os.Stderr)
+func main() {
+	// Owner-only files for anything a library creates without a mode of
+	// its own; the data_dir writers also set 0600/0700 explicitly.
+	syscall.Umask(0o077)
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs ingest, the IOC server and the simulator in one process and
+// prints where to look.
+func run(args []string) int {
+	cfg, err := allinone.LoadConfig(args, os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ioc all:", err)
+		fmt.Fprintln(os.Stderr, "ioc-all:", err)
 		return 2
 	}
 	log := cfg.IOC.Log.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	reload := make(chan struct{}, 1)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload := lifecycle.Reloads(ctx)
 	err = allinone.Run(ctx, cfg, allinone.Options{Log: log, Reload: reload, Ready: func(a net.Addr) { welcome(os.Stdout, cfg, a) }})
 	if err != nil {
-		log.Error("ioc all failed", "err", err)
+		log.Error("ioc-all failed", "err", err)
 		return 1
 	}
 	return 0
@@ -51,7 +55,7 @@ func allInOne(args []string) int {
 
 // welcome prints the wall's address and who can log in. A user whose
 // password is still the demo one is shown with it, and flagged.
-func welcome(w io.Writer, cfg *config.AllInOne, addr net.Addr) {
+func welcome(w io.Writer, cfg *allinone.Config, addr net.Addr) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
