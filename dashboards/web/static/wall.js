@@ -30,8 +30,8 @@
   }
   function renderSound() {
     const st = audioState();
-    document.body.dataset.sound = st;
-    $("sound").textContent = t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked");
+    setData(document.body, "sound", st);
+    setText($("sound"), t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked"));
     $("sound").classList.toggle("blocked", st === "blocked");
   }
   function openAudio() {
@@ -93,8 +93,8 @@
   const inView = (district) => !view().length || view().includes(district);
   function renderView() {
     const v = view();
-    document.body.dataset.view = v.length ? v.join(",") : "all";
-    $("view").textContent = v.length ? v.map((d) => live.districtName(d)).join(", ") : t("view_all");
+    setData(document.body, "view", v.length ? v.join(",") : "all");
+    setText($("view"), v.length ? v.map((d) => live.districtName(d)).join(", ") : t("view_all"));
   }
   if (views.length > 1) {
     const every = Math.max(5, Number(q.get("every")) || 60) * 1000;
@@ -107,8 +107,13 @@
 
   let sync = { ok: true, since: null }; // the server's picture follows the broker
   const live = new IOC.Live({ districts: view() }, {
-    onSnapshot: () => { dirty.devices = true; render(); },
-    onChange: (type) => { if (type === "device" || type === "device_removed") dirty.devices = true; renderSoon(); },
+    onSnapshot: () => { dirty.devices = true; cams.all = true; render(); },
+    onChange: (type, m) => {
+      if (type === "device") camTouched(m.device);
+      if (type === "device_removed") camTouched(null);
+      if (type === "device" || type === "device_removed") dirty.devices = true;
+      renderSoon();
+    },
     onStatus: (c) => {
       $("lost").hidden = c;
       $("conn").className = "conn " + (c ? "on" : "off");
@@ -134,14 +139,16 @@
     },
   });
   window.iocLive = live; // for tests and the console
-  // render(): a full redraw, as after a snapshot (for tests and benchmarks).
-  window.iocWall = { render: () => { dirty.devices = true; render(); }, renderMap: () => renderMap() };
+  // render(): a full redraw, as after a snapshot (for tests that change
+  // the picture by hand); frame(): the frame a delta asks for, drawn now
+  // (for the render benchmark).
+  window.iocWall = { render: () => { dirty.devices = true; cams.all = true; render(); }, frame: () => render(), renderMap: () => renderMap() };
 
   // renderStale says since when the picture is stale, in the current
   // language (called on every render, so a language switch reaches it).
   function renderStale() {
     $("stale").hidden = sync.ok;
-    $("stale").textContent = sync.ok ? "" : t("stale").replace("{time}", sync.since ? IOC.time(sync.since) : "…");
+    setText($("stale"), sync.ok ? "" : t("stale").replace("{time}", sync.since ? IOC.time(sync.since) : "…"));
   }
 
   // The banner: a full-width strip across the top of the wall that pulses
@@ -159,7 +166,7 @@
   }
   // bannerText is set on every render, so a language switch reaches it.
   function bannerText(a) {
-    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+    setText($("banner-text"), `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`);
   }
   function renderBanner() {
     renderStale();
@@ -195,22 +202,22 @@
   const renderSoon = IOC.throttle(() => render());
   let mapTimer = null;
   function render() {
-    if (dirty.lang !== IOC.getLang()) { IOC.translate(document); dirty.lang = IOC.getLang(); dirty.devices = true; }
+    // A language change redraws everything at once, the map too (its
+    // legend and labels).
+    if (dirty.lang !== IOC.getLang()) { IOC.translate(document); dirty.lang = IOC.getLang(); dirty.devices = true; cams.all = true; mapDrawn = false; }
     renderView();
     renderBanner();
-    document.body.dataset.alarm = alarming() ? "yes" : "no";
+    setData(document.body, "alarm", alarming() ? "yes" : "no");
     renderSound();
     renderSummary();
     renderFeed();
     renderDistricts();
-    // The feed's height moves the camera panel's: its pages are recounted.
-    const box = $("cams");
-    if (dirty.devices || !camM || camM.key !== `${box.clientWidth}x${box.clientHeight}`) {
-      renderCams([...live.devices.values()]);
-    }
+    // The feed's height moves the camera panel's: its pages are recounted
+    // by the panel's ResizeObserver.
+    if (dirty.devices || !camM) renderCams();
     if (dirty.devices) {
       dirty.devices = false;
-      if (!mapDrawn) renderMap();
+      if (!mapDrawn) { clearTimeout(mapTimer); renderMap(); }
       else if (!mapTimer) mapTimer = setTimeout(renderMap, 1000);
     }
   }
@@ -221,11 +228,29 @@
     map.update([...live.devices.values()], healthClass);
   }
 
-  function tile(label, value, sub, cls) {
-    return el("div", { class: "tile " + (cls || "") }, el("div", { class: "label", text: label }), el("div", { class: "value", text: String(value) }), sub ? el("div", { class: "sub", text: sub }) : null);
+  // Tiles are kept by what they count (a kind, "commissioning", a
+  // severity); one whose text changed is rewritten in place, so a delta
+  // does not rebuild the summary row.
+  const tiles = new Map(); // id -> {key, el}
+  function tile(id, label, value, sub, cls, data) {
+    const key = [label, value, sub, cls, JSON.stringify(data)].join("\u0001");
+    let x = tiles.get(id);
+    if (!x) {
+      x = { key: "", el: el("div", {}, el("div", { class: "label" }), el("div", { class: "value" }), el("div", { class: "sub" })) };
+      tiles.set(id, x);
+    }
+    if (x.key !== key) {
+      x.key = key;
+      const [l, v, u] = x.el.children;
+      x.el.className = "tile " + (cls || "");
+      setText(l, label); setText(v, String(value)); setText(u, sub || "");
+      u.hidden = !sub;
+      for (const k of Object.keys(x.el.dataset)) if (!(k in data)) delete x.el.dataset[k];
+      for (const [k, d] of Object.entries(data)) setData(x.el, k, String(d));
+    }
+    return x.el;
   }
 
-  let summaryKey = "";
   function renderSummary() {
     const c = live.counts;
     if (!c) return;
@@ -242,32 +267,27 @@
       }
       if (!total) continue;
       commissioning += com;
-      const x = tile(t(k), `${IOC.num(on)}/${IOC.num(total)}`, `${t("offline")}: ${IOC.num(off)}`, off ? "has-down" : "");
-      x.dataset.kind = k; x.dataset.online = on; x.dataset.offline = off; x.dataset.total = total; x.dataset.commissioning = com;
-      out.push(x);
+      out.push(tile("kind-" + k, t(k), `${IOC.num(on)}/${IOC.num(total)}`, `${t("offline")}: ${IOC.num(off)}`, off ? "has-down" : "",
+        { kind: k, online: on, offline: off, total, commissioning: com }));
     }
-    if (commissioning) {
-      const x = tile(t("commissioning"), IOC.num(commissioning), "", "commissioning");
-      x.dataset.commissioning = commissioning;
-      out.push(x);
-    }
+    if (commissioning) out.push(tile("commissioning", t("commissioning"), IOC.num(commissioning), "", "commissioning", { commissioning }));
     // Severity tiles count incidents: root-cause alerts, as the feed shows
     // them (an NVR outage with 9 cameras is 1). Where folded alerts make
     // the devices affected more, the tile says both.
-    const all = [...live.alerts.values()];
-    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
-    for (const s of sevs) {
-      const inc = top.filter((a) => a.severity === s);
-      const devs = all.filter((a) => a.severity === s).length;
-      const acked = inc.filter((a) => a.ack).length;
-      let sub = `${t("acked_count")}: ${acked}`;
-      if (devs !== inc.length) sub += ` · ${devs} ${t("folded")}`;
-      const x = tile(sevIcon[s] + " " + t(s), IOC.num(inc.length), sub, "sev-" + s);
-      x.dataset.severity = s; x.dataset.count = inc.length; x.dataset.devices = devs; x.dataset.acked = acked;
-      out.push(x);
+    const inc = {}, devs = {}, acked = {};
+    for (const s of sevs) { inc[s] = 0; devs[s] = 0; acked[s] = 0; }
+    for (const a of live.alerts.values()) {
+      devs[a.severity]++;
+      if (a.parent && live.alerts.has(a.parent)) continue;
+      inc[a.severity]++;
+      if (a.ack) acked[a.severity]++;
     }
-    const key = out.map((x) => x.outerHTML).join("");
-    if (key !== summaryKey) { summaryKey = key; $("summary").replaceChildren(...out); }
+    for (const s of sevs) {
+      let sub = `${t("acked_count")}: ${acked[s]}`;
+      if (devs[s] !== inc[s]) sub += ` · ${devs[s]} ${t("folded")}`;
+      out.push(tile("sev-" + s, sevIcon[s] + " " + t(s), IOC.num(inc[s]), sub, "sev-" + s, { severity: s, count: inc[s], devices: devs[s], acked: acked[s] }));
+    }
+    moveInto($("summary"), out);
   }
 
   // The camera grid. Recorders with a problem (the recorder or a camera
@@ -280,7 +300,7 @@
   // red. #cams[data-page] and [data-pages] say where the rotation is.
   const camPageMs = 10000;
   let camTurn = 0;
-  IOC.clock.every(camPageMs, () => { camTurn++; renderCams([...live.devices.values()]); });
+  IOC.clock.every(camPageMs, () => { camTurn++; renderCams(); });
   const camIcon = { down: "✕", alarm: "⚠", degraded: "!", maint: "⚙", commissioning: "…", unknown: "?", ok: "✓" };
   const camRank = { down: 0, alarm: 0, degraded: 1, unknown: 2, commissioning: 2, maint: 2, ok: 3 };
   function camState(d) {
@@ -309,29 +329,81 @@
   // byID orders ids by code unit: localeCompare costs a microsecond a call,
   // 15 ms a render with 4,000 cameras.
   const byID = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-  let camGroups = [];
-  function camGroupsOf(devices) {
+  // The recorder groups are kept between renders (cams.groups, by recorder
+  // id): a device delta touches only its recorder's group (cams.dirty);
+  // a snapshot, a removed device or a language change regroups them all
+  // (cams.all). Each group keeps its element while what it shows is the
+  // same, so a storm of 4,000 cameras redraws one group per delta.
+  const cams = { groups: new Map(), all: true, dirty: new Set(), labels: new Map(), labelKey: "", size: null };
+  function camTouched(d) {
+    if (!d) { cams.all = true; return; }
+    if (d.kind === "camera") {
+      const g = cams.groups.get(d.parent || "");
+      if (!g || !g.byID.has(d.id)) cams.all = true; // a new camera or a new recorder
+      else cams.dirty.add(d.parent || "");
+    } else if (d.kind === "nvr") {
+      if (!cams.groups.has(d.id)) return; // a recorder with no camera shows nothing
+      cams.dirty.add(d.id);
+      cams.labelKey = ""; // its name may have changed
+    }
+  }
+  function camRegroup() {
     const byNVR = new Map();
-    for (const d of devices) {
+    for (const d of live.devices.values()) {
       if (d.kind !== "camera") continue;
       const k = d.parent || "";
       if (!byNVR.has(k)) byNVR.set(k, []);
       byNVR.get(k).push(d);
     }
-    const groups = [];
-    for (const [id, cams] of byNVR) {
-      const nvr = live.devices.get(id);
-      cams.sort((a, b) => byID(a.id, b.id));
-      const states = cams.map(camState);
-      const nvrState = nvr ? camState(nvr) : "unknown";
-      const worst = Math.min(camRank[nvrState] === 0 ? 0 : 3, ...states.map((s) => camRank[s]));
-      groups.push({ id, nvr, cams, states, nvrState, worst, ok: states.filter((s) => s === "ok").length, problem: worst <= 1 });
+    const old = cams.groups;
+    cams.groups = new Map();
+    for (const [id, list] of byNVR) {
+      list.sort((a, b) => byID(a.id, b.id));
+      const g = { id, cams: list, byID: new Map(list.map((d, i) => [d.id, i])), el: old.has(id) ? old.get(id).el : null, key: old.has(id) ? old.get(id).key : "" };
+      camStats(g, true);
+      cams.groups.set(id, g);
     }
-    return groups.sort((a, b) => a.worst - b.worst || (b.cams.length - b.ok) - (a.cams.length - a.ok) || byID(a.id, b.id));
+    cams.all = false; cams.dirty.clear(); cams.labelKey = "";
   }
-  function camGroup(g) {
-    const label = distinct(g.cams);
-    const name = (g.nvr && nvrLabel.get(g.nvr.id)) || g.id || "—";
+  // camStats recomputes one group's states, worst state and labels from
+  // the picture (names only when they changed).
+  function camStats(g, names) {
+    for (let i = 0; i < g.cams.length; i++) {
+      const d = live.devices.get(g.cams[i].id);
+      if (d && d.name !== g.cams[i].name) names = true;
+      if (d) g.cams[i] = d;
+    }
+    g.nvr = live.devices.get(g.id);
+    g.states = g.cams.map(camState);
+    g.nvrState = g.nvr ? camState(g.nvr) : "unknown";
+    let worst = camRank[g.nvrState] === 0 ? 0 : 3, ok = 0;
+    for (const s of g.states) { if (camRank[s] < worst) worst = camRank[s]; if (s === "ok") ok++; }
+    g.worst = worst; g.ok = ok; g.problem = worst <= 1;
+    if (names || !g.label) g.label = distinct(g.cams);
+  }
+  function camGroupsNow() {
+    if (cams.all) camRegroup();
+    for (const id of cams.dirty) { const g = cams.groups.get(id); if (g) camStats(g, false); }
+    cams.dirty.clear();
+    // Recorders are named by what tells them apart ("Đầu ghi Bệnh viện …"
+    // -> "Bệnh viện …": the panel says they are recorders).
+    const nvrs = [];
+    for (const g of cams.groups.values()) if (g.nvr) nvrs.push(g.nvr);
+    const key = nvrs.map((d) => d.id + "\u0001" + d.name).join("\u0002");
+    if (key !== cams.labelKey) {
+      cams.labelKey = key;
+      cams.labels = nvrs.length > 1 ? distinct(nvrs) : new Map(nvrs.map((d) => [d.id, d.name]));
+    }
+    return [...cams.groups.values()].sort((a, b) => a.worst - b.worst || (b.cams.length - b.ok) - (a.cams.length - a.ok) || byID(a.id, b.id));
+  }
+  // camElement is a group's element, rebuilt only when what it shows changed.
+  function camElement(g) {
+    const name = (g.nvr && cams.labels.get(g.nvr.id)) || g.id || "—";
+    const key = [IOC.getLang(), name, g.nvrState, g.problem, g.ok, g.states.join(","), g.cams.map((d) => g.label.get(d.id)).join(",")].join("\u0001");
+    if (!g.el || g.key !== key) { g.el = camGroup(g, name); g.key = key; }
+    return g.el;
+  }
+  function camGroup(g, name) {
     const head = el("div", { class: "nvr-head" },
       el("span", { class: "state s-" + g.nvrState, text: camIcon[g.nvrState] }),
       el("span", { class: "name", text: name }),
@@ -340,40 +412,39 @@
       el("div", { class: "tiles" }, ...g.cams.map((d, i) => {
         const st = g.states[i];
         return el("div", { class: "cam s-" + st, title: `${d.name} · ${t(stateWord[st])}`, dataset: { device: d.id, state: st } },
-          el("span", { class: "icon", text: camIcon[st] }), el("span", { class: "num", text: label.get(d.id) }));
+          el("span", { class: "icon", text: camIcon[st] }), el("span", { class: "num", text: g.label.get(d.id) }));
       })));
   }
   // camMetrics measures, once per panel size, how tall a recorder's group
   // is for n cameras (a head, then rows of tiles), so that paging 4,000
-  // cameras costs arithmetic, not layout.
+  // cameras costs arithmetic, not layout. The panel's size comes from a
+  // ResizeObserver (cams.size), never from a read that forces layout.
   let camM = null;
   function camMetrics(box) {
-    const key = `${box.clientWidth}x${box.clientHeight}`;
+    if (!cams.size) cams.size = { w: box.clientWidth, h: box.clientHeight };
+    const key = `${cams.size.w}x${cams.size.h}`;
     if (camM && camM.key === key) return camM;
-    const fake = (n) => ({ id: "probe", nvr: null, nvrState: "ok", worst: 3, ok: n, problem: false,
-      cams: Array.from({ length: n }, (_, i) => ({ id: "p" + i, name: "Camera " + String(i + 10) })), states: Array(n).fill("ok") });
-    const one = camGroup(fake(1)), many = camGroup(fake(60));
+    const fake = (n) => {
+      const list = Array.from({ length: n }, (_, i) => ({ id: "p" + i, name: "Camera " + String(i + 10) }));
+      return { id: "probe", nvr: null, nvrState: "ok", worst: 3, ok: n, problem: false, cams: list, label: distinct(list), states: Array(n).fill("ok") };
+    };
+    const one = camGroup(fake(1), "—"), many = camGroup(fake(60), "—");
     box.replaceChildren(one, many);
     const tiles = [...many.querySelectorAll(".cam")];
     const cols = Math.max(1, tiles.filter((e) => e.offsetTop === tiles[0].offsetTop).length);
     const rows = Math.ceil(60 / cols);
     const h1 = one.offsetHeight, hN = many.offsetHeight;
     const gap = many.offsetTop - (one.offsetTop + one.offsetHeight);
-    camM = { key, cols, h1, row: rows > 1 ? (hN - h1) / (rows - 1) : 0, gap, room: box.clientHeight };
+    camM = { key, cols, h1, row: rows > 1 ? (hN - h1) / (rows - 1) : 0, gap, room: cams.size.h };
     box.replaceChildren();
     return camM;
   }
-  let nvrLabel = new Map();
-  function renderCams(devices) {
-    camGroups = camGroupsOf(devices);
-    // Recorders are named by what tells them apart ("Đầu ghi Bệnh viện …"
-    // -> "Bệnh viện …": the panel says they are recorders).
-    const nvrs = camGroups.filter((g) => g.nvr).map((g) => g.nvr);
-    nvrLabel = nvrs.length > 1 ? distinct(nvrs) : new Map(nvrs.map((d) => [d.id, d.name]));
+  function renderCams() {
+    const groups = camGroupsNow();
     const box = $("cams");
     const m = camMetrics(box);
     const height = (g) => m.h1 + (Math.ceil(g.cams.length / m.cols) - 1) * m.row + m.gap;
-    const problems = camGroups.filter((g) => g.problem), healthy = camGroups.filter((g) => !g.problem);
+    const problems = groups.filter((g) => g.problem), healthy = groups.filter((g) => !g.problem);
     // Pinned: every problem recorder, if they fit together; otherwise the
     // problems are what turns.
     let used = 0;
@@ -395,15 +466,43 @@
     }
     const page = pages.length ? camTurn % pages.length : 0;
     const shown = pinned.concat(pages.length ? rotating.slice(...pages[page]) : []);
-    box.replaceChildren(...shown.map(camGroup));
-    box.dataset.page = String(page + 1);
-    box.dataset.pages = String(Math.max(1, pages.length));
-    box.dataset.pinned = String(pinned.length);
+    moveInto(box, shown.map(camElement));
+    setData(box, "page", String(page + 1));
+    setData(box, "pages", String(Math.max(1, pages.length)));
+    setData(box, "pinned", String(pinned.length));
     const parts = [];
     if (problems.length) parts.push(t("cam_problems").replace("{n}", IOC.num(problems.length)));
     if (pages.length > 1) parts.push(t("cam_page").replace("{k}", String(page + 1)).replace("{n}", String(pages.length)));
-    $("cams-page").textContent = parts.join(" · ");
+    setText($("cams-page"), parts.join(" · "));
   }
+  // The camera panel follows its own size (the feed's height moves it):
+  // its pages are recounted when it changes.
+  new ResizeObserver((entries) => {
+    const r = entries[entries.length - 1].contentRect;
+    const size = { w: Math.round(r.width), h: Math.round(r.height) };
+    if (cams.size && cams.size.w === size.w && cams.size.h === size.h) return;
+    cams.size = size;
+    if (live.counts) renderCams();
+  }).observe($("cams"));
+
+  // moveInto makes box's children the given elements, in order, moving
+  // only what moved: what left is removed first, so that the rows after a
+  // resolved alert stay where they are (a moved element is styled anew,
+  // and its flashing restarts).
+  function moveInto(box, els) {
+    const want = new Set(els);
+    for (let c = box.firstChild; c;) { const next = c.nextSibling; if (!want.has(c)) c.remove(); c = next; }
+    let cur = box.firstChild;
+    for (const e of els) {
+      if (cur === e) { cur = cur.nextSibling; continue; }
+      box.insertBefore(e, cur);
+    }
+    while (cur) { const next = cur.nextSibling; cur.remove(); cur = next; }
+  }
+  // setText and setData write only a change (a write of the same text
+  // still costs the browser a style and layout pass).
+  function setText(e, s) { if (e.textContent !== s) e.textContent = s; }
+  function setData(e, k, v) { if (e.dataset[k] !== v) e.dataset[k] = v; }
 
   // renderFeed: root-cause alerts, most severe first, one two-line row
   // each (headline; age, district and place), in two columns filled top to
@@ -412,47 +511,52 @@
   // and rebuilt only when what they show changed (a storm of 2,000 alerts
   // changes one or two of them per update).
   const rowCache = new Map(); // alert id -> {key, li}
-  let rowH = 0;
+  let rowH = 0, feedRows = "", feedMore = null;
+  // The window's size, kept by its resize event (reading innerWidth in a
+  // render may force a layout).
+  const screenSize = { w: innerWidth, h: innerHeight };
+  addEventListener("resize", () => { screenSize.w = innerWidth; screenSize.h = innerHeight; renderSoon(); });
   function renderFeed() {
-    const all = IOC.sortAlerts([...live.alerts.values()]);
     // Alerts folded under a recorder's or district's alert are shown once,
-    // under their parent's count.
-    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
-    const kids = new Map();
-    for (const a of all) if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
-    $("alert-count").textContent = IOC.num(top.length);
+    // under their parent's count. Only the rows that fit are put in order
+    // (IOC.firstAlerts), not all 2,000 alerts of a storm.
+    const top = [], kids = new Map();
+    for (const a of live.alerts.values()) {
+      if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
+      else top.push(a);
+    }
+    setText($("alert-count"), IOC.num(top.length));
     const feed = $("feed");
     if (!top.length) { rowCache.clear(); feed.replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
     // The panel grows with its alerts up to its max-height: how many rows
     // a column holds at most is measured once per screen size.
-    const gap = parseFloat(getComputedStyle(feed).rowGap) || 0;
-    if (!rowH || rowH.w !== innerWidth || rowH.h !== innerHeight) {
-      const probe = row(top[0], kids.get(top[0].id) || 0);
+    if (!rowH || rowH.w !== screenSize.w || rowH.h !== screenSize.h) {
+      const gap = parseFloat(getComputedStyle(feed).rowGap) || 0;
+      const first = IOC.firstAlerts(top, 1)[0];
+      const probe = row(first, kids.get(first.id) || 0);
       feed.replaceChildren(probe);
       feed.style.setProperty("--rows", "1");
       const panel = feed.parentElement;
       const chrome = panel.offsetHeight - feed.offsetHeight;
       const maxH = parseFloat(getComputedStyle(panel).maxHeight) || panel.offsetHeight;
-      rowH = { px: probe.offsetHeight, w: innerWidth, h: innerHeight, max: Math.max(1, Math.floor((maxH - chrome + gap) / (probe.offsetHeight + gap))) };
+      rowH = { px: probe.offsetHeight, w: screenSize.w, h: screenSize.h, max: Math.max(1, Math.floor((maxH - chrome + gap) / (probe.offsetHeight + gap))) };
+      feedRows = "1";
     }
     const perCol = Math.min(rowH.max, Math.max(1, Math.ceil(top.length / 2)));
-    feed.style.setProperty("--rows", String(perCol));
+    if (feedRows !== String(perCol)) { feedRows = String(perCol); feed.style.setProperty("--rows", feedRows); }
     const room = perCol * 2;
     const n = top.length <= room ? top.length : room - 1;
-    const rows = top.slice(0, n).map((a) => row(a, kids.get(a.id) || 0));
-    const keep = new Set(top.slice(0, n).map((a) => a.id));
+    const shown = IOC.firstAlerts(top, n);
+    const rows = shown.map((a) => row(a, kids.get(a.id) || 0));
+    const keep = new Set(shown.map((a) => a.id));
     for (const id of rowCache.keys()) if (!keep.has(id)) rowCache.delete(id);
     if (n < top.length) {
-      const more = el("li", { class: "more", id: "feed-more", dataset: { more: String(top.length - n) }, text: t("more_alerts").replace("{n}", IOC.num(top.length - n)) });
-      rows.push(more);
+      if (!feedMore) feedMore = el("li", { class: "more", id: "feed-more" });
+      setData(feedMore, "more", String(top.length - n));
+      setText(feedMore, t("more_alerts").replace("{n}", IOC.num(top.length - n)));
+      rows.push(feedMore);
     }
-    // Move only what moved.
-    let cur = feed.firstChild;
-    for (const li of rows) {
-      if (cur === li) { cur = cur.nextSibling; continue; }
-      feed.insertBefore(li, cur);
-    }
-    while (cur) { const next = cur.nextSibling; cur.remove(); cur = next; }
+    moveInto(feed, rows); // move only what moved
   }
   // row is the feed's row for a, reused while nothing it shows changed
   // (its age is part of that: the minute turns every 30 s check).
