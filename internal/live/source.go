@@ -146,7 +146,9 @@ func (s *Source) subscribe(c paho.Client) {
 	marker := s.marker
 	s.mu.Unlock()
 	h := func(_ paho.Client, m paho.Message) { s.handle(m.Topic(), m.Payload()) }
-	filters := map[string]byte{contract.SyncPrefix + s.cfg.ClientID: 1}
+	// The sync marker, and the events (the recently resolved list) even
+	// where a configuration lists its topics without them.
+	filters := map[string]byte{contract.SyncPrefix + s.cfg.ClientID: 1, contract.EventsTopic: 1}
 	topics := s.cfg.Topics
 	if len(topics) == 0 {
 		topics = contract.PictureFilters()

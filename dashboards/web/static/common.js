@@ -143,6 +143,7 @@ const IOC = (() => {
       this.devices = new Map();
       this.maintenance = new Map();
       this.counts = null;
+      this.resolved = [];
       this.districts = new Map();
       this.province = "";
       this.epoch = "";
@@ -201,6 +202,7 @@ const IOC = (() => {
         for (const d of m.devices) this.devices.set(d.id, d);
         for (const w of m.maintenance) this.maintenance.set(w.target, w);
         this.counts = m.counts;
+        this.resolved = m.resolved || [];
         if (m.districts) for (const d of m.districts) this.districts.set(d.id, d.name);
         if (m.province) this.province = m.province;
         this.epoch = m.epoch; this.seq = m.seq;
@@ -227,6 +229,9 @@ const IOC = (() => {
         case "maintenance_ended": this.maintenance.delete(m.maintenance.target); break;
         case "counts": this.counts = m.counts; break;
         case "sync": this.setSync(m.sync.live, m.sync.stale_since); break;
+        // the last root-cause alerts resolved, most recent first (the
+        // server keeps 50)
+        case "resolved": this.resolved.unshift(m.resolved); this.resolved.length = Math.min(this.resolved.length, 50); break;
       }
       if (this.h.onChange) this.h.onChange(m.type, m);
     }

@@ -72,7 +72,7 @@
 
   const clock = () => { $("clock").textContent = IOC.time(new Date()); };
   setInterval(clock, 1000); clock();
-  setInterval(() => renderFeed(), 30000); // ages ("12 phút trước") move on
+  setInterval(() => { renderFeed(); renderResolved(); }, 30000); // ages ("12 phút trước") move on
 
   const map = new IOCMap.Map($("map"), prov, () => live);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
@@ -212,6 +212,7 @@
     renderSummary();
     renderFeed();
     renderDistricts();
+    renderResolved();
     // The feed's height moves the camera panel's: its pages are recounted
     // by the panel's ResizeObserver.
     if (dirty.devices || !camM) renderCams();
@@ -602,6 +603,27 @@
       notice(t("failed") + ": " + e.message);
       button.disabled = false;
     }
+  }
+
+  // Recently resolved: the last root-cause alerts resolved in the last
+  // 4 hours (at most 10), most recent first, in the view's districts: the
+  // alert, how long ago, by whom ("Tự hết" when its condition cleared)
+  // and the note. The server keeps the list (live.resolved).
+  const resolvedWindowMs = 4 * 3600 * 1000, resolvedMax = 10;
+  let resolvedKey = "";
+  function renderResolved() {
+    const now = IOC.clock.now();
+    const list = live.resolved.filter((r) => inView(r.alert.district) && now - Date.parse(r.at) <= resolvedWindowMs).slice(0, resolvedMax);
+    const key = [IOC.getLang(), ...list.map((r) => r.alert.id + r.at + IOC.ago(r.at, now))].join("\u0001");
+    if (key === resolvedKey) return;
+    resolvedKey = key;
+    const who = (by) => by === "auto" ? t("resolved_auto") : by === "config" ? t("resolved_config") : IOC.person(by);
+    $("resolved").replaceChildren(...(list.length ? list.map((r) => el("li", { dataset: { alert: r.alert.id, by: r.by } },
+      el("div", { class: "what" }, el("span", { class: "sev sev-" + r.alert.severity, title: t(r.alert.severity), text: sevIcon[r.alert.severity] }),
+        el("span", { class: "msg", text: IOC.message(r.alert) })),
+      el("div", { class: "who" }, el("span", { class: "age", text: IOC.ago(r.at, now) + " · " }), el("span", { class: "by", text: who(r.by) }),
+        r.note ? el("span", { class: "note", text: ": " + r.note }) : null)))
+      : [el("li", { class: "empty", text: t("no_resolved") })]));
   }
 
   let districtsKey = "";
