@@ -112,6 +112,9 @@ type Config struct {
 // CookieName is the session cookie.
 const CookieName = "ioc_session"
 
+// KioskCookieName carries an enrolled wall's credential (internal/kiosk).
+const KioskCookieName = "ioc_kiosk"
+
 // CSRFHeader carries the session's CSRF token on state-changing requests.
 const CSRFHeader = "X-CSRF-Token"
 
@@ -319,6 +322,15 @@ func (a *Auth) isRevoked(token string) bool {
 func tokenID(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(h[:18])
+}
+
+// KioskCookie is the cookie that carries an enrolled wall's credential,
+// with the session cookie's flags (HttpOnly, SameSite=Strict, Secure as
+// configured).
+func (a *Auth) KioskCookie(value string, expires time.Time) *http.Cookie {
+	c := a.cookie(value, expires)
+	c.Name = KioskCookieName
+	return c
 }
 
 func (a *Auth) cookie(value string, expires time.Time) *http.Cookie {

@@ -173,7 +173,8 @@ const IOCDict =
     "ago_now": "vừa xong",
     "ago_min": "{n} phút trước",
     "ago_hour": "{n} giờ trước",
-    "ago_day": "{n} ngày trước"
+    "ago_day": "{n} ngày trước",
+    "err_kiosk_refused": "Mã màn hình không hợp lệ hoặc đã bị thu hồi"
   },
   "en": {
     "title_wall": "IOC Operations Centre",
@@ -342,6 +343,7 @@ const IOCDict =
     "ago_now": "just now",
     "ago_min": "{n} min ago",
     "ago_hour": "{n} h ago",
-    "ago_day": "{n} days ago"
+    "ago_day": "{n} days ago",
+    "err_kiosk_refused": "This wall's code is not valid or was revoked"
   }
 };
