@@ -1,17 +1,22 @@
 package iocd_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 	"github.com/ioc-vn/ioc/internal/api"
+	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -214,4 +219,131 @@ func closedWith(r *reader, _ int) error {
 		return fmt.Errorf("ended with %v, want close 1008 \"session ended\"", err)
 	}
 	return nil
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.at = c.at.Add(d)
+	c.mu.Unlock()
+}
+
+// TestKioskWallInChromium: an admin enrols a wall on the admin page (in
+// Vietnamese, no English word on it) and gets its link once; the wall's
+// browser opens the link and shows the wall, without the code in the
+// address bar or a logout button. 13 hours later on the server's clock,
+// past a person's 12-hour session (an operator's is refused), the wall
+// reloaded is still the wall, connected, with no login card and no
+// English. Revoked on the admin page, the wall is disconnected at once
+// and its next check finds it logged out.
+func TestKioskWallInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	sys := startIngest(t)
+	clk := &testClock{at: time.Now()}
+	_, base := startIOCWith(t, iocConfig(t, sys, "kiosk-wall"), iocd.Options{Now: clk.now})
+	reg, err := registry.Load(configs + "devices.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prov struct{ People map[string]string }
+	login(t, base, "viewer").get("/api/v1/province", &prov)
+	raw := []string{"district:", "kiosk:", "operator", "technician", "admin"}
+	for _, d := range reg.Districts() {
+		raw = append(raw, d.ID)
+	}
+
+	adminPage := chrome(t, 1920, 1080)
+	var dict map[string]map[string]string
+	var js string
+	loginPage(t, adminPage, base, "admin", "/admin/", `#kiosk-table`)
+	run(t, adminPage, 5*time.Second, chromedp.Evaluate(`JSON.stringify(IOCDict)`, &js))
+	if err := json.Unmarshal([]byte(js), &dict); err != nil {
+		t.Fatal(err)
+	}
+	pageText := func(ctx context.Context) string {
+		var s string
+		run(t, ctx, 5*time.Second, chromedp.Evaluate(`document.title + "\n" + document.body.innerText`, &s))
+		return s
+	}
+	const name = "Tường chính phòng trực"
+	var link string
+	run(t, adminPage, 15*time.Second,
+		chromedp.SendKeys("#kiosk-name", name),
+		chromedp.Click("#enrol-submit"),
+		chromedp.WaitVisible(`#link-box`),
+		chromedp.WaitVisible(`#kiosk-rows tr[data-state="active"]`),
+		chromedp.Value("#kiosk-link", &link),
+	)
+	if !strings.HasPrefix(link, base+"/wall/#kiosk=") {
+		t.Fatalf("kiosk link %q", link)
+	}
+	for _, l := range leaks(pageText(adminPage), "vi", dict, reg, prov.People, raw) {
+		t.Errorf("Vietnamese admin page shows %s", l)
+	}
+	screenshot(t, adminPage, "admin-1920x1080-kiosk-enrolled")
+
+	wallPage := chrome(t, 3840, 2160)
+	onWall := func(when string) {
+		t.Helper()
+		var hash, path string
+		var logins, logoutShown int
+		run(t, wallPage, 20*time.Second,
+			chromedp.WaitVisible(`body[data-connected="yes"]`),
+			chromedp.Evaluate(`location.hash`, &hash),
+			chromedp.Evaluate(`location.pathname`, &path),
+			chromedp.Evaluate(`document.querySelectorAll("#username, form#login").length`, &logins),
+			chromedp.Evaluate(`document.getElementById("logout").offsetParent ? 1 : 0`, &logoutShown),
+		)
+		if path != "/wall/" || hash != "" || logins != 0 || logoutShown != 0 {
+			t.Errorf("%s: path %q, hash %q, login forms %d, logout button shown %d; want the wall, no code in the address, no login, no logout", when, path, hash, logins, logoutShown)
+		}
+		for _, l := range leaks(pageText(wallPage), "vi", dict, reg, prov.People, raw) {
+			t.Errorf("%s: the Vietnamese wall shows %s", when, l)
+		}
+	}
+	run(t, wallPage, 20*time.Second, chromedp.Navigate(link))
+	onWall("opened with the kiosk link")
+
+	operator := login(t, base, "operator")
+	clk.add(13 * time.Hour)
+	if status, _ := operator.do("GET", "/api/v1/session", nil); status != 401 {
+		t.Fatalf("an operator's session 13 h later: %d, want 401 (the clock did not move?)", status)
+	}
+	run(t, wallPage, 20*time.Second, chromedp.Reload())
+	onWall("reloaded 13 h later")
+	screenshot(t, wallPage, "wall-3840x2160-kiosk")
+
+	loginPage(t, adminPage, base, "admin", "/admin/", `#kiosk-rows tr[data-state="active"]`)
+	run(t, adminPage, 15*time.Second,
+		chromedp.Click(`#kiosk-rows tr[data-state="active"] button.revoke`),
+		chromedp.WaitVisible(`#kiosk-rows tr[data-state="active"] button.confirm`),
+	)
+	for _, l := range leaks(pageText(adminPage), "vi", dict, reg, prov.People, raw) {
+		t.Errorf("Vietnamese admin page asking to revoke shows %s", l)
+	}
+	run(t, adminPage, 15*time.Second,
+		chromedp.Click(`#kiosk-rows tr[data-state="active"] button.confirm`),
+		chromedp.WaitVisible(`#kiosk-rows tr[data-state="revoked"]`),
+	)
+	var state string
+	run(t, adminPage, 5*time.Second, chromedp.Text(`#kiosk-rows tr[data-state="revoked"] .state`, &state))
+	if !strings.HasPrefix(state, "Đã thu hồi lúc ") || !strings.HasSuffix(state, "bởi "+prov.People["admin"]) {
+		t.Errorf("revoked row's state %q", state)
+	}
+	// The wall's stream is closed by the revocation; its reconnect finds
+	// the session gone.
+	run(t, wallPage, 20*time.Second, chromedp.WaitVisible(`#username`))
 }
