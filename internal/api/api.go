@@ -125,6 +125,7 @@ var Routes = []string{
 	"DELETE /api/v1/maintenance/{target}",
 	"POST /api/v1/devices/{id}/commission",
 	"GET /api/v1/audit",
+	"GET /api/v1/availability",
 	"POST /api/v1/admin/reload",
 	"GET /api/v1/admin/kiosks",
 	"POST /api/v1/admin/kiosks",
@@ -169,6 +170,7 @@ func New(d Deps, o Options) (*API, error) {
 		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
 		"POST /api/v1/devices/{id}/commission":        a.need(auth.Operator, a.commission),
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
+		"GET /api/v1/availability":                    a.need(auth.Operator, a.availabilityReport),
 		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
 		"GET /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskList),
 		"POST /api/v1/admin/kiosks":                   a.need(auth.Admin, a.kioskEnrol),
@@ -193,6 +195,15 @@ func New(d Deps, o Options) (*API, error) {
 	m.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
+	})
+	m.HandleFunc("GET /api/schemas/{name}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := contract.Schemas.ReadFile("schemas/" + r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, "no such schema (telemetry, status, event, senml, report and defs .schema.json)")
+			return
+		}
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write(b)
 	})
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route (see /api/openapi.yaml)")

@@ -221,19 +221,19 @@ func closedWith(r *reader, _ int) error {
 	return nil
 }
 
-// testClock is a clock the test moves.
-type testClock struct {
+// serverClock is the server's clock, moved by the test.
+type serverClock struct {
 	mu sync.Mutex
 	at time.Time
 }
 
-func (c *testClock) now() time.Time {
+func (c *serverClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.at
 }
 
-func (c *testClock) add(d time.Duration) {
+func (c *serverClock) add(d time.Duration) {
 	c.mu.Lock()
 	c.at = c.at.Add(d)
 	c.mu.Unlock()
@@ -252,7 +252,7 @@ func TestKioskWallInChromium(t *testing.T) {
 		t.Skip("browser test")
 	}
 	sys := startIngest(t)
-	clk := &testClock{at: time.Now()}
+	clk := &serverClock{at: time.Now()}
 	_, base := startIOCWith(t, iocConfig(t, sys, "kiosk-wall"), iocd.Options{Now: clk.now})
 	reg, err := registry.Load(configs + "devices.yaml")
 	if err != nil {
