@@ -265,7 +265,8 @@ func (s *Store) saveLocked() error {
 		return fmt.Errorf("kiosks: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(append(b, '\n')); err == nil {
+	_, err = tmp.Write(append(b, '\n'))
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
