@@ -170,7 +170,7 @@ func New(d Deps, o Options) (*API, error) {
 		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
 		"POST /api/v1/devices/{id}/commission":        a.need(auth.Operator, a.commission),
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
-		"GET /api/v1/availability":                    a.need(auth.Operator, a.availabilityReport),
+		"GET /api/v1/availability":                    a.need(auth.Viewer, a.availabilityReport),
 		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
 		"GET /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskList),
 		"POST /api/v1/admin/kiosks":                   a.need(auth.Admin, a.kioskEnrol),

@@ -54,6 +54,13 @@ const IOC = (() => {
     const d = digits === undefined ? 1 : digits;
     return fmt("num" + d, (loc) => new Intl.NumberFormat(loc, { maximumFractionDigits: d })).format(v);
   }
+  // pct writes a share in percent as the availability report does,
+  // rounded down to 2 decimals: 99.5213 is "99,52 %" (vi), "99.52 %" (en);
+  // none is "—".
+  function pct(v) {
+    if (v === null || v === undefined) return "—";
+    return fmt("pct", (loc) => new Intl.NumberFormat(loc, { minimumFractionDigits: 2, maximumFractionDigits: 2 })).format(Math.floor(v * 100) / 100) + " %";
+  }
   // ago: how long since s, the way an operator says it: "vừa xong",
   // "12 phút trước", "3 giờ trước", "2 ngày trước" (now defaults to the
   // page's clock).
@@ -303,5 +310,5 @@ const IOC = (() => {
     };
   }
 
-  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, ago, message, el, api, loadSession, role, can, logout, Live, sortAlerts, firstAlerts, throttle, clock, session: () => session };
+  return { t, has, num, pct, person, setPeople, field, getLang, setLang, translate, time, dateTime, ago, message, el, api, loadSession, role, can, logout, Live, sortAlerts, firstAlerts, throttle, clock, session: () => session };
 })();

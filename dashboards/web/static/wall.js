@@ -629,11 +629,33 @@
       : [el("li", { class: "empty", text: t("no_resolved") })]));
   }
 
+  // Uptime today per district: the availability report's online share
+  // (time not offline, maintenance and unknown time left out) from
+  // midnight in Vietnam until now, GET /api/v1/availability?group=district,
+  // the numbers the report page shows; fetched again every 5 minutes.
+  // #districts[data-uptime-from|to] say which range is shown.
+  let uptime = null; // district -> online_pct
+  async function loadUptime() {
+    const now = new Date(IOC.clock.now());
+    const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+    const from = day + "T00:00:00+07:00", to = now.toISOString();
+    try {
+      const rep = await IOC.api("GET", "/api/v1/availability?" + new URLSearchParams({ group: "district", from, to }));
+      uptime = new Map(rep.rows.map((r) => [r.key, r.online_pct]));
+      setData($("districts"), "uptimeFrom", from);
+      setData($("districts"), "uptimeTo", to);
+      renderDistricts();
+    } catch (e) { /* keep what is shown; the next turn tries again */ }
+  }
+  loadUptime();
+  IOC.clock.every(5 * 60000, loadUptime);
+
   let districtsKey = "";
   function renderDistricts() {
     const c = live.counts;
     if (!c) return;
-    const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }));
+    const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }),
+      uptime ? el("th", { class: "uptime", text: t("uptime_today") }) : null);
     const ids = [...live.districts.keys()].filter(inView);
     for (const id of Object.keys(c.devices)) if (!ids.includes(id) && inView(id)) ids.push(id);
     const rows = ids.map((id) => {
@@ -644,7 +666,8 @@
         if (n) off += n.offline;
         return el("td", { text: n ? `${n.online}/${n.total}` : "–" });
       });
-      return el("tr", { dataset: { district: id } }, el("td", { text: live.districtName(id) }), ...cells, el("td", { class: off ? "down" : "ok", text: String(off) }));
+      return el("tr", { dataset: { district: id } }, el("td", { text: live.districtName(id) }), ...cells, el("td", { class: off ? "down" : "ok", text: String(off) }),
+        uptime ? el("td", { class: "uptime", text: IOC.pct(uptime.get(id)) }) : null);
     });
     const key = [head, ...rows].map((x) => x.outerHTML).join("");
     if (key !== districtsKey) { districtsKey = key; $("districts").replaceChildren(head, ...rows); }
