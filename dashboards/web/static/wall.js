@@ -110,7 +110,7 @@
 
   let sync = { ok: true, since: null }; // the server's picture follows the broker
   const live = new IOC.Live({ districts: view() }, {
-    onSnapshot: () => { dirty.devices = true; cams.all = true; render(); },
+    onSnapshot: () => { dirty.devices = true; cams.all = true; render(); loadReadings(); },
     onChange: (type, m) => {
       if (type === "device") camTouched(m.device);
       if (type === "device_removed") camTouched(null);
@@ -216,6 +216,7 @@
     renderFeed();
     renderDistricts();
     renderResolved();
+    renderReadings();
     // The feed's height moves the camera panel's: its pages are recounted
     // by the panel's ResizeObserver.
     if (dirty.devices || !camM) renderCams();
@@ -627,6 +628,68 @@
       el("div", { class: "who" }, el("span", { class: "age", text: IOC.ago(r.at, now) + " · " }), el("span", { class: "by", text: who(r.by) }),
         r.note ? el("span", { class: "note", text: ": " + r.note }) : null)))
       : [el("li", { class: "empty", text: t("no_resolved") })]));
+  }
+
+  // Readings panels: the worst stations of PM2.5 and water level against
+  // the rules' alarm levels (GET /api/v1/province levels): ranked by the
+  // reading over the lowest level that raises an alert there, and where
+  // no threshold applies (a rise rule only) by the reading itself. Two a
+  // field, in the view's districts, each with its last two hours drawn
+  // with the levels (uPlot, chart.js); the latest readings come from
+  // GET /api/v1/readings, again every minute on IOC.clock.
+  const readingFields = ["pm25", "water_level_cm"], readingsPer = 2;
+  let readings = null, readingsKey = "";
+  async function loadReadings() {
+    try {
+      const q = new URLSearchParams(readingFields.map((f) => ["field", f]));
+      const list = (await IOC.api("GET", "/api/v1/readings?" + q)).readings;
+      const worst = [];
+      for (const f of readingFields) {
+        const rows = list.filter((r) => r.field === f && live.devices.has(r.device)).map((r) => {
+          const d = live.devices.get(r.device);
+          const levels = IOCChart.levelsFor(prov.levels, d, { measurement: "telemetry", field: f });
+          const raise = levels.filter((l) => l.kind === "threshold" && typeof l.value === "number" && (l.op === ">" || l.op === ">=")).map((l) => l.value);
+          const level = raise.length ? Math.min(...raise) : null;
+          return { r, d, levels, level, rank: level ? r.value / level : r.value / 1e9 };
+        });
+        rows.sort((a, b) => b.rank - a.rank || b.r.value - a.r.value || byID(a.d.id, b.d.id));
+        worst.push(...rows.slice(0, readingsPer));
+      }
+      const to = new Date(IOC.clock.now()), from = new Date(to.getTime() - 2 * 3600 * 1000);
+      await Promise.all(worst.map(async (w) => {
+        const q = new URLSearchParams({ measurement: "telemetry", from: from.toISOString(), to: to.toISOString() });
+        const h = await IOC.api("GET", `/api/v1/devices/${encodeURIComponent(w.d.id)}/history?${q}`).catch(() => null);
+        w.series = h && h.series.find((s) => s.field === w.r.field);
+      }));
+      readings = { worst, from, to, stamp: to.getTime() };
+      renderReadings();
+    } catch (e) { /* keep what is shown; the next minute tries again */ }
+  }
+  IOC.clock.every(60000, loadReadings); // and after each snapshot (a view's devices)
+  function renderReadings() {
+    if (!readings) return;
+    const key = IOC.getLang() + readings.stamp;
+    if (key === readingsKey) return;
+    readingsKey = key;
+    const box = $("readings");
+    if (!readings.worst.length) { box.replaceChildren(el("li", { class: "empty", text: t("no_readings") })); return; }
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    const width = Math.round(box.clientWidth * 0.3), height = Math.round(rem * 2.2);
+    box.replaceChildren(...readings.worst.map((w) => {
+      const over = w.level !== null && w.r.value > w.level;
+      const spark = w.series && w.series.samples.length
+        ? IOCChart.draw(w.series, { from: readings.from, to: readings.to, width, height, spark: true, levels: w.levels })
+        : el("div");
+      return el("li", { class: over ? "over" : "", dataset: { device: w.d.id, field: w.r.field, value: String(w.r.value), level: w.level === null ? "" : String(w.level) } },
+        // "182,4 / 150 µg/m³": the reading over its level, read at 5 m;
+        // "ngưỡng 150 · Bụi mịn PM2.5 · Trạm …" from the desks.
+        el("div", { class: "value" }, el("span", { class: "v", text: IOC.num(w.r.value) }),
+          w.level !== null ? el("span", { class: "level", text: " / " + IOC.num(w.level) }) : null,
+          el("span", { class: "unit", text: " " + t("unit_" + w.r.field) })),
+        spark,
+        el("div", { class: "name", text: [w.level !== null ? t("alarm_level").replace("{n}", IOC.num(w.level)) : null,
+          IOC.field(w.r.field).replace(/ \(.*\)$/, ""), w.d.name].filter(Boolean).join(" · ") }));
+    }));
   }
 
   // Uptime today per district: the availability report's online share
