@@ -28,6 +28,8 @@ import (
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/stream"
@@ -72,7 +74,10 @@ type Deps struct {
 	// Reload, if set, reads the server's files again and puts them in
 	// force (POST /api/v1/admin/reload; SIGHUP does the same).
 	Reload func() (Reloaded, error)
-	Now    func() time.Time
+	// Refusals are the integrators' _errors reports the server has seen
+	// (nil: none kept; the integrator's page shows no refusals).
+	Refusals *refusals.Book
+	Now      func() time.Time
 }
 
 // Options tune the API.
@@ -91,6 +96,11 @@ type Options struct {
 	// MetricsToken, if set, lets a scraper read /metrics with
 	// "Authorization: Bearer <token>"; admins' sessions may read it too.
 	MetricsToken string
+	// PayloadLimits bound a payload an integrator checks (zero:
+	// payload.DefaultLimits, ingest's defaults).
+	PayloadLimits payload.Limits
+	// MaxChecks bounds the payload checks running at once (zero: 4).
+	MaxChecks int
 }
 
 // API is the HTTP handler.
@@ -100,6 +110,8 @@ type API struct {
 	mux *http.ServeMux
 	now func() time.Time
 	reg atomic.Pointer[registry.Registry] // swapped by SetRegistry
+	// checks holds a slot per payload check running (Options.MaxChecks).
+	checks chan struct{}
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
@@ -122,6 +134,9 @@ var Routes = []string{
 	"GET /api/v1/availability",
 	"POST /api/v1/admin/reload",
 	"GET /api/v1/stream",
+	"GET /api/v1/integrator/devices",
+	"GET /api/v1/integrator/errors",
+	"POST /api/v1/integrator/validate/{device}/{channel}",
 }
 
 // New builds the handler.
@@ -141,7 +156,13 @@ func New(d Deps, o Options) (*API, error) {
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 5 * time.Second
 	}
-	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now}
+	if o.PayloadLimits == (payload.Limits{}) {
+		o.PayloadLimits = payload.DefaultLimits
+	}
+	if o.MaxChecks <= 0 {
+		o.MaxChecks = 4
+	}
+	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now, checks: make(chan struct{}, o.MaxChecks)}
 	a.reg.Store(d.Registry)
 	m := a.mux
 	handlers := map[string]http.HandlerFunc{
@@ -165,6 +186,9 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			d.Stream.ServeHTTP(w, r)
 		}),
+		"GET /api/v1/integrator/devices":                      a.need(auth.Integrator, a.integratorDevices),
+		"GET /api/v1/integrator/errors":                       a.need(auth.Integrator, a.integratorErrors),
+		"POST /api/v1/integrator/validate/{device}/{channel}": a.need(auth.Integrator, a.integratorValidate),
 	}
 	// Routes (what the OpenAPI test compares with openapi.yaml) is the list
 	// registered: a route missing from either is a programming error.
