@@ -394,7 +394,7 @@ var ErrorCodes = []string{
 	"bad_request", "unauthorized", "forbidden", "csrf", "not_found", "method_not_allowed",
 	"unsupported_media_type", "rate_limited", "login_failed", "device_not_found",
 	"alert_not_active", "note_required", "note_too_long", "bad_range", "conflict",
-	"store_unavailable", "timeout", "internal",
+	"store_unavailable", "timeout", "internal", "integrator_not_found", "busy",
 }
 
 // writeError answers with msg and the code that status implies.
@@ -455,8 +455,10 @@ type sessionInfo struct {
 	Username string    `json:"username"`
 	Name     string    `json:"name"`
 	Role     auth.Role `json:"role"`
-	Expires  time.Time `json:"expires"`
-	CSRF     string    `json:"csrf"`
+	// Integrator is a role integrator user's integrator.
+	Integrator string    `json:"integrator,omitempty"`
+	Expires    time.Time `json:"expires"`
+	CSRF       string    `json:"csrf"`
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -489,7 +491,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func info(s *auth.Session) sessionInfo {
-	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Expires: s.Expires, CSRF: s.CSRF}
+	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Integrator: s.User.Integrator, Expires: s.Expires, CSRF: s.CSRF}
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
