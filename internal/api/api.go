@@ -168,7 +168,7 @@ func New(d Deps, o Options) (*API, error) {
 	handlers := map[string]http.HandlerFunc{
 		"POST /api/v1/login":                          a.login,
 		"POST /api/v1/logout":                         a.logout,
-		"GET /api/v1/session":                         a.need(auth.Viewer, a.session),
+		"GET /api/v1/session":                         a.need(anyRole, a.session),
 		"GET /api/v1/province":                        a.need(auth.Viewer, a.province),
 		"GET /api/v1/devices":                         a.need(auth.Viewer, a.devices),
 		"GET /api/v1/devices/{id}":                    a.need(auth.Viewer, a.device),
@@ -259,6 +259,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type handler func(w http.ResponseWriter, r *http.Request, s *auth.Session)
 
+// anyRole is what a route every signed-in user may call needs (the
+// session: who am I, and the CSRF token).
+const anyRole auth.Role = ""
+
 // need wraps h: a valid session with at least role need; for anything but
 // GET, the CSRF token and an allowed Origin.
 func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
@@ -268,7 +272,7 @@ func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "log in first")
 			return
 		}
-		if !s.User.Role.Allows(role) {
+		if role != anyRole && !s.User.Role.Allows(role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may not do this; it needs %s", s.User.Role, role))
 			return
 		}
