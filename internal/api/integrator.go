@@ -26,11 +26,16 @@ const maxIntegratorDevices = 500
 
 // integratorDevices is GET /api/v1/integrator/devices.
 type integratorDevices struct {
-	Integrator registry.Integrator `json:"integrator"`
+	Integrator integratorInfo `json:"integrator"`
 	// Since is when the server started counting refusals.
 	Since     time.Time          `json:"refusals_since"`
 	Devices   []integratorDevice `json:"devices"`
 	Truncated bool               `json:"truncated,omitempty"`
+}
+
+type integratorInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 type integratorDevice struct {
@@ -66,7 +71,7 @@ func (a *API) integratorDevices(w http.ResponseWriter, r *http.Request, s *auth.
 		return
 	}
 	reg := a.Registry()
-	out := integratorDevices{Integrator: in, Devices: []integratorDevice{}}
+	out := integratorDevices{Integrator: integratorInfo{ID: in.ID, Name: in.Name}, Devices: []integratorDevice{}}
 	if a.d.Refusals != nil {
 		out.Since = a.d.Refusals.Since()
 	}

@@ -104,6 +104,21 @@ func TestIntegratorRoleRefusedEverywhere(t *testing.T) {
 	if len(errs.Reports) != 1 || errs.Reports[0].Device != "aq-tp-01" || errs.Reports[0].Reason != "malformed_json" {
 		t.Errorf("envsense's reports: %+v, want its one malformed_json and none of vms-tn's", errs.Reports)
 	}
+	// The answers' keys are the ones openapi.yaml describes.
+	doc := loadOpenAPI(t)
+	seen := map[string]bool{}
+	for _, route := range []string{"/api/v1/integrator/devices", "/api/v1/integrator/errors"} {
+		var v any
+		in.get(route, &v)
+		for _, e := range doc.undocumented(doc.response(t, route), v, "", seen) {
+			t.Errorf("GET %s: key %s is not in openapi.yaml", route, e)
+		}
+	}
+	for _, k := range []string{"integrator.name", "devices[].last_payload", "devices[].refused.day", "reports[].payload_head"} {
+		if !seen[k] {
+			t.Errorf("no %s in the answers, so the test did not check it", k)
+		}
+	}
 	if status, b := in.do("POST", "/api/v1/integrator/validate/cam-bvtw-01/status", map[string]string{"state": "online"}); status != http.StatusForbidden || !strings.Contains(string(b), `"foreign_device"`) {
 		t.Errorf("checking another integrator's device: %d %s, want 403 foreign_device", status, b)
 	}
@@ -155,9 +170,12 @@ func TestIntegratorPageInChromium(t *testing.T) {
 		}
 		return nil
 	})
-	var payload, seen, reports string
+	var payload, seen, reports, who string
 	run(t, page, 10*time.Second, chromedp.Text(row+" .last-payload", &payload), chromedp.Text(row+" .last-seen", &seen),
-		chromedp.Text("#error-rows", &reports))
+		chromedp.Text("#error-rows", &reports), chromedp.Text("#who", &who))
+	if who != "— Quan trắc môi trường Thái Nguyên" {
+		t.Errorf("the page names its integrator %q", who)
+	}
 	for _, want := range []string{"telemetry,", "integrator=envsense", "pm10=41", "pm25=23.75"} {
 		if !strings.Contains(payload, want) {
 			t.Errorf("last payload %q lacks %q", payload, want)
