@@ -634,7 +634,8 @@ func (p *Pipeline) observe(b *batch) {
 }
 
 // tellTooOld tells the integrator of m that it will raise no alert with
-// a point stamped more than AlertMaxAge ago (the oldest one is named).
+// a status or event stamped more than AlertMaxAge ago (the oldest one is
+// named).
 func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
 	if p.o.AlertMaxAge <= 0 {
 		return
@@ -642,6 +643,12 @@ func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
 	now := p.now()
 	oldest := -1
 	for j := range pts {
+		// Only statuses and events: an old one is what would have paged
+		// someone. Old readings are a gateway's backlog after an outage,
+		// normal and stored without a word (they raise nothing either).
+		if m := pts[j].Measurement; m != payload.MeasurementStatus && m != payload.MeasurementEvent {
+			continue
+		}
 		if now.Sub(pts[j].Time) > p.o.AlertMaxAge && (oldest < 0 || pts[j].Time.Before(pts[oldest].Time)) {
 			oldest = j
 		}
