@@ -148,7 +148,10 @@ func TestPermissions(t *testing.T) {
 	sub(srv, "ioc/server/v1/observations/+", true)
 	sub(web, "ioc/server/v1/#", true)
 	sub(web, "ioc/v1/#", false)
-	sub(web, "ioc/v1/acme/_errors", false)
+	sub(web, "ioc/v1/acme/_errors", true) // the integrator's page shows its refusals
+	sub(web, "ioc/v1/+/_errors", true)
+	sub(web, "ioc/v1/acme/+", false)
+	sub(web, "ioc/v1/acme/cam-01/telemetry", false)
 
 	if _, ok := p.Authenticate("acme", []byte("a")); !ok {
 		t.Error("right password refused")
@@ -197,5 +200,27 @@ func TestWithin(t *testing.T) {
 		if got := within(c.f, c.a); got != c.want {
 			t.Errorf("within(%q, %q) = %v, want %v", c.f, c.a, got, c.want)
 		}
+	}
+}
+
+// TestMosquittoACLForWeb: the generated ACL gives the IOC web server's
+// account read access to every integrator's _errors and to the server
+// topics, and nothing of the devices' data.
+func TestMosquittoACLForWeb(t *testing.T) {
+	p, err := New(File{Accounts: []Account{
+		{Username: "web", PasswordHash: mustHash(t, "w"), Role: RoleWeb},
+	}}, testRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, acl := p.MosquittoFiles()
+	got := string(acl)
+	for _, want := range []string{"\nuser web\n", "\ntopic read ioc/server/v1/#\n", "\ntopic read ioc/v1/+/_errors\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ACL lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "topic read ioc/v1/#") || strings.Contains(got, "topic write ioc/v1/") {
+		t.Errorf("ACL gives the web server device data:\n%s", got)
 	}
 }
