@@ -714,9 +714,16 @@
   IOC.clock.every(5 * 60000, loadUptime);
 
   let districtsKey = "";
+  // renderDistricts rebuilds the table only when what it shows changed
+  // (the counts object is replaced on every change, the uptime every 5
+  // minutes): a storm's alert deltas leave it alone.
+  let districtsOf = null;
   function renderDistricts() {
     const c = live.counts;
     if (!c) return;
+    const of = [c, uptime, IOC.getLang(), view().join(","), live.districts.size];
+    if (districtsOf && of.every((x, i) => x === districtsOf[i])) return;
+    districtsOf = of;
     const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }),
       uptime ? el("th", { class: "uptime", text: t("uptime_today") }) : null);
     const ids = [...live.districts.keys()].filter(inView);
