@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
 // TestWallRecentlyResolved: a technician resolves the river alert with a
 // note from the phone's API; the wall's "Vừa xử lý" list shows it at
 // once, with the technician's name (not the username) and the note, and
 // the alert leaves the feed. A reload finds it again (the server's
-// snapshot carries the list). In English the list says the same in
+// snapshot carries the list), and so does another IOC server started
+// after it (from the alert history). In English the list says the same in
 // English; a district view that is not the river's does not show it.
 func TestWallRecentlyResolved(t *testing.T) {
 	if testing.Short() {
@@ -76,6 +78,25 @@ func TestWallRecentlyResolved(t *testing.T) {
 		t.Errorf("in English: %q, %q / %q", title, what, who)
 	}
 	run(t, wall, 10*time.Second, chromedp.Click("#lang"), chromedp.WaitVisible(`h2 [data-i18n="active_alerts"]`))
+
+	// Another IOC server started now (or this one restarted) finds it in
+	// the alert history: the events topic is not retained.
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var h struct{ Entries []struct{ Transition string } }
+		tech.get("/api/v1/alerts/history?device=wl-phoyen-01", &h)
+		for _, e := range h.Entries {
+			if e.Transition == "resolved" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no resolved transition in the history yet: %+v", h.Entries)
+	})
+	base2 := startIOC(t, iocConfig(t, sys, "resolved-2"))
+	loginPage(t, wall, base2, "operator", "/wall/", `body[data-connected="yes"]`)
+	run(t, wall, 10*time.Second, chromedp.WaitVisible(row))
+	if what, who = read(); !strings.Contains(who, note) || !strings.Contains(who, "Kỹ thuật viên hiện trường") {
+		t.Errorf("a server started after the resolution shows %q / %q", what, who)
+	}
 
 	// Phổ Yên's river is not Đại Từ's.
 	var ids string

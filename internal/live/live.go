@@ -134,7 +134,7 @@ type Snapshot struct {
 	Maintenance []alert.Maintenance    `json:"maintenance"`
 	Counts      *Counts                `json:"counts"`
 	// Resolved: the last resolutions the filter matches, most recent
-	// first (at most RecentResolved; not kept across a restart).
+	// first (at most RecentResolved).
 	Resolved []Resolution `json:"resolved"`
 	Synced   bool         `json:"synced"`
 	// Live and StaleSince: see SyncState.
