@@ -14,7 +14,7 @@ import (
 
 // Bounds of GET /api/v1/readings.
 const (
-	readingsWindow   = 30 * time.Minute // how old a latest reading may be
+	readingsWindow   = 15 * time.Minute // how old a latest reading may be
 	maxReadingFields = 8
 	maxReadingPoints = 200_000 // telemetry points scanned in the window
 )
@@ -29,7 +29,7 @@ type Reading struct {
 
 // readings answers GET /api/v1/readings?field=pm25&field=water_level_cm:
 // each device's latest numeric reading of those telemetry fields in the
-// last 30 minutes (the wall's readings panels rank them against the alarm
+// last 15 minutes (the wall's readings panels rank them against the alarm
 // levels), by device and field.
 func (a *API) readings(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	fields := r.URL.Query()["field"]
@@ -50,7 +50,7 @@ func (a *API) readings(w http.ResponseWriter, r *http.Request, _ *auth.Session) 
 	defer cancel()
 	pts, err := a.d.Store.Scan(ctx, store.ScanQuery{Measurement: "telemetry", From: to.Add(-readingsWindow), To: to.Add(time.Second), Limit: maxReadingPoints})
 	if errors.Is(err, store.ErrTooMany) {
-		writeError(w, http.StatusServiceUnavailable, "more telemetry in the last 30 minutes than the readings call reads")
+		writeError(w, http.StatusServiceUnavailable, "more telemetry in the last 15 minutes than the readings call reads")
 		return
 	}
 	if err != nil {
