@@ -16,6 +16,7 @@ require (
 	github.com/influxdata/line-protocol/v2 v2.2.1
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/prometheus/client_golang v1.25.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/tidwall/wal v1.2.1
 	github.com/valyala/fastjson v1.6.10
 	golang.org/x/crypto v0.58.0

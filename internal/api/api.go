@@ -180,6 +180,15 @@ func New(d Deps, o Options) (*API, error) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
 	})
+	m.HandleFunc("GET /api/schemas/{name}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := contract.Schemas.ReadFile("schemas/" + r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, "no such schema (telemetry, status, event, senml, report and defs .schema.json)")
+			return
+		}
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write(b)
+	})
 	m.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route (see /api/openapi.yaml)")
 	})

@@ -142,7 +142,7 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 	ing.stop() // restart with the message pending
 
 	clock.set(t0.Add(5 * time.Minute))
-	ing, w = start()
+	ing, _ = start()
 	waitFor(t, "the raised message on the webhook", func() bool { return len(hook.messages()) == 1 })
 	m := hook.messages()[0]
 	if m.Kind != notify.KindRaised || m.Alert != id || m.Severity != "critical" || m.Name != "Camera B1" || m.Place != "Quận 2" ||

@@ -3,6 +3,7 @@ package iocd_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -172,4 +173,30 @@ func (d *openAPI) undocumented(schema, v any, at string, seen map[string]bool) [
 		}
 	}
 	return bad
+}
+
+// TestSchemasServed: the payload schemas are public (an integrator's tools
+// fetch them without a session), with the content type of JSON Schema, and
+// they refer to each other by the names they are served under.
+func TestSchemasServed(t *testing.T) {
+	sys := startIngest(t)
+	base := startIOC(t, iocConfig(t, sys, "schemas"))
+	for _, name := range []string{"telemetry", "status", "event", "senml", "report", "defs"} {
+		resp, err := http.Get(base + "/api/schemas/" + name + ".schema.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || err != nil || resp.Header.Get("Content-Type") != "application/schema+json" || doc["$id"] != name+".schema.json" {
+			t.Errorf("%s: %d %q %v $id=%v", name, resp.StatusCode, resp.Header.Get("Content-Type"), err, doc["$id"])
+		}
+	}
+	if resp, err := http.Get(base + "/api/schemas/../openapi.yaml"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 && resp.Header.Get("Content-Type") == "application/schema+json" {
+			t.Error("a path outside the schemas was served as one")
+		}
+	}
 }

@@ -238,6 +238,11 @@ const IOC = (() => {
       ((a.ack ? 1 : 0) - (b.ack ? 1 : 0)) || (new Date(b.raised_at) - new Date(a.raised_at)));
   }
 
+  // clock drives what the pages do on a schedule (the wall's camera pages
+  // and view rotation): the browser's timers, or a clock a test installs
+  // as window.iocTestClock before the page loads ({now(), every(ms, f)}).
+  const clock = window.iocTestClock || { now: () => Date.now(), every: (ms, f) => setInterval(f, ms) };
+
   // throttle runs f at most once per animation frame.
   function throttle(f) {
     let queued = false;
@@ -248,5 +253,5 @@ const IOC = (() => {
     };
   }
 
-  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, ago, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, session: () => session };
+  return { t, has, num, person, setPeople, field, getLang, setLang, translate, time, dateTime, ago, message, el, api, loadSession, role, can, logout, Live, sortAlerts, throttle, clock, session: () => session };
 })();

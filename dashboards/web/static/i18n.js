@@ -173,7 +173,14 @@ const IOCDict =
     "ago_now": "vừa xong",
     "ago_min": "{n} phút trước",
     "ago_hour": "{n} giờ trước",
-    "ago_day": "{n} ngày trước"
+    "ago_day": "{n} ngày trước",
+    "alarm": "Đang báo động",
+    "cam_page": "trang {k}/{n}",
+    "cam_problems": "{n} đầu ghi có sự cố",
+    "cams_of": "{ok}/{n} camera tốt",
+    "view_all": "Toàn tỉnh",
+    "recently_resolved": "Vừa xử lý",
+    "resolved_by": "xử lý bởi"
   },
   "en": {
     "title_wall": "IOC Operations Centre",
@@ -342,6 +349,13 @@ const IOCDict =
     "ago_now": "just now",
     "ago_min": "{n} min ago",
     "ago_hour": "{n} h ago",
-    "ago_day": "{n} days ago"
+    "ago_day": "{n} days ago",
+    "alarm": "In alarm",
+    "cam_page": "page {k}/{n}",
+    "cam_problems": "{n} recorders with problems",
+    "cams_of": "{ok}/{n} cameras fine",
+    "view_all": "Whole province",
+    "recently_resolved": "Recently resolved",
+    "resolved_by": "resolved by"
   }
 };
