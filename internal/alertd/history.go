@@ -68,7 +68,7 @@ func historyPoint(r *record) point.Point {
 		return h.Point()
 	}
 	a := r.Alert
-	ah := &contract.AlertHistory{ID: a.ID, Device: a.Device, District: a.District, Rule: a.Rule, Severity: string(a.Severity),
+	ah := &contract.AlertHistory{ID: a.ID, Device: a.Device, District: a.District, Rule: a.Rule, RuleKind: string(a.RuleKind), Severity: string(a.Severity),
 		State: string(a.State), MessageVI: a.Message["vi"], MessageEN: a.Message["en"], Parent: a.Parent,
 		Count: a.Count, Flaps: a.Flaps, Suppressed: a.Suppressed}
 	if a.Value != nil {

@@ -125,6 +125,7 @@ var Routes = []string{
 	"DELETE /api/v1/maintenance/{target}",
 	"POST /api/v1/devices/{id}/commission",
 	"GET /api/v1/audit",
+	"GET /api/v1/availability",
 	"POST /api/v1/admin/reload",
 	"GET /api/v1/stream",
 }
@@ -171,6 +172,7 @@ func New(d Deps, o Options) (*API, error) {
 		"DELETE /api/v1/maintenance/{target}":          a.need(auth.Operator, a.maintenanceEnd),
 		"POST /api/v1/devices/{id}/commission":         a.need(auth.Operator, a.commission),
 		"GET /api/v1/audit":                            a.need(auth.Admin, a.audit),
+		"GET /api/v1/availability":                     a.need(auth.Operator, a.availabilityReport),
 		"POST /api/v1/admin/reload":                    a.need(auth.Admin, a.reload),
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			d.Stream.ServeHTTP(w, r)

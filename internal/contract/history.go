@@ -29,6 +29,10 @@ type History struct {
 // AlertHistory is the alert as it was at the transition.
 type AlertHistory struct {
 	ID, Device, District, Rule, Severity, State string
+	// RuleKind is the rule's kind (silence, threshold, ...): availability
+	// counts a silence alert as the device being offline. Empty in
+	// history written before it was recorded.
+	RuleKind string
 	// Value is the alert's value as text.
 	Value                string
 	MessageVI, MessageEN string
@@ -51,9 +55,9 @@ type MaintenanceHistory struct {
 }
 
 // Point is h as a point: measurement alert (tags device, district, rule,
-// severity, transition; fields event_seq, id, state, value, message_vi,
-// message_en, parent, ack_via, assignee, count, flaps, suppressed, by,
-// note) or
+// severity, transition; fields event_seq, id, rule_kind, state, value,
+// message_vi, message_en, parent, ack_via, assignee, count, flaps,
+// suppressed, by, note) or
 // maintenance (tags target, transition; fields event_seq, until, since,
 // by, note), at the transition's time. Empty text fields are left out.
 func (h *History) Point() point.Point {
@@ -86,6 +90,7 @@ func (h *History) Point() point.Point {
 	p.SetTag("rule", a.Rule)
 	p.SetTag("severity", a.Severity)
 	add("id", a.ID)
+	add("rule_kind", a.RuleKind)
 	add("state", a.State)
 	add("value", a.Value)
 	add("message_vi", a.MessageVI)
@@ -125,6 +130,7 @@ func ParseHistory(p *point.Point) (History, error) {
 		a.Rule, _ = p.Tag("rule")
 		a.Severity, _ = p.Tag("severity")
 		a.ID = stringField(p, "id")
+		a.RuleKind = stringField(p, "rule_kind")
 		a.State = stringField(p, "state")
 		a.Value = stringField(p, "value")
 		a.MessageVI = stringField(p, "message_vi")

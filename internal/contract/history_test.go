@@ -12,7 +12,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 23, 10, 2, 0, 123456789, time.UTC)
 	for name, h := range map[string]History{
 		"raised": {At: at, Transition: "raised", Seq: 42, Alert: &AlertHistory{ID: "device-offline/cam-01", Device: "cam-01",
-			District: "tp-thai-nguyen", Rule: "device-offline", Severity: "critical", State: "active", Value: "silent 2m0s",
+			District: "tp-thai-nguyen", Rule: "device-offline", RuleKind: "silence", Severity: "critical", State: "active", Value: "silent 2m0s",
 			MessageVI: "Camera 01 mất kết nối", MessageEN: "Camera 01 is offline", Parent: "device-offline/nvr-01",
 			Count: 3, Flaps: 1, Suppressed: true}},
 		"acked via its parent": {At: at, Transition: "acked", Seq: 43, By: "van-hanh-1", Note: "Đã báo kỹ thuật",

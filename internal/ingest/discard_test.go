@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -20,3 +21,8 @@ func (discard) Aggregate(context.Context, store.AggregateQuery) ([]store.Series,
 }
 func (discard) Ping(context.Context) error { return nil }
 func (discard) Close() error               { return nil }
+
+func (discard) Scan(context.Context, store.ScanQuery) ([]point.Point, error) { return nil, nil }
+func (discard) FirstSeen(context.Context, time.Time) (map[string]time.Time, error) {
+	return nil, nil
+}

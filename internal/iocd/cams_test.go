@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -83,7 +83,7 @@ func TestWallCameraGrid(t *testing.T) {
 		t.Skip("browser test")
 	}
 	province := configs + "province.yaml"
-	sys := startIngest(t, func(c *config.Ingest) { c.Registry = province })
+	sys := startIngest(t, func(c *ingestd.Config) { c.Registry = province })
 	ic := iocConfig(t, sys, "cams")
 	ic.Registry = province
 	base := startIOC(t, ic)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/ioc-vn/ioc/internal/config"
+	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -37,7 +37,7 @@ func TestWallNumbersAgreeWithAPI(t *testing.T) {
 	if err := os.WriteFile(reg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sys := startIngest(t, func(c *config.Ingest) { c.Registry = reg })
+	sys := startIngest(t, func(c *ingestd.Config) { c.Registry = reg })
 	ic := iocConfig(t, sys, "numbers")
 	ic.Registry = reg
 	base := startIOC(t, ic)

@@ -433,6 +433,16 @@ func (s *Spool) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 	return s.next.Aggregate(ctx, q)
 }
 
+// Scan implements store.Store.
+func (s *Spool) Scan(ctx context.Context, q store.ScanQuery) ([]point.Point, error) {
+	return s.next.Scan(ctx, q)
+}
+
+// FirstSeen implements store.Store.
+func (s *Spool) FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error) {
+	return s.next.FirstSeen(ctx, before)
+}
+
 // Ping implements store.Store.
 func (s *Spool) Ping(ctx context.Context) error { return s.next.Ping(ctx) }
 

@@ -31,6 +31,16 @@ type Store interface {
 	// one device per window of q.Every, computed in the database so that a
 	// long range returns a bounded number of samples.
 	Aggregate(ctx context.Context, q AggregateQuery) ([]Series, error)
+	// Scan returns the points of one measurement in [q.From, q.To) for
+	// every device (and for points with no device tag, such as maintenance
+	// history), in Query's order. It fails with ErrTooMany when more than
+	// q.Limit points match.
+	Scan(ctx context.Context, q ScanQuery) ([]point.Point, error)
+	// FirstSeen returns, for each device whose first stored point is
+	// before the given time, the time of that first point. Where
+	// retention has left only hourly rollups, it is the start of the
+	// first hour kept.
+	FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error)
 	// Ping reports whether the store is reachable and answering.
 	Ping(ctx context.Context) error
 	Close() error
@@ -42,6 +52,18 @@ type Query struct {
 	Measurement string // empty for all
 	From, To    time.Time
 }
+
+// ScanQuery selects one measurement's points of every device in a time
+// range.
+type ScanQuery struct {
+	Measurement string // required
+	From, To    time.Time
+	// Limit bounds the points returned (required, > 0).
+	Limit int
+}
+
+// ErrTooMany means a Scan matched more points than its limit.
+var ErrTooMany = errors.New("store: more points than the limit")
 
 // AggregateQuery selects a device's numeric fields in [From, To), averaged
 // per window of Every. Windows are aligned to the Unix epoch; a sample is

@@ -268,19 +268,30 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 
 // Query implements store.Store.
 func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error) {
-	var (
-		b    strings.Builder
-		args = []any{q.Device, q.From.UnixNano(), q.To.UnixNano()}
-	)
-	b.WriteString(`SELECT s.measurement, s.tags, x.ts, x.field, x.kind, x.value
-		FROM series s JOIN samples x ON x.series = s.id
-		WHERE s.device = ? AND x.ts >= ? AND x.ts < ?`)
+	where := `s.device = ? AND x.ts >= ? AND x.ts < ?`
+	args := []any{q.Device, q.From.UnixNano(), q.To.UnixNano()}
 	if q.Measurement != "" {
-		b.WriteString(` AND s.measurement = ?`)
+		where += ` AND s.measurement = ?`
 		args = append(args, q.Measurement)
 	}
-	b.WriteString(` ORDER BY x.ts, s.id`)
-	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	return s.points(ctx, where, args, 0)
+}
+
+// Scan implements store.Store.
+func (s *Store) Scan(ctx context.Context, q store.ScanQuery) ([]point.Point, error) {
+	if q.Measurement == "" || q.Limit <= 0 {
+		return nil, errors.New("embedded store: scan needs a measurement and a limit")
+	}
+	return s.points(ctx, `s.measurement = ? AND x.ts >= ? AND x.ts < ?`,
+		[]any{q.Measurement, q.From.UnixNano(), q.To.UnixNano()}, q.Limit)
+}
+
+// points reads the samples matching where (over series s and samples x)
+// as points; limit, if positive, bounds the points.
+func (s *Store) points(ctx context.Context, where string, args []any, limit int) ([]point.Point, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.measurement, s.tags, x.ts, x.field, x.kind, x.value
+		FROM series s JOIN samples x ON x.series = s.id
+		WHERE `+where+` ORDER BY x.ts, s.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: query: %w", err)
 	}
@@ -301,6 +312,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 		}
 		key := fmt.Sprint(ts, "\x00", m, "\x00", tags)
 		if key != lastKey || len(out) == 0 {
+			if limit > 0 && len(out) == limit {
+				return nil, fmt.Errorf("embedded store: scan: %w (%d)", store.ErrTooMany, limit)
+			}
 			t, err := decodeTags(tags)
 			if err != nil {
 				return nil, fmt.Errorf("embedded store: series tags %q: %w", tags, err)
@@ -319,6 +333,36 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 		return nil, fmt.Errorf("embedded store: query: %w", err)
 	}
 	store.Normalize(out)
+	return out, nil
+}
+
+// FirstSeen implements store.Store: per series, the first sample (one
+// index seek on the samples' primary key) or the first hourly rollup,
+// whichever is earlier.
+func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, MIN(t) FROM (
+		SELECT s.device, (SELECT MIN(x.ts) FROM samples x WHERE x.series = s.id) AS t FROM series s WHERE s.device != ''
+		UNION ALL
+		SELECT s.device, (SELECT MIN(r.hour) FROM rollups r WHERE r.series = s.id) AS t FROM series s WHERE s.device != ''
+	) WHERE t IS NOT NULL GROUP BY device HAVING MIN(t) < ?`, before.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: first seen: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var (
+			dev string
+			ts  int64
+		)
+		if err := rows.Scan(&dev, &ts); err != nil {
+			return nil, fmt.Errorf("embedded store: first seen: %w", err)
+		}
+		out[dev] = time.Unix(0, ts)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("embedded store: first seen: %w", err)
+	}
 	return out, nil
 }
 

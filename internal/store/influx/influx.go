@@ -152,14 +152,27 @@ func classify(err error) error {
 
 // Query implements store.Store with a Flux range query.
 func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error) {
-	var flux strings.Builder
-	fmt.Fprintf(&flux, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r.device == %s",
-		fluxString(s.bucket), q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano), fluxString(q.Device))
+	filter := "r.device == " + fluxString(q.Device)
 	if q.Measurement != "" {
-		fmt.Fprintf(&flux, " and r._measurement == %s", fluxString(q.Measurement))
+		filter += " and r._measurement == " + fluxString(q.Measurement)
 	}
-	flux.WriteString(")")
-	res, err := s.query.Query(ctx, flux.String())
+	return s.points(ctx, filter, q.From, q.To, 0)
+}
+
+// Scan implements store.Store.
+func (s *Store) Scan(ctx context.Context, q store.ScanQuery) ([]point.Point, error) {
+	if q.Measurement == "" || q.Limit <= 0 {
+		return nil, errors.New("influx scan: needs a measurement and a limit")
+	}
+	return s.points(ctx, "r._measurement == "+fluxString(q.Measurement), q.From, q.To, q.Limit)
+}
+
+// points reads the records in [from, to) that pass filter (a Flux
+// predicate on r) back into points; limit, if positive, bounds the points.
+func (s *Store) points(ctx context.Context, filter string, from, to time.Time, limit int) ([]point.Point, error) {
+	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => %s)",
+		fluxString(s.bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano), filter)
+	res, err := s.query.Query(ctx, flux)
 	if err != nil {
 		return nil, fmt.Errorf("influx query: %w", queryError(err))
 	}
@@ -168,7 +181,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 	var out []point.Point
 	for res.Next() {
 		r := res.Record()
-		if !r.Time().Before(q.To) {
+		if !r.Time().Before(to) {
 			continue // InfluxDB 1.8's Flux includes the stop instant; the contract excludes it
 		}
 		var tags []point.Tag
@@ -194,6 +207,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 		}
 		i, ok := byKey[key.String()]
 		if !ok {
+			if limit > 0 && len(out) == limit {
+				return nil, fmt.Errorf("influx scan: %w (%d)", store.ErrTooMany, limit)
+			}
 			i = len(out)
 			byKey[key.String()] = i
 			out = append(out, point.Point{Measurement: r.Measurement(), Tags: tags, Time: r.Time()})
@@ -204,6 +220,35 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]point.Point, error)
 		return nil, fmt.Errorf("influx query: %w", err)
 	}
 	store.Normalize(out)
+	return out, nil
+}
+
+// FirstSeen implements store.Store: the first record of each series
+// (Flux's first() per table), the earliest per device.
+func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error) {
+	// InfluxDB 1.8's Flux includes the stop instant; the contract excludes it.
+	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: 1970-01-01T00:00:00Z, stop: %s)"+
+		"\n  |> filter(fn: (r) => exists r.device and r.device != \"\")\n  |> first()\n  |> keep(columns: [\"_time\", \"device\"])",
+		fluxString(s.bucket), before.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano))
+	res, err := s.query.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("influx first seen: %w", queryError(err))
+	}
+	defer res.Close()
+	out := map[string]time.Time{}
+	for res.Next() {
+		r := res.Record()
+		dev, _ := r.ValueByKey("device").(string)
+		if dev == "" || !r.Time().Before(before) {
+			continue
+		}
+		if t, ok := out[dev]; !ok || r.Time().Before(t) {
+			out[dev] = r.Time()
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("influx first seen: %w", err)
+	}
 	return out, nil
 }
 

@@ -21,6 +21,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RangeAndDeviceFilter", func(t *testing.T) { rangeFilter(t, open(t)) })
 	t.Run("TypeConflictRejected", func(t *testing.T) { typeConflict(t, open(t)) })
 	t.Run("AggregateDownsamples", func(t *testing.T) { aggregate(t, open(t)) })
+	t.Run("ScanEveryDevice", func(t *testing.T) { scan(t, open(t)) })
+	t.Run("FirstSeen", func(t *testing.T) { firstSeen(t, open(t)) })
 }
 
 var base = time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
@@ -240,4 +242,67 @@ func names(ss []store.Series) string {
 		n = append(n, s.Measurement+"."+s.Field)
 	}
 	return strings.Join(n, " ")
+}
+
+// scan: one measurement's points of every device, and points with no
+// device tag (maintenance history), in time order, within the range, and
+// refused past the limit.
+func scan(t *testing.T, s store.Store) {
+	alertAt := func(dev string, at time.Duration, transition string) point.Point {
+		return point.Point{Measurement: "alert", Tags: tags(dev, point.Tag{Key: "rule", Value: "device-offline"}, point.Tag{Key: "transition", Value: transition}),
+			Time: base.Add(at), Fields: []point.Field{point.StringField("id", "device-offline/"+dev), point.IntField("event_seq", int64(at/time.Second))}}
+	}
+	maint := point.Point{Measurement: "maintenance", Time: base.Add(90 * time.Second), Tags: []point.Tag{{Key: "target", Value: "district:vo-nhai"}, {Key: "transition", Value: "maintenance_started"}},
+		Fields: []point.Field{point.StringField("by", "truc-ban"), point.IntField("event_seq", 7)}}
+	in := []point.Point{
+		alertAt("cam-02", time.Minute, "raised"), alertAt("cam-01", 2*time.Minute, "raised"), alertAt("cam-01", 3*time.Minute, "resolved"),
+		alertAt("cam-02", time.Hour, "resolved"), maint,
+		{Measurement: "telemetry", Tags: tags("cam-01"), Time: base.Add(time.Minute), Fields: []point.Field{point.FloatField("pm25", 1)}},
+	}
+	write(t, s, in...)
+	ctx := context.Background()
+	got, err := s.Scan(ctx, store.ScanQuery{Measurement: "alert", From: base, To: base.Add(time.Hour), Limit: 10})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	want := []point.Point{in[0].Clone(), in[1].Clone(), in[2].Clone()}
+	store.Normalize(want)
+	if render(got) != render(want) {
+		t.Fatalf("Scan alert [0, 1h):\n got %s\nwant %s", render(got), render(want))
+	}
+	got, err = s.Scan(ctx, store.ScanQuery{Measurement: "maintenance", From: base, To: base.Add(time.Hour), Limit: 10})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	want = []point.Point{maint.Clone()}
+	store.Normalize(want)
+	if render(got) != render(want) {
+		t.Fatalf("Scan maintenance:\n got %s\nwant %s", render(got), render(want))
+	}
+	if _, err := s.Scan(ctx, store.ScanQuery{Measurement: "alert", From: base, To: base.Add(2 * time.Hour), Limit: 3}); !errors.Is(err, store.ErrTooMany) {
+		t.Fatalf("Scan of 4 points with limit 3: %v, want ErrTooMany", err)
+	}
+}
+
+// firstSeen: each device's first point, whatever its measurement, if it
+// is before the time asked; devices first seen at or after it are absent.
+func firstSeen(t *testing.T, s store.Store) {
+	at := func(dev, m string, d time.Duration) point.Point {
+		return point.Point{Measurement: m, Tags: tags(dev), Time: base.Add(d), Fields: []point.Field{point.FloatField("v", 1)}}
+	}
+	write(t, s, at("cam-01", "status", 2*time.Hour), at("cam-01", "telemetry", time.Hour+time.Second), at("cam-01", "status", 3*time.Hour),
+		at("cam-02", "alert", 5*time.Hour), at("cam-03", "status", 6*time.Hour))
+	got, err := s.FirstSeen(context.Background(), base.Add(6*time.Hour))
+	if err != nil {
+		t.Fatalf("FirstSeen: %v", err)
+	}
+	want := map[string]time.Time{"cam-01": base.Add(time.Hour + time.Second), "cam-02": base.Add(5 * time.Hour)}
+	if len(got) != len(want) {
+		t.Fatalf("FirstSeen before 6h: got %v, want %v", got, want)
+	}
+	for dev, w := range want {
+		if !got[dev].Equal(w) {
+			t.Fatalf("FirstSeen %s: got %v, want %v", dev, got[dev], w)
+		}
+	}
 }
