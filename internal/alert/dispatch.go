@@ -30,6 +30,13 @@ const (
 // Steps lists every step in order.
 func Steps() []Step { return []Step{StepAssigned, StepAccepted, StepEnRoute, StepOnSite, StepFixed} }
 
+// StepFor is the step a dispatch op takes.
+func StepFor(op contract.Op) (Step, bool) {
+	s, ok := map[contract.Op]Step{contract.OpAssign: StepAssigned, contract.OpAccept: StepAccepted, contract.OpEnRoute: StepEnRoute,
+		contract.OpOnSite: StepOnSite, contract.OpFixed: StepFixed}[op]
+	return s, ok
+}
+
 // ErrStepOrder is wrapped by every refusal of a step out of order.
 var ErrStepOrder = errors.New("step out of order")
 

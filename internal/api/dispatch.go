@@ -65,7 +65,8 @@ func (a *API) step(op contract.Op) handler {
 			writeErrorCode(w, http.StatusNotFound, "alert_not_active", "no active alert "+id)
 			return
 		}
-		if err := alert.CheckStep(al.Dispatch, alert.Step(op)); err != nil {
+		step, _ := alert.StepFor(op)
+		if err := alert.CheckStep(al.Dispatch, step); err != nil {
 			code := "bad_request"
 			if errors.Is(err, alert.ErrStepOrder) {
 				code = "step_out_of_order"
