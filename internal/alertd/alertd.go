@@ -59,7 +59,7 @@ type Publisher interface {
 type Deps struct {
 	Rules     *alert.Rules
 	Registry  *registry.Registry
-	Store     store.Store // history; nil keeps it in alerts.db only
+	Store     store.Writer // history; nil keeps it in alerts.db only
 	Publisher Publisher
 	DataDir   string
 	Log       *slog.Logger
@@ -76,7 +76,7 @@ type Service struct {
 	now     func() time.Time
 	pub     Publisher
 	db      *stateDB
-	history store.Store
+	history store.Writer
 	notify  func([]alert.Transition)
 	m       *metrics
 

@@ -15,7 +15,7 @@ import (
 // AuditEntry is one line of the audit log: who did what, from where.
 type AuditEntry struct {
 	At     time.Time `json:"at"`
-	Action string    `json:"action"` // login, login_failed, login_limited, logout, ack, resolve, maintenance_start, maintenance_end, reload
+	Action string    `json:"action"` // login, login_failed, login_limited, logout, ack, resolve, maintenance_start, maintenance_end, reload, kiosk_enrol, kiosk_revoke, kiosk_login, kiosk_login_failed, kiosk_login_limited
 	User   string    `json:"user"`
 	IP     string    `json:"ip"`
 	Alert  string    `json:"alert,omitempty"`

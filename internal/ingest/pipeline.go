@@ -149,7 +149,7 @@ type Observer interface {
 
 // Deps are the pipeline's collaborators.
 type Deps struct {
-	Store    store.Store
+	Store    store.Writer
 	Registry *registry.Registry
 	Journal  *stamp.Journal // nil: no redelivery-stable stamps (tests of other parts)
 	// Reports records and publishes refusals; nil: the pipeline makes
@@ -168,7 +168,7 @@ type Deps struct {
 // it with Handle.
 type Pipeline struct {
 	o        Options
-	store    store.Store
+	store    store.Writer
 	registry atomic.Pointer[registry.Registry]
 	journal  *stamp.Journal
 	log      *slog.Logger

@@ -3,6 +3,8 @@ package iocd_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,26 @@ func loginPage(t testing.TB, ctx context.Context, base, name, next, ready string
 func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	testenv.Screenshot(t, ctx, testenv.Artifacts(t, "../.."), name)
+}
+
+// docShot also saves the page as $IOC_SCREENSHOTS/name.png when that is
+// set (a path from the repository's root, e.g. docs/images): the
+// screenshots the README shows are made by the tests.
+//
+//	IOC_SCREENSHOTS=docs/images go test ./internal/iocd -run 'TestWallReadableAtDistance|TestWallCameraGrid|TestWallViews|TestTechnicianInChromium'
+func docShot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("IOC_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("../..", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Screenshot(t, ctx, dir, name)
 }
 
 func count(t testing.TB, ctx context.Context, js string) int {
@@ -200,6 +222,7 @@ func TestTechnicianInChromium(t *testing.T) {
 		t.Errorf("page is %d px wide on a 390 px phone", w)
 	}
 	screenshot(t, phone, "tech-390-alerts")
+	docShot(t, phone, "tech-390")
 
 	run(t, phone, 10*time.Second,
 		chromedp.Click(`#alerts li[data-alert="water-rising/wl-phoyen-01"] a`),

@@ -139,6 +139,7 @@ func TestWallCameraGrid(t *testing.T) {
 	})
 	g := readGrid(t, wall)
 	screenshot(t, wall, "wall-3840x2160-cameras")
+	docShot(t, wall, "wall-4k-cameras")
 	if g.Pages < 2 {
 		t.Fatalf("473 cameras fit on %d page(s) at 4K in type read at 5 m? %+v", g.Pages, g)
 	}

@@ -163,6 +163,7 @@ func TestWallReadableAtDistance(t *testing.T) {
 	}
 	got := measureCaps(t, wall, sels)
 	screenshot(t, wall, "wall-3840x2160-distance")
+	docShot(t, wall, "wall-4k-incident")
 	far, near := capPx(panel98, 5, 16), capPx(panel98, 3, 16)
 	for _, r := range readable {
 		m := got[r.sel]

@@ -45,6 +45,7 @@ func TestWallViews(t *testing.T) {
 		t.Errorf("the Đại Từ view's camera tile counts %d cameras; want Đại Từ's 4", n)
 	}
 	screenshot(t, wall, "wall-3840x2160-district")
+	docShot(t, wall, "wall-4k-district")
 
 	run(t, wall, 20*time.Second, chromedp.Navigate(base+"/wall/?views=all|dai-tu&every=30"), chromedp.WaitVisible(`body[data-connected="yes"]`),
 		chromedp.WaitVisible(bvtw), chromedp.WaitVisible(daitu))

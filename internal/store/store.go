@@ -18,12 +18,17 @@ import (
 	"github.com/ioc-vn/ioc/internal/point"
 )
 
-// Store persists points and reads them back.
-type Store interface {
+// Writer stores points: what ingest's pipeline and the alert history
+// need of a store.
+type Writer interface {
 	// Write stores pts durably before it returns nil. Writing a point that
 	// is already stored (same measurement, tags, field and time) overwrites
 	// it, so redelivered messages do not double-count.
 	Write(ctx context.Context, pts []point.Point) error
+}
+
+// Reader reads points back: what the IOC server's API and reports need.
+type Reader interface {
 	// Query returns the points of one device in [q.From, q.To), ordered by
 	// time, then measurement, then tags, with fields sorted by key.
 	Query(ctx context.Context, q Query) ([]point.Point, error)
@@ -41,6 +46,13 @@ type Store interface {
 	// retention has left only hourly rollups, it is the start of the
 	// first hour kept.
 	FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error)
+}
+
+// Store is a database: the embedded store, InfluxDB, or the spool in front
+// of it.
+type Store interface {
+	Writer
+	Reader
 	// Ping reports whether the store is reachable and answering.
 	Ping(ctx context.Context) error
 	Close() error
