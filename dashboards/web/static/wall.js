@@ -214,7 +214,8 @@
     }
     if (dirty.devices) {
       dirty.devices = false;
-      if (!mapDrawn) renderMap();
+      // A new language relabels the map's legend at once, not a second later.
+      if (!mapDrawn || map.lang !== IOC.getLang()) renderMap();
       else if (!mapTimer) mapTimer = setTimeout(renderMap, 1000);
     }
   }
