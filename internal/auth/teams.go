@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -87,4 +88,24 @@ func (a *Auth) Assigned(username, assignee string) bool {
 		return slices.Contains(a.TeamsOf(username), id)
 	}
 	return false
+}
+
+// CheckTeamScopes reports the teams' districts and integrators that the
+// registry does not know (district and integrator say whether it does): a
+// misspelt id would silently stop the wall from offering the team first.
+func CheckTeamScopes(teams []Team, district, integrator func(string) bool) error {
+	var errs []error
+	for i, t := range teams {
+		for _, d := range t.Districts {
+			if !district(d) {
+				errs = append(errs, fmt.Errorf("teams[%d] %s: district %q is not in the registry", i, t.ID, d))
+			}
+		}
+		for _, in := range t.Integrators {
+			if !integrator(in) {
+				errs = append(errs, fmt.Errorf("teams[%d] %s: integrator %q is not in the registry", i, t.ID, in))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -63,3 +63,27 @@ func TestTeams(t *testing.T) {
 		t.Errorf("TeamsOf = %s", got)
 	}
 }
+
+func TestCheckTeamScopes(t *testing.T) {
+	known := func(ids ...string) func(string) bool {
+		return func(id string) bool {
+			for _, k := range ids {
+				if k == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	teams := []Team{{ID: "a", Districts: []string{"vo-nhai"}, Integrators: []string{"vms-tn"}}, {ID: "b", Districts: []string{"vo-nhia"}}}
+	err := CheckTeamScopes(teams, known("vo-nhai"), known("vms-tn"))
+	if err == nil || err.Error() != `teams[1] b: district "vo-nhia" is not in the registry` {
+		t.Fatalf("got %v", err)
+	}
+	if err := CheckTeamScopes(teams[:1], known("vo-nhai"), known("vms-tn")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTeamScopes(teams[:1], known("vo-nhai"), known()); err == nil || !strings.Contains(err.Error(), `integrator "vms-tn"`) {
+		t.Fatalf("got %v", err)
+	}
+}
