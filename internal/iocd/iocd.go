@@ -110,6 +110,9 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 			s.log.Warn("user's integrator is not in the device registry; the integrator's page shows nothing until it is", "user", u.Username, "integrator", u.Integrator)
 		}
 	}
+	if err := auth.CheckTeamScopes(cfg.Auth.Teams, knownDistrict(reg), knownIntegrator(reg)); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	if cfg.Auth.SessionSecret == "" {
 		s.log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
 	}
@@ -315,6 +318,9 @@ func (s *Server) Reload() (api.Reloaded, error) {
 		return api.Reloaded{}, err
 	}
 	s.api.SetRegistry(r)
+	if err := auth.CheckTeamScopes(s.cfg.Auth.Teams, knownDistrict(r), knownIntegrator(r)); err != nil {
+		s.log.Warn("registry reloaded; teams name districts or integrators it no longer has", "err", err)
+	}
 	s.log.Info("registry reloaded", "devices", r.Len())
 	return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
 }
@@ -423,4 +429,12 @@ func readGeoJSON(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not JSON", path)
 	}
 	return b, nil
+}
+
+func knownDistrict(r *registry.Registry) func(string) bool {
+	return func(id string) bool { _, ok := r.District(id); return ok }
+}
+
+func knownIntegrator(r *registry.Registry) func(string) bool {
+	return func(id string) bool { _, ok := r.Integrator(id); return ok }
 }
