@@ -28,6 +28,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/provision"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/stream"
@@ -72,7 +73,16 @@ type Deps struct {
 	// Reload, if set, reads the server's files again and puts them in
 	// force (POST /api/v1/admin/reload; SIGHUP does the same).
 	Reload func() (Reloaded, error)
-	Now    func() time.Time
+	// Provision, if set, edits the registry and credentials files for
+	// the admin routes (provision.go); after each change the API puts the
+	// new registry in force and calls Provisioned, if set, to have the
+	// other processes (ingest) reload.
+	Provision   *provision.Files
+	Provisioned func() error
+	// SecretIterations is the PBKDF2 work of generated secrets' hashes
+	// (0: access.DefaultIterations).
+	SecretIterations int
+	Now              func() time.Time
 }
 
 // Options tune the API.
@@ -103,7 +113,7 @@ type API struct {
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
-var Routes = []string{
+var Routes = append([]string{
 	"POST /api/v1/login",
 	"POST /api/v1/logout",
 	"GET /api/v1/session",
@@ -122,7 +132,7 @@ var Routes = []string{
 	"GET /api/v1/availability",
 	"POST /api/v1/admin/reload",
 	"GET /api/v1/stream",
-}
+}, provisionRoutes...)
 
 // New builds the handler.
 func New(d Deps, o Options) (*API, error) {
@@ -165,6 +175,9 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			d.Stream.ServeHTTP(w, r)
 		}),
+	}
+	for route, h := range a.provisionHandlers() {
+		handlers[route] = h
 	}
 	// Routes (what the OpenAPI test compares with openapi.yaml) is the list
 	// registered: a route missing from either is a programming error.

@@ -39,6 +39,15 @@ type Config struct {
 	Rules string `yaml:"rules"`
 	// AuditLog is this server's JSON-lines audit file.
 	AuditLog string `yaml:"audit_log"`
+	// Credentials is ingest's accounts file. Set, it turns on the admin
+	// provisioning routes, which edit it and the registry file (both must
+	// be the files ingest reads: same host or shared storage).
+	Credentials string `yaml:"credentials"`
+	// IngestReloadURL, if set, is POSTed after each provisioning change so
+	// that ingest reloads the files (ingest's loopback
+	// http://127.0.0.1:9100/-/reload). The all-in-one reloads ingest
+	// directly.
+	IngestReloadURL string `yaml:"ingest_reload_url"`
 	// MQTT is the broker the alert service publishes to, with a server
 	// account.
 	MQTT mqttsub.Config `yaml:"mqtt"`
@@ -153,6 +162,8 @@ func overrides() []config.Override[Config] {
 		str("influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", func(c *Config) *string { return &c.Influx.Password }),
 		str("embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", func(c *Config) *string { return &c.EmbeddedStore }),
 		str("audit-log", "IOC_AUDIT_LOG", "audit log file", func(c *Config) *string { return &c.AuditLog }),
+		str("credentials", "IOC_CREDENTIALS", "ingest's credentials file: turns on provisioning (admin page /admin/)", func(c *Config) *string { return &c.Credentials }),
+		str("ingest-reload-url", "IOC_INGEST_RELOAD_URL", "ingest's reload URL, POSTed after provisioning changes", func(c *Config) *string { return &c.IngestReloadURL }),
 		str("session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", func(c *Config) *string { return &c.Auth.SessionSecret }),
 		set("allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *Config, v string) { c.AllowedOrigins = strings.Split(v, ",") }),
 		set("trusted-proxies", "IOC_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) { c.TrustedProxies = strings.Split(v, ",") }),
