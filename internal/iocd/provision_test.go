@@ -1,0 +1,241 @@
+package iocd_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/ioc-vn/ioc/internal/ingestd"
+	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/testenv"
+)
+
+// provisioned runs ingest and an IOC server as separate parts on copies
+// of the shipped registry and credentials, the IOC server editing them
+// and calling ingest's reload URL after each change.
+func provisioned(t *testing.T) (base string, c *iocd.Config, broker string) {
+	t.Helper()
+	dir := t.TempDir()
+	copyTo := func(name string) string {
+		b, err := os.ReadFile(configs + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ic := testenv.IngestConfig(t, configs, "devices.yaml")
+	ic.Registry, ic.Credentials = copyTo("devices.yaml"), copyTo("credentials.yaml")
+	in := testenv.StartIngest(t, ic, ingestd.Options{Log: quietLog(t)})
+	c = iocConfig(t, &system{Broker: in.Broker, DataDir: in.DataDir}, "provision")
+	c.Registry, c.Credentials = ic.Registry, ic.Credentials
+	c.IngestReloadURL = "http://" + in.HTTP + "/-/reload"
+	return startIOC(t, c), c, in.Broker
+}
+
+// TestProvisioningPage (issue 17): an admin onboards an integrator on the
+// admin page in headless Chromium: adds it with an account whose secret
+// is shown once; imports a CSV whose row 3 names an unknown district, and
+// the dry run shows that row, column and problem in Vietnamese with
+// nothing changed; imports the fixed file; makes the new sensor's own
+// secret on the page. The sensor is then served by the API, and a reading
+// published over MQTT with that secret is stored, without a restart of
+// ingest or the IOC server. Every change is in the audit log, no secret
+// is.
+func TestProvisioningPage(t *testing.T) {
+	base, c, broker := provisioned(t)
+	dir := t.TempDir()
+	const dev = "aq-antoan-01"
+	header := "Mã thiết bị;Loại;Tên;Huyện/TP;Đơn vị tích hợp;Thiết bị cha;Vĩ độ;Kinh độ;Khung hình/giây;Bitrate (kbps);Đang lắp đặt\n"
+	good := "nvr-antoan-01;Đầu ghi;Đầu ghi An Toàn 01;TP. Thái Nguyên;antoan-tn;;21,59;105,84;;;có\n"
+	bad := header + good + dev + ";Cảm biến;Quan trắc không khí An Toàn 01;Hà Nội;antoan-tn;;21,59;105,84;;;\n"
+	fixed := header + good + dev + ";Cảm biến;Quan trắc không khí An Toàn 01;TP. Thái Nguyên;antoan-tn;;21,59;105,84;;;\n"
+	badFile, fixedFile := filepath.Join(dir, "thiet-bi-loi.csv"), filepath.Join(dir, "thiet-bi.csv")
+	for p, s := range map[string]string{badFile: bad, fixedFile: fixed} {
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	regBefore, _ := os.ReadFile(c.Registry)
+
+	ctx := chrome(t, 1400, 1000)
+	errs := testenv.JSErrors(ctx)
+	loginPage(t, ctx, base, "admin", "/admin/", `body[data-loaded="1"]`)
+
+	// The integrator, with its account: the secret is on the page once.
+	var intSecret string
+	run(t, ctx, 30*time.Second,
+		chromedp.SendKeys("#int-id", "antoan-tn"),
+		chromedp.SendKeys("#int-name", "Công ty An Toàn Thái Nguyên"),
+		chromedp.Click("#int-add"),
+		chromedp.WaitVisible(`#integrators tr[data-id="antoan-tn"]`),
+		chromedp.WaitVisible("#secret"),
+		chromedp.Text("#secret-value", &intSecret),
+		chromedp.Click("#secret-done"),
+		chromedp.WaitNotVisible("#secret"),
+	)
+	if len(intSecret) != 32 {
+		t.Fatalf("integrator secret %q", intSecret)
+	}
+
+	// The dry run of the bad file: row 3, column Huyện/TP, in Vietnamese.
+	var rows [][]string
+	var summary string
+	run(t, ctx, 30*time.Second,
+		chromedp.SetUploadFiles("#import-file", []string{badFile}),
+		chromedp.Click("#import-check"),
+		chromedp.WaitVisible(`#import-report[data-state="errors"] #import-errors`),
+		chromedp.Text("#import-summary", &summary),
+		chromedp.Evaluate(`[...document.querySelectorAll("#import-errors tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`, &rows),
+	)
+	if len(rows) != 1 || rows[0][0] != "3" || rows[0][1] != "Huyện/TP" || !strings.HasPrefix(rows[0][2], `Không có huyện/thành phố "Hà Nội"`) {
+		t.Fatalf("dry-run rows %q", rows)
+	}
+	if !strings.Contains(summary, "1 lỗi") || !strings.Contains(summary, "chưa có gì thay đổi") {
+		t.Errorf("dry-run summary %q", summary)
+	}
+	if now, _ := os.ReadFile(c.Registry); strings.Contains(string(now), "nvr-antoan-01") {
+		t.Fatal("a dry run with errors wrote the registry")
+	}
+
+	// The fixed file: a clean dry run, then the import.
+	run(t, ctx, 30*time.Second,
+		chromedp.SetUploadFiles("#import-file", []string{fixedFile}),
+		chromedp.Click("#import-check"),
+		chromedp.WaitVisible(`#import-report[data-state="ok"]`),
+		chromedp.Click("#import-apply"),
+		chromedp.WaitVisible(`#import-report[data-state="applied"]`),
+		chromedp.WaitVisible(`#devices tr[data-id="`+dev+`"]`),
+		chromedp.Text("#import-summary", &summary),
+	)
+	if summary != "Đã nhập 2 thiết bị vào sổ thiết bị." {
+		t.Errorf("import summary %q", summary)
+	}
+
+	// The sensor's own account, its secret shown once.
+	var devSecret, devUser string
+	run(t, ctx, 30*time.Second,
+		chromedp.Click(`#devices tr[data-id="`+dev+`"] .secret-btn`),
+		chromedp.WaitVisible("#secret"),
+		chromedp.Text("#secret-value", &devSecret),
+		chromedp.Text("#secret-user", &devUser),
+	)
+	if devUser != dev || len(devSecret) != 32 || devSecret == intSecret {
+		t.Fatalf("device account %q secret %q", devUser, devSecret)
+	}
+	if e := errs(); len(e) > 0 {
+		t.Errorf("page errors: %q", e)
+	}
+	screenshot(t, ctx, "admin-provisioning")
+
+	// The files: the new lines only, one device per line.
+	regAfter, _ := os.ReadFile(c.Registry)
+	for _, want := range []string{
+		`  - {id: antoan-tn, name: "Công ty An Toàn Thái Nguyên"}`,
+		`  - {id: ` + dev + `, kind: sensor, name: "Quan trắc không khí An Toàn 01", district: tp-thai-nguyen, integrator: antoan-tn, lat: 21.59, lon: 105.84}`,
+	} {
+		if !strings.Contains(string(regAfter), "\n"+want+"\n") {
+			t.Errorf("registry lacks the line %s", want)
+		}
+	}
+	if !strings.HasPrefix(string(regAfter), string(regBefore[:strings.Index(string(regBefore), "integrators:")])) {
+		t.Error("the registry's head (comments, districts) changed")
+	}
+	creds, _ := os.ReadFile(c.Credentials)
+	if strings.Contains(string(creds), devSecret) || strings.Contains(string(creds), intSecret) {
+		t.Fatal("a secret is stored in clear")
+	}
+
+	admin := login(t, base, "admin")
+	if code, body := admin.do("GET", "/api/v1/devices/"+dev, nil); code != http.StatusOK {
+		t.Fatalf("GET /api/v1/devices/%s: %d %s", dev, code, body)
+	}
+
+	// A reading with the generated secret is stored, as is one from the
+	// integrator's account.
+	publish(t, broker, dev, devSecret, "ioc/v1/antoan-tn/"+dev+"/telemetry", `{"pm25": 12.5}`)
+	publish(t, broker, "antoan-tn", intSecret, "ioc/v1/antoan-tn/nvr-antoan-01/status", `{"state": "online", "recording": true, "storage_pct": 40}`)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var h struct {
+			Series []struct {
+				Field   string `json:"field"`
+				Samples []struct {
+					Mean *float64 `json:"mean"`
+				} `json:"samples"`
+			} `json:"series"`
+		}
+		code, body := admin.do("GET", "/api/v1/devices/"+dev+"/history?measurement=telemetry&from="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), nil)
+		if code != http.StatusOK {
+			return fmt.Errorf("history %d %s", code, body)
+		}
+		if err := json.Unmarshal(body, &h); err != nil {
+			return err
+		}
+		for _, s := range h.Series {
+			for _, p := range s.Samples {
+				if s.Field == "pm25" && p.Mean != nil && *p.Mean == 12.5 {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("pm25 12.5 not stored yet: %s", body)
+	})
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var l struct {
+			Devices []deviceJSON `json:"devices"`
+		}
+		admin.get("/api/v1/devices", &l)
+		for _, d := range l.Devices {
+			if d.ID == dev {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not in GET /api/v1/devices", dev)
+	})
+
+	var audit struct {
+		Entries []struct{ Action, User, Target, Result string }
+	}
+	admin.get("/api/v1/audit", &audit)
+	var got []string
+	for i := len(audit.Entries) - 1; i >= 0; i-- {
+		e := audit.Entries[i]
+		if e.Action == "integrator_add" || e.Action == "devices_import" || e.Action == "secret_device" {
+			got = append(got, e.Action+" "+e.User+" "+e.Target+" "+e.Result)
+		}
+	}
+	want := "integrator_add admin antoan-tn ok|devices_import admin nvr-antoan-01," + dev + " ok|secret_device admin " + dev + " ok"
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit %q, want %q", got, want)
+	}
+	raw, _ := os.ReadFile(c.AuditLog)
+	if strings.Contains(string(raw), devSecret) || strings.Contains(string(raw), intSecret) {
+		t.Error("a secret is in the audit log")
+	}
+}
+
+// publish connects as username with secret and publishes one message at
+// QoS 1, failing the test if the broker refuses either.
+func publish(t *testing.T, broker, username, secret, topic, body string) {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID(username + "-test").SetUsername(username).SetPassword(secret).
+		SetCleanSession(true).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
+	cl := paho.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect as %s: %v", username, tok.Error())
+	}
+	defer cl.Disconnect(100)
+	if tok := cl.Publish(topic, 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
