@@ -3,6 +3,7 @@ package iocd_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -237,5 +238,140 @@ func publish(t *testing.T, broker, username, secret, topic, body string) {
 	defer cl.Disconnect(100)
 	if tok := cl.Publish(topic, 1, false, body); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// TestProvisioningAPI (issue 17): only admins provision, with the CSRF
+// token; a change the registry refuses comes back with its line and
+// writes nothing; conflicts are 409; disabling an integrator closes its
+// open connection and refuses the next, enabling lets it in again; a
+// rotated secret replaces the old one at once; every change, refused or
+// not, is audited.
+func TestProvisioningAPI(t *testing.T) {
+	base, c, broker := provisioned(t)
+	admin, operator := login(t, base, "admin"), login(t, base, "operator")
+	if code, _ := operator.do("GET", "/api/v1/admin/integrators", nil); code != http.StatusForbidden {
+		t.Errorf("operator listing integrators: %d, want 403", code)
+	}
+	if code, _ := admin.do("POST", "/api/v1/admin/integrators", map[string]any{"id": "x", "name": "X"}, "X-CSRF-Token", ""); code != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d, want 403", code)
+	}
+
+	reg0, _ := os.ReadFile(c.Registry)
+	code, body := admin.do("POST", "/api/v1/admin/devices", map[string]any{"id": "aq-x-01", "kind": "sensor", "name": "X", "district": "ha-noi", "integrator": "envsense", "lat": 21.5, "lon": 105.8})
+	var refused struct{ Errors []string }
+	_ = json.Unmarshal(body, &refused)
+	if code != http.StatusUnprocessableEntity || len(refused.Errors) != 1 || !strings.Contains(refused.Errors[0], `line `) || !strings.Contains(refused.Errors[0], `district "ha-noi" is not in districts`) {
+		t.Fatalf("a device in an unknown district: %d %s", code, body)
+	}
+	if reg, _ := os.ReadFile(c.Registry); string(reg) != string(reg0) {
+		t.Fatal("a refused change wrote the registry")
+	}
+	if code, body := admin.do("POST", "/api/v1/admin/integrators", map[string]any{"id": "vms-tn", "name": "Again"}); code != http.StatusConflict {
+		t.Errorf("a second vms-tn: %d %s, want 409", code, body)
+	}
+	if code, body := admin.do("DELETE", "/api/v1/admin/devices/nvr-bvtw", nil); code != http.StatusConflict {
+		t.Errorf("deleting a parent: %d %s, want 409", code, body)
+	}
+
+	var made struct{ Username, Secret string }
+	code, body = admin.do("POST", "/api/v1/admin/integrators", map[string]any{"id": "antoan-tn", "name": "Công ty An Toàn", "account": true})
+	if code != http.StatusCreated || json.Unmarshal(body, &made) != nil || made.Username != "antoan-tn" || len(made.Secret) != 32 {
+		t.Fatalf("add integrator: %d %s", code, body)
+	}
+	lost := make(chan error, 1)
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID("antoan-gw").SetUsername("antoan-tn").SetPassword(made.Secret).
+		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
+	cl := paho.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect with the new secret: %v", tok.Error())
+	}
+	defer cl.Disconnect(100)
+	if code, body := admin.do("POST", "/api/v1/admin/integrators/antoan-tn/disable", map[string]any{"disabled": true}); code != http.StatusOK {
+		t.Fatalf("disable: %d %s", code, body)
+	}
+	select {
+	case <-lost:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the disabled integrator's connection stayed open")
+	}
+	connect := func(secret string) error {
+		cl := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("antoan-gw2").SetUsername("antoan-tn").SetPassword(secret).
+			SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
+		tok := cl.Connect()
+		if !tok.WaitTimeout(10 * time.Second) {
+			return fmt.Errorf("connect timed out")
+		}
+		if tok.Error() == nil {
+			cl.Disconnect(50)
+		}
+		return tok.Error()
+	}
+	if err := connect(made.Secret); err == nil {
+		t.Error("a disabled integrator connected")
+	}
+	if code, body := admin.do("POST", "/api/v1/admin/integrators/antoan-tn/disable", map[string]any{"disabled": false}); code != http.StatusOK {
+		t.Fatalf("enable: %d %s", code, body)
+	}
+	if err := connect(made.Secret); err != nil {
+		t.Errorf("the enabled integrator: %v", err)
+	}
+	var rotated struct{ Username, Secret string }
+	code, body = admin.do("POST", "/api/v1/admin/integrators/antoan-tn/secret", nil)
+	if code != http.StatusOK || json.Unmarshal(body, &rotated) != nil || rotated.Secret == made.Secret || len(rotated.Secret) != 32 {
+		t.Fatalf("rotate: %d %s", code, body)
+	}
+	if err := connect(made.Secret); err == nil {
+		t.Error("the old secret still works after the rotation")
+	}
+	if err := connect(rotated.Secret); err != nil {
+		t.Errorf("the rotated secret: %v", err)
+	}
+
+	// The Excel template, as a dry run: its two devices, nothing written.
+	req, _ := http.NewRequest("GET", base+"/api/v1/admin/devices/template?format=xlsx", nil)
+	r, err := admin.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xlsx strings.Builder
+	_, _ = io.Copy(&xlsx, r.Body)
+	r.Body.Close()
+	req, _ = http.NewRequest("POST", base+"/api/v1/admin/devices/import?dry_run=true", strings.NewReader(xlsx.String()))
+	req.Header.Set("Origin", base)
+	req.Header.Set("X-CSRF-Token", admin.csrf)
+	r, err = admin.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows    int
+		Devices []string
+		Applied bool
+		Errors  []any
+	}
+	err = json.NewDecoder(r.Body).Decode(&rep)
+	r.Body.Close()
+	if err != nil || r.StatusCode != 200 || rep.Rows != 2 || strings.Join(rep.Devices, ",") != "nvr-vidu-01,cam-vidu-01" || rep.Applied || len(rep.Errors) != 0 {
+		t.Fatalf("dry run of the Excel template: %d %+v %v", r.StatusCode, rep, err)
+	}
+	if reg, _ := os.ReadFile(c.Registry); strings.Contains(string(reg), "nvr-vidu-01") {
+		t.Error("a dry run wrote the registry")
+	}
+
+	var audit struct {
+		Entries []struct{ Action, User, Target, Result string }
+	}
+	admin.get("/api/v1/audit", &audit)
+	var got []string
+	for i := len(audit.Entries) - 1; i >= 0; i-- {
+		if e := audit.Entries[i]; e.Action != "login" {
+			got = append(got, e.Action+" "+e.Target+" "+strings.SplitN(e.Result, ":", 2)[0])
+		}
+	}
+	want := "device_add aq-x-01 refused|integrator_add vms-tn refused|device_delete nvr-bvtw refused|integrator_add antoan-tn ok|" +
+		"integrator_disable antoan-tn ok|integrator_enable antoan-tn ok|secret_integrator antoan-tn ok"
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
 }
