@@ -71,8 +71,9 @@ var (
 	ingestSubscribes = []string{contract.DeviceFilter, contract.ServerFilter}
 	// webPublishes: operators' commands, the sync marker a web server
 	// sends itself after subscribing (ioc/server/v1/sync/<client id>) and
-	// logged-out sessions' retained revocations.
-	webPublishes  = []string{contract.CommandsTopic, contract.SyncFilter, contract.RevokedFilter}
+	// logged-out sessions' retained revocations, and enrolled walls'
+	// retained records.
+	webPublishes  = []string{contract.CommandsTopic, contract.SyncFilter, contract.RevokedFilter, contract.KiosksFilter}
 	webSubscribes = []string{contract.ServerFilter}
 )
 

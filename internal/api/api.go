@@ -27,6 +27,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/provision"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -70,6 +71,11 @@ type Deps struct {
 	// Revoke, if set, shares a logout's revocation with the other IOC
 	// servers (this one has applied it already).
 	Revoke func(auth.Revocation)
+	// Kiosks, if set, are the enrolled walls: a wall's kiosk cookie is a
+	// session that only views. ShareKiosk, if set, hands an enrolment or
+	// revocation made here to the other IOC servers.
+	Kiosks     *kiosk.Store
+	ShareKiosk func(kiosk.Record)
 	// Reload, if set, reads the server's files again and puts them in
 	// force (POST /api/v1/admin/reload; SIGHUP does the same).
 	Reload func() (Reloaded, error)
@@ -131,6 +137,10 @@ var Routes = append([]string{
 	"GET /api/v1/audit",
 	"GET /api/v1/availability",
 	"POST /api/v1/admin/reload",
+	"GET /api/v1/admin/kiosks",
+	"POST /api/v1/admin/kiosks",
+	"DELETE /api/v1/admin/kiosks/{id}",
+	"POST /api/v1/kiosk/session",
 	"GET /api/v1/stream",
 }, provisionRoutes...)
 
@@ -172,8 +182,12 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
 		"GET /api/v1/availability":                    a.need(auth.Operator, a.availabilityReport),
 		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
-		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
-			d.Stream.ServeHTTP(w, r)
+		"GET /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskList),
+		"POST /api/v1/admin/kiosks":                   a.need(auth.Admin, a.kioskEnrol),
+		"DELETE /api/v1/admin/kiosks/{id}":            a.need(auth.Admin, a.kioskRevoke),
+		"POST /api/v1/kiosk/session":                  a.kioskLogin,
+		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+			d.Stream.Serve(w, r, s.ID)
 		}),
 	}
 	for route, h := range a.provisionHandlers() {
@@ -249,12 +263,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type handler func(w http.ResponseWriter, r *http.Request, s *auth.Session)
 
 // need wraps h: a valid session with at least role need; for anything but
-// GET, the CSRF token and an allowed Origin.
+// GET, a person's session (an enrolled wall only views), the CSRF token
+// and an allowed Origin.
 func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := a.d.Auth.Session(r)
+		s := a.sessionOf(r)
 		if s == nil {
 			writeError(w, http.StatusUnauthorized, "log in first")
+			return
+		}
+		if s.Kiosk != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, http.StatusForbidden, "an enrolled wall's kiosk session only views")
 			return
 		}
 		if !s.User.Role.Allows(role) {
@@ -383,7 +402,7 @@ var ErrorCodes = []string{
 	"bad_request", "unauthorized", "forbidden", "csrf", "not_found", "method_not_allowed",
 	"unsupported_media_type", "rate_limited", "login_failed", "device_not_found",
 	"alert_not_active", "note_required", "note_too_long", "bad_range", "conflict",
-	"store_unavailable", "timeout", "internal",
+	"store_unavailable", "timeout", "internal", "kiosk_refused",
 }
 
 // writeError answers with msg and the code that status implies.
@@ -446,6 +465,8 @@ type sessionInfo struct {
 	Role     auth.Role `json:"role"`
 	Expires  time.Time `json:"expires"`
 	CSRF     string    `json:"csrf"`
+	// Kiosk is the enrolled wall's id, for a wall's kiosk session.
+	Kiosk string `json:"kiosk,omitempty"`
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -478,23 +499,34 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func info(s *auth.Session) sessionInfo {
-	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Expires: s.Expires, CSRF: s.CSRF}
+	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Expires: s.Expires, CSRF: s.CSRF, Kiosk: s.Kiosk}
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	s := a.d.Auth.Session(r)
+	if s == nil && a.kioskSession(r) != nil {
+		// A passer-by must not take the wall off: an admin revokes it.
+		writeError(w, http.StatusForbidden, "an enrolled wall's kiosk session ends when an admin revokes it")
+		return
+	}
 	cookie, rev := a.d.Auth.Logout(r)
 	if s != nil {
 		a.d.Audit.Record(AuditEntry{Action: "logout", User: s.User.Username, IP: a.clientIP(r)})
 	}
-	if rev != nil && a.d.Revoke != nil {
-		a.d.Revoke(*rev)
+	if rev != nil {
+		a.d.Stream.CloseSession(rev.ID)
+		if a.d.Revoke != nil {
+			a.d.Revoke(*rev)
+		}
 	}
 	http.SetCookie(w, cookie)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *API) session(w http.ResponseWriter, _ *http.Request, s *auth.Session) {
+func (a *API) session(w http.ResponseWriter, r *http.Request, s *auth.Session) {
+	if s.Kiosk != "" {
+		a.renewKiosk(w, r)
+	}
 	writeJSON(w, http.StatusOK, info(s))
 }
 

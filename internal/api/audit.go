@@ -16,10 +16,12 @@ import (
 type AuditEntry struct {
 	At time.Time `json:"at"`
 	// Action is login, login_failed, login_limited, logout, ack, resolve,
-	// maintenance_start, maintenance_end, reload; provisioning's
-	// integrator_add, integrator_delete, integrator_disable,
-	// integrator_enable, device_add, device_delete, device_disable,
-	// device_enable, secret_integrator, secret_device, devices_import.
+	// maintenance_start, maintenance_end, reload, kiosk_enrol,
+	// kiosk_revoke, kiosk_login, kiosk_login_failed, kiosk_login_limited;
+	// provisioning's integrator_add, integrator_delete,
+	// integrator_disable, integrator_enable, device_add, device_delete,
+	// device_disable, device_enable, secret_integrator, secret_device,
+	// devices_import.
 	Action string `json:"action"`
 	User   string `json:"user"`
 	IP     string `json:"ip"`

@@ -51,11 +51,14 @@ const (
 	Technician Role = "technician" // also acknowledges and resolves alerts
 	Operator   Role = "operator"   // also opens and ends maintenance windows
 	Admin      Role = "admin"      // also reads the audit log
+	// Kiosk is an enrolled wall's (internal/kiosk), never a user's: it
+	// views what a viewer views and changes nothing.
+	Kiosk Role = "kiosk"
 )
 
 func (r Role) rank() int {
 	switch r {
-	case Viewer:
+	case Viewer, Kiosk:
 		return 1
 	case Technician:
 		return 2
@@ -109,6 +112,9 @@ type Config struct {
 // CookieName is the session cookie.
 const CookieName = "ioc_session"
 
+// KioskCookieName carries an enrolled wall's credential (internal/kiosk).
+const KioskCookieName = "ioc_kiosk"
+
 // CSRFHeader carries the session's CSRF token on state-changing requests.
 const CSRFHeader = "X-CSRF-Token"
 
@@ -119,6 +125,12 @@ type Session struct {
 	Expires time.Time
 	// CSRF is the token state-changing requests must carry.
 	CSRF string
+	// ID names the session without being its token: a login's
+	// Revocation.ID, or "kiosk:<id>" for an enrolled wall. Live streams
+	// are closed by it when the session is revoked.
+	ID string
+	// Kiosk is the enrolled wall's id; empty for a person.
+	Kiosk string
 }
 
 // Auth checks passwords and sessions.
@@ -179,8 +191,8 @@ func New(cfg Config, now func() time.Time) (*Auth, error) {
 		switch {
 		case u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n:"):
 			errs = append(errs, fmt.Errorf("users[%d]: username %q: 1-64 characters, no spaces or colons", i, u.Username))
-		case u.Role.rank() == 0:
-			errs = append(errs, fmt.Errorf("users[%d] %s: role %q: use viewer, technician, operator or admin", i, u.Username, u.Role))
+		case u.Role.rank() == 0 || u.Role == Kiosk:
+			errs = append(errs, fmt.Errorf("users[%d] %s: role %q: use viewer, technician, operator or admin (walls are enrolled as kiosks by an admin)", i, u.Username, u.Role))
 		case !strings.HasPrefix(u.PasswordHash, "$2"):
 			errs = append(errs, fmt.Errorf("users[%d] %s: password_hash is not a bcrypt hash (make one with `ioc user-password-hash`)", i, u.Username))
 		}
@@ -242,8 +254,26 @@ func (a *Auth) Login(ip, username, password string) (*Session, *http.Cookie, err
 	a.pairs.Remove(pair)
 	s := &Session{User: u, Issued: now, Expires: now.Add(a.cfg.SessionTTL)}
 	token := a.sign(username, a.fingerprint(u), now, s.Expires)
-	s.CSRF = a.csrf(token)
+	s.CSRF, s.ID = a.csrf(token), tokenID(token)
 	return s, a.cookie(token, s.Expires), nil
+}
+
+// Try runs check, a credential check other than a password (an enrolled
+// wall's credential), under the login limits of the pair (key, ip): it
+// returns ErrRateLimited without calling check while the pair or address
+// must wait, ErrBadCredentials when check fails (counted), nil when it
+// passes.
+func (a *Auth) Try(ip, key string, check func() bool) error {
+	now := a.now()
+	pair := key + "\x00" + ip
+	if !a.mayTry(pair, ip, now) {
+		return ErrRateLimited
+	}
+	if !check() {
+		a.failed(pair, ip, now)
+		return ErrBadCredentials
+	}
+	return nil
 }
 
 // Revocation is a logged-out token, refused until it would have expired.
@@ -294,6 +324,15 @@ func tokenID(token string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:18])
 }
 
+// KioskCookie is the cookie that carries an enrolled wall's credential,
+// with the session cookie's flags (HttpOnly, SameSite=Strict, Secure as
+// configured).
+func (a *Auth) KioskCookie(value string, expires time.Time) *http.Cookie {
+	c := a.cookie(value, expires)
+	c.Name = KioskCookieName
+	return c
+}
+
 func (a *Auth) cookie(value string, expires time.Time) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: value, Path: "/", Expires: expires, HttpOnly: true,
 		Secure: a.cfg.SecureCookie, SameSite: http.SameSiteStrictMode}
@@ -315,7 +354,7 @@ func (a *Auth) Session(r *http.Request) *Session {
 	if !ok || !hmac.Equal(fp, a.fingerprint(u)) || a.isRevoked(c.Value) {
 		return nil
 	}
-	return &Session{User: u, Issued: issued, Expires: expires, CSRF: a.csrf(c.Value)}
+	return &Session{User: u, Issued: issued, Expires: expires, CSRF: a.csrf(c.Value), ID: tokenID(c.Value)}
 }
 
 // CheckCSRF reports whether a state-changing request carries its session's

@@ -164,8 +164,12 @@ func TestLogoutRevokes(t *testing.T) {
 	if a.Session(request(cookie)) == nil || b.Session(request(cookie)) == nil {
 		t.Fatal("a fresh session is refused")
 	}
+	if id := a.Session(request(cookie)).ID; id == "" || id == a.Session(request(other)).ID {
+		t.Fatalf("session ids %q and %q: want distinct and non-empty", id, a.Session(request(other)).ID)
+	}
+	id := a.Session(request(cookie)).ID
 	clear, rev := a.Logout(request(cookie))
-	if rev == nil || clear.MaxAge >= 0 || rev.ID == cookie.Value || !rev.Expires.Equal(cookie.Expires.Truncate(time.Second)) {
+	if rev == nil || rev.ID != id || clear.MaxAge >= 0 || rev.ID == cookie.Value || !rev.Expires.Equal(cookie.Expires.Truncate(time.Second)) {
 		t.Fatalf("logout: cookie %+v revocation %+v", clear, rev)
 	}
 	if a.Session(request(cookie)) != nil {
@@ -209,5 +213,50 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	same, _ := New(a.cfg, c.now)
 	if same.Session(request(cookie)) == nil {
 		t.Fatal("a restart with the same hash ended the session")
+	}
+}
+
+// TestTry: a credential check other than a password (a wall's kiosk
+// credential) counts against the same limits as logins: failures slow its
+// (key, address) pair down, and a limited pair's check is not even run.
+func TestTry(t *testing.T) {
+	c := newClock()
+	a := testAuth(t, c, "admin")
+	ran := 0
+	try := func(ip string, ok bool) int {
+		err := a.Try(ip, "kiosk", func() bool { ran++; return ok })
+		switch {
+		case err == nil:
+			return 200
+		case errors.Is(err, ErrRateLimited):
+			return 429
+		}
+		return 401
+	}
+	var got []int
+	for range 7 {
+		got = append(got, try("10.0.0.9", false))
+	}
+	if fmt.Sprint(got) != "[401 401 401 401 401 429 429]" || ran != 5 {
+		t.Fatalf("7 wrong credentials: %v (checks run %d)", got, ran)
+	}
+	if got := try("10.0.0.10", true); got != 200 {
+		t.Errorf("a right credential from another address: %d", got)
+	}
+	c.add(time.Minute)
+	if got := try("10.0.0.9", true); got != 200 {
+		t.Errorf("a right credential after the wait: %d", got)
+	}
+}
+
+// TestKioskRoleNotForUsers: the kiosk role belongs to enrolled walls; a
+// configured user with it is refused.
+func TestKioskRoleNotForUsers(t *testing.T) {
+	_, err := New(Config{Users: []User{{Username: "wall", Role: Kiosk, PasswordHash: hash(t, "pw-wall")}}}, nil)
+	if err == nil {
+		t.Fatal("a user with role kiosk was accepted")
+	}
+	if !Kiosk.Allows(Viewer) || Kiosk.Allows(Technician) {
+		t.Error("a kiosk views as a viewer and does nothing more")
 	}
 }

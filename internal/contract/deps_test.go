@@ -62,7 +62,7 @@ func TestProcessBoundary(t *testing.T) {
 	}{
 		{"cmd/ioc", []string{"internal/ingest", "internal/spool", "internal/stamp", "internal/alertd", "internal/broker",
 			"internal/httpingest", "internal/quota", "internal/access", "internal/ingestd", "internal/sim", "internal/allinone"}},
-		{"cmd/ingest", []string{"internal/iocd", "internal/api", "internal/auth", "internal/stream", "internal/live",
+		{"cmd/ingest", []string{"internal/iocd", "internal/api", "internal/auth", "internal/kiosk", "internal/stream", "internal/live",
 			"dashboards", "internal/sim", "internal/allinone"}},
 		{"internal/config", []string{"internal/", "dashboards"}},
 	} {

@@ -53,6 +53,15 @@ const (
 	RevokedPrefix = ServerRoot + "sessions/revoked/"
 	// RevokedFilter matches every revocation.
 	RevokedFilter = RevokedPrefix + "+"
+
+	// KiosksPrefix + <kiosk id> holds an enrolled wall's record
+	// (kiosk.Record as JSON: name, who enrolled it and when, the hash of
+	// its credential, and when revoked), retained so that every IOC
+	// server, one started later too, accepts the wall and learns its
+	// revocation. A revoked record stays, so an older one cannot return.
+	KiosksPrefix = ServerRoot + "kiosks/"
+	// KiosksFilter matches every wall's record.
+	KiosksFilter = KiosksPrefix + "+"
 )
 
 // AlertTopic is the retained topic of the alert with id <rule>/<device>.

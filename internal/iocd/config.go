@@ -48,6 +48,10 @@ type Config struct {
 	// http://127.0.0.1:9100/-/reload). The all-in-one reloads ingest
 	// directly.
 	IngestReloadURL string `yaml:"ingest_reload_url"`
+	// Kiosks is the enrolled walls' file (empty: kiosks.json beside the
+	// audit log). Servers sharing a broker share enrolments and
+	// revocations through it; each keeps its own copy here.
+	Kiosks string `yaml:"kiosks"`
 	// MQTT is the broker the alert service publishes to, with a server
 	// account.
 	MQTT mqttsub.Config `yaml:"mqtt"`
@@ -97,6 +101,15 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// KiosksFile is the enrolled walls' file: Kiosks, or kiosks.json beside
+// the audit log.
+func (c *Config) KiosksFile() string {
+	if c.Kiosks != "" {
+		return c.Kiosks
+	}
+	return filepath.Join(filepath.Dir(c.AuditLog), "kiosks.json")
 }
 
 // StreamConfig bounds the websocket clients.
@@ -162,8 +175,9 @@ func overrides() []config.Override[Config] {
 		str("influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", func(c *Config) *string { return &c.Influx.Password }),
 		str("embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", func(c *Config) *string { return &c.EmbeddedStore }),
 		str("audit-log", "IOC_AUDIT_LOG", "audit log file", func(c *Config) *string { return &c.AuditLog }),
-		str("credentials", "IOC_CREDENTIALS", "ingest's credentials file: turns on provisioning (admin page /admin/)", func(c *Config) *string { return &c.Credentials }),
+		str("credentials", "IOC_CREDENTIALS", "ingest's credentials file: turns on provisioning (admin page /admin/devices/)", func(c *Config) *string { return &c.Credentials }),
 		str("ingest-reload-url", "IOC_INGEST_RELOAD_URL", "ingest's reload URL, POSTed after provisioning changes", func(c *Config) *string { return &c.IngestReloadURL }),
+		str("kiosks", "IOC_KIOSKS", "enrolled walls' file (default: kiosks.json beside the audit log)", func(c *Config) *string { return &c.Kiosks }),
 		str("session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", func(c *Config) *string { return &c.Auth.SessionSecret }),
 		set("allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *Config, v string) { c.AllowedOrigins = strings.Split(v, ",") }),
 		set("trusted-proxies", "IOC_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) { c.TrustedProxies = strings.Split(v, ",") }),

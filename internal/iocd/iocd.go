@@ -25,6 +25,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -61,13 +62,14 @@ type Server struct {
 	o   Options
 	log *slog.Logger
 
-	st    store.Store
-	audit *api.Audit
-	src   *live.Source
-	ws    *stream.Server
-	api   *api.API
-	srv   *http.Server
-	ln    net.Listener
+	st     store.Store
+	audit  *api.Audit
+	kiosks *kiosk.Store
+	src    *live.Source
+	ws     *stream.Server
+	api    *api.API
+	srv    *http.Server
+	ln     net.Listener
 
 	reloadMu sync.Mutex
 	group    lifecycle.Group
@@ -148,7 +150,10 @@ func (s *Server) openFiles(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	s.audit, err = api.OpenAudit(cfg.AuditLog, s.log, nil)
+	if s.audit, err = api.OpenAudit(cfg.AuditLog, s.log, nil); err != nil {
+		return err
+	}
+	s.kiosks, err = kiosk.Open(cfg.KiosksFile(), s.o.Now)
 	return err
 }
 
@@ -183,10 +188,11 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 	if s.src, err = live.NewSource(cfg.MQTT, pic, s.log, metrics); err != nil {
 		return err
 	}
-	revoke := shareRevocations(s.src, au, s.log)
 	if s.ws, err = stream.New(pic, cfg.StreamOptions(), s.log, metrics); err != nil {
 		return err
 	}
+	revoke := shareRevocations(s.src, au, s.ws, s.log)
+	shareKiosk := shareKiosks(s.src, s.kiosks, s.ws, s.log)
 	pages := s.o.Pages
 	if pages == nil {
 		pages = dashboards.Web()
@@ -200,6 +206,7 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
 		Provision: s.provisioning(), Provisioned: s.reloadIngest,
+		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
@@ -310,8 +317,9 @@ func (s *Server) Reload() (api.Reloaded, error) {
 }
 
 // shareRevocations applies every revocation published on the broker to
-// au, and returns the function that publishes this server's logouts.
-func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(auth.Revocation) {
+// au (closing the session's live streams here), and returns the function
+// that publishes this server's logouts.
+func shareRevocations(src *live.Source, au *auth.Auth, ws *stream.Server, log *slog.Logger) func(auth.Revocation) {
 	src.Follow(contract.RevokedPrefix, func(topic string, payload []byte) {
 		if len(payload) == 0 {
 			return // cleared
@@ -330,6 +338,7 @@ func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(au
 			return
 		}
 		au.Revoke(r)
+		ws.CloseSession(r.ID)
 	})
 	return func(r auth.Revocation) {
 		b, _ := json.Marshal(r)
@@ -337,6 +346,40 @@ func shareRevocations(src *live.Source, au *auth.Auth, log *slog.Logger) func(au
 		defer cancel()
 		if err := src.Publish(ctx, contract.RevokedPrefix+r.ID, true, b); err != nil {
 			log.Warn("iocd: logout not shared with the other IOC servers (broker unreachable); this server refuses the session, others accept it until it expires", "err", err)
+		}
+	}
+}
+
+// shareKiosks applies every wall's record published on the broker to
+// kiosks (a revocation closes the wall's live streams here), and returns
+// the function that publishes this server's enrolments and revocations,
+// retained, so that servers started later learn them too.
+func shareKiosks(src *live.Source, kiosks *kiosk.Store, ws *stream.Server, log *slog.Logger) func(kiosk.Record) {
+	src.Follow(contract.KiosksPrefix, func(topic string, payload []byte) {
+		var r kiosk.Record
+		if len(payload) == 0 || len(payload) > 4<<10 {
+			return
+		}
+		if err := json.Unmarshal(payload, &r); err != nil || r.ID != strings.TrimPrefix(topic, contract.KiosksPrefix) {
+			log.Warn("iocd: undecodable kiosk record ignored", "topic", topic, "err", err)
+			return
+		}
+		revoked, err := kiosks.Apply(r)
+		if err != nil {
+			log.Warn("iocd: kiosk record not applied", "kiosk", r.ID, "err", err)
+		}
+		if revoked {
+			n := ws.CloseSession("kiosk:" + r.ID)
+			log.Info("iocd: wall revoked on another server", "kiosk", r.ID, "name", r.Name, "streams_closed", n)
+		}
+	})
+	return func(r kiosk.Record) {
+		r.LastUsed = time.Time{}
+		b, _ := json.Marshal(r)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := src.Publish(ctx, contract.KiosksPrefix+r.ID, true, b); err != nil {
+			log.Warn("iocd: wall enrolment or revocation not shared with the other IOC servers (broker unreachable); copy kiosks.json to them", "kiosk", r.ID, "err", err)
 		}
 	}
 }

@@ -71,7 +71,7 @@ func TestProvisioningPage(t *testing.T) {
 
 	ctx := chrome(t, 1400, 1000)
 	errs := testenv.JSErrors(ctx)
-	loginPage(t, ctx, base, "admin", "/admin/", `body[data-loaded="1"]`)
+	loginPage(t, ctx, base, "admin", "/admin/devices/", `body[data-loaded="1"]`)
 
 	// The integrator, with its account: the secret is on the page once.
 	var intSecret string

@@ -166,6 +166,29 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
+// CloseSession disconnects every client of the session (its session was
+// revoked), telling each why (close code 1008, "session ended"), and
+// returns how many there were.
+func (s *Server) CloseSession(session string) int {
+	if session == "" {
+		return 0
+	}
+	var ended []*client
+	s.mu.Lock()
+	for c := range s.clients {
+		if c.session == session {
+			ended = append(ended, c)
+		}
+	}
+	s.mu.Unlock()
+	msg := websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "session ended")
+	for _, c := range ended {
+		_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		c.close("session_ended")
+	}
+	return len(ended)
+}
+
 // Clients returns the number of connected clients.
 func (s *Server) Clients() int {
 	s.mu.Lock()
@@ -173,10 +196,14 @@ func (s *Server) Clients() int {
 	return len(s.clients)
 }
 
-// ServeHTTP upgrades the request. The caller has authenticated it. Query
-// parameters: district, severity, kind (comma-separated filters); epoch
-// and since to resume.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP upgrades the request for no session in particular (Serve).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, "") }
+
+// Serve upgrades the request of the session named session (auth's
+// Session.ID), which CloseSession can end. The caller has authenticated
+// it. Query parameters: district, severity, kind (comma-separated
+// filters); epoch and since to resume.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, session string) {
 	q := r.URL.Query()
 	f, err := live.ParseFilter(q.Get("district"), q.Get("severity"), q.Get("kind"))
 	if err != nil {
@@ -210,7 +237,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.m.refused.WithLabelValues("handshake").Inc()
 		return // Upgrade has answered
 	}
-	c := &client{srv: s, conn: conn, filter: f, wake: make(chan struct{}, 1), pending: map[string]int{}, req: r}
+	c := &client{srv: s, conn: conn, filter: f, wake: make(chan struct{}, 1), pending: map[string]int{}, req: r, session: session}
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
 	s.wg.Add(2)
@@ -258,10 +285,11 @@ func (s *Server) decorate(r *http.Request, snap *live.Snapshot) any {
 // client is one connection. The picture calls Offer with its lock held;
 // the write loop drains the queue.
 type client struct {
-	srv  *Server
-	conn *websocket.Conn
-	req  *http.Request
-	wake chan struct{}
+	srv     *Server
+	conn    *websocket.Conn
+	req     *http.Request
+	session string // auth's Session.ID; "" for none
+	wake    chan struct{}
 
 	mu      sync.Mutex
 	filter  live.Filter

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/ioc-vn/ioc/internal/testenv"
 	"io"
@@ -476,4 +477,43 @@ func BenchmarkFanOut(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(clients), "clients")
 	b.ReportMetric(heapPerClient, "heap-B/client")
+}
+
+// TestCloseSession: ending a session closes its connections at once, with
+// close code 1008, and leaves other sessions' connections streaming.
+func TestCloseSession(t *testing.T) {
+	pic := synced(4)
+	s, err := stream.New(pic, stream.DefaultOptions, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Serve(w, r, r.URL.Query().Get("session"))
+	}))
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/?session="
+	wall1, wall2, other := dial(t, url+"kiosk:a"), dial(t, url+"kiosk:a"), dial(t, url+"kiosk:b")
+	for _, c := range []*websocket.Conn{wall1, wall2, other} {
+		if m := next(t, c); m.Type != "snapshot" {
+			t.Fatalf("first frame %s", m.Type)
+		}
+	}
+	if n := s.CloseSession("kiosk:a"); n != 2 {
+		t.Fatalf("CloseSession closed %d connections, want 2", n)
+	}
+	for _, c := range []*websocket.Conn{wall1, wall2} {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "session ended" {
+			t.Errorf("ended session's connection: %v, want close 1008 \"session ended\"", err)
+		}
+	}
+	pic.Apply(alertOn(1, alert.Major))
+	if m := next(t, other); m.Type != "alert" {
+		t.Errorf("another session's connection after the close: %s, want the alert", m.Type)
+	}
+	if n := s.CloseSession(""); n != 0 {
+		t.Errorf("CloseSession(\"\") closed %d", n)
+	}
 }

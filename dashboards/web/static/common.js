@@ -93,7 +93,7 @@ const IOC = (() => {
     } catch (e) {
       throw Object.assign(new Error(t("err_network")), { code: "network" });
     }
-    if (r.status === 401 && path !== "/api/v1/login") {
+    if (r.status === 401 && path !== "/api/v1/login" && path !== "/api/v1/kiosk/session") {
       location.href = "/login.html?next=" + encodeURIComponent(location.pathname + location.hash);
       throw new Error("not logged in");
     }
@@ -108,11 +108,24 @@ const IOC = (() => {
     }
     return data;
   }
+  // An enrolled wall is opened with its kiosk link (/wall/#kiosk=<code>):
+  // the code is exchanged for the wall's kiosk cookie and taken out of the
+  // address bar; the cookie then keeps the wall in without anyone logging
+  // in (GET /api/v1/session renews it).
+  async function enrolKiosk() {
+    const m = /(?:^#|&)kiosk=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    await api("POST", "/api/v1/kiosk/session", { credential: decodeURIComponent(m[1]) }).catch((e) => console.info("kiosk", e.code));
+  }
   async function loadSession() {
+    await enrolKiosk();
     session = await api("GET", "/api/v1/session");
     return session;
   }
   function role() { return session ? session.role : "viewer"; }
+  // can: whether the session may do what needs role need (an enrolled
+  // wall's kiosk session may do nothing but view).
   function can(need) {
     const rank = { viewer: 1, technician: 2, operator: 3, admin: 4 };
     return (rank[role()] || 0) >= rank[need];

@@ -14,6 +14,9 @@
   } catch (e) { return; }
   $("user").textContent = IOC.session().name || IOC.session().username;
   $("logout").addEventListener("click", IOC.logout);
+  // An enrolled wall has nobody to log out; an admin may enrol walls.
+  $("logout").hidden = !!IOC.session().kiosk;
+  $("admin").hidden = !IOC.can("admin");
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); render(); renderSound(); });
 
   // Sound: on unless the operator turned it off. The browser may keep the

@@ -34,8 +34,10 @@ def client(cid, clean=True):
 
 
 def done(c):
-    c.loop_stop()
+    # DISCONNECT first, while the network loop still runs to send it: a
+    # client stopped first leaves its session connected until keep-alive.
     c.disconnect()
+    c.loop_stop()
 
 
 def wait(info):
@@ -114,6 +116,9 @@ def offline():
     for i in range(3):
         wait(p.publish(t + "/m", str(i).encode(), qos=1))
     wait(p.publish(t + "/end", b"", qos=1))
+    # A broker may acknowledge before it routes (mochi does): the next
+    # publish's PUBACK shows the end marker is queued for the session.
+    wait(p.publish(f"pyconf/{RUN}/fence", b"", qos=1))
     done(p)
     back, q = client("off-sub", clean=False)
     got = until(q, t + "/end")
