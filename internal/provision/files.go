@@ -50,7 +50,8 @@ type Set struct {
 	Registry registry.File
 	Accounts []access.Account
 
-	regDoc, credDoc yaml.Node
+	regDoc, credDoc   yaml.Node
+	regText, credText []byte // as read
 }
 
 // Refused is a change the loaders refused: nothing was written.
@@ -71,32 +72,33 @@ func (f *Files) Read() (*Set, error) {
 
 func (f *Files) read() (*Set, error) {
 	var s Set
-	if err := decodeFile(f.registry, &s.regDoc, &s.Registry); err != nil {
+	var err error
+	if s.regText, err = decodeFile(f.registry, &s.regDoc, &s.Registry); err != nil {
 		return nil, fmt.Errorf("device registry: %w", err)
 	}
 	var cf access.File
-	if err := decodeFile(f.credentials, &s.credDoc, &cf); err != nil {
+	if s.credText, err = decodeFile(f.credentials, &s.credDoc, &cf); err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
 	s.Accounts = cf.Accounts
 	return &s, nil
 }
 
-func decodeFile(path string, doc *yaml.Node, v any) error {
+func decodeFile(path string, doc *yaml.Node, v any) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := yaml.Unmarshal(b, doc); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return fmt.Errorf("%s: not a YAML mapping", path)
+		return nil, fmt.Errorf("%s: not a YAML mapping", path)
 	}
 	if err := doc.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
+	return b, nil
 }
 
 // Apply reads both files, lets change edit them, checks the result with
@@ -110,6 +112,7 @@ func (f *Files) Apply(change func(*Set) error) (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	readReg, readCred := s.regText, s.credText
 	before := s.ids()
 	if err := change(s); err != nil {
 		return nil, err
@@ -133,7 +136,7 @@ func (f *Files) Apply(change func(*Set) error) (*registry.Registry, error) {
 			shrinks = true
 		}
 	}
-	return reg, f.write(regText, credText, shrinks)
+	return reg, f.write(readReg, readCred, regText, credText, shrinks)
 }
 
 // ids are the registry's integrator and device ids.
@@ -351,11 +354,14 @@ func encode(doc *yaml.Node) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// write puts the files that changed in place. The registry goes first,
-// so that a process reading between the two renames finds every entry the
-// credentials name, unless the registry shrinks (its entries' accounts go
-// first then). If the second write fails the first file is put back.
-func (f *Files) write(regText, credText []byte, shrinks bool) error {
+// write puts the files that changed in place. If either file is no
+// longer what the change was made from (someone edited it meanwhile: by
+// hand, or another IOC server), nothing is written and the change is a
+// conflict to try again. The registry goes first, so that a process
+// reading between the two renames finds every entry the credentials name,
+// unless the registry shrinks (its entries' accounts go first then). If
+// the second write fails the first file is put back.
+func (f *Files) write(readReg, readCred, regText, credText []byte, shrinks bool) error {
 	oldReg, err := os.ReadFile(f.registry)
 	if err != nil {
 		return err
@@ -363,6 +369,9 @@ func (f *Files) write(regText, credText []byte, shrinks bool) error {
 	oldCred, err := os.ReadFile(f.credentials)
 	if err != nil {
 		return err
+	}
+	if !bytes.Equal(oldReg, readReg) || !bytes.Equal(oldCred, readCred) {
+		return fmt.Errorf("%w: the registry or credentials file changed while this change was made; nothing written, try again", ErrConflict)
 	}
 	type file struct {
 		path     string

@@ -180,7 +180,7 @@ func TestFailedWriteLeavesTheOldFiles(t *testing.T) {
 			f, reg, cred := shipped(t)
 			r0, c0 := read(t, reg), read(t, cred)
 			f.rename = func(oldpath, newpath string) error {
-				if filepath.Base(newpath) == failOn && !strings.Contains(oldpath, "restore") {
+				if filepath.Base(newpath) == failOn {
 					return errors.New("disk full")
 				}
 				return os.Rename(oldpath, newpath)
@@ -245,5 +245,25 @@ func TestDeleteAndDisable(t *testing.T) {
 	}
 	if strings.Contains(read(t, reg), "id: cam-bvtw-01,") || strings.Contains(read(t, cred), "username: cam-bvtw-01") {
 		t.Error("device or its account still in the files")
+	}
+}
+
+// TestConcurrentEditIsAConflict: a file changed on disk while a change is
+// made (a hand edit, another IOC server) makes the change a conflict and
+// the other edit survives.
+func TestConcurrentEditIsAConflict(t *testing.T) {
+	f, reg, _ := shipped(t)
+	handEdited := read(t, reg) + "# edited by hand\n"
+	_, err := f.Apply(func(s *Set) error {
+		if err := os.WriteFile(reg, []byte(handEdited), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return s.AddIntegrator(registry.Integrator{ID: "moi", Name: "Mới"})
+	})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("Apply error %v, want a conflict", err)
+	}
+	if read(t, reg) != handEdited {
+		t.Error("the hand edit was overwritten")
 	}
 }
