@@ -105,6 +105,20 @@ func TestProvisioningPage(t *testing.T) {
 	if !strings.Contains(summary, "1 lỗi") || !strings.Contains(summary, "chưa có gì thay đổi") {
 		t.Errorf("dry-run summary %q", summary)
 	}
+	// The same report in English.
+	var en [][]string
+	var fileName string
+	run(t, ctx, 10*time.Second,
+		chromedp.Click("#lang"),
+		chromedp.WaitVisible(`html[lang="en"]`),
+		chromedp.Evaluate(`[...document.querySelectorAll("#import-errors tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`, &en),
+		chromedp.Text("#import-name", &fileName),
+		chromedp.Click("#lang"),
+		chromedp.WaitVisible(`html[lang="vi"]`),
+	)
+	if len(en) != 1 || !strings.HasPrefix(en[0][2], `no district "Hà Nội"`) || fileName != "thiet-bi-loi.csv" {
+		t.Errorf("English dry-run rows %q, file name %q", en, fileName)
+	}
 	if now, _ := os.ReadFile(c.Registry); strings.Contains(string(now), "nvr-antoan-01") {
 		t.Fatal("a dry run with errors wrote the registry")
 	}

@@ -78,6 +78,7 @@
       sel.querySelectorAll("option[data-int]").forEach((o) => o.remove());
       for (const it of integrators) sel.append(el("option", { value: it.id, text: it.name, dataset: { int: it.id } }));
       sel.value = keep;
+      if (sel.selectedIndex < 0) sel.selectedIndex = 0;
     }
   }
 
@@ -203,7 +204,19 @@
     });
     $("dev-filter").addEventListener("change", renderDevices);
     $("import-form").addEventListener("submit", (e) => { e.preventDefault(); importFile(true); });
-    $("import-file").addEventListener("change", () => { report = null; renderReport(); });
+    $("import-file").addEventListener("change", () => {
+      const f = $("import-file").files[0];
+      const name = $("import-name");
+      if (f) {
+        delete name.dataset.i18n; // a file name is not translated
+        name.textContent = f.name;
+      } else {
+        name.dataset.i18n = "adm_no_file";
+        name.textContent = t("adm_no_file");
+      }
+      report = null;
+      renderReport();
+    });
     $("import-apply").addEventListener("click", () => importFile(false));
     try {
       await load();
