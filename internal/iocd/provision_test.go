@@ -373,6 +373,23 @@ func TestProvisioningAPI(t *testing.T) {
 		t.Error("a dry run wrote the registry")
 	}
 
+	// The listings' keys are the ones openapi.yaml describes.
+	doc := loadOpenAPI(t)
+	for _, c := range []struct{ path, route, want string }{
+		{"/api/v1/admin/integrators", "/api/v1/admin/integrators", "integrators[].accounts[].disabled"},
+		{"/api/v1/admin/devices", "/api/v1/admin/devices", "devices[].account.username"},
+	} {
+		var v any
+		admin.get(c.path, &v)
+		seen := map[string]bool{}
+		for _, k := range doc.undocumented(doc.response(t, c.route), v, "", seen) {
+			t.Errorf("GET %s: key %s is not in openapi.yaml", c.path, k)
+		}
+		if !seen[c.want] {
+			t.Errorf("GET %s: no %s in the answer", c.path, c.want)
+		}
+	}
+
 	var audit struct {
 		Entries []struct{ Action, User, Target, Result string }
 	}
