@@ -37,7 +37,8 @@ type Config struct {
 	// Rules are the alert rules (the alert service's file): their alarm
 	// levels are drawn on the charts. Read at start.
 	Rules string `yaml:"rules"`
-	// AuditLog is this server's JSON-lines audit file.
+	// AuditLog is this server's JSON-lines audit file (kiosks.json, the
+	// enrolled walls, goes beside it unless Kiosks says otherwise).
 	AuditLog string `yaml:"audit_log"`
 	// Credentials is ingest's accounts file. Set, it turns on the admin
 	// provisioning routes, which edit it and the registry file (both must

@@ -28,6 +28,8 @@ def client(cid, clean=True):
         c = mqtt.Client(client_id=cid, clean_session=clean, protocol=mqtt.MQTTv311)
         connect = lambda: c.connect(HOST, PORT, keepalive=30)
     c.on_message = lambda _c, _u, m: q.put(m)
+    c.subacks = queue.Queue()
+    c.on_subscribe = lambda _c, _u, mid, *rest: c.subacks.put(mid)
     connect()
     c.loop_start()
     return c, q
@@ -47,9 +49,13 @@ def wait(info):
 
 
 def sub(c, topic, qos):
-    rc, _ = c.subscribe(topic, qos)
+    # Waits for the SUBACK: until then the broker may not have the
+    # subscription, and a message published meanwhile is not for it.
+    rc, mid = c.subscribe(topic, qos)
     if rc != mqtt.MQTT_ERR_SUCCESS:
         raise AssertionError(f"subscribe {topic}: rc {rc}")
+    while c.subacks.get(timeout=10) != mid:
+        pass
 
 
 def until(q, barrier):
