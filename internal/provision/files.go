@@ -400,8 +400,13 @@ func (f *Files) write(readReg, readCred, regText, credText []byte, shrinks bool)
 }
 
 // writeAtomic replaces path with data: a temporary file beside it, synced,
-// with path's permissions, renamed over it, then the directory synced.
+// with path's permissions, renamed over it, then the directory synced. A
+// symbolic link (say /etc/ioc/devices.yaml into a git checkout) stays a
+// link: its target is replaced.
 func (f *Files) writeAtomic(path string, data []byte) (err error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -267,3 +267,23 @@ func TestConcurrentEditIsAConflict(t *testing.T) {
 		t.Error("the hand edit was overwritten")
 	}
 }
+
+// TestSymlinkStaysALink: a registry linked from elsewhere (a git checkout)
+// is changed in place; the link stays.
+func TestSymlinkStaysALink(t *testing.T) {
+	_, reg, cred := shipped(t)
+	link := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.Symlink(reg, link); err != nil {
+		t.Fatal(err)
+	}
+	f := New(link, cred)
+	if _, err := f.Apply(func(s *Set) error { return s.AddIntegrator(registry.Integrator{ID: "moi", Name: "Mới"}) }); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	if !strings.Contains(read(t, reg), `{id: moi, name: "Mới"}`) {
+		t.Error("the link's target did not change")
+	}
+}
