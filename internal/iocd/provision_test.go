@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
+	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
 
@@ -152,6 +153,31 @@ func TestProvisioningPage(t *testing.T) {
 		t.Errorf("page errors: %q", e)
 	}
 	screenshot(t, ctx, "admin-provisioning")
+
+	// In Vietnamese: no English word, no district id (districts by name),
+	// no decimal point.
+	var text, js string
+	run(t, ctx, 10*time.Second,
+		chromedp.Click("#secret-done"),
+		chromedp.WaitNotVisible("#secret"),
+		chromedp.Evaluate(`document.body.innerText`, &text),
+		chromedp.Evaluate(`JSON.stringify(IOCDict)`, &js),
+	)
+	var dict map[string]map[string]string
+	if err := json.Unmarshal([]byte(js), &dict); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Load(c.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var districtIDs []string
+	for _, d := range reg.Districts() {
+		districtIDs = append(districtIDs, d.ID)
+	}
+	if l := leaks(text, "vi", dict, reg, nil, districtIDs); len(l) > 0 {
+		t.Errorf("the Vietnamese page shows %v", l)
+	}
 
 	// The files: the new lines only, one device per line.
 	regAfter, _ := os.ReadFile(c.Registry)
