@@ -13,6 +13,9 @@ import (
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
+// maxAuditIDs is how many imported devices an audit entry names.
+const maxAuditIDs = 50
+
 // provisionRoutes edit the registry and credentials files (admins).
 var provisionRoutes = []string{
 	"GET /api/v1/admin/integrators",
@@ -294,7 +297,13 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, s *auth.Sess
 		writeJSON(w, status, report)
 		return
 	}
-	a.change(w, r, s, AuditEntry{Action: "devices_import", Target: strings.Join(ids, ","), Note: fmt.Sprintf("%d devices", len(ids))},
+	// The audit line names the first devices only: a line stays short
+	// (the audit log's reader takes lines up to 64 KiB).
+	target := ids
+	if len(target) > maxAuditIDs {
+		target = append(target[:maxAuditIDs:maxAuditIDs], fmt.Sprintf("… (+%d)", len(ids)-maxAuditIDs))
+	}
+	a.change(w, r, s, AuditEntry{Action: "devices_import", Target: strings.Join(target, ","), Note: fmt.Sprintf("%d devices", len(ids))},
 		func(set *provision.Set) error {
 			// Checked again on the files as they are now.
 			again, err := provision.ReadDevices(data, set)

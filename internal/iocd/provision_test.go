@@ -399,6 +399,30 @@ func TestProvisioningAPI(t *testing.T) {
 		t.Error("a dry run wrote the registry")
 	}
 
+	// 60 sensors imported at once: all in force, the audit entry names the
+	// first 50.
+	var list strings.Builder
+	list.WriteString("id,kind,name,district,integrator,lat,lon\n")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&list, "aq-lo-%02d,sensor,Trạm không khí lô %d,tp-thai-nguyen,envsense,21.59,105.84\n", i, i)
+	}
+	req, _ = http.NewRequest("POST", base+"/api/v1/admin/devices/import", strings.NewReader(list.String()))
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Origin", base)
+	req.Header.Set("X-CSRF-Token", admin.csrf)
+	r, err = admin.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(r.Body).Decode(&rep)
+	r.Body.Close()
+	if err != nil || r.StatusCode != 200 || !rep.Applied || len(rep.Devices) != 60 {
+		t.Fatalf("import of 60: %d %+v %v", r.StatusCode, rep, err)
+	}
+	if code, _ := admin.do("GET", "/api/v1/devices/aq-lo-60", nil); code != http.StatusOK {
+		t.Errorf("the 60th imported device: %d", code)
+	}
+
 	// The listings' keys are the ones openapi.yaml describes.
 	doc := loadOpenAPI(t)
 	for _, c := range []struct{ path, route, want string }{
@@ -426,8 +450,13 @@ func TestProvisioningAPI(t *testing.T) {
 			got = append(got, e.Action+" "+e.Target+" "+strings.SplitN(e.Result, ":", 2)[0])
 		}
 	}
+	var ids []string
+	for i := 1; i <= 50; i++ {
+		ids = append(ids, fmt.Sprintf("aq-lo-%02d", i))
+	}
+	first50 := strings.Join(ids, ",")
 	want := "device_add aq-x-01 refused|integrator_add vms-tn refused|device_delete nvr-bvtw refused|integrator_add antoan-tn ok|" +
-		"integrator_disable antoan-tn ok|integrator_enable antoan-tn ok|secret_integrator antoan-tn ok"
+		"integrator_disable antoan-tn ok|integrator_enable antoan-tn ok|secret_integrator antoan-tn ok|devices_import " + first50 + ",… (+10) ok"
 	if strings.Join(got, "|") != want {
 		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
