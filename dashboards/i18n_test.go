@@ -11,6 +11,7 @@ import (
 	"github.com/ioc-vn/ioc/dashboards"
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/api"
+	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
@@ -127,6 +128,10 @@ func TestDictionariesCoverEverything(t *testing.T) {
 	}
 	for _, c := range api.ErrorCodes {
 		need = append(need, "err_"+c)
+	}
+	// The integrator's page names every _errors reason.
+	for _, r := range payload.Reasons {
+		need = append(need, "reason_"+string(r))
 	}
 	for _, k := range need {
 		if _, ok := vi[k]; !ok {

@@ -22,7 +22,7 @@ func TestDemoSecretsRefused(t *testing.T) {
 			t.Errorf("refusal %q does not name %s", err, want)
 		}
 	}
-	if cfg, demo, err := load(append(shipped, "-demo"), env(nil), io.Discard); err != nil || !cfg.Demo || len(demo) != 6 {
+	if cfg, demo, err := load(append(shipped, "-demo"), env(nil), io.Discard); err != nil || !cfg.Demo || len(demo) != 8 { // 6 users (2 integrators), the MQTT password, the empty secret
 		t.Fatalf("with -demo: %v, demo secrets %q", err, demo)
 	}
 	if _, _, err := load(shipped, env(map[string]string{"IOC_DEMO": "true"}), io.Discard); err != nil {

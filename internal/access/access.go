@@ -9,9 +9,9 @@
 //	ingest      the ingest process on an external broker: reads device
 //	            data and the server topics, writes integrators' _errors and
 //	            the alert service's topics; never operators' commands
-//	web         the IOC web server: reads the server topics, writes
-//	            operators' commands and its own sync markers; never device
-//	            data
+//	web         the IOC web server: reads the server topics and every
+//	            integrator's _errors reports, writes operators' commands
+//	            and its own sync markers; never device data
 //
 // Integrators and devices may subscribe to their integrator's _errors topic
 // and to the filters their account grants, nothing else.
@@ -73,8 +73,10 @@ var (
 	// sends itself after subscribing (ioc/server/v1/sync/<client id>) and
 	// logged-out sessions' retained revocations, and enrolled walls'
 	// retained records.
-	webPublishes  = []string{contract.CommandsTopic, contract.SyncFilter, contract.RevokedFilter, contract.KiosksFilter}
-	webSubscribes = []string{contract.ServerFilter}
+	webPublishes = []string{contract.CommandsTopic, contract.SyncFilter, contract.RevokedFilter, contract.KiosksFilter}
+	// webSubscribes: the server topics, and every integrator's _errors
+	// reports, which the integrator's page shows (never device data).
+	webSubscribes = []string{contract.ServerFilter, contract.AllErrorsFilter}
 )
 
 // Account is one set of MQTT credentials.

@@ -148,7 +148,10 @@ func TestPermissions(t *testing.T) {
 	sub(srv, "ioc/server/v1/observations/+", true)
 	sub(web, "ioc/server/v1/#", true)
 	sub(web, "ioc/v1/#", false)
-	sub(web, "ioc/v1/acme/_errors", false)
+	sub(web, "ioc/v1/acme/_errors", true) // the integrator's page shows its refusals
+	sub(web, "ioc/v1/+/_errors", true)
+	sub(web, "ioc/v1/acme/+", false)
+	sub(web, "ioc/v1/acme/cam-01/telemetry", false)
 
 	if _, ok := p.Authenticate("acme", []byte("a")); !ok {
 		t.Error("right password refused")
@@ -230,5 +233,27 @@ func TestDisabledAccount(t *testing.T) {
 	}
 	if _, err := Parse([]byte("accounts:\n  - username: x\n    role: web\n    password_hash: nope\n"), reg); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
 		t.Errorf("Parse error %v, want one naming line 2", err)
+	}
+}
+
+// TestMosquittoACLForWeb: the generated ACL gives the IOC web server's
+// account read access to every integrator's _errors and to the server
+// topics, and nothing of the devices' data.
+func TestMosquittoACLForWeb(t *testing.T) {
+	p, err := New(File{Accounts: []Account{
+		{Username: "web", PasswordHash: mustHash(t, "w"), Role: RoleWeb},
+	}}, testRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, acl := p.MosquittoFiles()
+	got := string(acl)
+	for _, want := range []string{"\nuser web\n", "\ntopic read ioc/server/v1/#\n", "\ntopic read ioc/v1/+/_errors\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ACL lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "topic read ioc/v1/#") || strings.Contains(got, "topic write ioc/v1/") {
+		t.Errorf("ACL gives the web server device data:\n%s", got)
 	}
 }

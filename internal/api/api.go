@@ -29,7 +29,9 @@ import (
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/provision"
+	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/stream"
@@ -88,7 +90,10 @@ type Deps struct {
 	// SecretIterations is the PBKDF2 work of generated secrets' hashes
 	// (0: access.DefaultIterations).
 	SecretIterations int
-	Now              func() time.Time
+	// Refusals are the integrators' _errors reports the server has seen
+	// (nil: none kept; the integrator's page shows no refusals).
+	Refusals *refusals.Book
+	Now      func() time.Time
 }
 
 // Options tune the API.
@@ -107,6 +112,11 @@ type Options struct {
 	// MetricsToken, if set, lets a scraper read /metrics with
 	// "Authorization: Bearer <token>"; admins' sessions may read it too.
 	MetricsToken string
+	// PayloadLimits bound a payload an integrator checks (zero:
+	// payload.DefaultLimits, ingest's defaults).
+	PayloadLimits payload.Limits
+	// MaxChecks bounds the payload checks running at once (zero: 4).
+	MaxChecks int
 }
 
 // API is the HTTP handler.
@@ -116,6 +126,8 @@ type API struct {
 	mux *http.ServeMux
 	now func() time.Time
 	reg atomic.Pointer[registry.Registry] // swapped by SetRegistry
+	// checks holds a slot per payload check running (Options.MaxChecks).
+	checks chan struct{}
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
@@ -142,6 +154,9 @@ var Routes = append([]string{
 	"DELETE /api/v1/admin/kiosks/{id}",
 	"POST /api/v1/kiosk/session",
 	"GET /api/v1/stream",
+	"GET /api/v1/integrator/devices",
+	"GET /api/v1/integrator/errors",
+	"POST /api/v1/integrator/validate/{device}/{channel}",
 }, provisionRoutes...)
 
 // New builds the handler.
@@ -161,13 +176,19 @@ func New(d Deps, o Options) (*API, error) {
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = 5 * time.Second
 	}
-	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now}
+	if o.PayloadLimits == (payload.Limits{}) {
+		o.PayloadLimits = payload.DefaultLimits
+	}
+	if o.MaxChecks <= 0 {
+		o.MaxChecks = 4
+	}
+	a := &API{d: d, o: o, mux: http.NewServeMux(), now: d.Now, checks: make(chan struct{}, o.MaxChecks)}
 	a.reg.Store(d.Registry)
 	m := a.mux
 	handlers := map[string]http.HandlerFunc{
 		"POST /api/v1/login":                          a.login,
 		"POST /api/v1/logout":                         a.logout,
-		"GET /api/v1/session":                         a.need(auth.Viewer, a.session),
+		"GET /api/v1/session":                         a.need(anyRole, a.session),
 		"GET /api/v1/province":                        a.need(auth.Viewer, a.province),
 		"GET /api/v1/devices":                         a.need(auth.Viewer, a.devices),
 		"GET /api/v1/devices/{id}":                    a.need(auth.Viewer, a.device),
@@ -189,6 +210,9 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 			d.Stream.Serve(w, r, s.ID)
 		}),
+		"GET /api/v1/integrator/devices":                      a.need(auth.Integrator, a.integratorDevices),
+		"GET /api/v1/integrator/errors":                       a.need(auth.Integrator, a.integratorErrors),
+		"POST /api/v1/integrator/validate/{device}/{channel}": a.need(auth.Integrator, a.integratorValidate),
 	}
 	for route, h := range a.provisionHandlers() {
 		handlers[route] = h
@@ -262,6 +286,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type handler func(w http.ResponseWriter, r *http.Request, s *auth.Session)
 
+// anyRole is what a route every signed-in user may call needs (the
+// session: who am I, and the CSRF token).
+const anyRole auth.Role = ""
+
 // need wraps h: a valid session with at least role need; for anything but
 // GET, a person's session (an enrolled wall only views), the CSRF token
 // and an allowed Origin.
@@ -276,7 +304,7 @@ func (a *API) need(role auth.Role, h handler) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "an enrolled wall's kiosk session only views")
 			return
 		}
-		if !s.User.Role.Allows(role) {
+		if role != anyRole && !s.User.Role.Allows(role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may not do this; it needs %s", s.User.Role, role))
 			return
 		}
@@ -402,7 +430,7 @@ var ErrorCodes = []string{
 	"bad_request", "unauthorized", "forbidden", "csrf", "not_found", "method_not_allowed",
 	"unsupported_media_type", "rate_limited", "login_failed", "device_not_found",
 	"alert_not_active", "note_required", "note_too_long", "bad_range", "conflict",
-	"store_unavailable", "timeout", "internal", "kiosk_refused",
+	"store_unavailable", "timeout", "internal", "kiosk_refused", "integrator_not_found", "busy",
 }
 
 // writeError answers with msg and the code that status implies.
@@ -463,8 +491,10 @@ type sessionInfo struct {
 	Username string    `json:"username"`
 	Name     string    `json:"name"`
 	Role     auth.Role `json:"role"`
-	Expires  time.Time `json:"expires"`
-	CSRF     string    `json:"csrf"`
+	// Integrator is a role integrator user's integrator.
+	Integrator string    `json:"integrator,omitempty"`
+	Expires    time.Time `json:"expires"`
+	CSRF       string    `json:"csrf"`
 	// Kiosk is the enrolled wall's id, for a wall's kiosk session.
 	Kiosk string `json:"kiosk,omitempty"`
 }
@@ -499,7 +529,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func info(s *auth.Session) sessionInfo {
-	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Expires: s.Expires, CSRF: s.CSRF, Kiosk: s.Kiosk}
+	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Integrator: s.User.Integrator, Expires: s.Expires, CSRF: s.CSRF, Kiosk: s.Kiosk}
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {

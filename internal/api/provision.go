@@ -66,7 +66,7 @@ type accountInfo struct {
 	Disabled bool   `json:"disabled"`
 }
 
-type integratorInfo struct {
+type provisionedIntegrator struct {
 	ID       string        `json:"id"`
 	Name     string        `json:"name"`
 	Devices  int           `json:"devices"`
@@ -79,9 +79,9 @@ func (a *API) listIntegrators(w http.ResponseWriter, _ *http.Request, _ *auth.Se
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	out := make([]integratorInfo, 0, len(s.Registry.Integrators))
+	out := make([]provisionedIntegrator, 0, len(s.Registry.Integrators))
 	for _, in := range s.Registry.Integrators {
-		info := integratorInfo{ID: in.ID, Name: in.Name, Accounts: []accountInfo{}}
+		info := provisionedIntegrator{ID: in.ID, Name: in.Name, Accounts: []accountInfo{}}
 		for _, d := range s.Registry.Devices {
 			if d.Integrator == in.ID {
 				info.Devices++

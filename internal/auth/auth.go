@@ -51,6 +51,10 @@ const (
 	Technician Role = "technician" // also acknowledges and resolves alerts
 	Operator   Role = "operator"   // also opens and ends maintenance windows
 	Admin      Role = "admin"      // also reads the audit log
+	// Integrator is outside that order: it sees only its own
+	// integrator's devices, their stored data and refusals, on its own
+	// page and routes, and none of the wall, alerts or commands.
+	Integrator Role = "integrator"
 	// Kiosk is an enrolled wall's (internal/kiosk), never a user's: it
 	// views what a viewer views and changes nothing.
 	Kiosk Role = "kiosk"
@@ -71,13 +75,24 @@ func (r Role) rank() int {
 }
 
 // Allows reports whether a user with role r may do what needs role need.
-func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+// The integrator role allows only what needs it, and nothing else does.
+func (r Role) Allows(need Role) bool {
+	if r == Integrator || need == Integrator {
+		return r == need
+	}
+	return r.rank() > 0 && r.rank() >= need.rank()
+}
+
+func (r Role) valid() bool { return r == Integrator || r.rank() > 0 }
 
 // User is one account.
 type User struct {
 	Username string `yaml:"username" json:"username"`
 	Name     string `yaml:"name" json:"name"`
 	Role     Role   `yaml:"role" json:"role"`
+	// Integrator is the integrator (registry id) whose devices a user of
+	// role integrator sees; only that role has one.
+	Integrator string `yaml:"integrator,omitempty" json:"integrator,omitempty"`
 	// PasswordHash is bcrypt: make one with `ioc user-password-hash`.
 	PasswordHash string `yaml:"password_hash" json:"-"`
 }
@@ -191,8 +206,12 @@ func New(cfg Config, now func() time.Time) (*Auth, error) {
 		switch {
 		case u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n:"):
 			errs = append(errs, fmt.Errorf("users[%d]: username %q: 1-64 characters, no spaces or colons", i, u.Username))
-		case u.Role.rank() == 0 || u.Role == Kiosk:
-			errs = append(errs, fmt.Errorf("users[%d] %s: role %q: use viewer, technician, operator or admin (walls are enrolled as kiosks by an admin)", i, u.Username, u.Role))
+		case !u.Role.valid() || u.Role == Kiosk:
+			errs = append(errs, fmt.Errorf("users[%d] %s: role %q: use viewer, technician, operator, admin or integrator (walls are enrolled as kiosks by an admin)", i, u.Username, u.Role))
+		case u.Role == Integrator && u.Integrator == "":
+			errs = append(errs, fmt.Errorf("users[%d] %s: role integrator needs integrator: <the integrator's id in the device registry>", i, u.Username))
+		case u.Role != Integrator && u.Integrator != "":
+			errs = append(errs, fmt.Errorf("users[%d] %s: integrator: is for role integrator only", i, u.Username))
 		case !strings.HasPrefix(u.PasswordHash, "$2"):
 			errs = append(errs, fmt.Errorf("users[%d] %s: password_hash is not a bcrypt hash (make one with `ioc user-password-hash`)", i, u.Username))
 		}

@@ -101,6 +101,47 @@ func TestMosquittoWithGeneratedFiles(t *testing.T) {
 		}
 	})
 
+	t.Run("the web server reads integrators' _errors, not their data", func(t *testing.T) {
+		web, code := rawConnect(t, mq.Addr, connectParams{v: 4, id: "ioc-web-errs", user: "ioc-server", pass: "demo-ioc-server", clean: true})
+		if code != 0 {
+			t.Fatalf("web account: CONNACK %#x", code)
+		}
+		sub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 7,
+			Filters: packets.Subscriptions{{Filter: contract.AllErrorsFilter, Qos: 1}, {Filter: "ioc/v1/+/+/telemetry", Qos: 1}}}
+		if err := web.send(sub); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := web.read(10 * time.Second)
+		if err != nil || ack.FixedHeader.Type != packets.Suback || len(ack.ReasonCodes) != 2 {
+			t.Fatalf("SUBACK: %v %+v", err, ack)
+		}
+		if ack.ReasonCodes[0] > 1 {
+			t.Fatalf("SUBACK codes %v: _errors refused", ack.ReasonCodes)
+		}
+		// Mosquitto grants any filter and applies the ACL on delivery: a
+		// device's reading, published before the report, must not arrive.
+		env, _ := rawConnect(t, mq.Addr, connectParams{v: 4, id: "env-reading", user: "envsense", pass: "demo-envsense", clean: true})
+		env.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1, TopicName: "ioc/v1/envsense/aq-tp-01/telemetry", Payload: []byte(`{"pm25":1}`)})
+		if _, err := env.read(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		srv, _ := rawConnect(t, mq.Addr, connectParams{v: 4, id: "reporter-2", user: "ioc-ingest", pass: "demo-ioc-ingest", clean: true})
+		srv.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1, TopicName: "ioc/v1/vms-tn/_errors", Payload: []byte(`{"reason":"unknown_device"}`)})
+		for {
+			pk, err := web.read(10 * time.Second)
+			if err != nil {
+				t.Fatalf("the _errors report never reached the web server: %v", err)
+			}
+			if pk.FixedHeader.Type != packets.Publish {
+				continue
+			}
+			if pk.TopicName == "ioc/v1/vms-tn/_errors" {
+				break
+			}
+			t.Errorf("the web server received %s", pk.TopicName)
+		}
+	})
+
 	t.Run("another account's session hands over nothing", func(t *testing.T) {
 		vms, code := rawConnect(t, mq.Addr, connectParams{v: 4, id: "vms-errs", user: "vms-tn", pass: "demo-vms-tn"})
 		if code != 0 {

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"strings"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -34,12 +35,37 @@ func ErrorsTopic(integrator string) string { return DevicePrefix + integrator + 
 
 // IsErrorsTopic reports whether topic is an ioc/v1/<integrator>/_errors topic.
 func IsErrorsTopic(topic string) bool {
+	_, ok := ErrorsIntegrator(topic)
+	return ok
+}
+
+// ErrorsIntegrator is the integrator of an ioc/v1/<integrator>/_errors
+// topic, and whether topic is one.
+func ErrorsIntegrator(topic string) (string, bool) {
 	rest, ok := strings.CutPrefix(topic, DevicePrefix)
 	if !ok {
-		return false
+		return "", false
 	}
 	i := strings.IndexByte(rest, '/')
-	return i >= 0 && rest[i+1:] == errorsLevel
+	if i < 0 || rest[i+1:] != errorsLevel {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+// ErrorReport is what an integrator receives on
+// ioc/v1/<integrator>/_errors when a message is refused (or stored with a
+// notice). The JSON field names are part of the contract
+// (schemas/report.schema.json).
+type ErrorReport struct {
+	Time        time.Time      `json:"ts"`
+	Topic       string         `json:"topic"`
+	Device      string         `json:"device,omitempty"`
+	Channel     string         `json:"channel,omitempty"`
+	Reason      payload.Reason `json:"reason"`
+	Error       string         `json:"error"`
+	PayloadSize int            `json:"payload_bytes"`
+	PayloadHead string         `json:"payload_head,omitempty"`
 }
 
 // IntegratorFilter matches every topic of integrator's tree,

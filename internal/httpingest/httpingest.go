@@ -29,6 +29,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/quota"
+	"github.com/ioc-vn/ioc/internal/validate"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -324,17 +325,7 @@ func (h *Handler) unclaim(account string) {
 }
 
 // statusFor maps a refusal reason onto an HTTP status.
-func statusFor(r payload.Reason) int {
-	switch r {
-	case payload.ReasonTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case payload.ReasonUnknownDevice, payload.ReasonBadTopic, payload.ReasonUnknownChannel:
-		return http.StatusNotFound
-	case payload.ReasonForeignDevice:
-		return http.StatusForbidden
-	}
-	return http.StatusUnprocessableEntity
-}
+func statusFor(r payload.Reason) int { return validate.HTTPStatus(r) }
 
 // message is one request in the pipeline.
 type message struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/stamp"
 	"github.com/ioc-vn/ioc/internal/store"
+	"github.com/ioc-vn/ioc/internal/validate"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -177,6 +178,7 @@ type Pipeline struct {
 	reports  *Reporter
 	observer Observer
 	observed []Stored // acker goroutine only
+	check    validate.Checker
 
 	win    *Window
 	parser *payload.Parser // batcher goroutine only
@@ -232,6 +234,7 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		parser:   payload.NewParser(o.Limits),
 		card:     newCardinality(o.MaxSeriesPerDeviceHour, o.MaxMeasurementsPerIntegrator),
 		observer: d.Observer,
+		check:    validate.Checker{Limits: o.Limits, AcceptUnknown: o.AcceptUnknown},
 	}
 	p.registry.Store(d.Registry)
 	p.m = newMetrics(d.Metrics, p)
@@ -400,7 +403,7 @@ func (p *Pipeline) add(b *batch, m Message) {
 	}
 	p.m.received.WithLabelValues(string(t.Channel)).Inc()
 	reg := p.registry.Load()
-	dev, pe := p.device(reg, t.Integrator, t.Device)
+	dev, pe := p.check.Device(reg, t.Integrator, t.Device)
 	if pe != nil {
 		p.reject(m, meta, body, pe)
 		return
@@ -415,13 +418,13 @@ func (p *Pipeline) add(b *batch, m Message) {
 	start := len(b.points)
 	pts, err := p.parser.Parse(b.points, t.Channel, t.Device, body, now)
 	if err != nil {
-		p.reject(m, meta, body, asPayloadError(err))
+		p.reject(m, meta, body, validate.AsPayloadError(err))
 		return
 	}
 	if p.parser.Devices != nil {
 		p.addGateway(b, m, &meta, body, reg, dev, pts, start, recv)
 	} else {
-		if pe := checkFields(reg, dev.Kind, pts[start:]); pe != nil {
+		if pe := validate.Fields(reg, dev.Kind, pts[start:]); pe != nil {
 			b.points = pts[:start]
 			p.reject(m, meta, body, pe)
 			return
@@ -435,35 +438,11 @@ func (p *Pipeline) add(b *batch, m Message) {
 		if dev.Kind != registry.Unregistered {
 			meta.dev = dev
 		}
-		tagPoints(b.points[start:], dev)
+		validate.Tag(b.points[start:], dev)
 	}
 	if p.journal != nil && p.parser.UsedNow && len(b.points) > start {
 		p.journal.Record(key, now)
 		b.keys = append(b.keys, key)
-	}
-}
-
-// asPayloadError is err, which Parse returns as a *payload.Error.
-func asPayloadError(err error) *payload.Error {
-	var pe *payload.Error
-	if !errors.As(err, &pe) {
-		pe = payload.Errorf(payload.ReasonMalformedJSON, "%v", err)
-	}
-	return pe
-}
-
-// tagPoints gives pts the registry's tags of dev.
-func tagPoints(pts []point.Point, dev *registry.Device) {
-	tags := dev.Tags()
-	for i := range pts {
-		pt := &pts[i]
-		if len(pt.Tags) == 0 {
-			pt.Tags = append(pt.Tags, tags...)
-			continue
-		}
-		for _, tg := range tags {
-			pt.SetTag(tg.Key, tg.Value)
-		}
 	}
 }
 
@@ -481,13 +460,13 @@ type part struct {
 // the device) or stored on their own; the rest of the message stands. The
 // message is refused whole only when none of its records is.
 func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, reg *registry.Registry, topicDev *registry.Device, pts []point.Point, start int, recv time.Time) {
-	groups := groupByDevice(pts[start:], p.parser.Devices, topicDev.ID)
+	groups := validate.GroupByDevice(pts[start:], p.parser.Devices, topicDev.ID)
 	var first *payload.Error
 	out, at := start, start
 	for _, g := range groups {
-		group := pts[at : at+g.n]
-		at += g.n
-		dev, pe := p.checkGroup(reg, meta.integrator, topicDev, g.id, group)
+		group := pts[at : at+g.N]
+		at += g.N
+		dev, pe := p.check.Group(reg, meta.integrator, topicDev, g.ID, group)
 		if pe == nil {
 			pe = p.card.admit(meta.integrator, dev.ID, group, recv)
 		}
@@ -495,16 +474,16 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 			if first == nil {
 				first = pe
 			}
-			p.refuseRecords(*meta, g.id, g.n, len(p.parser.Devices), body, pe)
+			p.refuseRecords(*meta, g.ID, g.N, len(p.parser.Devices), body, pe)
 			continue
 		}
-		tagPoints(group, dev)
-		if out != at-g.n { // close the gap left by a refused device
+		validate.Tag(group, dev)
+		if out != at-g.N { // close the gap left by a refused device
 			for j := range group {
-				pts[out+j], pts[at-g.n+j] = pts[at-g.n+j], pts[out+j]
+				pts[out+j], pts[at-g.N+j] = pts[at-g.N+j], pts[out+j]
 			}
 		}
-		out += g.n
+		out += g.N
 		var d *registry.Device
 		if dev.Kind != registry.Unregistered {
 			d = dev
@@ -516,79 +495,6 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 		meta.parts = nil
 		p.reject(m, *meta, body, first)
 	}
-}
-
-// deviceRun is a run of n points of one device, id ("" the topic's).
-type deviceRun struct {
-	id string
-	n  int
-}
-
-// groupByDevice reorders pts, whose devices are names (parallel; ""
-// or topicDevice for the topic's), so that each device's points are
-// contiguous, devices in order of first appearance, and returns the runs.
-func groupByDevice(pts []point.Point, names []string, topicDevice string) []deviceRun {
-	var runs []deviceRun
-	idx := map[string]int{}
-	for _, id := range names {
-		if id == topicDevice {
-			id = ""
-		}
-		i, ok := idx[id]
-		if !ok {
-			i = len(runs)
-			idx[id] = i
-			runs = append(runs, deviceRun{id: id})
-		}
-		runs[i].n++
-	}
-	next := make([]int, len(runs)) // where each run's next point goes
-	for i := 1; i < len(runs); i++ {
-		next[i] = next[i-1] + runs[i-1].n
-	}
-	sorted := make([]point.Point, len(pts))
-	for i, id := range names {
-		if id == topicDevice {
-			id = ""
-		}
-		r := idx[id]
-		sorted[next[r]] = pts[i]
-		next[r]++
-	}
-	copy(pts, sorted) // a permutation: every point keeps its own slices
-	return runs
-}
-
-// checkGroup is the device of a gateway's run of points and whether it
-// may hold them: registered to the integrator, fields of the right kinds.
-func (p *Pipeline) checkGroup(reg *registry.Registry, integrator string, topicDev *registry.Device, id string, group []point.Point) (*registry.Device, *payload.Error) {
-	dev := topicDev
-	if id != "" {
-		if !registry.ValidDeviceID(id) {
-			return nil, payload.Errorf(payload.ReasonUnknownDevice, "device id %q is not valid (1-64 of A-Z a-z 0-9 . _ -)", id)
-		}
-		var pe *payload.Error
-		if dev, pe = p.device(reg, integrator, id); pe != nil {
-			return nil, pe
-		}
-	}
-	return dev, checkFields(reg, dev.Kind, group)
-}
-
-// device is the registered device id of integrator's data, if the
-// integrator owns it; in discovery mode an unknown id is a placeholder.
-func (p *Pipeline) device(reg *registry.Registry, integrator, id string) (*registry.Device, *payload.Error) {
-	dev, ok := reg.Device(id)
-	switch {
-	case !ok && p.o.AcceptUnknown:
-		return registry.Placeholder(id, integrator), nil
-	case !ok:
-		return nil, payload.Errorf(payload.ReasonUnknownDevice,
-			"device %q is not registered; ask the operations centre to add it to the device registry", id)
-	case dev.Integrator != integrator:
-		return nil, payload.Errorf(payload.ReasonForeignDevice, "device %q is not registered to integrator %q", id, integrator)
-	}
-	return dev, nil
 }
 
 // write stores b's points, retrying transient failures until it succeeds or
@@ -728,7 +634,8 @@ func (p *Pipeline) observe(b *batch) {
 }
 
 // tellTooOld tells the integrator of m that it will raise no alert with
-// a point stamped more than AlertMaxAge ago (the oldest one is named).
+// a status or event stamped more than AlertMaxAge ago (the oldest one is
+// named).
 func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
 	if p.o.AlertMaxAge <= 0 {
 		return
@@ -736,6 +643,12 @@ func (p *Pipeline) tellTooOld(m msgMeta, pts []point.Point) {
 	now := p.now()
 	oldest := -1
 	for j := range pts {
+		// Only statuses and events: an old one is what would have paged
+		// someone. Old readings are a gateway's backlog after an outage,
+		// normal and stored without a word (they raise nothing either).
+		if m := pts[j].Measurement; m != payload.MeasurementStatus && m != payload.MeasurementEvent {
+			continue
+		}
 		if now.Sub(pts[j].Time) > p.o.AlertMaxAge && (oldest < 0 || pts[j].Time.Before(pts[oldest].Time)) {
 			oldest = j
 		}

@@ -17,18 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Report is what an integrator receives on ioc/v1/<integrator>/_errors when
-// a message is refused. The JSON field names are part of the contract.
-type Report struct {
-	Time        time.Time      `json:"ts"`
-	Topic       string         `json:"topic"`
-	Device      string         `json:"device,omitempty"`
-	Channel     string         `json:"channel,omitempty"`
-	Reason      payload.Reason `json:"reason"`
-	Error       string         `json:"error"`
-	PayloadSize int            `json:"payload_bytes"`
-	PayloadHead string         `json:"payload_head,omitempty"`
-}
+// Report is what an integrator receives on ioc/v1/<integrator>/_errors
+// when a message is refused (contract.ErrorReport).
+type Report = contract.ErrorReport
 
 const payloadHeadBytes = 200
 

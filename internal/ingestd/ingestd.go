@@ -265,15 +265,20 @@ func (in *Ingest) buildPipeline(ctx context.Context) error {
 	opts := c.Pipeline
 	opts.Limits = c.Limits
 	var observer ingest.Observer
-	switch {
-	case c.Alerts.Rules != "" && c.Alerts.Forward:
-		observer = alertd.NewForwarder(in.src, c.MQTT.ClientID, in.log)
-		in.log.Info("alerting is another ingest's: forwarding what this one stores", "topic", contract.ObservationsPrefix+c.MQTT.ClientID)
-	case c.Alerts.Rules != "":
+	if c.Alerts.Rules != "" { // the integrator hears of data too old for alerts where it arrived
 		opts.AlertMaxAge = c.Alerts.MaxAge
 		if opts.AlertMaxAge <= 0 {
 			opts.AlertMaxAge = alert.DefaultOptions.MaxAge
 		}
+	}
+	switch {
+	case c.Alerts.Rules != "" && c.Alerts.Forward:
+		observer = alertd.NewForwarder(in.src, c.MQTT.ClientID, in.log)
+		in.log.Info("alerting is another ingest's: forwarding what this one stores", "topic", contract.ObservationsPrefix+c.MQTT.ClientID)
+		if c.Notify.Enabled() {
+			in.log.Warn("notify: ignored on an ingest that forwards to the alert owner; the owner sends the notifications")
+		}
+	case c.Alerts.Rules != "":
 		rules, err := alert.LoadRules(c.Alerts.Rules)
 		if err != nil {
 			return err

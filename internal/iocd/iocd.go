@@ -28,6 +28,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
@@ -107,6 +108,11 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 	au, err := auth.New(cfg.Auth, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
+	}
+	for _, u := range cfg.Auth.Users {
+		if _, ok := reg.Integrator(u.Integrator); u.Role == auth.Integrator && !ok {
+			s.log.Warn("user's integrator is not in the device registry; the integrator's page shows nothing until it is", "user", u.Username, "integrator", u.Integrator)
+		}
 	}
 	if cfg.Auth.SessionSecret == "" {
 		s.log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
@@ -188,6 +194,8 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 	if s.src, err = live.NewSource(cfg.MQTT, pic, s.log, metrics); err != nil {
 		return err
 	}
+	book := refusals.New(s.o.Now)
+	s.src.FollowErrors(s.keepRefusals(book))
 	if s.ws, err = stream.New(pic, cfg.StreamOptions(), s.log, metrics); err != nil {
 		return err
 	}
@@ -206,7 +214,7 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
 		Provision: s.provisioning(), Provisioned: s.reloadIngest,
-		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now,
+		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
@@ -314,6 +322,25 @@ func (s *Server) Reload() (api.Reloaded, error) {
 	s.api.SetRegistry(r)
 	s.log.Info("registry reloaded", "devices", r.Len())
 	return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
+}
+
+// keepRefusals returns the handler that keeps each integrator's _errors
+// report in book: only for an integrator in the registry in force, and
+// counted per device only for that integrator's registered devices.
+func (s *Server) keepRefusals(book *refusals.Book) func(integrator string, payload []byte) {
+	return func(integrator string, payload []byte) {
+		reg := s.api.Registry()
+		if _, ok := reg.Integrator(integrator); !ok {
+			return
+		}
+		var r contract.ErrorReport
+		if err := json.Unmarshal(payload, &r); err != nil {
+			s.log.Warn("iocd: undecodable _errors report ignored", "integrator", integrator, "err", err)
+			return
+		}
+		dev, ok := reg.Device(r.Device)
+		book.Add(integrator, r, ok && dev.Integrator == integrator)
+	}
 }
 
 // shareRevocations applies every revocation published on the broker to

@@ -37,6 +37,7 @@ type Source struct {
 	marker  string
 	waiters map[string]chan contract.CommandResult
 	follow  map[string]func(topic string, payload []byte) // topic prefix -> handler
+	errs    func(integrator string, payload []byte)       // FollowErrors
 }
 
 type sourceMetrics struct {
@@ -107,6 +108,15 @@ func (s *Source) Follow(prefix string, h func(topic string, payload []byte)) {
 	s.follow[prefix] = h
 }
 
+// FollowErrors hands every integrator's _errors report (ioc/v1/+/_errors)
+// to h with the integrator of its topic, on the client's delivery
+// goroutine: h must not block. Call it before Run.
+func (s *Source) FollowErrors(h func(integrator string, payload []byte)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs = h
+}
+
 // Publish sends a message at QoS 1 and waits for the broker to take it.
 func (s *Source) Publish(ctx context.Context, topic string, retained bool, payload []byte) error {
 	tok := s.c.Publish(topic, 1, retained, payload)
@@ -157,6 +167,9 @@ func (s *Source) subscribe(c paho.Client) {
 	s.mu.Lock()
 	for prefix := range s.follow {
 		filters[prefix+"#"] = 1
+	}
+	if s.errs != nil {
+		filters[contract.AllErrorsFilter] = 1
 	}
 	s.mu.Unlock()
 	tok := c.SubscribeMultiple(filters, h)
@@ -230,6 +243,16 @@ func (s *Source) handle(topic string, payload []byte) {
 			err = json.Unmarshal(payload, u.Maintenance)
 		}
 		s.m.messages.WithLabelValues("maintenance").Inc()
+	case contract.IsErrorsTopic(topic):
+		integrator, _ := contract.ErrorsIntegrator(topic)
+		s.mu.Lock()
+		h := s.errs
+		s.mu.Unlock()
+		if h != nil && !gone {
+			h(integrator, payload)
+		}
+		s.m.messages.WithLabelValues("errors").Inc()
+		return
 	default:
 		s.mu.Lock()
 		var h func(string, []byte)

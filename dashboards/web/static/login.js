@@ -22,12 +22,13 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
   const err = document.getElementById("error");
   err.textContent = "";
   try {
-    await IOC.api("POST", "/api/v1/login", {
+    const s = await IOC.api("POST", "/api/v1/login", {
       username: document.getElementById("username").value,
       password: document.getElementById("password").value,
     });
     const next = safeNext(new URLSearchParams(location.search).get("next"));
-    location.href = next || (window.innerWidth < 800 ? "/tech/" : "/wall/");
+    const home = s && s.role === "integrator" ? "/integrator/" : (window.innerWidth < 800 ? "/tech/" : "/wall/");
+    location.href = next || home;
   } catch (e) {
     err.textContent = e.code === "rate_limited" || e.code === "network" ? e.message : IOC.t("login_failed");
   }

@@ -1,4 +1,4 @@
-package ingest
+package validate
 
 import (
 	"math"
@@ -9,7 +9,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
-// checkFields holds pts to the registry's field declarations before they
+// Fields holds pts to the registry's field declarations before they
 // reach the store, so that no tenant can fix a field's type for the others
 // (the store types a field per measurement for every device). A field
 // declared for the device's kind must have its declared type; any other
@@ -17,7 +17,7 @@ import (
 // declares it otherwise. Numbers are converted where that loses nothing
 // (an int sent for a float field, an integral float for an int field), so
 // JSON, whose numbers are all floats, can fill int fields.
-func checkFields(r *registry.Registry, kind registry.Kind, pts []point.Point) *payload.Error {
+func Fields(r *registry.Registry, kind registry.Kind, pts []point.Point) *payload.Error {
 	for i := range pts {
 		pt := &pts[i]
 		for j := range pt.Fields {

@@ -1,4 +1,4 @@
-package ingest
+package validate
 
 import (
 	"strings"
@@ -27,7 +27,7 @@ fields:
 	f := func(kind registry.Kind, m string, in point.Field, want point.Field, detail string) {
 		t.Helper()
 		pts := []point.Point{{Measurement: m, Fields: []point.Field{in}}}
-		pe := checkFields(reg, kind, pts)
+		pe := Fields(reg, kind, pts)
 		if detail != "" {
 			if pe == nil || pe.Reason != payload.ReasonWrongType || !strings.Contains(pe.Detail, detail) {
 				t.Fatalf("%s %s.%v: %v; want wrong_type mentioning %q", kind, m, in, pe, detail)
