@@ -30,6 +30,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/provision"
 	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -80,6 +81,15 @@ type Deps struct {
 	// Reload, if set, reads the server's files again and puts them in
 	// force (POST /api/v1/admin/reload; SIGHUP does the same).
 	Reload func() (Reloaded, error)
+	// Provision, if set, edits the registry and credentials files for
+	// the admin routes (provision.go); after each change the API puts the
+	// new registry in force and calls Provisioned, if set, to have the
+	// other processes (ingest) reload.
+	Provision   *provision.Files
+	Provisioned func() error
+	// SecretIterations is the PBKDF2 work of generated secrets' hashes
+	// (0: access.DefaultIterations).
+	SecretIterations int
 	// Refusals are the integrators' _errors reports the server has seen
 	// (nil: none kept; the integrator's page shows no refusals).
 	Refusals *refusals.Book
@@ -121,7 +131,7 @@ type API struct {
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
-var Routes = []string{
+var Routes = append([]string{
 	"POST /api/v1/login",
 	"POST /api/v1/logout",
 	"GET /api/v1/session",
@@ -153,7 +163,7 @@ var Routes = []string{
 	"GET /api/v1/integrator/devices",
 	"GET /api/v1/integrator/errors",
 	"POST /api/v1/integrator/validate/{device}/{channel}",
-}
+}, provisionRoutes...)
 
 // New builds the handler.
 func New(d Deps, o Options) (*API, error) {
@@ -215,6 +225,9 @@ func New(d Deps, o Options) (*API, error) {
 		"GET /api/v1/integrator/devices":                      a.need(auth.Integrator, a.integratorDevices),
 		"GET /api/v1/integrator/errors":                       a.need(auth.Integrator, a.integratorErrors),
 		"POST /api/v1/integrator/validate/{device}/{channel}": a.need(auth.Integrator, a.integratorValidate),
+	}
+	for route, h := range a.provisionHandlers() {
+		handlers[route] = h
 	}
 	// Routes (what the OpenAPI test compares with openapi.yaml) is the list
 	// registered: a route missing from either is a programming error.

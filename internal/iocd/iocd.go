@@ -51,6 +51,10 @@ type Options struct {
 	Reload <-chan struct{}
 	// Now is the login limits' and sessions' clock (nil: time.Now).
 	Now func() time.Time
+	// ReloadIngest, if set, has ingest reload its files after a
+	// provisioning change (the all-in-one); otherwise the configured
+	// IngestReloadURL is called.
+	ReloadIngest func() error
 }
 
 // Server is the IOC server, built by New and run by Start and Wait.
@@ -212,6 +216,7 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 		Auth: au, Picture: pic, Stream: s.ws, Commander: s.src, Store: s.st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
+		Provision: s.provisioning(), Provisioned: s.reloadIngest,
 		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
