@@ -17,12 +17,12 @@ func TestDemoSecretsRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("ioc started with the shipped demo users and no -demo")
 	}
-	for _, want := range []string{"user admin", "user operator", "user technician", "user viewer", "mqtt.password", "session_secret", "-demo"} {
+	for _, want := range []string{"user admin", "user operator", "user technician", "user viewer", "user technician-2", "mqtt.password", "session_secret", "-demo"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not name %s", err, want)
 		}
 	}
-	if cfg, demo, err := load(append(shipped, "-demo"), env(nil), io.Discard); err != nil || !cfg.Demo || len(demo) != 8 { // 6 users (2 integrators), the MQTT password, the empty secret
+	if cfg, demo, err := load(append(shipped, "-demo"), env(nil), io.Discard); err != nil || !cfg.Demo || len(demo) != 9 { // 7 users (2 of them integrators), the MQTT password, the session secret
 		t.Fatalf("with -demo: %v, demo secrets %q", err, demo)
 	}
 	if _, _, err := load(shipped, env(map[string]string{"IOC_DEMO": "true"}), io.Discard); err != nil {

@@ -89,6 +89,9 @@ type Account struct {
 	// Subscribe lists extra filters the account may subscribe to, within
 	// its integrator's topics.
 	Subscribe []string `yaml:"subscribe,omitempty"`
+	// Disabled keeps the account in the file but refuses it: it cannot
+	// connect, and a reload closes its open connections.
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 // File is the YAML shape of the credentials file.
@@ -115,17 +118,23 @@ func Load(path string, reg *registry.Registry) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("credentials %s: %w", path, err)
-	}
-	p, err := build(f, reg, accountLines(b))
+	p, err := Parse(b, reg)
 	if err != nil {
 		return nil, fmt.Errorf("credentials %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// Parse decodes a credentials file's text strictly (unknown keys are
+// errors) and checks it against the registry; errors name their line.
+func Parse(b []byte, reg *registry.Registry) (*Policy, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	return build(f, reg, accountLines(b))
 }
 
 // accountLines returns the line of each entry under accounts: in the YAML
@@ -236,7 +245,7 @@ func build(f File, reg *registry.Registry, lines []int) (*Policy, error) {
 // Authenticate returns the account for username if password is right.
 func (p *Policy) Authenticate(username string, password []byte) (*Account, bool) {
 	a, ok := p.accounts[username]
-	if !ok {
+	if !ok || a.Disabled {
 		return nil, false
 	}
 	key := sha256.Sum256(append(append([]byte(username), 0), password...))
@@ -458,6 +467,9 @@ func (p *Policy) MosquittoFiles() (passwd, acl []byte) {
 	sort.Strings(names)
 	for _, n := range names {
 		a := p.accounts[n]
+		if a.Disabled {
+			continue
+		}
 		fmt.Fprintf(&pw, "%s:%s\n", a.Username, a.PasswordHash)
 		fmt.Fprintf(&ac, "\nuser %s\n", a.Username)
 		for _, f := range a.publishFilters() {

@@ -203,6 +203,39 @@ func TestWithin(t *testing.T) {
 	}
 }
 
+// TestDisabledAccount: a disabled account keeps its place in the file but
+// cannot authenticate, is left out of Mosquitto's files, and counts as
+// changed for a reload (which closes its connections).
+func TestDisabledAccount(t *testing.T) {
+	reg := testRegistry(t)
+	on := Account{Username: "acme", PasswordHash: mustHash(t, "pw"), Role: RoleIntegrator, Integrator: "acme"}
+	off := on
+	off.Disabled = true
+	before, err := New(File{Accounts: []Account{on}}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := New(File{Accounts: []Account{off}}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := before.Authenticate("acme", []byte("pw")); !ok {
+		t.Fatal("enabled account refused")
+	}
+	if _, ok := after.Authenticate("acme", []byte("pw")); ok {
+		t.Error("disabled account authenticated")
+	}
+	if pw, _ := after.MosquittoFiles(); strings.Contains(string(pw), "acme:") {
+		t.Errorf("disabled account in Mosquitto's password file:\n%s", pw)
+	}
+	if c := after.Diff(before); len(c.Changed) != 1 || c.Changed[0] != "acme" {
+		t.Errorf("Diff = %+v, want acme changed", c)
+	}
+	if _, err := Parse([]byte("accounts:\n  - username: x\n    role: web\n    password_hash: nope\n"), reg); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
+		t.Errorf("Parse error %v, want one naming line 2", err)
+	}
+}
+
 // TestMosquittoACLForWeb: the generated ACL gives the IOC web server's
 // account read access to every integrator's _errors and to the server
 // topics, and nothing of the devices' data.

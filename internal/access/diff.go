@@ -3,7 +3,7 @@ package access
 import "slices"
 
 // Changes lists the accounts a reload adds, removes and changes (a new
-// secret, role, integrator, device or subscriptions).
+// secret, role, integrator, device, subscriptions or disabled).
 type Changes struct {
 	Added   []string `json:"added,omitempty"`
 	Removed []string `json:"removed,omitempty"`
@@ -36,5 +36,5 @@ func (p *Policy) Diff(old *Policy) Changes {
 
 func (a *Account) same(b *Account) bool {
 	return a.Username == b.Username && a.PasswordHash == b.PasswordHash && a.Role == b.Role &&
-		a.Integrator == b.Integrator && a.Device == b.Device && slices.Equal(a.Subscribe, b.Subscribe)
+		a.Integrator == b.Integrator && a.Device == b.Device && slices.Equal(a.Subscribe, b.Subscribe) && a.Disabled == b.Disabled
 }

@@ -43,6 +43,17 @@ const (
 	Suppressed   TransitionKind = "suppressed"   // its device or district went into maintenance
 	Unsuppressed TransitionKind = "unsuppressed" // maintenance ended while it is still active
 
+	// Dispatch (dispatch.go): the kind is the step taken.
+	Assigned TransitionKind = TransitionKind(StepAssigned)
+	Accepted TransitionKind = TransitionKind(StepAccepted)
+	EnRoute  TransitionKind = TransitionKind(StepEnRoute)
+	OnSite   TransitionKind = TransitionKind(StepOnSite)
+	Fixed    TransitionKind = TransitionKind(StepFixed)
+	// Response targets (targets.go): not acknowledged, or not restored,
+	// by its severity's target.
+	AckOverdue     TransitionKind = "ack_overdue"
+	RestoreOverdue TransitionKind = "restore_overdue"
+
 	// Maintenance transitions carry Maintenance, not Alert.
 	MaintenanceStarted TransitionKind = "maintenance_started"
 	MaintenanceEnded   TransitionKind = "maintenance_ended"
@@ -92,6 +103,17 @@ type Alert struct {
 	// Suppressed: raised or still active while its device or district is
 	// in maintenance. Shown, marked, never announced.
 	Suppressed bool `json:"suppressed,omitempty"`
+	// Dispatch is who has the alert and how far they have got; nil until
+	// an operator assigns it.
+	Dispatch *Dispatch `json:"dispatch,omitempty"`
+	// AckDue and RestoreDue are its severity's response targets (zero: no
+	// target): acknowledged, and resolved, by then. AckOverdue and
+	// RestoreOverdue say a target passed (an ack_overdue or
+	// restore_overdue transition was made).
+	AckDue         time.Time `json:"ack_due,omitzero"`
+	RestoreDue     time.Time `json:"restore_due,omitzero"`
+	AckOverdue     bool      `json:"ack_overdue,omitempty"`
+	RestoreOverdue bool      `json:"restore_overdue,omitempty"`
 }
 
 // lastAt is LastAt, or UpdatedAt for an alert saved before LastAt existed.
@@ -135,6 +157,8 @@ type Options struct {
 	// a device with a wrong clock) is stored but raises and clears
 	// nothing; it still tells a silence rule the device is there.
 	MaxAge time.Duration
+	// Targets are the response targets per severity (none when absent).
+	Targets map[Severity]Target
 }
 
 // DefaultOptions are used for zero fields.

@@ -61,9 +61,9 @@ type ruleState struct {
 	savedSince  time.Time
 	savedClear  bool
 	// timers: at most one pending deadline per purpose (dueCondition,
-	// dueRenotify, dueSurface), moved in place, so the deadline heap never
-	// holds more than three entries per state however fast messages come.
-	timers [3]timer
+	// dueRenotify, dueSurface, dueTarget), moved in place, so the deadline heap never
+	// holds more than four entries per state however fast messages come.
+	timers [timerKinds]timer
 }
 
 func (s *ruleState) active() bool { return s.alert != nil && s.alert.State == Active }
@@ -200,6 +200,8 @@ func (e *Engine) Tick(now time.Time) []Transition {
 			if !s.active() {
 				out = e.surface(out, s, now)
 			}
+		case dueTarget:
+			out = e.overdue(out, s, now)
 		default:
 			out = s.rule.eval.due(e, s, now, out)
 		}

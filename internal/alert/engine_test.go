@@ -277,7 +277,7 @@ func TestEventClearsAfterTheLastEventWhateverHappensToTheAlert(t *testing.T) {
 	if _, err := r.e.Acknowledge("camera-tamper/cam-1", "op", "", r.now); err != nil {
 		t.Fatal(err)
 	}
-	e2 := NewEngine(r.e.rules, r.reg, Options{})
+	e2 := NewEngine(r.e.rules, r.reg, r.e.o)
 	e2.Restore(r.e.Alerts(), r.e.Maintenance(), r.now)
 	e2.Start(r.now)
 	r.e, r.log = e2, nil
@@ -308,7 +308,7 @@ func (r *rig) restart(down time.Duration) {
 		ws = append(ws, w)
 	}
 	r.now = r.now.Add(down)
-	e2 := NewEngine(r.e.rules, r.reg, Options{})
+	e2 := NewEngine(r.e.rules, r.reg, r.e.o)
 	e2.Restore(r.e.Alerts(), r.e.Maintenance(), r.now)
 	e2.RestoreWindows(ws, r.now)
 	e2.Start(r.now)

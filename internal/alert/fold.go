@@ -206,6 +206,8 @@ func (e *Engine) surface(out []Transition, s *ruleState, now time.Time) []Transi
 		kind := Surfaced
 		if cs.alert.Parent != "" {
 			kind = Folded
+		} else {
+			e.armTarget(cs, now) // its own targets count again
 		}
 		out = append(out, Transition{Kind: kind, At: now, Alert: *cs.alert})
 	}

@@ -29,6 +29,7 @@ func (e *Engine) raise(out []Transition, s *ruleState, value any, now time.Time)
 		Parent: e.foldTarget(s), Suppressed: e.inMaintenance(d, now)}
 	s.alert = a
 	e.renotifyLater(s, now)
+	e.setTargets(s, now)
 	e.countOffline(s, +1)
 	out = append(out, Transition{Kind: Raised, At: now, Alert: *a})
 	if r.eval.offline() {
@@ -48,11 +49,16 @@ func (e *Engine) reopen(out []Transition, s *ruleState, value any, msg map[strin
 	// wall shows "chập chờn ×N" instead of a new, flashing alert). One
 	// resolved by a person and back is news: it needs a new one.
 	if a.ResolvedBy != "auto" {
-		a.Ack = nil
+		a.Ack, a.Dispatch = nil, nil
 	}
 	a.ResolvedAt, a.ResolvedBy = time.Time{}, ""
 	a.Parent, a.Suppressed = e.foldTarget(s), e.inMaintenance(s.dev, now)
 	e.renotifyLater(s, now)
+	if a.Ack == nil { // news again: its targets count from now
+		e.setTargets(s, now)
+	} else {
+		e.armTarget(s, now)
+	}
 	e.countOffline(s, +1)
 	out = append(out, Transition{Kind: Reopened, At: now, Alert: *a})
 	if s.rule.eval.offline() { // as for a first raise: only offline alerts fold
@@ -98,6 +104,7 @@ func (e *Engine) close(out []Transition, s *ruleState, value any, by, note strin
 	s.raiseSince, s.clearSince = time.Time{}, time.Time{}
 	e.touchWindow(s)
 	e.stop(s, dueRenotify)
+	e.stop(s, dueTarget)
 	out = append(out, Transition{Kind: Cleared, At: now, Alert: *a, By: by, Note: note})
 	e.countOffline(s, -1)
 	if s.rule.eval.offline() {

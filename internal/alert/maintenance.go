@@ -73,6 +73,7 @@ func (e *Engine) endMaintenance(out []Transition, m *Maintenance, by string, now
 			s.alert.UpdatedAt = now
 			s.alert.NotifiedAt = now // announced now that the window is over
 			e.renotifyLater(s, now)
+			e.armTarget(s, now)
 			out = append(out, Transition{Kind: Unsuppressed, At: now, Alert: *s.alert})
 		}
 	}

@@ -55,6 +55,7 @@ func (e *Engine) Restore(alerts []Alert, maint []Maintenance, now time.Time) (sk
 			e.countOffline(s, +1)
 		}
 		r.eval.restore(e, s, now)
+		e.armTarget(s, now)
 		if s.active() && r.Severity == Critical && a.Ack == nil && !a.Suppressed {
 			// From the last announcement; at once if that is overdue.
 			from := a.NotifiedAt

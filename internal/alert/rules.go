@@ -25,6 +25,9 @@ const (
 
 func (s Severity) valid() bool { return s == Critical || s == Major || s == Minor || s == Info }
 
+// Valid reports whether s is one of the four severities.
+func (s Severity) Valid() bool { return s.valid() }
+
 // Rank orders severities: 0 for critical, 3 for info.
 func (s Severity) Rank() int {
 	switch s {

@@ -10,6 +10,8 @@ const (
 	dueCondition uint8 = iota // a held condition, a silence, an event expiry
 	dueRenotify               // announce an unacknowledged critical alert again
 	dueSurface                // a parent is back: surface children still down
+	dueTarget                 // a response target (targets.go)
+	timerKinds
 )
 
 // timer is one pending deadline of a state, at most one per purpose.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -40,6 +41,10 @@ type Config struct {
 	// MaxAge: data stamped longer ago is stored but raises no alert (see
 	// alert.Options.MaxAge); ingest tells the integrator on _errors.
 	MaxAge time.Duration `yaml:"max_age"`
+	// Targets are the response targets per severity (time to acknowledge,
+	// time to restore); a missed one is an ack_overdue or restore_overdue
+	// transition. None by default.
+	Targets map[alert.Severity]alert.Target `yaml:"targets"`
 	// Forward makes this ingest forward what it stores to the alert owner
 	// (another ingest of its shared group) instead of running alerting.
 	Forward bool `yaml:"forward"`
@@ -134,7 +139,12 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter, MaxAge: c.MaxAge}
+	for sev, t := range c.Targets {
+		if !sev.Valid() || t.Acknowledge < 0 || t.Restore < 0 {
+			return nil, fmt.Errorf("alerts.targets.%s: a severity (critical, major, minor, info) with durations that are not negative", sev)
+		}
+	}
+	o := alert.Options{FlapWindow: c.FlapWindow, Renotify: c.Renotify, SurfaceAfter: c.SurfaceAfter, MaxAge: c.MaxAge, Targets: c.Targets}
 	if o.FlapWindow <= 0 {
 		o.FlapWindow = alert.DefaultOptions.FlapWindow
 	}

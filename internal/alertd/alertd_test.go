@@ -112,11 +112,17 @@ func testRegistry(t *testing.T) *registry.Registry {
 // start builds and runs a service over dir; stop ends it (alerts.db saved).
 func start(t *testing.T, dir string, pub *published) (s *alertd.Service, stop func()) {
 	t.Helper()
+	return startWith(t, dir, pub, alertd.Config{Renotify: 15 * time.Minute})
+}
+
+// startWith is start with a configuration.
+func startWith(t *testing.T, dir string, pub *published, c alertd.Config) (s *alertd.Service, stop func()) {
+	t.Helper()
 	rules, err := alert.ParseRules([]byte(testRules))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = alertd.New(context.Background(), alertd.Config{Renotify: 15 * time.Minute}, alertd.Deps{
+	s, err = alertd.New(context.Background(), c, alertd.Deps{
 		Rules: rules, Registry: testRegistry(t), Publisher: pub, DataDir: dir,
 	})
 	if err != nil {
@@ -213,5 +219,59 @@ func TestServiceRestoresAcrossRestart(t *testing.T) {
 		time.Sleep(5*time.Minute + time.Second) // 15 minutes after the event
 		synctest.Wait()
 		expect(t, pub2, "resolved camera-tamper/cam-1")
+	})
+}
+
+// TestServiceDispatchAndTargetsAcrossRestart: dispatch commands are applied
+// in order (one out of order is refused with its reason), the dispatch is
+// retained with the alert and comes back from alerts.db after a restart,
+// and the response targets are missed on the service's clock, once each:
+// the unacknowledged alert's acknowledgement at 5 minutes, the dispatched
+// one's restore at 20 minutes, across the restart.
+func TestServiceDispatchAndTargetsAcrossRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := alertd.Config{Renotify: time.Hour, Targets: map[alert.Severity]alert.Target{alert.Critical: {Acknowledge: 5 * time.Minute, Restore: 20 * time.Minute}}}
+		pub := &published{}
+		s, stop := startWith(t, dir, pub, cfg)
+		reg := testRegistry(t)
+		tamper(s, reg, "cam-1")
+		tamper(s, reg, "cam-2")
+		synctest.Wait()
+		s.Command([]byte(`{"id":"c1","op":"assign","alert":"camera-tamper/cam-1","assignee":"team:d1","by":"op","note":"gấp"}`))
+		s.Command([]byte(`{"id":"c2","op":"fixed","alert":"camera-tamper/cam-1","by":"kt"}`))
+		s.Command([]byte(`{"id":"c3","op":"accept","alert":"camera-tamper/cam-1","by":"kt"}`))
+		synctest.Wait()
+		res := pub.results()
+		if len(res) != 3 || !res[0].OK || res[1].OK || !strings.Contains(res[1].Error, "out of order") || !res[2].OK {
+			t.Fatalf("command results %+v", res)
+		}
+		time.Sleep(5*time.Minute + time.Second)
+		synctest.Wait()
+		expect(t, pub, "raised camera-tamper/cam-1", "raised camera-tamper/cam-2", "acked camera-tamper/cam-1", "assigned camera-tamper/cam-1",
+			"accepted camera-tamper/cam-1", "ack_overdue camera-tamper/cam-2")
+		stop()
+
+		time.Sleep(time.Minute)
+		pub2 := &published{}
+		s2, stop2 := startWith(t, dir, pub2, cfg)
+		defer stop2()
+		synctest.Wait()
+		var a alert.Alert
+		if err := json.Unmarshal([]byte(pub2.retained(contract.AlertTopic("camera-tamper/cam-1"))), &a); err != nil {
+			t.Fatal(err)
+		}
+		if d := a.Dispatch; d == nil || d.Assignee != "team:d1" || d.Step != alert.StepAccepted || len(d.Steps) != 2 || d.Steps[0].Note != "gấp" || d.Steps[1].By != "kt" {
+			t.Fatalf("after the restart the dispatch is %+v", a.Dispatch)
+		}
+		s2.Command([]byte(`{"id":"c4","op":"on_site","alert":"camera-tamper/cam-1","by":"kt"}`))
+		for range 3 { // events at 11, 16 and 21 minutes keep cam-1's alert active past its restore target
+			time.Sleep(5 * time.Minute)
+			tamper(s2, reg, "cam-1")
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		expect(t, pub2, "on_site camera-tamper/cam-1", "updated camera-tamper/cam-1", "resolved camera-tamper/cam-2",
+			"updated camera-tamper/cam-1", "restore_overdue camera-tamper/cam-1", "updated camera-tamper/cam-1") // due at 20m, between the events at 16m and 21m
 	})
 }

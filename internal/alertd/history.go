@@ -74,6 +74,9 @@ func historyPoint(r *record) point.Point {
 	if a.Value != nil {
 		ah.Value = fmt.Sprint(a.Value)
 	}
+	if a.Dispatch != nil {
+		ah.Assignee = a.Dispatch.Assignee
+	}
 	if r.Kind == string(alert.Acked) && a.Ack != nil {
 		ah.AckVia = a.Ack.Via // acknowledged with the alert it was folded under
 	}

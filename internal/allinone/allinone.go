@@ -37,7 +37,11 @@ func Run(ctx context.Context, c *Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	ioc, err := iocd.New(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc")})
+	// The IOC server's provisioning edits ingest's files and reloads it.
+	ioc, err := iocd.New(ctx, &c.IOC, iocd.Options{Log: log.With("part", "ioc"), ReloadIngest: func() error {
+		_, err := in.Reload()
+		return err
+	}})
 	if err != nil {
 		in.Close()
 		return fmt.Errorf("ioc: %w", err)

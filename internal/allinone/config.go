@@ -24,7 +24,8 @@ type Config struct {
 }
 
 // DefaultConfig runs the simulated province of configs/province.yaml.
-// The IOC server's broker, store and registry, and the simulator's
+// The IOC server's broker, store, registry and credentials (for
+// provisioning), and the simulator's
 // broker, follow ingest's unless set.
 func DefaultConfig() Config {
 	c := Config{Ingest: ingestd.DefaultConfig(), IOC: iocd.DefaultConfig(), Simulate: true, Simulator: sim.DefaultConfig()}
@@ -75,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IOC.Registry == "" {
 		c.IOC.Registry = c.Ingest.Registry
+	}
+	if c.IOC.Credentials == "" && c.Ingest.EmbeddedBroker() {
+		c.IOC.Credentials = c.Ingest.Credentials
 	}
 	if c.IOC.Influx.URL == "" && c.Ingest.Influx.URL != "" {
 		c.IOC.Influx = c.Ingest.Influx

@@ -30,6 +30,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/provision"
 	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -80,6 +81,15 @@ type Deps struct {
 	// Reload, if set, reads the server's files again and puts them in
 	// force (POST /api/v1/admin/reload; SIGHUP does the same).
 	Reload func() (Reloaded, error)
+	// Provision, if set, edits the registry and credentials files for
+	// the admin routes (provision.go); after each change the API puts the
+	// new registry in force and calls Provisioned, if set, to have the
+	// other processes (ingest) reload.
+	Provision   *provision.Files
+	Provisioned func() error
+	// SecretIterations is the PBKDF2 work of generated secrets' hashes
+	// (0: access.DefaultIterations).
+	SecretIterations int
 	// Refusals are the integrators' _errors reports the server has seen
 	// (nil: none kept; the integrator's page shows no refusals).
 	Refusals *refusals.Book
@@ -121,7 +131,7 @@ type API struct {
 }
 
 // Routes lists every API route as "METHOD /path", for the OpenAPI test.
-var Routes = []string{
+var Routes = append([]string{
 	"POST /api/v1/login",
 	"POST /api/v1/logout",
 	"GET /api/v1/session",
@@ -134,6 +144,12 @@ var Routes = []string{
 	"GET /api/v1/alerts/history",
 	"POST /api/v1/alerts/{rule}/{device}/ack",
 	"POST /api/v1/alerts/{rule}/{device}/resolve",
+	"GET /api/v1/alerts/{rule}/{device}/timeline",
+	"POST /api/v1/alerts/{rule}/{device}/assign",
+	"POST /api/v1/alerts/{rule}/{device}/accept",
+	"POST /api/v1/alerts/{rule}/{device}/en-route",
+	"POST /api/v1/alerts/{rule}/{device}/on-site",
+	"POST /api/v1/alerts/{rule}/{device}/fixed",
 	"POST /api/v1/maintenance",
 	"DELETE /api/v1/maintenance/{target}",
 	"POST /api/v1/devices/{id}/commission",
@@ -148,7 +164,7 @@ var Routes = []string{
 	"GET /api/v1/integrator/devices",
 	"GET /api/v1/integrator/errors",
 	"POST /api/v1/integrator/validate/{device}/{channel}",
-}
+}, provisionRoutes...)
 
 // New builds the handler.
 func New(d Deps, o Options) (*API, error) {
@@ -177,34 +193,43 @@ func New(d Deps, o Options) (*API, error) {
 	a.reg.Store(d.Registry)
 	m := a.mux
 	handlers := map[string]http.HandlerFunc{
-		"POST /api/v1/login":                          a.login,
-		"POST /api/v1/logout":                         a.logout,
-		"GET /api/v1/session":                         a.need(anyRole, a.session),
-		"GET /api/v1/province":                        a.need(auth.Viewer, a.province),
-		"GET /api/v1/devices":                         a.need(auth.Viewer, a.devices),
-		"GET /api/v1/devices/{id}":                    a.need(auth.Viewer, a.device),
-		"GET /api/v1/devices/{id}/history":            a.need(auth.Viewer, a.history),
-		"GET /api/v1/readings":                        a.need(auth.Viewer, a.readings),
-		"GET /api/v1/alerts":                          a.need(auth.Viewer, a.alerts),
-		"GET /api/v1/alerts/history":                  a.need(auth.Viewer, a.alertHistory),
-		"POST /api/v1/alerts/{rule}/{device}/ack":     a.need(auth.Technician, a.command(contract.OpAck)),
-		"POST /api/v1/alerts/{rule}/{device}/resolve": a.need(auth.Technician, a.command(contract.OpResolve)),
-		"POST /api/v1/maintenance":                    a.need(auth.Operator, a.maintenanceStart),
-		"DELETE /api/v1/maintenance/{target}":         a.need(auth.Operator, a.maintenanceEnd),
-		"POST /api/v1/devices/{id}/commission":        a.need(auth.Operator, a.commission),
-		"GET /api/v1/audit":                           a.need(auth.Admin, a.audit),
-		"GET /api/v1/availability":                    a.need(auth.Viewer, a.availabilityReport),
-		"POST /api/v1/admin/reload":                   a.need(auth.Admin, a.reload),
-		"GET /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskList),
-		"POST /api/v1/admin/kiosks":                   a.need(auth.Admin, a.kioskEnrol),
-		"DELETE /api/v1/admin/kiosks/{id}":            a.need(auth.Admin, a.kioskRevoke),
-		"POST /api/v1/kiosk/session":                  a.kioskLogin,
+		"POST /api/v1/login":                           a.login,
+		"POST /api/v1/logout":                          a.logout,
+		"GET /api/v1/session":                          a.need(anyRole, a.session),
+		"GET /api/v1/province":                         a.need(auth.Viewer, a.province),
+		"GET /api/v1/devices":                          a.need(auth.Viewer, a.devices),
+		"GET /api/v1/devices/{id}":                     a.need(auth.Viewer, a.device),
+		"GET /api/v1/devices/{id}/history":             a.need(auth.Viewer, a.history),
+		"GET /api/v1/readings":                         a.need(auth.Viewer, a.readings),
+		"GET /api/v1/alerts":                           a.need(auth.Viewer, a.alerts),
+		"GET /api/v1/alerts/history":                   a.need(auth.Viewer, a.alertHistory),
+		"POST /api/v1/alerts/{rule}/{device}/ack":      a.need(auth.Technician, a.command(contract.OpAck)),
+		"POST /api/v1/alerts/{rule}/{device}/resolve":  a.need(auth.Technician, a.command(contract.OpResolve)),
+		"GET /api/v1/alerts/{rule}/{device}/timeline":  a.need(auth.Viewer, a.timeline),
+		"POST /api/v1/alerts/{rule}/{device}/assign":   a.need(auth.Operator, a.assign),
+		"POST /api/v1/alerts/{rule}/{device}/accept":   a.need(auth.Technician, a.step(contract.OpAccept)),
+		"POST /api/v1/alerts/{rule}/{device}/en-route": a.need(auth.Technician, a.step(contract.OpEnRoute)),
+		"POST /api/v1/alerts/{rule}/{device}/on-site":  a.need(auth.Technician, a.step(contract.OpOnSite)),
+		"POST /api/v1/alerts/{rule}/{device}/fixed":    a.need(auth.Technician, a.step(contract.OpFixed)),
+		"POST /api/v1/maintenance":                     a.need(auth.Operator, a.maintenanceStart),
+		"DELETE /api/v1/maintenance/{target}":          a.need(auth.Operator, a.maintenanceEnd),
+		"POST /api/v1/devices/{id}/commission":         a.need(auth.Operator, a.commission),
+		"GET /api/v1/audit":                            a.need(auth.Admin, a.audit),
+		"GET /api/v1/availability":                     a.need(auth.Viewer, a.availabilityReport),
+		"POST /api/v1/admin/reload":                    a.need(auth.Admin, a.reload),
+		"GET /api/v1/admin/kiosks":                     a.need(auth.Admin, a.kioskList),
+		"POST /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskEnrol),
+		"DELETE /api/v1/admin/kiosks/{id}":             a.need(auth.Admin, a.kioskRevoke),
+		"POST /api/v1/kiosk/session":                   a.kioskLogin,
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 			d.Stream.Serve(w, r, s.ID)
 		}),
 		"GET /api/v1/integrator/devices":                      a.need(auth.Integrator, a.integratorDevices),
 		"GET /api/v1/integrator/errors":                       a.need(auth.Integrator, a.integratorErrors),
 		"POST /api/v1/integrator/validate/{device}/{channel}": a.need(auth.Integrator, a.integratorValidate),
+	}
+	for route, h := range a.provisionHandlers() {
+		handlers[route] = h
 	}
 	// Routes (what the OpenAPI test compares with openapi.yaml) is the list
 	// registered: a route missing from either is a programming error.
@@ -419,6 +444,7 @@ var ErrorCodes = []string{
 	"bad_request", "unauthorized", "forbidden", "csrf", "not_found", "method_not_allowed",
 	"unsupported_media_type", "rate_limited", "login_failed", "device_not_found",
 	"alert_not_active", "note_required", "note_too_long", "bad_range", "conflict",
+	"bad_assignee", "alert_folded", "step_out_of_order", "not_assignee",
 	"store_unavailable", "timeout", "internal", "kiosk_refused", "integrator_not_found", "busy",
 }
 
@@ -484,6 +510,9 @@ type sessionInfo struct {
 	Integrator string    `json:"integrator,omitempty"`
 	Expires    time.Time `json:"expires"`
 	CSRF       string    `json:"csrf"`
+	// Teams are the ids of the teams the user is a member of: their jobs
+	// are the alerts dispatched to them or to one of these.
+	Teams []string `json:"teams"`
 	// Kiosk is the enrolled wall's id, for a wall's kiosk session.
 	Kiosk string `json:"kiosk,omitempty"`
 }
@@ -514,11 +543,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	a.d.Audit.Record(AuditEntry{Action: "login", User: s.User.Username, IP: ip})
 	http.SetCookie(w, cookie)
-	writeJSON(w, http.StatusOK, info(s))
+	writeJSON(w, http.StatusOK, a.info(s))
 }
 
-func info(s *auth.Session) sessionInfo {
-	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Integrator: s.User.Integrator, Expires: s.Expires, CSRF: s.CSRF, Kiosk: s.Kiosk}
+func (a *API) info(s *auth.Session) sessionInfo {
+	return sessionInfo{Username: s.User.Username, Name: s.User.Name, Role: s.User.Role, Integrator: s.User.Integrator, Expires: s.Expires, CSRF: s.CSRF, Kiosk: s.Kiosk,
+		Teams: a.d.Auth.TeamsOf(s.User.Username)}
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
@@ -546,14 +576,16 @@ func (a *API) session(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 	if s.Kiosk != "" {
 		a.renewKiosk(w, r)
 	}
-	writeJSON(w, http.StatusOK, info(s))
+	writeJSON(w, http.StatusOK, a.info(s))
 }
 
 type provinceInfo struct {
 	Name string `json:"name"`
 	// People are the users' display names by username, so that a page
 	// says who acknowledged ("Trực ban IOC"), not the login name.
-	People    map[string]string   `json:"people"`
+	People map[string]string `json:"people"`
+	// Teams are the teams alerts may be dispatched to.
+	Teams     []auth.Team         `json:"teams"`
 	Districts []registry.District `json:"districts"`
 	Outline   json.RawMessage     `json:"outline"`
 	// Boundaries are the district polygons (GeoJSON FeatureCollection,
@@ -564,9 +596,12 @@ type provinceInfo struct {
 }
 
 func (a *API) province(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
-	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null"), Levels: a.d.Levels}
+	out := provinceInfo{Name: a.Registry().Province(), People: a.d.Auth.DisplayNames(), Teams: a.d.Auth.Teams(), Districts: a.Registry().Districts(), Outline: json.RawMessage("null"), Boundaries: json.RawMessage("null"), Levels: a.d.Levels}
 	if out.Levels == nil {
 		out.Levels = []alert.Level{}
+	}
+	if out.Teams == nil {
+		out.Teams = []auth.Team{}
 	}
 	if len(a.d.Outline) > 0 {
 		out.Outline = a.d.Outline

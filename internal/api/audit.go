@@ -14,14 +14,21 @@ import (
 
 // AuditEntry is one line of the audit log: who did what, from where.
 type AuditEntry struct {
-	At     time.Time `json:"at"`
-	Action string    `json:"action"` // login, login_failed, login_limited, logout, ack, resolve, maintenance_start, maintenance_end, reload, kiosk_enrol, kiosk_revoke, kiosk_login, kiosk_login_failed, kiosk_login_limited
-	User   string    `json:"user"`
-	IP     string    `json:"ip"`
-	Alert  string    `json:"alert,omitempty"`
-	Target string    `json:"target,omitempty"`
-	Note   string    `json:"note,omitempty"`
-	Result string    `json:"result,omitempty"`
+	At time.Time `json:"at"`
+	// Action is login, login_failed, login_limited, logout, ack, resolve,
+	// maintenance_start, maintenance_end, reload, kiosk_enrol,
+	// kiosk_revoke, kiosk_login, kiosk_login_failed, kiosk_login_limited;
+	// provisioning's integrator_add, integrator_delete,
+	// integrator_disable, integrator_enable, device_add, device_delete,
+	// device_disable, device_enable, secret_integrator, secret_device,
+	// devices_import.
+	Action string `json:"action"`
+	User   string `json:"user"`
+	IP     string `json:"ip"`
+	Alert  string `json:"alert,omitempty"`
+	Target string `json:"target,omitempty"`
+	Note   string `json:"note,omitempty"`
+	Result string `json:"result,omitempty"`
 }
 
 // Audit appends entries to a JSON-lines file (one write per entry, opened

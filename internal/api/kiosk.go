@@ -82,7 +82,7 @@ func (a *API) kioskLogin(w http.ResponseWriter, r *http.Request) {
 	a.d.Audit.Record(AuditEntry{Action: "kiosk_login", User: "kiosk:" + k.ID, IP: ip, Target: "kiosk:" + k.ID})
 	http.SetCookie(w, a.d.Auth.KioskCookie(req.Credential, a.now().Add(kioskCookieAge)))
 	s := a.kioskSessionOf(k)
-	writeJSON(w, http.StatusOK, info(s))
+	writeJSON(w, http.StatusOK, a.info(s))
 }
 
 func (a *API) kioskSessionOf(k kiosk.Kiosk) *auth.Session {

@@ -100,6 +100,8 @@ type User struct {
 // Config is the users and session settings.
 type Config struct {
 	Users []User `yaml:"users"`
+	// Teams are the groups alerts are dispatched to (teams.go).
+	Teams []Team `yaml:"teams"`
 	// SessionSecret signs session cookies: at least 32 bytes, the same on
 	// every IOC server behind one load balancer. Empty: a random secret
 	// per process (sessions end when it restarts).
@@ -220,6 +222,7 @@ func New(cfg Config, now func() time.Time) (*Auth, error) {
 		}
 		a.users[u.Username] = u
 	}
+	errs = append(errs, checkTeams(cfg.Teams, a.users)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

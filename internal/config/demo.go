@@ -12,6 +12,7 @@ var demoHashes = map[string]bool{
 	"$2a$10$5/5tBq9tzgJ.yCS.zKcMFeA7ciaSJagK45eDvw5MQXJgQwHefuGki":                                                       true, // operator
 	"$2a$10$H42x76i6roLKkTDNV8AVIeU7Kq3EdxKkLetpsvVK.jpsPkqeqs80i":                                                       true, // technician
 	"$2a$10$EMpSbuK4rxj3UZCdcpKppOxqwuiMs6fDwK7EuBpoaaVwKuwzOPt1u":                                                       true, // viewer
+	"$2a$10$G2YGKNNzfiglJty3CpVZF.Nu2zEyz/ni61NSYw200MskBQMFjpMCi":                                                       true, // technician-2
 }
 
 // ShippedDemoHash reports whether h is one of the password hashes

@@ -39,7 +39,10 @@ type AlertHistory struct {
 	Parent               string
 	// AckVia names the alert it was acknowledged with (it was folded
 	// under it); only on acked transitions.
-	AckVia       string
+	AckVia string
+	// Assignee is who had the alert (user:<name> or team:<id>) at a
+	// dispatch transition.
+	Assignee     string
 	Count, Flaps int
 	Suppressed   bool
 }
@@ -52,8 +55,9 @@ type MaintenanceHistory struct {
 }
 
 // Point is h as a point: measurement alert (tags device, district, rule,
-// severity, transition; fields event_seq, id, rule_kind, state, value, message_vi,
-// message_en, parent, ack_via, count, flaps, suppressed, by, note) or
+// severity, transition; fields event_seq, id, rule_kind, state, value,
+// message_vi, message_en, parent, ack_via, assignee, count, flaps,
+// suppressed, by, note) or
 // maintenance (tags target, transition; fields event_seq, until, since,
 // by, note), at the transition's time. Empty text fields are left out.
 func (h *History) Point() point.Point {
@@ -93,6 +97,7 @@ func (h *History) Point() point.Point {
 	add("message_en", a.MessageEN)
 	add("parent", a.Parent)
 	add("ack_via", a.AckVia)
+	add("assignee", a.Assignee)
 	p.Fields = append(p.Fields, point.IntField("count", int64(a.Count)), point.IntField("flaps", int64(a.Flaps)),
 		point.BoolField("suppressed", a.Suppressed))
 	return p
@@ -132,6 +137,7 @@ func ParseHistory(p *point.Point) (History, error) {
 		a.MessageEN = stringField(p, "message_en")
 		a.Parent = stringField(p, "parent")
 		a.AckVia = stringField(p, "ack_via")
+		a.Assignee = stringField(p, "assignee")
 		a.Count = int(intField(p, "count"))
 		a.Flaps = int(intField(p, "flaps"))
 		if f, ok := p.Field("suppressed"); ok && f.Kind == point.Bool {

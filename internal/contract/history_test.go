@@ -17,6 +17,8 @@ func TestHistoryRoundTrip(t *testing.T) {
 			Count: 3, Flaps: 1, Suppressed: true}},
 		"acked via its parent": {At: at, Transition: "acked", Seq: 43, By: "van-hanh-1", Note: "Đã báo kỹ thuật",
 			Alert: &AlertHistory{ID: "a/b", Device: "b", Rule: "a", Severity: "major", State: "active", AckVia: "a/nvr", Count: 1}},
+		"a dispatch step": {At: at, Transition: "on_site", Seq: 46, By: "ky-thuat-1", Note: "Đã đến tủ điện",
+			Alert: &AlertHistory{ID: "a/b", Device: "b", Rule: "a", Severity: "critical", State: "active", Assignee: "team:doi-d1", Count: 1}},
 		"maintenance with an end": {At: at, Transition: "maintenance_started", Seq: 44, By: "truc-ban", Note: "Cắt điện",
 			Maintenance: &MaintenanceHistory{Target: "district:vo-nhai", Until: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
 				Since: time.Date(2026, 11, 23, 10, 2, 0, 0, time.UTC)}},

@@ -81,10 +81,22 @@ const (
 	// OpCommission marks a commissioning device live (Target device:<id>)
 	// although it has not reported: its offline alert counts from now.
 	OpCommission Op = "commission"
+	// Dispatch (docs/ALERTS.md "Dispatch"): OpAssign gives an alert to
+	// Assignee (user:<username> or team:<team id>); the others are the
+	// technician's steps, in this order (en_route may be skipped). The
+	// alert service refuses a step out of order; the IOC server checks who
+	// may take it.
+	OpAssign  Op = "assign"
+	OpAccept  Op = "accept"
+	OpEnRoute Op = "en_route"
+	OpOnSite  Op = "on_site"
+	OpFixed   Op = "fixed"
 )
 
 // Ops lists every op, in the order the docs give them.
-func Ops() []Op { return []Op{OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd, OpCommission} }
+func Ops() []Op {
+	return []Op{OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd, OpCommission, OpAssign, OpAccept, OpEnRoute, OpOnSite, OpFixed}
+}
 
 // Valid reports whether op is one of Ops.
 func (op Op) Valid() bool {
@@ -92,7 +104,23 @@ func (op Op) Valid() bool {
 	case OpAck, OpResolve, OpMaintenanceStart, OpMaintenanceEnd, OpCommission:
 		return true
 	}
+	return op.Dispatch()
+}
+
+// Dispatch reports whether op is a dispatch step (assign and after).
+func (op Op) Dispatch() bool {
+	switch op {
+	case OpAssign, OpAccept, OpEnRoute, OpOnSite, OpFixed:
+		return true
+	}
 	return false
+}
+
+// ValidAssignee reports whether a names a user (user:<username>) or a team
+// (team:<team id>), at most MaxByBytes.
+func ValidAssignee(a string) bool {
+	kind, id, ok := strings.Cut(a, ":")
+	return ok && (kind == "user" || kind == "team") && id != "" && len(a) <= MaxByBytes
 }
 
 // Bounds on a command, enforced by the alert service on CommandsTopic and
@@ -119,8 +147,10 @@ type Command struct {
 	// Target is device:<id> or district:<id>, for maintenance.
 	Target string    `json:"target,omitempty"`
 	Until  time.Time `json:"until,omitzero"`
-	By     string    `json:"by"`
-	Note   string    `json:"note,omitempty"`
+	// Assignee is user:<username> or team:<team id>, for assign.
+	Assignee string `json:"assignee,omitempty"`
+	By       string `json:"by"`
+	Note     string `json:"note,omitempty"`
 }
 
 // CommandResult is published on ResultsTopic for every command.
@@ -151,9 +181,13 @@ func ParseCommand(b []byte) (Command, error) {
 		return c, fmt.Errorf("note of %d bytes: at most %d", len(c.Note), MaxNoteBytes)
 	}
 	switch c.Op {
-	case OpAck, OpResolve:
+	case OpAck, OpResolve, OpAccept, OpEnRoute, OpOnSite, OpFixed:
 		if c.Alert == "" {
 			return c, fmt.Errorf("%s needs alert", c.Op)
+		}
+	case OpAssign:
+		if c.Alert == "" || !ValidAssignee(c.Assignee) {
+			return c, fmt.Errorf("%s needs alert and assignee (user:<username> or team:<team id>)", c.Op)
 		}
 	case OpMaintenanceStart, OpMaintenanceEnd:
 		if c.Target == "" {
@@ -164,7 +198,7 @@ func ParseCommand(b []byte) (Command, error) {
 			return c, fmt.Errorf("%s needs target device:<id>", c.Op)
 		}
 	default:
-		return c, fmt.Errorf("op %q: use ack, resolve, maintenance_start, maintenance_end or commission", c.Op)
+		return c, fmt.Errorf("op %q: use ack, resolve, maintenance_start, maintenance_end, commission, assign, accept, en_route, on_site or fixed", c.Op)
 	}
 	return c, nil
 }

@@ -29,6 +29,16 @@ func TestParseCommand(t *testing.T) {
 	f(`{"id":"12","op":"ack","alert":"r/d","by":"u","note":"`+note(MaxNoteBytes+1)+`"}`, "note of 2001 bytes: at most 2000")
 	f(`{"id":"13","op":"ack","alert":"r/d","by":"u","note":"`+note(MaxCommandBytes)+`"}`, "at most 8192")
 	f(`not json`, "documented shape")
+	f(`{"id":"14","op":"assign","alert":"r/d","assignee":"team:doi-vo-nhai","by":"u","note":"Gấp"}`, "")
+	f(`{"id":"15","op":"assign","alert":"r/d","assignee":"user:ky-thuat-1","by":"u"}`, "")
+	f(`{"id":"16","op":"assign","alert":"r/d","by":"u"}`, "assign needs alert and assignee")
+	f(`{"id":"17","op":"assign","alert":"r/d","assignee":"ky-thuat-1","by":"u"}`, "assign needs alert and assignee")
+	f(`{"id":"18","op":"assign","alert":"r/d","assignee":"team:","by":"u"}`, "assign needs alert and assignee")
+	f(`{"id":"19","op":"assign","alert":"r/d","assignee":"user:`+note(MaxByBytes)+`","by":"u"}`, "assign needs alert and assignee")
+	for _, op := range []string{"accept", "en_route", "on_site", "fixed"} {
+		f(`{"id":"20","op":"`+op+`","alert":"r/d","by":"u","note":"Đã thay nguồn"}`, "")
+		f(`{"id":"21","op":"`+op+`","by":"u"}`, op+" needs alert")
+	}
 }
 
 func TestCommandResultEchoesTheCommand(t *testing.T) {

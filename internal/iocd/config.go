@@ -40,6 +40,15 @@ type Config struct {
 	// AuditLog is this server's JSON-lines audit file (kiosks.json, the
 	// enrolled walls, goes beside it unless Kiosks says otherwise).
 	AuditLog string `yaml:"audit_log"`
+	// Credentials is ingest's accounts file. Set, it turns on the admin
+	// provisioning routes, which edit it and the registry file (both must
+	// be the files ingest reads: same host or shared storage).
+	Credentials string `yaml:"credentials"`
+	// IngestReloadURL, if set, is POSTed after each provisioning change so
+	// that ingest reloads the files (ingest's loopback
+	// http://127.0.0.1:9100/-/reload). The all-in-one reloads ingest
+	// directly.
+	IngestReloadURL string `yaml:"ingest_reload_url"`
 	// Kiosks is the enrolled walls' file (empty: kiosks.json beside the
 	// audit log). Servers sharing a broker share enrolments and
 	// revocations through it; each keeps its own copy here.
@@ -167,6 +176,8 @@ func overrides() []config.Override[Config] {
 		str("influx.password", "IOC_INFLUX_PASSWORD", "InfluxDB 1.8 password", func(c *Config) *string { return &c.Influx.Password }),
 		str("embedded-store", "IOC_EMBEDDED_STORE", "ingest's embedded store file, when no InfluxDB", func(c *Config) *string { return &c.EmbeddedStore }),
 		str("audit-log", "IOC_AUDIT_LOG", "audit log file", func(c *Config) *string { return &c.AuditLog }),
+		str("credentials", "IOC_CREDENTIALS", "ingest's credentials file: turns on provisioning (admin page /admin/devices/)", func(c *Config) *string { return &c.Credentials }),
+		str("ingest-reload-url", "IOC_INGEST_RELOAD_URL", "ingest's reload URL, POSTed after provisioning changes", func(c *Config) *string { return &c.IngestReloadURL }),
 		str("kiosks", "IOC_KIOSKS", "enrolled walls' file (default: kiosks.json beside the audit log)", func(c *Config) *string { return &c.Kiosks }),
 		str("session-secret", "IOC_SESSION_SECRET", "secret signing session cookies (32+ characters; the same on every ioc server)", func(c *Config) *string { return &c.Auth.SessionSecret }),
 		set("allowed-origins", "IOC_ALLOWED_ORIGINS", "comma-separated origins allowed besides the server's own", func(c *Config, v string) { c.AllowedOrigins = strings.Split(v, ",") }),

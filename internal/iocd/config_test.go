@@ -42,6 +42,7 @@ func TestClientIDNotGuessable(t *testing.T) {
 func TestEveryPathAndSecretFromTheEnvironment(t *testing.T) {
 	env := map[string]string{
 		"IOC_REGISTRY": "/srv/devices.yaml", "IOC_OUTLINE": "/srv/outline.geojson", "IOC_AUDIT_LOG": "/srv/audit.log", "IOC_KIOSKS": "/srv/kiosks.json",
+		"IOC_CREDENTIALS": "/srv/credentials.yaml", "IOC_INGEST_RELOAD_URL": "http://127.0.0.1:9101/-/reload",
 		"IOC_INFLUX_DATABASE": "ioc", "IOC_INFLUX_USERNAME": "u", "IOC_INFLUX_PASSWORD": "p", "IOC_INFLUX_TOKEN": "t",
 		"IOC_MQTT_PASSWORD": "m", "IOC_SESSION_SECRET": strings.Repeat("s", 32),
 	}
@@ -51,6 +52,7 @@ func TestEveryPathAndSecretFromTheEnvironment(t *testing.T) {
 	}
 	for _, f := range []struct{ got, env string }{
 		{w.Registry, "IOC_REGISTRY"}, {w.Outline, "IOC_OUTLINE"}, {w.AuditLog, "IOC_AUDIT_LOG"}, {w.Kiosks, "IOC_KIOSKS"},
+		{w.Credentials, "IOC_CREDENTIALS"}, {w.IngestReloadURL, "IOC_INGEST_RELOAD_URL"},
 		{w.Influx.Database, "IOC_INFLUX_DATABASE"}, {w.Influx.Username, "IOC_INFLUX_USERNAME"}, {w.Influx.Password, "IOC_INFLUX_PASSWORD"},
 		{w.Influx.Token, "IOC_INFLUX_TOKEN"}, {w.MQTT.Password, "IOC_MQTT_PASSWORD"}, {w.Auth.SessionSecret, "IOC_SESSION_SECRET"},
 	} {

@@ -51,6 +51,10 @@ type Options struct {
 	Reload <-chan struct{}
 	// Now is the login limits' and sessions' clock (nil: time.Now).
 	Now func() time.Time
+	// ReloadIngest, if set, has ingest reload its files after a
+	// provisioning change (the all-in-one); otherwise the configured
+	// IngestReloadURL is called.
+	ReloadIngest func() error
 }
 
 // Server is the IOC server, built by New and run by Start and Wait.
@@ -109,6 +113,9 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 		if _, ok := reg.Integrator(u.Integrator); u.Role == auth.Integrator && !ok {
 			s.log.Warn("user's integrator is not in the device registry; the integrator's page shows nothing until it is", "user", u.Username, "integrator", u.Integrator)
 		}
+	}
+	if err := auth.CheckTeamScopes(cfg.Auth.Teams, knownDistrict(reg), knownIntegrator(reg)); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if cfg.Auth.SessionSecret == "" {
 		s.log.Warn("auth.session_secret is empty: sessions end when this server restarts and are not accepted by other ioc servers")
@@ -210,6 +217,7 @@ func (s *Server) buildAPI(ctx context.Context, reg *registry.Registry, au *auth.
 		Auth: au, Picture: pic, Stream: s.ws, Commander: s.src, Store: s.st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
+		Provision: s.provisioning(), Provisioned: s.reloadIngest,
 		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
@@ -350,6 +358,9 @@ func (s *Server) Reload() (api.Reloaded, error) {
 		return api.Reloaded{}, err
 	}
 	s.api.SetRegistry(r)
+	if err := auth.CheckTeamScopes(s.cfg.Auth.Teams, knownDistrict(r), knownIntegrator(r)); err != nil {
+		s.log.Warn("registry reloaded; teams name districts or integrators it no longer has", "err", err)
+	}
 	s.log.Info("registry reloaded", "devices", r.Len())
 	return api.Reloaded{Devices: r.Len(), Districts: len(r.Districts())}, nil
 }
@@ -458,4 +469,12 @@ func readGeoJSON(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: not JSON", path)
 	}
 	return b, nil
+}
+
+func knownDistrict(r *registry.Registry) func(string) bool {
+	return func(id string) bool { _, ok := r.District(id); return ok }
+}
+
+func knownIntegrator(r *registry.Registry) func(string) bool {
+	return func(id string) bool { _, ok := r.Integrator(id); return ok }
 }

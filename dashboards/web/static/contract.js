@@ -5,7 +5,7 @@
 "use strict";
 
 const CONTRACT = Object.freeze({
-  op: Object.freeze({ ack: "ack", resolve: "resolve", maintenanceStart: "maintenance_start", maintenanceEnd: "maintenance_end", commission: "commission" }),
+  op: Object.freeze({ ack: "ack", resolve: "resolve", maintenanceStart: "maintenance_start", maintenanceEnd: "maintenance_end", commission: "commission", assign: "assign", accept: "accept", enRoute: "en_route", onSite: "on_site", fixed: "fixed" }),
   status: Object.freeze({ online: "online", offline: "offline", unknown: "unknown", commissioning: "commissioning" }),
   health: Object.freeze({ ok: "ok", degraded: "degraded", down: "down", unknown: "unknown" }),
   severity: Object.freeze({ critical: "critical", major: "major", minor: "minor", info: "info" }),

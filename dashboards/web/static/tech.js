@@ -3,7 +3,10 @@
 // within a severity, my district and the nearest first; a device's page
 // with its last 24 h drawn and its alert history; a district's page with
 // its offline devices; acknowledge, and resolve with a note after a
-// warning when the fault persists.
+// warning when the fault persists. "Việc của tôi" (static/dispatch.js):
+// the alerts dispatched to me or my team, each with its next steps as
+// large buttons, its steps timestamped, its target counting down, and its
+// timeline (#/timeline/<alert id>).
 "use strict";
 (async () => {
   const { t, el } = IOC;
@@ -16,6 +19,7 @@
     districts = prov.districts;
     levels = prov.levels || [];
     IOC.setPeople(prov.people);
+    IOCDispatch.setTeams(prov.teams);
   } catch (e) { return; }
   $("logout").addEventListener("click", () => { IOCOffline.forget(); IOC.logout(); });
   $("lang").addEventListener("click", () => { IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi"); fillDistricts(); route(); });
@@ -159,13 +163,84 @@
       } else top.push(a);
     }
     order(top);
+    renderJobs(top);
     $("count").textContent = String(top.length);
     $("alerts").replaceChildren(...(top.length ? top.slice(0, 300).map((a) => alertCard(a, false, kids.get(a.id))) : [el("li", { class: "empty", text: t("no_alerts") })]));
+  }
+
+  // renderJobs: the alerts dispatched to me or my team, oldest step first.
+  function renderJobs(top) {
+    const jobs = top.filter(IOCDispatch.mine);
+    $("jobs-box").hidden = !IOC.can("technician");
+    $("jobs-count").textContent = String(jobs.length);
+    $("jobs").replaceChildren(...(jobs.length ? jobs.map(jobCard) : [el("li", { class: "empty", text: t("no_jobs") })]));
+  }
+  const stepButton = { accept: "step_accept", en_route: "step_en_route", on_site: "step_on_site", fixed: "step_fixed" };
+  function jobCard(a) {
+    const place = live.deviceName(a.device), district = live.districtName(a.district);
+    const d = IOCDispatch.due(a);
+    const steps = el("ol", { class: "steps" }, ...(a.dispatch.steps || []).map((s) =>
+      el("li", { dataset: { step: s.step } }, `${IOC.time(s.at)} · ${t("state_" + s.step)} · ${IOC.person(s.by)}${s.note ? " — " + s.note : ""}`)));
+    const actions = el("div", { class: "actions steps-actions" }, ...IOCDispatch.next(a).map((op) =>
+      el("button", { type: "button", class: "step", dataset: { op }, text: t(stepButton[op]),
+        onclick: (ev) => op === CONTRACT.op.fixed ? askFixed(a) : takeStep(a, op, "", ev.target) })));
+    if (a.dispatch.step === "fixed") actions.append(el("button", { type: "button", class: "resolve", text: t("resolve"), onclick: () => askResolve(a) }));
+    return el("li", { class: "job", dataset: { alert: a.id, step: a.dispatch.step } },
+      el("div", { class: "card sev-" + a.severity },
+        el("span", { class: "msg", text: `${t(a.severity)} · ${IOC.message(a)}` }),
+        el("span", { class: "meta", text: place === district ? place : `${place} · ${district}` }),
+        el("span", { class: "who", text: IOCDispatch.who(a) }),
+        d ? el("span", { class: "due" + (d.late ? " late" : ""), text: d.text }) : null,
+        steps, actions,
+        el("a", { class: "tl-link", href: "#/timeline/" + encodeURIComponent(a.id), text: t("timeline") })));
+  }
+  async function takeStep(a, op, note, button) {
+    if (button) button.disabled = true;
+    try {
+      await IOCDispatch.step(a, op, note);
+      say(t("step_ok"));
+    } catch (e) {
+      say(t("failed") + ": " + e.message, true);
+      if (button) button.disabled = false;
+    }
+  }
+  let fixing = null;
+  function askFixed(a) {
+    fixing = a;
+    $("fixed-note").value = "";
+    $("fixed-note").maxLength = CONTRACT.maxNoteBytes;
+    $("fixed-what").textContent = `${IOC.message(a)} · ${live.deviceName(a.device)}`;
+    $("fixed-dialog").showModal();
+  }
+  $("fixed-cancel").addEventListener("click", () => $("fixed-dialog").close());
+  $("fixed-form").addEventListener("submit", () => {
+    if (fixing) takeStep(fixing, CONTRACT.op.fixed, $("fixed-note").value.trim());
+    fixing = null;
+  });
+  setInterval(() => { if (!$("list-view").hidden) renderList(); }, 30000); // the targets count down
+
+  // renderTimeline: an alert's timeline, again every 10 s while shown (the
+  // store gets each entry just after the wall and phone do).
+  let tlTimer = 0;
+  async function renderTimeline(id) {
+    clearTimeout(tlTimer);
+    const a = live.alerts.get(id);
+    $("tl-what").textContent = a ? `${IOC.message(a)} · ${live.deviceName(a.device)}` : live.deviceName(id.split("/").slice(1).join("/"));
+    try { await IOCDispatch.timeline(id, $("timeline")); } catch (e) { $("timeline").replaceChildren(el("li", { class: "empty", text: t("failed") + ": " + e.message })); }
+    tlTimer = setTimeout(() => { if (!$("timeline-view").hidden) renderTimeline(id); }, 10000);
   }
 
   let shown = "";
   async function route(liveOnly) {
     IOC.translate(document);
+    const tl = location.hash.match(/^#\/timeline\/(.+)$/);
+    $("timeline-view").hidden = !tl;
+    if (tl) {
+      shown = "";
+      for (const v of ["list-view", "device-view", "district-view"]) $(v).hidden = true;
+      if (!liveOnly) renderTimeline(decodeURIComponent(tl[1]));
+      return;
+    }
     const m = location.hash.match(/^#\/(device|district)\/(.+)$/);
     $("list-view").hidden = !!m;
     $("device-view").hidden = !m || m[1] !== "device";

@@ -10,6 +10,7 @@
     await IOC.loadSession();
     prov = await IOC.api("GET", "/api/v1/province");
     IOC.setPeople(prov.people);
+    IOCDispatch.setTeams(prov.teams);
     $("province").textContent = prov.name;
   } catch (e) { return; }
   $("user").textContent = IOC.session().name || IOC.session().username;
@@ -222,7 +223,8 @@
     if (dirty.devices || !camM) renderCams();
     if (dirty.devices) {
       dirty.devices = false;
-      if (!mapDrawn) { clearTimeout(mapTimer); renderMap(); }
+      // A new language relabels the map's legend at once, not a second later.
+      if (!mapDrawn || map.lang !== IOC.getLang()) { clearTimeout(mapTimer); renderMap(); }
       else if (!mapTimer) mapTimer = setTimeout(renderMap, 1000);
     }
   }
@@ -566,7 +568,9 @@
   // row is the feed's row for a, reused while nothing it shows changed
   // (its age is part of that: the minute turns every 30 s check).
   function row(a, children) {
+    const due = IOCDispatch.due(a);
     const key = [IOC.getLang(), a.severity, a.count, a.raised_at, a.flaps, a.suppressed, a.ack ? a.ack.by + a.ack.at : "", children,
+      IOCDispatch.who(a), due ? due.text : "",
       IOC.message(a), IOC.ago(a.raised_at), live.deviceName(a.device), live.districtName(a.district)].join("\u0001");
     const c = rowCache.get(a.id);
     if (c && c.key === key) return c.li;
@@ -584,6 +588,9 @@
     const notes = [];
     if (children) notes.push(`+${children} ${t("folded")}`);
     if (a.ack) notes.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
+    if (a.dispatch) notes.push(IOCDispatch.who(a)); // who has it, since when
+    const due = IOCDispatch.due(a);
+    if (due) notes.push(due.text);
     if (a.suppressed) notes.push(t("suppressed"));
     if (a.flaps) notes.push(t("flapping").replace("{n}", String(a.flaps + 1)));
     if (notes.length) meta.push(el("span", { class: "notes", text: notes.join(" · ") }));
@@ -592,9 +599,18 @@
     const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity }, title: `${t("raised")} ${IOC.dateTime(a.raised_at)}` },
       el("div", { class: "head" }, el("span", { class: "sev", title: t(a.severity), text: sevIcon[a.severity] }), el("span", { class: "msg", text: IOC.message(a) })),
       el("div", { class: "meta" }, ...meta));
+    const actions = el("div", { class: "dispatch-actions" });
     if (!a.ack && IOC.can("technician")) {
-      li.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
+      actions.append(el("button", { type: "button", class: "ack", text: t("ack"), onclick: (ev) => ack(a, ev.target) }));
     }
+    const title = `${IOC.message(a)} · ${where.join(" · ")}`;
+    if (IOC.can("operator") && !a.parent) {
+      actions.append(el("button", { type: "button", class: "assign", text: t("assign"),
+        onclick: () => IOCDispatch.openAssign(a, live.devices.get(a.device), title, (e) => notice(t("failed") + ": " + e.message)) }));
+    }
+    actions.append(el("button", { type: "button", class: "timeline", text: t("timeline"), onclick: () => IOCDispatch.openTimeline(a.id, title) }));
+    li.append(actions);
+    if (due && due.late) li.classList.add("overdue");
     return li;
   }
 

@@ -5,10 +5,10 @@
 // page and shows the last list it saved (static/offline.js). Nothing else
 // is cached: alerts come live over the websocket.
 "use strict";
-const CACHE = "ioc-tech-v1";
+const CACHE = "ioc-tech-v2";
 const SHELL = [
   "/tech/",
-  "/static/tech.css", "/static/i18n.js", "/static/contract.js", "/static/common.js", "/static/offline.js",
+  "/static/tech.css", "/static/dispatch.css", "/static/i18n.js", "/static/contract.js", "/static/common.js", "/static/dispatch.js", "/static/offline.js",
   "/static/chart.js", "/static/tech.js", "/vendor/uplot/uPlot.min.css", "/vendor/uplot/uPlot.iife.min.js",
 ];
 const KEEP = new Set([...SHELL, "/api/v1/session", "/api/v1/province"]);
