@@ -18,10 +18,16 @@ import (
 // months.
 var reportZone = time.FixedZone("Asia/Ho_Chi_Minh", 7*3600) // no DST since 1975
 
-// availabilityReport answers GET /api/v1/availability (operators and
-// admins): the report as JSON, or as CSV with format=csv.
-func (a *API) availabilityReport(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
+// availabilityReport answers GET /api/v1/availability: the report as
+// JSON, or as CSV with format=csv, for operators and admins. Anyone who
+// sees the wall (viewers, enrolled walls) may read the per-district JSON
+// it shows as "uptime today"; the rest stays with operators.
+func (a *API) availabilityReport(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 	q := r.URL.Query()
+	if !s.User.Role.Allows(auth.Operator) && (q.Get("group") != string(availability.ByDistrict) || (q.Get("format") != "" && q.Get("format") != "json")) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may read availability by district as JSON; the rest needs %s", s.User.Role, auth.Operator))
+		return
+	}
 	from, to, ok := a.timeRange(w, r, availability.MaxRange)
 	if !ok {
 		return

@@ -75,9 +75,10 @@ func DeviceStateTopic(device string) string { return DevicesPrefix + device }
 func MaintenanceTopic(target string) string { return MaintenancePrefix + target }
 
 // PictureFilters are the server topics an IOC server follows to keep its
-// picture: alerts, device states, maintenance windows and command results.
+// picture: alerts, device states, maintenance windows, command results and
+// the events (for the recently resolved list).
 func PictureFilters() []string {
-	return []string{AlertsPrefix + "#", DevicesPrefix + "#", MaintenancePrefix + "#", ResultsTopic}
+	return []string{AlertsPrefix + "#", DevicesPrefix + "#", MaintenancePrefix + "#", ResultsTopic, EventsTopic}
 }
 
 // RetainedFilters are the server topics whose retained messages must equal

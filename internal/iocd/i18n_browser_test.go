@@ -102,7 +102,10 @@ func leaks(text, lang string, dict map[string]map[string]string, reg *registry.R
 		}
 	}
 	if lang == "vi" {
-		if m := regexp.MustCompile(`\d\.\d{1,2}\b`).FindString(text); m != "" {
+		// "PM2.5" is the pollutant's name, as the dictionary writes it
+		// (and as it is allowed among the English-looking words above),
+		// not a number.
+		if m := regexp.MustCompile(`\d\.\d{1,2}\b`).FindString(strings.ReplaceAll(text, "PM2.5", "PM")); m != "" {
 			out = append(out, "decimal point "+m)
 		}
 	}

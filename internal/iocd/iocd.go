@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 	if err := s.openFiles(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.buildAPI(reg, au); err != nil {
+	if err := s.buildAPI(ctx, reg, au); err != nil {
 		return nil, err
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -168,7 +168,7 @@ func (s *Server) openFiles(ctx context.Context) error {
 
 // buildAPI makes the live picture, its source on the broker, the
 // websocket stream and the API over them.
-func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
+func (s *Server) buildAPI(ctx context.Context, reg *registry.Registry, au *auth.Auth) error {
 	cfg := s.cfg
 	var outline []byte
 	if cfg.Outline != "" {
@@ -194,6 +194,7 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pic := live.New(cfg.Stream.Resume)
+	s.seedResolved(ctx, pic)
 	if s.src, err = live.NewSource(cfg.MQTT, pic, s.log, metrics); err != nil {
 		return err
 	}
@@ -233,6 +234,40 @@ func (s *Server) buildAPI(reg *registry.Registry, au *auth.Auth) error {
 		}{snap, reg.Province(), reg.Districts()}
 	}
 	return nil
+}
+
+// resolvedSince is how far back a starting server looks in the alert
+// history for the walls' recently resolved list.
+const resolvedSince = 4 * time.Hour
+
+// seedResolved gives a starting server's picture the resolutions of the
+// last hours from the alert history in the store, so that a restart does
+// not empty the walls' recently resolved list (the events topic is not
+// retained). A store that does not answer leaves the list to fill from
+// the events.
+func (s *Server) seedResolved(ctx context.Context, pic *live.Picture) {
+	now := time.Now()
+	if s.o.Now != nil {
+		now = s.o.Now()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pts, err := s.st.Scan(ctx, store.ScanQuery{Measurement: contract.AlertMeasurement, From: now.Add(-resolvedSince), To: now.Add(time.Second), Limit: 100_000})
+	if err != nil {
+		s.log.Warn("recently resolved alerts not read from the history; the list fills from new events", "err", err)
+		return
+	}
+	for i := range pts {
+		h, err := contract.ParseHistory(&pts[i])
+		if err != nil || h.Alert == nil || h.Transition != string(alert.Cleared) {
+			continue
+		}
+		a := h.Alert
+		pic.Resolved(live.Resolution{At: h.At, By: h.By, Note: h.Note, Alert: alert.Alert{
+			ID: a.ID, Rule: a.Rule, RuleKind: alert.Kind(a.RuleKind), Device: a.Device, District: a.District,
+			Severity: alert.Severity(a.Severity), State: alert.State(a.State), Parent: a.Parent, Count: a.Count, Flaps: a.Flaps,
+			Suppressed: a.Suppressed, Message: map[string]string{"vi": a.MessageVI, "en": a.MessageEN}, ResolvedAt: h.At, ResolvedBy: h.By}})
+	}
 }
 
 // Start starts the source, the HTTP server and the reload loop.

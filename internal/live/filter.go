@@ -91,6 +91,8 @@ func (f Filter) Match(d *Delta) bool {
 		return f.matchAlert(d.Alert)
 	case d.Device != nil:
 		return f.matchDevice(d.Device)
+	case d.Resolved != nil:
+		return f.matchAlert(&d.Resolved.Alert)
 	}
 	return true
 }

@@ -35,7 +35,12 @@ const (
 	TypeMaintenanceEnded = "maintenance_ended" // a window ended: Maintenance is its last state
 	TypeCounts           = "counts"            // the summary changed: Counts
 	TypeSync             = "sync"              // the picture stopped or started following the broker: Sync
+	TypeResolved         = "resolved"          // a root-cause alert was resolved, by whom and with what note: Resolved
 )
+
+// RecentResolved is how many resolutions the picture keeps (most recent
+// first) for the walls' "recently resolved" list.
+const RecentResolved = 50
 
 // Delta is one change to the picture.
 type Delta struct {
@@ -46,6 +51,7 @@ type Delta struct {
 	Maintenance *alert.Maintenance    `json:"maintenance,omitempty"`
 	Counts      *Counts               `json:"counts,omitempty"`
 	Sync        *SyncState            `json:"sync,omitempty"`
+	Resolved    *Resolution           `json:"resolved,omitempty"`
 
 	// JSON is the delta encoded once, shared by every client.
 	JSON []byte `json:"-"`
@@ -83,6 +89,16 @@ type SyncState struct {
 	StaleSince *time.Time `json:"stale_since,omitempty"`
 }
 
+// Resolution is a root-cause alert's resolution as the events topic told
+// it: the alert as it was, when, who (a username, or "auto" when its
+// condition cleared) and the note given.
+type Resolution struct {
+	Alert alert.Alert `json:"alert"`
+	At    time.Time   `json:"at"`
+	By    string      `json:"by"`
+	Note  string      `json:"note,omitempty"`
+}
+
 // Counts is the summary the wall shows at the top: devices by district and
 // kind, and active alerts by severity.
 type Counts struct {
@@ -117,7 +133,10 @@ type Snapshot struct {
 	Devices     []contract.DeviceState `json:"devices"`
 	Maintenance []alert.Maintenance    `json:"maintenance"`
 	Counts      *Counts                `json:"counts"`
-	Synced      bool                   `json:"synced"`
+	// Resolved: the last resolutions the filter matches, most recent
+	// first (at most RecentResolved).
+	Resolved []Resolution `json:"resolved"`
+	Synced   bool         `json:"synced"`
 	// Live and StaleSince: see SyncState.
 	Live       bool       `json:"live"`
 	StaleSince *time.Time `json:"stale_since,omitempty"`
@@ -144,9 +163,10 @@ type Picture struct {
 	ring       []*Delta // the last len(ring) deltas, by seq % len(ring)
 	subs       map[Subscriber]struct{}
 	synced     bool
-	live       bool      // following the broker: synced since the last loss
-	staleSince time.Time // when live last ended; zero before the first sync
-	staging    *state    // set while a (re)sync collects the retained messages
+	live       bool         // following the broker: synced since the last loss
+	staleSince time.Time    // when live last ended; zero before the first sync
+	staging    *state       // set while a (re)sync collects the retained messages
+	resolved   []Resolution // most recent last, at most RecentResolved
 }
 
 type state struct {
@@ -258,7 +278,30 @@ func (p *Picture) snapshotLocked(f Filter) Snapshot {
 	sort.Slice(s.Maintenance, func(i, j int) bool { return s.Maintenance[i].Target < s.Maintenance[j].Target })
 	c := p.counts
 	s.Counts = c
+	s.Resolved = []Resolution{}
+	for i := len(p.resolved) - 1; i >= 0; i-- {
+		if f.matchAlert(&p.resolved[i].Alert) {
+			s.Resolved = append(s.Resolved, p.resolved[i])
+		}
+	}
 	return s
+}
+
+// Resolved records a resolution from the events topic and offers it to
+// clients. Only root-cause alerts are kept: an alert folded under another
+// is resolved with it, and the list shows the one that was seen.
+func (p *Picture) Resolved(r Resolution) {
+	if r.Alert.Parent != "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.resolved) == RecentResolved {
+		copy(p.resolved, p.resolved[1:])
+		p.resolved = p.resolved[:RecentResolved-1]
+	}
+	p.resolved = append(p.resolved, r)
+	p.emitLocked(&Delta{Type: TypeResolved, Resolved: &r})
 }
 
 // Alerts returns the active alerts f matches, most urgent first.

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +63,56 @@ func TestPictureStaleWhileTheBrokerIsLost(t *testing.T) {
 	}
 	if s := p.Snapshot(Filter{}); !s.Live || s.StaleSince != nil || len(s.Alerts) != 0 {
 		t.Errorf("snapshot after the resync: live %v since %v alerts %d", s.Live, s.StaleSince, len(s.Alerts))
+	}
+}
+
+// TestPictureRecentlyResolved: resolutions are kept most recent first, at
+// most RecentResolved, root causes only; snapshots and deltas follow the
+// client's filter.
+func TestPictureRecentlyResolved(t *testing.T) {
+	p := New(16)
+	all, daiTu := &recorder{}, &recorder{}
+	p.Subscribe(all, Filter{})
+	p.Subscribe(daiTu, Filter{Districts: []string{"dai-tu"}})
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	res := func(i int, district, parent string) Resolution {
+		id := fmt.Sprintf("device-offline/cam-%03d", i)
+		return Resolution{Alert: alert.Alert{ID: id, District: district, Severity: alert.Critical, Parent: parent},
+			At: at.Add(time.Duration(i) * time.Minute), By: "ky-thuat-1", Note: fmt.Sprintf("thay nguồn %d", i)}
+	}
+	p.Resolved(res(0, "dai-tu", ""))
+	p.Resolved(res(1, "dinh-hoa", ""))
+	p.Resolved(res(2, "dai-tu", "device-offline/nvr-1")) // folded: resolved with its parent
+	if n := len(all.deltas); n != 2 {
+		t.Fatalf("%d deltas for two root-cause resolutions and a folded one; want 2", n)
+	}
+	if d := all.deltas[0]; d.Type != TypeResolved || d.Resolved.Note != "thay nguồn 0" || d.Resolved.By != "ky-thuat-1" {
+		t.Errorf("first delta %+v", d)
+	}
+	matched := 0
+	for _, d := range all.deltas {
+		if (Filter{Districts: []string{"dai-tu"}}).Match(d) {
+			matched++
+		}
+	}
+	if matched != 1 {
+		t.Errorf("a Đại Từ client is sent %d of the resolutions; want 1", matched)
+	}
+	for i := 3; i < 3+RecentResolved; i++ {
+		p.Resolved(res(i, "dinh-hoa", ""))
+	}
+	s := p.Snapshot(Filter{})
+	if len(s.Resolved) != RecentResolved {
+		t.Fatalf("snapshot holds %d resolutions; want the last %d", len(s.Resolved), RecentResolved)
+	}
+	if first, last := s.Resolved[0].Alert.ID, s.Resolved[RecentResolved-1].Alert.ID; first != fmt.Sprintf("device-offline/cam-%03d", 2+RecentResolved) || last != "device-offline/cam-003" {
+		t.Errorf("snapshot from %s to %s; want the most recent first, the oldest dropped", first, last)
+	}
+	if s := p.Snapshot(Filter{Districts: []string{"dai-tu"}}); len(s.Resolved) != 0 {
+		t.Errorf("Đại Từ's snapshot holds %d resolutions after its one was pushed out; want 0", len(s.Resolved))
+	}
+	p.Resolved(res(99, "dai-tu", ""))
+	if s := p.Snapshot(Filter{Districts: []string{"dai-tu"}}); len(s.Resolved) != 1 || s.Resolved[0].Note != "thay nguồn 99" {
+		t.Errorf("Đại Từ's snapshot: %+v", s.Resolved)
 	}
 }

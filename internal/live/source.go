@@ -156,7 +156,9 @@ func (s *Source) subscribe(c paho.Client) {
 	marker := s.marker
 	s.mu.Unlock()
 	h := func(_ paho.Client, m paho.Message) { s.handle(m.Topic(), m.Payload()) }
-	filters := map[string]byte{contract.SyncPrefix + s.cfg.ClientID: 1}
+	// The sync marker, and the events (the recently resolved list) even
+	// where a configuration lists its topics without them.
+	filters := map[string]byte{contract.SyncPrefix + s.cfg.ClientID: 1, contract.EventsTopic: 1}
 	topics := s.cfg.Topics
 	if len(topics) == 0 {
 		topics = contract.PictureFilters()
@@ -219,6 +221,9 @@ func (s *Source) handle(topic string, payload []byte) {
 		}
 		s.m.messages.WithLabelValues("result").Inc()
 		return
+	case topic == contract.EventsTopic:
+		s.event(payload)
+		return
 	case strings.HasPrefix(topic, contract.AlertsPrefix):
 		u.AlertID = strings.TrimPrefix(topic, contract.AlertsPrefix)
 		u.Gone = gone
@@ -273,6 +278,33 @@ func (s *Source) handle(topic string, payload []byte) {
 		return
 	}
 	s.pic.Apply(u)
+}
+
+// event takes a resolution from the events topic into the picture's
+// recently resolved list (the other transitions reach the picture as
+// retained state).
+func (s *Source) event(payload []byte) {
+	var ev struct {
+		Kind  string       `json:"kind"`
+		At    time.Time    `json:"at"`
+		Alert *alert.Alert `json:"alert"`
+		By    string       `json:"by"`
+		Note  string       `json:"note"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		s.m.bad.Inc()
+		s.log.Warn("live: undecodable event ignored", "err", err)
+		return
+	}
+	s.m.messages.WithLabelValues("event").Inc()
+	if ev.Kind != string(alert.Cleared) || ev.Alert == nil {
+		return
+	}
+	by := ev.By
+	if by == "" {
+		by = ev.Alert.ResolvedBy
+	}
+	s.pic.Resolved(Resolution{Alert: *ev.Alert, At: ev.At, By: by, Note: ev.Note})
 }
 
 // ErrNoResult means the alert service did not answer in time: it may be

@@ -53,7 +53,9 @@ const IOCChart = (() => {
 
   // draw returns the chart of series s ({measurement, field, samples:
   // [{t, mean}]}) from o.from to o.to, o.width pixels wide, with the
-  // alarm levels o.levels (levelsFor).
+  // alarm levels o.levels (levelsFor). With o.spark it is the line and
+  // the alarm levels alone, o.height tall (the wall's readings panels say
+  // the value and the level in large type beside it).
   function draw(s, o) {
     const xs = s.samples.map((p) => new Date(p.t).getTime() / 1000);
     const ys = s.samples.map((p) => p.mean);
@@ -61,19 +63,19 @@ const IOCChart = (() => {
     const thresholds = levels.filter((l) => l.kind === "threshold" && typeof l.value === "number");
     const [lo, hi] = range(ys, thresholds.map((l) => l.value));
     const label = IOC.field(s.field);
-    const box = el("div", { class: "chart", dataset: { field: s.field, samples: String(s.samples.length) } },
-      el("div", { class: "label", text: label }));
+    const box = el("div", { class: "chart" + (o.spark ? " spark" : ""), dataset: { field: s.field, samples: String(s.samples.length) } },
+      o.spark ? null : el("div", { class: "label", text: label }));
     const plot = el("div", { class: "plot" });
     box.append(plot);
     const opts = {
-      width: Math.max(200, o.width || 340), height: o.height || 170,
+      width: Math.max(o.spark ? 100 : 200, o.width || 340), height: o.height || 170,
       legend: { show: false },
       // ticks fall on Asia/Ho_Chi_Minh's hours, whatever the phone's zone
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), TZ),
       cursor: { y: false, points: { size: 6 } },
       scales: { x: { time: true, range: () => [o.from.getTime() / 1000, o.to.getTime() / 1000] }, y: { range: () => [lo, hi] } },
       series: [{}, { label, stroke: "#4aa3ff", width: 2, spanGaps: false, points: { show: xs.length <= 48, size: 5, fill: "#4aa3ff" } }],
-      axes: [
+      axes: o.spark ? [{ show: false }, { show: false }] : [
         { stroke: "#9fb0c8", grid: { stroke: "#1c2942" }, ticks: { stroke: "#2a3a5c" }, font: "12px sans-serif",
           values: (u, vals) => vals.map((v) => timeFmt().format(new Date(v * 1000))) },
         { stroke: "#9fb0c8", grid: { stroke: "#1c2942" }, ticks: { stroke: "#2a3a5c" }, font: "12px sans-serif", size: 52,
@@ -102,6 +104,7 @@ const IOCChart = (() => {
     const u = new uPlot(opts, [xs, ys], plot);
     box.iocChart = u; // for tests and the console
     box.dataset.ymin = String(lo); box.dataset.ymax = String(hi);
+    if (o.spark) return box;
     if (levels.length) {
       box.append(el("ul", { class: "levels" }, ...levels.map((l) =>
         el("li", { dataset: { rule: l.rule, severity: l.severity, value: l.value === undefined ? "" : String(l.value) } },

@@ -12,11 +12,9 @@
   let rows = [];
 
   const loc = () => (IOC.getLang() === "vi" ? "vi-VN" : "en-GB");
-  // pct writes 99.5213 as "99,52 %" (vi) or "99.52 %" (en).
-  function pct(v) {
-    if (v === null || v === undefined) return "—";
-    return new Intl.NumberFormat(loc(), { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(Math.floor(v * 100) / 100) + " %";
-  }
+  // pct writes 99.5213 as "99,52 %" (vi) or "99.52 %" (en), as the wall's
+  // uptime column does.
+  const pct = IOC.pct;
   function dur(s) {
     if (s === null || s === undefined) return "—";
     const n = (v) => new Intl.NumberFormat(loc()).format(v);

@@ -34,8 +34,8 @@
   }
   function renderSound() {
     const st = audioState();
-    document.body.dataset.sound = st;
-    $("sound").textContent = t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked");
+    setData(document.body, "sound", st);
+    setText($("sound"), t(st === "on" ? "sound_on" : st === "off" ? "sound_off" : "sound_blocked"));
     $("sound").classList.toggle("blocked", st === "blocked");
   }
   function openAudio() {
@@ -76,7 +76,7 @@
 
   const clock = () => { $("clock").textContent = IOC.time(new Date()); };
   setInterval(clock, 1000); clock();
-  setInterval(() => renderFeed(), 30000); // ages ("12 phút trước") move on
+  setInterval(() => { renderFeed(); renderResolved(); }, 30000); // ages ("12 phút trước") move on
 
   const map = new IOCMap.Map($("map"), prov, () => live);
   const kinds = ["camera", "nvr", "sensor", "gateway"];
@@ -97,8 +97,8 @@
   const inView = (district) => !view().length || view().includes(district);
   function renderView() {
     const v = view();
-    document.body.dataset.view = v.length ? v.join(",") : "all";
-    $("view").textContent = v.length ? v.map((d) => live.districtName(d)).join(", ") : t("view_all");
+    setData(document.body, "view", v.length ? v.join(",") : "all");
+    setText($("view"), v.length ? v.map((d) => live.districtName(d)).join(", ") : t("view_all"));
   }
   if (views.length > 1) {
     const every = Math.max(5, Number(q.get("every")) || 60) * 1000;
@@ -111,8 +111,13 @@
 
   let sync = { ok: true, since: null }; // the server's picture follows the broker
   const live = new IOC.Live({ districts: view() }, {
-    onSnapshot: () => { dirty.devices = true; render(); },
-    onChange: (type) => { if (type === "device" || type === "device_removed") dirty.devices = true; renderSoon(); },
+    onSnapshot: () => { dirty.devices = true; cams.all = true; render(); loadReadings(); },
+    onChange: (type, m) => {
+      if (type === "device") camTouched(m.device);
+      if (type === "device_removed") camTouched(null);
+      if (type === "device" || type === "device_removed") dirty.devices = true;
+      renderSoon();
+    },
     onStatus: (c) => {
       $("lost").hidden = c;
       $("conn").className = "conn " + (c ? "on" : "off");
@@ -138,14 +143,16 @@
     },
   });
   window.iocLive = live; // for tests and the console
-  // render(): a full redraw, as after a snapshot (for tests and benchmarks).
-  window.iocWall = { render: () => { dirty.devices = true; render(); }, renderMap: () => renderMap() };
+  // render(): a full redraw, as after a snapshot (for tests that change
+  // the picture by hand); frame(): the frame a delta asks for, drawn now
+  // (for the render benchmark).
+  window.iocWall = { render: () => { dirty.devices = true; cams.all = true; render(); }, frame: () => render(), renderMap: () => renderMap() };
 
   // renderStale says since when the picture is stale, in the current
   // language (called on every render, so a language switch reaches it).
   function renderStale() {
     $("stale").hidden = sync.ok;
-    $("stale").textContent = sync.ok ? "" : t("stale").replace("{time}", sync.since ? IOC.time(sync.since) : "…");
+    setText($("stale"), sync.ok ? "" : t("stale").replace("{time}", sync.since ? IOC.time(sync.since) : "…"));
   }
 
   // The banner: a full-width strip across the top of the wall that pulses
@@ -163,7 +170,7 @@
   }
   // bannerText is set on every render, so a language switch reaches it.
   function bannerText(a) {
-    $("banner-text").textContent = `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`;
+    setText($("banner-text"), `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`);
   }
   function renderBanner() {
     renderStale();
@@ -199,23 +206,25 @@
   const renderSoon = IOC.throttle(() => render());
   let mapTimer = null;
   function render() {
-    if (dirty.lang !== IOC.getLang()) { IOC.translate(document); dirty.lang = IOC.getLang(); dirty.devices = true; }
+    // A language change redraws everything at once, the map too (its
+    // legend and labels).
+    if (dirty.lang !== IOC.getLang()) { IOC.translate(document); dirty.lang = IOC.getLang(); dirty.devices = true; cams.all = true; mapDrawn = false; }
     renderView();
     renderBanner();
-    document.body.dataset.alarm = alarming() ? "yes" : "no";
+    setData(document.body, "alarm", alarming() ? "yes" : "no");
     renderSound();
     renderSummary();
     renderFeed();
     renderDistricts();
-    // The feed's height moves the camera panel's: its pages are recounted.
-    const box = $("cams");
-    if (dirty.devices || !camM || camM.key !== `${box.clientWidth}x${box.clientHeight}`) {
-      renderCams([...live.devices.values()]);
-    }
+    renderResolved();
+    renderReadings();
+    // The feed's height moves the camera panel's: its pages are recounted
+    // by the panel's ResizeObserver.
+    if (dirty.devices || !camM) renderCams();
     if (dirty.devices) {
       dirty.devices = false;
       // A new language relabels the map's legend at once, not a second later.
-      if (!mapDrawn || map.lang !== IOC.getLang()) renderMap();
+      if (!mapDrawn || map.lang !== IOC.getLang()) { clearTimeout(mapTimer); renderMap(); }
       else if (!mapTimer) mapTimer = setTimeout(renderMap, 1000);
     }
   }
@@ -226,11 +235,29 @@
     map.update([...live.devices.values()], healthClass);
   }
 
-  function tile(label, value, sub, cls) {
-    return el("div", { class: "tile " + (cls || "") }, el("div", { class: "label", text: label }), el("div", { class: "value", text: String(value) }), sub ? el("div", { class: "sub", text: sub }) : null);
+  // Tiles are kept by what they count (a kind, "commissioning", a
+  // severity); one whose text changed is rewritten in place, so a delta
+  // does not rebuild the summary row.
+  const tiles = new Map(); // id -> {key, el}
+  function tile(id, label, value, sub, cls, data) {
+    const key = [label, value, sub, cls, JSON.stringify(data)].join("\u0001");
+    let x = tiles.get(id);
+    if (!x) {
+      x = { key: "", el: el("div", {}, el("div", { class: "label" }), el("div", { class: "value" }), el("div", { class: "sub" })) };
+      tiles.set(id, x);
+    }
+    if (x.key !== key) {
+      x.key = key;
+      const [l, v, u] = x.el.children;
+      x.el.className = "tile " + (cls || "");
+      setText(l, label); setText(v, String(value)); setText(u, sub || "");
+      u.hidden = !sub;
+      for (const k of Object.keys(x.el.dataset)) if (!(k in data)) delete x.el.dataset[k];
+      for (const [k, d] of Object.entries(data)) setData(x.el, k, String(d));
+    }
+    return x.el;
   }
 
-  let summaryKey = "";
   function renderSummary() {
     const c = live.counts;
     if (!c) return;
@@ -247,32 +274,27 @@
       }
       if (!total) continue;
       commissioning += com;
-      const x = tile(t(k), `${IOC.num(on)}/${IOC.num(total)}`, `${t("offline")}: ${IOC.num(off)}`, off ? "has-down" : "");
-      x.dataset.kind = k; x.dataset.online = on; x.dataset.offline = off; x.dataset.total = total; x.dataset.commissioning = com;
-      out.push(x);
+      out.push(tile("kind-" + k, t(k), `${IOC.num(on)}/${IOC.num(total)}`, `${t("offline")}: ${IOC.num(off)}`, off ? "has-down" : "",
+        { kind: k, online: on, offline: off, total, commissioning: com }));
     }
-    if (commissioning) {
-      const x = tile(t("commissioning"), IOC.num(commissioning), "", "commissioning");
-      x.dataset.commissioning = commissioning;
-      out.push(x);
-    }
+    if (commissioning) out.push(tile("commissioning", t("commissioning"), IOC.num(commissioning), "", "commissioning", { commissioning }));
     // Severity tiles count incidents: root-cause alerts, as the feed shows
     // them (an NVR outage with 9 cameras is 1). Where folded alerts make
     // the devices affected more, the tile says both.
-    const all = [...live.alerts.values()];
-    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
-    for (const s of sevs) {
-      const inc = top.filter((a) => a.severity === s);
-      const devs = all.filter((a) => a.severity === s).length;
-      const acked = inc.filter((a) => a.ack).length;
-      let sub = `${t("acked_count")}: ${acked}`;
-      if (devs !== inc.length) sub += ` · ${devs} ${t("folded")}`;
-      const x = tile(sevIcon[s] + " " + t(s), IOC.num(inc.length), sub, "sev-" + s);
-      x.dataset.severity = s; x.dataset.count = inc.length; x.dataset.devices = devs; x.dataset.acked = acked;
-      out.push(x);
+    const inc = {}, devs = {}, acked = {};
+    for (const s of sevs) { inc[s] = 0; devs[s] = 0; acked[s] = 0; }
+    for (const a of live.alerts.values()) {
+      devs[a.severity]++;
+      if (a.parent && live.alerts.has(a.parent)) continue;
+      inc[a.severity]++;
+      if (a.ack) acked[a.severity]++;
     }
-    const key = out.map((x) => x.outerHTML).join("");
-    if (key !== summaryKey) { summaryKey = key; $("summary").replaceChildren(...out); }
+    for (const s of sevs) {
+      let sub = `${t("acked_count")}: ${acked[s]}`;
+      if (devs[s] !== inc[s]) sub += ` · ${devs[s]} ${t("folded")}`;
+      out.push(tile("sev-" + s, sevIcon[s] + " " + t(s), IOC.num(inc[s]), sub, "sev-" + s, { severity: s, count: inc[s], devices: devs[s], acked: acked[s] }));
+    }
+    moveInto($("summary"), out);
   }
 
   // The camera grid. Recorders with a problem (the recorder or a camera
@@ -285,7 +307,7 @@
   // red. #cams[data-page] and [data-pages] say where the rotation is.
   const camPageMs = 10000;
   let camTurn = 0;
-  IOC.clock.every(camPageMs, () => { camTurn++; renderCams([...live.devices.values()]); });
+  IOC.clock.every(camPageMs, () => { camTurn++; renderCams(); });
   const camIcon = { down: "✕", alarm: "⚠", degraded: "!", maint: "⚙", commissioning: "…", unknown: "?", ok: "✓" };
   const camRank = { down: 0, alarm: 0, degraded: 1, unknown: 2, commissioning: 2, maint: 2, ok: 3 };
   function camState(d) {
@@ -314,29 +336,81 @@
   // byID orders ids by code unit: localeCompare costs a microsecond a call,
   // 15 ms a render with 4,000 cameras.
   const byID = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-  let camGroups = [];
-  function camGroupsOf(devices) {
+  // The recorder groups are kept between renders (cams.groups, by recorder
+  // id): a device delta touches only its recorder's group (cams.dirty);
+  // a snapshot, a removed device or a language change regroups them all
+  // (cams.all). Each group keeps its element while what it shows is the
+  // same, so a storm of 4,000 cameras redraws one group per delta.
+  const cams = { groups: new Map(), all: true, dirty: new Set(), labels: new Map(), labelKey: "", size: null };
+  function camTouched(d) {
+    if (!d) { cams.all = true; return; }
+    if (d.kind === "camera") {
+      const g = cams.groups.get(d.parent || "");
+      if (!g || !g.byID.has(d.id)) cams.all = true; // a new camera or a new recorder
+      else cams.dirty.add(d.parent || "");
+    } else if (d.kind === "nvr") {
+      if (!cams.groups.has(d.id)) return; // a recorder with no camera shows nothing
+      cams.dirty.add(d.id);
+      cams.labelKey = ""; // its name may have changed
+    }
+  }
+  function camRegroup() {
     const byNVR = new Map();
-    for (const d of devices) {
+    for (const d of live.devices.values()) {
       if (d.kind !== "camera") continue;
       const k = d.parent || "";
       if (!byNVR.has(k)) byNVR.set(k, []);
       byNVR.get(k).push(d);
     }
-    const groups = [];
-    for (const [id, cams] of byNVR) {
-      const nvr = live.devices.get(id);
-      cams.sort((a, b) => byID(a.id, b.id));
-      const states = cams.map(camState);
-      const nvrState = nvr ? camState(nvr) : "unknown";
-      const worst = Math.min(camRank[nvrState] === 0 ? 0 : 3, ...states.map((s) => camRank[s]));
-      groups.push({ id, nvr, cams, states, nvrState, worst, ok: states.filter((s) => s === "ok").length, problem: worst <= 1 });
+    const old = cams.groups;
+    cams.groups = new Map();
+    for (const [id, list] of byNVR) {
+      list.sort((a, b) => byID(a.id, b.id));
+      const g = { id, cams: list, byID: new Map(list.map((d, i) => [d.id, i])), el: old.has(id) ? old.get(id).el : null, key: old.has(id) ? old.get(id).key : "" };
+      camStats(g, true);
+      cams.groups.set(id, g);
     }
-    return groups.sort((a, b) => a.worst - b.worst || (b.cams.length - b.ok) - (a.cams.length - a.ok) || byID(a.id, b.id));
+    cams.all = false; cams.dirty.clear(); cams.labelKey = "";
   }
-  function camGroup(g) {
-    const label = distinct(g.cams);
-    const name = (g.nvr && nvrLabel.get(g.nvr.id)) || g.id || "—";
+  // camStats recomputes one group's states, worst state and labels from
+  // the picture (names only when they changed).
+  function camStats(g, names) {
+    for (let i = 0; i < g.cams.length; i++) {
+      const d = live.devices.get(g.cams[i].id);
+      if (d && d.name !== g.cams[i].name) names = true;
+      if (d) g.cams[i] = d;
+    }
+    g.nvr = live.devices.get(g.id);
+    g.states = g.cams.map(camState);
+    g.nvrState = g.nvr ? camState(g.nvr) : "unknown";
+    let worst = camRank[g.nvrState] === 0 ? 0 : 3, ok = 0;
+    for (const s of g.states) { if (camRank[s] < worst) worst = camRank[s]; if (s === "ok") ok++; }
+    g.worst = worst; g.ok = ok; g.problem = worst <= 1;
+    if (names || !g.label) g.label = distinct(g.cams);
+  }
+  function camGroupsNow() {
+    if (cams.all) camRegroup();
+    for (const id of cams.dirty) { const g = cams.groups.get(id); if (g) camStats(g, false); }
+    cams.dirty.clear();
+    // Recorders are named by what tells them apart ("Đầu ghi Bệnh viện …"
+    // -> "Bệnh viện …": the panel says they are recorders).
+    const nvrs = [];
+    for (const g of cams.groups.values()) if (g.nvr) nvrs.push(g.nvr);
+    const key = nvrs.map((d) => d.id + "\u0001" + d.name).join("\u0002");
+    if (key !== cams.labelKey) {
+      cams.labelKey = key;
+      cams.labels = nvrs.length > 1 ? distinct(nvrs) : new Map(nvrs.map((d) => [d.id, d.name]));
+    }
+    return [...cams.groups.values()].sort((a, b) => a.worst - b.worst || (b.cams.length - b.ok) - (a.cams.length - a.ok) || byID(a.id, b.id));
+  }
+  // camElement is a group's element, rebuilt only when what it shows changed.
+  function camElement(g) {
+    const name = (g.nvr && cams.labels.get(g.nvr.id)) || g.id || "—";
+    const key = [IOC.getLang(), name, g.nvrState, g.problem, g.ok, g.states.join(","), g.cams.map((d) => g.label.get(d.id)).join(",")].join("\u0001");
+    if (!g.el || g.key !== key) { g.el = camGroup(g, name); g.key = key; }
+    return g.el;
+  }
+  function camGroup(g, name) {
     const head = el("div", { class: "nvr-head" },
       el("span", { class: "state s-" + g.nvrState, text: camIcon[g.nvrState] }),
       el("span", { class: "name", text: name }),
@@ -345,40 +419,39 @@
       el("div", { class: "tiles" }, ...g.cams.map((d, i) => {
         const st = g.states[i];
         return el("div", { class: "cam s-" + st, title: `${d.name} · ${t(stateWord[st])}`, dataset: { device: d.id, state: st } },
-          el("span", { class: "icon", text: camIcon[st] }), el("span", { class: "num", text: label.get(d.id) }));
+          el("span", { class: "icon", text: camIcon[st] }), el("span", { class: "num", text: g.label.get(d.id) }));
       })));
   }
   // camMetrics measures, once per panel size, how tall a recorder's group
   // is for n cameras (a head, then rows of tiles), so that paging 4,000
-  // cameras costs arithmetic, not layout.
+  // cameras costs arithmetic, not layout. The panel's size comes from a
+  // ResizeObserver (cams.size), never from a read that forces layout.
   let camM = null;
   function camMetrics(box) {
-    const key = `${box.clientWidth}x${box.clientHeight}`;
+    if (!cams.size) cams.size = { w: box.clientWidth, h: box.clientHeight };
+    const key = `${cams.size.w}x${cams.size.h}`;
     if (camM && camM.key === key) return camM;
-    const fake = (n) => ({ id: "probe", nvr: null, nvrState: "ok", worst: 3, ok: n, problem: false,
-      cams: Array.from({ length: n }, (_, i) => ({ id: "p" + i, name: "Camera " + String(i + 10) })), states: Array(n).fill("ok") });
-    const one = camGroup(fake(1)), many = camGroup(fake(60));
+    const fake = (n) => {
+      const list = Array.from({ length: n }, (_, i) => ({ id: "p" + i, name: "Camera " + String(i + 10) }));
+      return { id: "probe", nvr: null, nvrState: "ok", worst: 3, ok: n, problem: false, cams: list, label: distinct(list), states: Array(n).fill("ok") };
+    };
+    const one = camGroup(fake(1), "—"), many = camGroup(fake(60), "—");
     box.replaceChildren(one, many);
     const tiles = [...many.querySelectorAll(".cam")];
     const cols = Math.max(1, tiles.filter((e) => e.offsetTop === tiles[0].offsetTop).length);
     const rows = Math.ceil(60 / cols);
     const h1 = one.offsetHeight, hN = many.offsetHeight;
     const gap = many.offsetTop - (one.offsetTop + one.offsetHeight);
-    camM = { key, cols, h1, row: rows > 1 ? (hN - h1) / (rows - 1) : 0, gap, room: box.clientHeight };
+    camM = { key, cols, h1, row: rows > 1 ? (hN - h1) / (rows - 1) : 0, gap, room: cams.size.h };
     box.replaceChildren();
     return camM;
   }
-  let nvrLabel = new Map();
-  function renderCams(devices) {
-    camGroups = camGroupsOf(devices);
-    // Recorders are named by what tells them apart ("Đầu ghi Bệnh viện …"
-    // -> "Bệnh viện …": the panel says they are recorders).
-    const nvrs = camGroups.filter((g) => g.nvr).map((g) => g.nvr);
-    nvrLabel = nvrs.length > 1 ? distinct(nvrs) : new Map(nvrs.map((d) => [d.id, d.name]));
+  function renderCams() {
+    const groups = camGroupsNow();
     const box = $("cams");
     const m = camMetrics(box);
     const height = (g) => m.h1 + (Math.ceil(g.cams.length / m.cols) - 1) * m.row + m.gap;
-    const problems = camGroups.filter((g) => g.problem), healthy = camGroups.filter((g) => !g.problem);
+    const problems = groups.filter((g) => g.problem), healthy = groups.filter((g) => !g.problem);
     // Pinned: every problem recorder, if they fit together; otherwise the
     // problems are what turns.
     let used = 0;
@@ -400,15 +473,43 @@
     }
     const page = pages.length ? camTurn % pages.length : 0;
     const shown = pinned.concat(pages.length ? rotating.slice(...pages[page]) : []);
-    box.replaceChildren(...shown.map(camGroup));
-    box.dataset.page = String(page + 1);
-    box.dataset.pages = String(Math.max(1, pages.length));
-    box.dataset.pinned = String(pinned.length);
+    moveInto(box, shown.map(camElement));
+    setData(box, "page", String(page + 1));
+    setData(box, "pages", String(Math.max(1, pages.length)));
+    setData(box, "pinned", String(pinned.length));
     const parts = [];
     if (problems.length) parts.push(t("cam_problems").replace("{n}", IOC.num(problems.length)));
     if (pages.length > 1) parts.push(t("cam_page").replace("{k}", String(page + 1)).replace("{n}", String(pages.length)));
-    $("cams-page").textContent = parts.join(" · ");
+    setText($("cams-page"), parts.join(" · "));
   }
+  // The camera panel follows its own size (the feed's height moves it):
+  // its pages are recounted when it changes.
+  new ResizeObserver((entries) => {
+    const r = entries[entries.length - 1].contentRect;
+    const size = { w: Math.round(r.width), h: Math.round(r.height) };
+    if (cams.size && cams.size.w === size.w && cams.size.h === size.h) return;
+    cams.size = size;
+    if (live.counts) renderCams();
+  }).observe($("cams"));
+
+  // moveInto makes box's children the given elements, in order, moving
+  // only what moved: what left is removed first, so that the rows after a
+  // resolved alert stay where they are (a moved element is styled anew,
+  // and its flashing restarts).
+  function moveInto(box, els) {
+    const want = new Set(els);
+    for (let c = box.firstChild; c;) { const next = c.nextSibling; if (!want.has(c)) c.remove(); c = next; }
+    let cur = box.firstChild;
+    for (const e of els) {
+      if (cur === e) { cur = cur.nextSibling; continue; }
+      box.insertBefore(e, cur);
+    }
+    while (cur) { const next = cur.nextSibling; cur.remove(); cur = next; }
+  }
+  // setText and setData write only a change (a write of the same text
+  // still costs the browser a style and layout pass).
+  function setText(e, s) { if (e.textContent !== s) e.textContent = s; }
+  function setData(e, k, v) { if (e.dataset[k] !== v) e.dataset[k] = v; }
 
   // renderFeed: root-cause alerts, most severe first, one two-line row
   // each (headline; age, district and place), in two columns filled top to
@@ -417,47 +518,52 @@
   // and rebuilt only when what they show changed (a storm of 2,000 alerts
   // changes one or two of them per update).
   const rowCache = new Map(); // alert id -> {key, li}
-  let rowH = 0;
+  let rowH = 0, feedRows = "", feedMore = null;
+  // The window's size, kept by its resize event (reading innerWidth in a
+  // render may force a layout).
+  const screenSize = { w: innerWidth, h: innerHeight };
+  addEventListener("resize", () => { screenSize.w = innerWidth; screenSize.h = innerHeight; renderSoon(); });
   function renderFeed() {
-    const all = IOC.sortAlerts([...live.alerts.values()]);
     // Alerts folded under a recorder's or district's alert are shown once,
-    // under their parent's count.
-    const top = all.filter((a) => !a.parent || !live.alerts.has(a.parent));
-    const kids = new Map();
-    for (const a of all) if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
-    $("alert-count").textContent = IOC.num(top.length);
+    // under their parent's count. Only the rows that fit are put in order
+    // (IOC.firstAlerts), not all 2,000 alerts of a storm.
+    const top = [], kids = new Map();
+    for (const a of live.alerts.values()) {
+      if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
+      else top.push(a);
+    }
+    setText($("alert-count"), IOC.num(top.length));
     const feed = $("feed");
     if (!top.length) { rowCache.clear(); feed.replaceChildren(el("li", { class: "empty", text: t("no_alerts") })); return; }
     // The panel grows with its alerts up to its max-height: how many rows
     // a column holds at most is measured once per screen size.
-    const gap = parseFloat(getComputedStyle(feed).rowGap) || 0;
-    if (!rowH || rowH.w !== innerWidth || rowH.h !== innerHeight) {
-      const probe = row(top[0], kids.get(top[0].id) || 0);
+    if (!rowH || rowH.w !== screenSize.w || rowH.h !== screenSize.h) {
+      const gap = parseFloat(getComputedStyle(feed).rowGap) || 0;
+      const first = IOC.firstAlerts(top, 1)[0];
+      const probe = row(first, kids.get(first.id) || 0);
       feed.replaceChildren(probe);
       feed.style.setProperty("--rows", "1");
       const panel = feed.parentElement;
       const chrome = panel.offsetHeight - feed.offsetHeight;
       const maxH = parseFloat(getComputedStyle(panel).maxHeight) || panel.offsetHeight;
-      rowH = { px: probe.offsetHeight, w: innerWidth, h: innerHeight, max: Math.max(1, Math.floor((maxH - chrome + gap) / (probe.offsetHeight + gap))) };
+      rowH = { px: probe.offsetHeight, w: screenSize.w, h: screenSize.h, max: Math.max(1, Math.floor((maxH - chrome + gap) / (probe.offsetHeight + gap))) };
+      feedRows = "1";
     }
     const perCol = Math.min(rowH.max, Math.max(1, Math.ceil(top.length / 2)));
-    feed.style.setProperty("--rows", String(perCol));
+    if (feedRows !== String(perCol)) { feedRows = String(perCol); feed.style.setProperty("--rows", feedRows); }
     const room = perCol * 2;
     const n = top.length <= room ? top.length : room - 1;
-    const rows = top.slice(0, n).map((a) => row(a, kids.get(a.id) || 0));
-    const keep = new Set(top.slice(0, n).map((a) => a.id));
+    const shown = IOC.firstAlerts(top, n);
+    const rows = shown.map((a) => row(a, kids.get(a.id) || 0));
+    const keep = new Set(shown.map((a) => a.id));
     for (const id of rowCache.keys()) if (!keep.has(id)) rowCache.delete(id);
     if (n < top.length) {
-      const more = el("li", { class: "more", id: "feed-more", dataset: { more: String(top.length - n) }, text: t("more_alerts").replace("{n}", IOC.num(top.length - n)) });
-      rows.push(more);
+      if (!feedMore) feedMore = el("li", { class: "more", id: "feed-more" });
+      setData(feedMore, "more", String(top.length - n));
+      setText(feedMore, t("more_alerts").replace("{n}", IOC.num(top.length - n)));
+      rows.push(feedMore);
     }
-    // Move only what moved.
-    let cur = feed.firstChild;
-    for (const li of rows) {
-      if (cur === li) { cur = cur.nextSibling; continue; }
-      feed.insertBefore(li, cur);
-    }
-    while (cur) { const next = cur.nextSibling; cur.remove(); cur = next; }
+    moveInto(feed, rows); // move only what moved
   }
   // row is the feed's row for a, reused while nothing it shows changed
   // (its age is part of that: the minute turns every 30 s check).
@@ -519,11 +625,123 @@
     }
   }
 
+  // Recently resolved: the last root-cause alerts resolved in the last
+  // 4 hours (at most 10), most recent first, in the view's districts: the
+  // alert, how long ago, by whom ("Tự hết" when its condition cleared)
+  // and the note. The server keeps the list (live.resolved).
+  const resolvedWindowMs = 4 * 3600 * 1000, resolvedMax = 10;
+  let resolvedKey = "";
+  function renderResolved() {
+    const now = IOC.clock.now();
+    const list = live.resolved.filter((r) => inView(r.alert.district) && now - Date.parse(r.at) <= resolvedWindowMs).slice(0, resolvedMax);
+    const key = [IOC.getLang(), ...list.map((r) => r.alert.id + r.at + IOC.ago(r.at, now))].join("\u0001");
+    if (key === resolvedKey) return;
+    resolvedKey = key;
+    const who = (by) => by === "auto" ? t("resolved_auto") : by === "config" ? t("resolved_config") : IOC.person(by);
+    $("resolved").replaceChildren(...(list.length ? list.map((r) => el("li", { dataset: { alert: r.alert.id, by: r.by } },
+      el("div", { class: "what" }, el("span", { class: "sev sev-" + r.alert.severity, title: t(r.alert.severity), text: sevIcon[r.alert.severity] }),
+        el("span", { class: "msg", text: IOC.message(r.alert) })),
+      el("div", { class: "who" }, el("span", { class: "age", text: IOC.ago(r.at, now) + " · " }), el("span", { class: "by", text: who(r.by) }),
+        r.note ? el("span", { class: "note", text: ": " + r.note }) : null)))
+      : [el("li", { class: "empty", text: t("no_resolved") })]));
+  }
+
+  // Readings panels: the worst stations of PM2.5 and water level against
+  // the rules' alarm levels (GET /api/v1/province levels): ranked by the
+  // reading over the lowest level that raises an alert there, and where
+  // no threshold applies (a rise rule only) by the reading itself. Two a
+  // field, in the view's districts, each with its last two hours drawn
+  // with the levels (uPlot, chart.js); the latest readings come from
+  // GET /api/v1/readings, again every minute on IOC.clock.
+  const readingFields = ["pm25", "water_level_cm"], readingsPer = 2;
+  let readings = null, readingsKey = "";
+  async function loadReadings() {
+    try {
+      const q = new URLSearchParams(readingFields.map((f) => ["field", f]));
+      const list = (await IOC.api("GET", "/api/v1/readings?" + q)).readings;
+      const worst = [];
+      for (const f of readingFields) {
+        const rows = list.filter((r) => r.field === f && live.devices.has(r.device)).map((r) => {
+          const d = live.devices.get(r.device);
+          const levels = IOCChart.levelsFor(prov.levels, d, { measurement: "telemetry", field: f });
+          const raise = levels.filter((l) => l.kind === "threshold" && typeof l.value === "number" && (l.op === ">" || l.op === ">=")).map((l) => l.value);
+          const level = raise.length ? Math.min(...raise) : null;
+          return { r, d, levels, level, rank: level ? r.value / level : r.value / 1e9 };
+        });
+        rows.sort((a, b) => b.rank - a.rank || b.r.value - a.r.value || byID(a.d.id, b.d.id));
+        worst.push(...rows.slice(0, readingsPer));
+      }
+      const to = new Date(IOC.clock.now()), from = new Date(to.getTime() - 2 * 3600 * 1000);
+      await Promise.all(worst.map(async (w) => {
+        const q = new URLSearchParams({ measurement: "telemetry", from: from.toISOString(), to: to.toISOString() });
+        const h = await IOC.api("GET", `/api/v1/devices/${encodeURIComponent(w.d.id)}/history?${q}`).catch(() => null);
+        w.series = h && h.series.find((s) => s.field === w.r.field);
+      }));
+      readings = { worst, from, to, stamp: to.getTime() };
+      renderReadings();
+    } catch (e) { /* keep what is shown; the next minute tries again */ }
+  }
+  IOC.clock.every(60000, loadReadings); // and after each snapshot (a view's devices)
+  function renderReadings() {
+    if (!readings) return;
+    const key = IOC.getLang() + readings.stamp;
+    if (key === readingsKey) return;
+    readingsKey = key;
+    const box = $("readings");
+    if (!readings.worst.length) { box.replaceChildren(el("li", { class: "empty", text: t("no_readings") })); return; }
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    const width = Math.round(box.clientWidth * 0.3), height = Math.round(rem * 2.2);
+    box.replaceChildren(...readings.worst.map((w) => {
+      const over = w.level !== null && w.r.value > w.level;
+      const spark = w.series && w.series.samples.length
+        ? IOCChart.draw(w.series, { from: readings.from, to: readings.to, width, height, spark: true, levels: w.levels })
+        : el("div");
+      return el("li", { class: over ? "over" : "", dataset: { device: w.d.id, field: w.r.field, value: String(w.r.value), level: w.level === null ? "" : String(w.level) } },
+        // "182,4 / 150 µg/m³": the reading over its level, read at 5 m;
+        // "ngưỡng 150 · Bụi mịn PM2.5 · Trạm …" from the desks.
+        el("div", { class: "value" }, el("span", { class: "v", text: IOC.num(w.r.value) }),
+          w.level !== null ? el("span", { class: "level", text: " / " + IOC.num(w.level) }) : null,
+          el("span", { class: "unit", text: " " + t("unit_" + w.r.field) })),
+        spark,
+        el("div", { class: "name", text: [w.level !== null ? t("alarm_level").replace("{n}", IOC.num(w.level)) : null,
+          IOC.field(w.r.field).replace(/ \(.*\)$/, ""), w.d.name].filter(Boolean).join(" · ") }));
+    }));
+  }
+
+  // Uptime today per district: the availability report's online share
+  // (time not offline, maintenance and unknown time left out) from
+  // midnight in Vietnam until now, GET /api/v1/availability?group=district,
+  // the numbers the report page shows; fetched again every 5 minutes.
+  // #districts[data-uptime-from|to] say which range is shown.
+  let uptime = null; // district -> online_pct
+  async function loadUptime() {
+    const now = new Date(IOC.clock.now());
+    const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+    const from = day + "T00:00:00+07:00", to = now.toISOString();
+    try {
+      const rep = await IOC.api("GET", "/api/v1/availability?" + new URLSearchParams({ group: "district", from, to }));
+      uptime = new Map(rep.rows.map((r) => [r.key, r.online_pct]));
+      setData($("districts"), "uptimeFrom", from);
+      setData($("districts"), "uptimeTo", to);
+      renderDistricts();
+    } catch (e) { /* keep what is shown; the next turn tries again */ }
+  }
+  loadUptime();
+  IOC.clock.every(5 * 60000, loadUptime);
+
   let districtsKey = "";
+  // renderDistricts rebuilds the table only when what it shows changed
+  // (the counts object is replaced on every change, the uptime every 5
+  // minutes): a storm's alert deltas leave it alone.
+  let districtsOf = null;
   function renderDistricts() {
     const c = live.counts;
     if (!c) return;
-    const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }));
+    const of = [c, uptime, IOC.getLang(), view().join(","), live.districts.size];
+    if (districtsOf && of.every((x, i) => x === districtsOf[i])) return;
+    districtsOf = of;
+    const head = el("tr", {}, el("th", { text: t("district") }), ...kinds.filter((k) => k !== "gateway").map((k) => el("th", { text: t(k) })), el("th", { text: t("offline") }),
+      uptime ? el("th", { class: "uptime", text: t("uptime_today") }) : null);
     const ids = [...live.districts.keys()].filter(inView);
     for (const id of Object.keys(c.devices)) if (!ids.includes(id) && inView(id)) ids.push(id);
     const rows = ids.map((id) => {
@@ -534,7 +752,8 @@
         if (n) off += n.offline;
         return el("td", { text: n ? `${n.online}/${n.total}` : "–" });
       });
-      return el("tr", { dataset: { district: id } }, el("td", { text: live.districtName(id) }), ...cells, el("td", { class: off ? "down" : "ok", text: String(off) }));
+      return el("tr", { dataset: { district: id } }, el("td", { text: live.districtName(id) }), ...cells, el("td", { class: off ? "down" : "ok", text: String(off) }),
+        uptime ? el("td", { class: "uptime", text: IOC.pct(uptime.get(id)) }) : null);
     });
     const key = [head, ...rows].map((x) => x.outerHTML).join("");
     if (key !== districtsKey) { districtsKey = key; $("districts").replaceChildren(head, ...rows); }
