@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -129,9 +130,11 @@ func (c Config) Validate() error {
 // Client is a subscribed MQTT connection.
 type Client struct {
 	c          paho.Client
-	subscribed atomic.Bool // connected and the broker answered SUBACK
-	extra      []extraSub  // set before Connect
-	onConnect  []func()    // set before Connect
+	subscribed atomic.Bool   // connected and the broker answered SUBACK
+	ready      chan struct{} // closed at the first SUBACK
+	readyOnce  sync.Once
+	extra      []extraSub // set before Connect
+	onConnect  []func()   // set before Connect
 }
 
 type extraSub struct {
@@ -156,7 +159,7 @@ func (cl *Client) OnConnect(f func()) { cl.onConnect = append(cl.onConnect, f) }
 // on and return (blocking there stops reading from the broker, which is the
 // backpressure ingest wants when its window is full).
 func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
-	cl := &Client{}
+	cl := &Client{ready: make(chan struct{})}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 30 * time.Second
 	}
@@ -213,6 +216,7 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 				}
 			}
 			cl.subscribed.Store(true)
+			cl.readyOnce.Do(func() { close(cl.ready) })
 			log.Info("mqtt subscribed", "topics", cfg.Filters())
 			for _, f := range cl.onConnect {
 				go f()
@@ -235,15 +239,24 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 	return cl
 }
 
-// Connect starts connecting; it returns once connected or when ctx ends.
-// paho keeps retrying in the background either way.
+// Connect starts connecting; it returns once connected and subscribed (the
+// broker answered SUBACK, so it keeps what devices publish from then on),
+// or when ctx ends. paho keeps retrying in the background either way.
 func (cl *Client) Connect(ctx context.Context) error {
 	tok := cl.c.Connect()
 	select {
 	case <-tok.Done():
-		return tok.Error()
+		if err := tok.Error(); err != nil {
+			return err
+		}
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	select {
+	case <-cl.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("connected but not subscribed: %w", ctx.Err())
 	}
 }
 

@@ -234,3 +234,75 @@ func TestRetainedDeliveriesAreReplays(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectReturnsOnceSubscribed: Connect returns only after the broker
+// answered SUBACK, so what a device publishes after ingest said it started
+// is kept for ingest. A proxy in front of Mosquitto passes the CONNACK and
+// holds the broker's next packets until Connect returns or half a second
+// has passed; before the fix Connect returned at CONNACK and the message
+// published at once was lost.
+func TestConnectReturnsOnceSubscribed(t *testing.T) {
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	target, err := url.Parse(mq.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	returned := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, err := net.Dial("tcp", target.Host)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer b.Close()
+		go io.Copy(b, c)
+		connack := make([]byte, 4)
+		if _, err := io.ReadFull(b, connack); err != nil {
+			return
+		}
+		c.Write(connack)
+		select {
+		case <-returned:
+		case <-time.After(500 * time.Millisecond):
+		}
+		io.Copy(c, b)
+	}()
+	got := make(chan msg, 1)
+	cfg := mqttsub.Config{Broker: "tcp://" + ln.Addr().String(), ClientID: "sub-ready", Topics: []string{"ioc/v1/#"}}
+	c := mqttsub.New(cfg, slog.New(slog.DiscardHandler), func(m mqttsub.Message) { got <- msg{m.Topic(), m.Ack} })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = c.Connect(ctx)
+	close(returned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0)
+	if !c.Connected() {
+		t.Fatal("Connect returned before the broker acknowledged the subscription")
+	}
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(mq.URL).SetClientID("pub-ready"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	if tok := pub.Publish("ioc/v1/acme/cam-01/status", 1, false, `{"state":"online"}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	select {
+	case m := <-got:
+		m.ack()
+	case <-time.After(20 * time.Second):
+		t.Fatal("the message published right after Connect was lost")
+	}
+}
