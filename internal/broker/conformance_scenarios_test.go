@@ -65,7 +65,9 @@ func (cc *conformanceClient) publish(t *testing.T, topic string, qos byte, retai
 func (cc *conformanceClient) until(t *testing.T, barrier string) []paho.Message {
 	t.Helper()
 	var got []paho.Message
-	deadline := time.After(10 * time.Second)
+	// Generous: the race detector on a busy 2-core machine is slow, and
+	// the wait ends at the barrier anyway.
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case m := <-cc.got:
@@ -74,7 +76,7 @@ func (cc *conformanceClient) until(t *testing.T, barrier string) []paho.Message 
 			}
 			got = append(got, m)
 		case <-deadline:
-			t.Fatalf("no message on %s within 10 s; got %d others", barrier, len(got))
+			t.Fatalf("no message on %s within 30 s; got %d others: %s", barrier, len(got), describe(got))
 		}
 	}
 }
