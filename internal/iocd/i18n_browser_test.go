@@ -216,12 +216,14 @@ func TestVietnameseWallAndPhone(t *testing.T) {
 	}
 	var tamperText string
 	run(t, wall, 5*time.Second, chromedp.Text(tamper, &tamperText))
-	for _, want := range []string{"phá hoại, che ống kính", "Trực ban IOC"} {
+	// The headline says what happened first ("Phá hoại, che ống kính ·
+	// Camera …").
+	for _, want := range []string{"Phá hoại, che ống kính", "Trực ban IOC"} {
 		if !strings.Contains(tamperText, want) {
 			t.Errorf("tamper card %q lacks %q", tamperText, want)
 		}
 	}
-	if !strings.Contains(page, "Mất kết nối diện rộng tại") {
+	if !strings.Contains(page, "Mất kết nối diện rộng: ") {
 		t.Errorf("no district outage on the wall")
 	}
 
