@@ -32,7 +32,8 @@ type wallAtIncident struct {
 		ID, What, Place, Text string
 		Clipped               bool
 	}
-	Folded map[string]int // root-cause alert -> open alerts under it, at any depth
+	Folded    map[string]int            // root-cause alert -> open alerts under it, at any depth
+	Districts struct{ Rows, Shown int } // district table rows, and those whole in view
 }
 
 // TestWallDuringIncidents: the simulated province (722 devices) on a
@@ -150,6 +151,10 @@ func TestWallDuringIncidents(t *testing.T) {
 		});
 		return JSON.stringify({screen: {w: innerWidth, h: innerHeight},
 			map: {w: mr.width, h: mr.height, colh: col.height, polygons: polys.length, overlap: ow * oh, legend: lg.width * lg.height, inside},
+			districts: (() => {
+				const p = r(document.querySelector(".districts-panel")), trs = [...document.querySelectorAll("#districts tr[data-district]")];
+				return {rows: trs.length, shown: trs.filter((tr) => { const b = r(tr); return b.top >= p.top - 1 && b.bottom <= p.bottom + 1; }).length};
+			})(),
 			rows, folded: (() => {
 				const out = {}, all = window.iocLive.alerts;
 				for (const a of all.values()) {
@@ -200,6 +205,12 @@ func TestWallDuringIncidents(t *testing.T) {
 		}
 		if m.Overlap > 0.02*m.Legend {
 			t.Errorf("the legend covers the districts: %.0f of its %.0f px² lie over their bounding box", m.Overlap, m.Legend)
+		}
+	})
+
+	t.Run("districts", func(t *testing.T) {
+		if got.Districts.Rows != len(reg.Districts()) || got.Districts.Shown != got.Districts.Rows {
+			t.Errorf("district table: %d rows of %d districts, %d of them in view", got.Districts.Rows, len(reg.Districts()), got.Districts.Shown)
 		}
 	})
 
