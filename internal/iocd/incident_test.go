@@ -186,7 +186,7 @@ func TestWallDuringIncidents(t *testing.T) {
 		run(t, wall, 10*time.Second, chromedp.Evaluate(`window.iocTestClock.advance(10000)`, nil))
 	}
 	screenshot(t, wall, "wall-3840x2160-incidents")
-	docShot(t, wall, "wall-4k-incident")
+	docShot(t, wall, "wall-4k-outage")
 
 	t.Run("map", func(t *testing.T) {
 		m := got.Map

@@ -201,7 +201,7 @@ const IOCMap = (() => {
       }
       for (const [id, layer] of this.districtLayers) {
         const n = open.get(id) || 0;
-        const text = live.districtName(id) + (n ? ` · ${IOC.num(n)} ${t("alerts_short")}` : "");
+        const text = live.districtName(id) + (n ? ` · ${IOC.num(n)} ${t(n === 1 ? "alert_short" : "alerts_short")}` : "");
         const label = layer.getTooltip().getContent();
         if (label.textContent !== text) label.textContent = text;
         const path = layer.getElement && layer.getElement();
