@@ -97,7 +97,7 @@ func TestShippedMessagesSpeakVietnamese(t *testing.T) {
 		registry.Camera:  "Camera BVTW 01",
 		registry.NVR:     "Đầu ghi Bệnh viện Trung ương",
 		registry.Sensor:  "Mực nước sông Cầu - cầu Gia Bảy",
-		registry.Gateway: "Gateway quan trắc TP. Thái Nguyên",
+		registry.Gateway: "Bộ thu phát quan trắc TP. Thái Nguyên",
 	}
 	repeats := []string{"camera Camera", "Camera Camera", "Đầu ghi Đầu ghi", "Mực nước tại Mực nước", "Cảm biến Mực nước", "Cảm biến Trạm"}
 	for _, rule := range r.List {

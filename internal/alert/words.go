@@ -2,10 +2,11 @@ package alert
 
 import (
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 	"text/template"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	xnumber "golang.org/x/text/number"
 )
 
 // Message languages. A rule's message has a template for each.
@@ -47,8 +48,9 @@ var eventNames = map[string]map[string]string{
 
 // templateFuncs are what a message template in lang may call:
 // {{event .Value}} names an event type, {{num .Value}} writes a number
-// the way lang does (vi: decimal comma, "23,8").
+// the way lang does (vi-VN "1.500" and "23,8"; en "1,500" and "23.8").
 func templateFuncs(lang string) template.FuncMap {
+	p := numberPrinter(lang)
 	return template.FuncMap{
 		"event": func(v any) string {
 			s := fmt.Sprint(v)
@@ -57,28 +59,29 @@ func templateFuncs(lang string) template.FuncMap {
 			}
 			return s
 		},
-		"num": func(v any) string { return number(lang, v) },
+		"num": func(v any) string { return number(p, v) },
 	}
 }
 
-// number writes v with at most two decimals, with lang's decimal mark.
-func number(lang string, v any) string {
-	var f float64
-	switch x := v.(type) {
-	case float64:
-		f = x
-	case float32:
-		f = float64(x)
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
+// number writes v with at most two decimals, grouped and with lang's
+// decimal mark: "1.500", "12,5" in Vietnamese; "1,500", "12.5" in English.
+// Anything not a number is written as it is.
+// p is lang's printer (numberPrinter).
+func number(p *message.Printer, v any) string {
+	switch v.(type) {
+	case float64, float32, int, int64, int32, uint, uint64, uint32:
 	default:
 		return fmt.Sprint(v)
 	}
-	s := strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+	return p.Sprint(xnumber.Decimal(v, xnumber.MaxFractionDigits(2)))
+}
+
+// numberPrinter writes numbers the way lang does, with CLDR's marks
+// (golang.org/x/text): vi-VN groups thousands with a point and writes
+// decimals with a comma, English the other way round.
+func numberPrinter(lang string) *message.Printer {
 	if lang == "vi" {
-		s = strings.Replace(s, ".", ",", 1)
+		return message.NewPrinter(language.Vietnamese)
 	}
-	return s
+	return message.NewPrinter(language.English)
 }

@@ -37,7 +37,7 @@ func screenshot(t testing.TB, ctx context.Context, name string) {
 // set (a path from the repository's root, e.g. docs/images): the
 // screenshots the README shows are made by the tests.
 //
-//	IOC_SCREENSHOTS=docs/images go test ./internal/iocd -run 'TestWallReadableAtDistance|TestWallCameraGrid|TestWallViews|TestTechnicianInChromium'
+//	IOC_SCREENSHOTS=docs/images go test ./internal/iocd -run 'TestWallReadableAtDistance|TestWallDuringIncidents|TestWallCameraGrid|TestWallViews|TestTechnicianInChromium'
 func docShot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("IOC_SCREENSHOTS")

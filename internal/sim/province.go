@@ -155,7 +155,7 @@ func Generate(seed uint64) registry.File {
 	for _, d := range districts {
 		gw := "gw-env-" + d.short
 		lat, lon := near(d, 0.01)
-		f.Devices = append(f.Devices, registry.Device{ID: gw, Kind: registry.Gateway, Name: "Gateway quan trắc " + d.name,
+		f.Devices = append(f.Devices, registry.Device{ID: gw, Kind: registry.Gateway, Name: "Bộ thu phát quan trắc " + d.name,
 			District: d.id, Integrator: Env, Lat: lat, Lon: lon})
 		counts := sensorCounts[d.id]
 		for t, typ := range []string{AirQuality, WaterLevel, Traffic, Streetlight} {

@@ -43,7 +43,10 @@ const IOCMap = (() => {
       const L = window.L;
       // Sizes follow the page's rem, as the wall's text does (4K: 30 px).
       this.rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-      this.map = L.map(this.container, { attributionControl: false, zoomSnap: 0.25, minZoom: 7, maxZoom: 18, keyboard: false });
+      // The zoom buttons and the legend stand on the right, where fit()
+      // keeps the districts out from under them.
+      this.map = L.map(this.container, { attributionControl: false, zoomControl: false, zoomSnap: 0.25, minZoom: 7, maxZoom: 18, keyboard: false });
+      L.control.zoom({ position: "topright" }).addTo(this.map);
       this.container.classList.add("leaflet-map");
       const layers = [];
       if (this.prov.outline) {
@@ -71,9 +74,10 @@ const IOCMap = (() => {
       });
       this.map.addLayer(this.cluster);
       this.pulseLayer = L.layerGroup().addTo(this.map);
-      this.legend = L.control({ position: "bottomleft" });
+      this.legend = L.control({ position: "bottomright" });
       this.legend.onAdd = () => el("div", { class: "map-legend" });
       this.legend.addTo(this.map);
+      this.relabel();
       this.detail = el("div", { class: "map-detail", hidden: true });
       this.container.append(this.detail);
       // The province fills the panel; without any shape, the devices do.
@@ -81,11 +85,27 @@ const IOCMap = (() => {
       for (const l of layers) bounds = bounds ? bounds.extend(l.getBounds()) : L.latLngBounds(l.getBounds().getSouthWest(), l.getBounds().getNorthEast());
       for (const d of devices) if (d.lat || d.lon) bounds = bounds ? bounds.extend([d.lat, d.lon]) : L.latLngBounds([d.lat, d.lon], [d.lat, d.lon]);
       this.home = bounds || L.latLngBounds([21.3, 105.5], [22.1, 106.3]);
-      this.map.fitBounds(this.home, { padding: [8, 8] });
-      // A panel resized after the first layout (fonts, the grid) keeps the
-      // province in view.
-      if (window.ResizeObserver) new ResizeObserver(() => { this.map.invalidateSize(); }).observe(this.container);
+      this.fit();
+      // A panel resized after the first layout (fonts, the grid, a feed
+      // that grew) shows the province whole again, or the district open.
+      if (window.ResizeObserver) new ResizeObserver(() => {
+        this.map.invalidateSize();
+        const d = this.detail.dataset.district;
+        if (this.detail.hidden || !d || !this.districtLayers.has(d)) this.fit();
+        else this.map.fitBounds(this.districtLayers.get(d).getBounds(), this.padding());
+      }).observe(this.container);
     }
+
+    // padding keeps what is fitted clear of the controls on the right
+    // (the legend, the zoom buttons), so the legend never covers a
+    // district.
+    padding() {
+      const right = Math.max(...[...this.container.querySelectorAll(".leaflet-right .leaflet-control")].map((c) => c.offsetWidth), 0);
+      const gap = Math.round(this.rem * 0.4);
+      return { paddingTopLeft: [gap, gap], paddingBottomRight: [right + 2 * gap, gap] };
+    }
+    // fit shows the whole province (its home bounds).
+    fit() { this.map.fitBounds(this.home, this.padding()); }
 
     clusterIcon(c) {
       const ms = c.getAllChildMarkers();
@@ -143,8 +163,10 @@ const IOCMap = (() => {
       else if (!this.detail.hidden && this.detail.dataset.district) this.openDistrict(this.detail.dataset.district);
     }
 
-    // relabel writes the legend in the page's language.
+    // relabel writes the legend in the page's language (its width, and so
+    // the room the districts keep clear of it, may change).
     relabel() {
+      const was = this.legend.getContainer().offsetWidth;
       this.lang = IOC.getLang();
       for (const [cls, key] of [["in", "zoom_in"], ["out", "zoom_out"]]) {
         const b = this.container.querySelector(".leaflet-control-zoom-" + cls);
@@ -165,6 +187,7 @@ const IOCMap = (() => {
         el("ul", { class: "lg-extra" },
           el("li", {}, el("span", { class: "lg-sym lg-cluster", text: "12" }), el("span", { text: t("legend_cluster") })),
           el("li", {}, el("span", { class: "lg-sym lg-pulse" }), el("span", { text: t("legend_pulse") }))));
+      if (this.home && this.legend.getContainer().offsetWidth !== was && (this.detail.hidden || !this.detail.dataset.district)) this.fit();
     }
 
     // renderDistrictLabels: each district's name and, when it has open
@@ -178,7 +201,7 @@ const IOCMap = (() => {
       }
       for (const [id, layer] of this.districtLayers) {
         const n = open.get(id) || 0;
-        const text = live.districtName(id) + (n ? ` · ${IOC.num(n)} ${t("alerts_short")}` : "");
+        const text = live.districtName(id) + (n ? ` · ${IOC.num(n)} ${t(n === 1 ? "alert_short" : "alerts_short")}` : "");
         const label = layer.getTooltip().getContent();
         if (label.textContent !== text) label.textContent = text;
         const path = layer.getElement && layer.getElement();
@@ -232,7 +255,7 @@ const IOCMap = (() => {
       const live = this.live();
       const layer = this.districtLayers.get(id);
       if (this.detail.hidden || this.detail.dataset.district !== id) {
-        if (layer) this.map.fitBounds(layer.getBounds(), { padding: [8, 8] });
+        if (layer) this.map.fitBounds(layer.getBounds(), this.padding());
       }
       const devs = [...live.devices.values()].filter((d) => d.district === id);
       const off = devs.filter((d) => d.status === CONTRACT.status.offline).length;
@@ -258,7 +281,7 @@ const IOCMap = (() => {
       const wasDistrict = !!this.detail.dataset.district;
       this.detail.hidden = true;
       delete this.detail.dataset.device; delete this.detail.dataset.district;
-      if (wasDistrict) this.map.fitBounds(this.home, { padding: [8, 8] });
+      if (wasDistrict) this.fit();
     }
   }
   return { Map };

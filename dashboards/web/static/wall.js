@@ -170,7 +170,9 @@
   }
   // bannerText is set on every render, so a language switch reaches it.
   function bannerText(a) {
-    setText($("banner-text"), `${t("banner_new_critical")}: ${IOC.message(a)} · ${live.districtName(a.district)}`);
+    // what happened first: the line ends in "…" on the place, not the what
+    const h = headline(a), district = live.districtName(a.district);
+    setText($("banner-text"), [`${t("banner_new_critical")}: ${h.what}`, h.place, h.place !== district ? district : ""].filter(Boolean).join(" · "));
   }
   function renderBanner() {
     renderStale();
@@ -310,6 +312,10 @@
   IOC.clock.every(camPageMs, () => { camTurn++; renderCams(); });
   const camIcon = { down: "✕", alarm: "⚠", degraded: "!", maint: "⚙", commissioning: "…", unknown: "?", ok: "✓" };
   const camRank = { down: 0, alarm: 0, degraded: 1, unknown: 2, commissioning: 2, maint: 2, ok: 3 };
+  // camWorse: the states from worst to best, for a recorder's row, which
+  // shows the worst of the recorder and its cameras (never a green ✓ while
+  // its cameras are down).
+  const camWorse = ["down", "alarm", "degraded", "unknown", "commissioning", "maint", "ok"];
   function camState(d) {
     if (d.maintenance) return "maint";
     if (d.status === CONTRACT.status.offline || d.health === CONTRACT.health.down) return "down";
@@ -383,9 +389,14 @@
     g.nvr = live.devices.get(g.id);
     g.states = g.cams.map(camState);
     g.nvrState = g.nvr ? camState(g.nvr) : "unknown";
-    let worst = camRank[g.nvrState] === 0 ? 0 : 3, ok = 0;
-    for (const s of g.states) { if (camRank[s] < worst) worst = camRank[s]; if (s === "ok") ok++; }
+    let worst = camRank[g.nvrState] === 0 ? 0 : 3, ok = 0, head = camWorse.indexOf(g.nvrState);
+    for (const s of g.states) {
+      if (camRank[s] < worst) worst = camRank[s];
+      if (s === "ok") ok++;
+      else head = Math.min(head, camWorse.indexOf(s));
+    }
     g.worst = worst; g.ok = ok; g.problem = worst <= 1;
+    g.headState = camWorse[head];
     if (names || !g.label) g.label = distinct(g.cams);
   }
   function camGroupsNow() {
@@ -406,13 +417,14 @@
   // camElement is a group's element, rebuilt only when what it shows changed.
   function camElement(g) {
     const name = (g.nvr && cams.labels.get(g.nvr.id)) || g.id || "—";
-    const key = [IOC.getLang(), name, g.nvrState, g.problem, g.ok, g.states.join(","), g.cams.map((d) => g.label.get(d.id)).join(",")].join("\u0001");
+    const key = [IOC.getLang(), name, g.nvrState, g.headState, g.problem, g.ok, g.states.join(","), g.cams.map((d) => g.label.get(d.id)).join(",")].join("\u0001");
     if (!g.el || g.key !== key) { g.el = camGroup(g, name); g.key = key; }
     return g.el;
   }
   function camGroup(g, name) {
+    const hs = g.headState || g.nvrState;
     const head = el("div", { class: "nvr-head" },
-      el("span", { class: "state s-" + g.nvrState, text: camIcon[g.nvrState] }),
+      el("span", { class: "state s-" + hs, text: camIcon[hs], dataset: { state: hs, nvrState: g.nvrState } }),
       el("span", { class: "name", text: name }),
       el("span", { class: "sub", text: t("cams_of").replace("{ok}", String(g.ok)).replace("{n}", String(g.cams.length)) }));
     return el("div", { class: "nvr" + (g.problem ? " problem" : ""), dataset: { nvr: g.id } }, head,
@@ -527,10 +539,15 @@
     // Alerts folded under a recorder's or district's alert are shown once,
     // under their parent's count. Only the rows that fit are put in order
     // (IOC.firstAlerts), not all 2,000 alerts of a storm.
+    // A row's "+N" counts every alert folded under it, however deep (a
+    // district's outage holds its recorders', which hold their cameras'),
+    // as the severity tile's "thiết bị bị ảnh hưởng" does.
     const top = [], kids = new Map();
     for (const a of live.alerts.values()) {
-      if (a.parent && live.alerts.has(a.parent)) kids.set(a.parent, (kids.get(a.parent) || 0) + 1);
-      else top.push(a);
+      if (!a.parent || !live.alerts.has(a.parent)) { top.push(a); continue; }
+      let root = live.alerts.get(a.parent);
+      for (let depth = 0; depth < 8 && root.parent && live.alerts.has(root.parent); depth++) root = live.alerts.get(root.parent);
+      kids.set(root.id, (kids.get(root.id) || 0) + 1);
     }
     setText($("alert-count"), IOC.num(top.length));
     const feed = $("feed");
@@ -581,10 +598,35 @@
 
   // Severity by shape as well as colour.
   const sevIcon = { critical: "▲", major: "◆", minor: "●", info: "ℹ" };
+  // headline splits an alert's message into what happened and where it
+  // is: the place's name (the device's, or the district's for a district
+  // alert) and the word that joins it ("tại", "at", "in") are taken out of
+  // the message, and the row shows what first, then the place, so that
+  // truncation eats the place, never the what ("Phá hoại, che ống kính ·
+  // Camera 08 Khu cách ly…"). A message that does not name its place is
+  // shown whole.
+  function headline(a) {
+    const msg = IOC.message(a), place = live.deviceName(a.device), lang = IOC.getLang();
+    let what = "";
+    const i = place ? msg.indexOf(place) : -1;
+    if (i === 0) {
+      what = msg.slice(place.length).replace(/^[\s:,–-]+/, "");
+      if (lang === "en") what = what.replace(/^is /, ""); // "… is offline" -> "Offline"
+    } else if (i > 0) {
+      what = (msg.slice(0, i).replace(/\s+(tại|at|in)\s*$/, "") + msg.slice(i + place.length)).trim();
+    }
+    // A district alert's place is its district, on the line under it.
+    const at = a.device.startsWith("district:") ? "" : place;
+    if (!what) return { what: msg, place: i >= 0 ? "" : at };
+    return { what: what.charAt(0).toLocaleUpperCase(lang) + what.slice(1), place: at };
+  }
   function feedRow(a, children) {
     const place = live.deviceName(a.device), district = live.districtName(a.district);
+    const head = headline(a);
     const where = place === district ? [district] : [district, place];
-    const meta = [el("span", { class: "age", text: IOC.ago(a.raised_at) }), el("span", { class: "where", text: where.join(" · ") })];
+    // The place is in the headline; the line under it says how long ago
+    // and in which district.
+    const meta = [el("span", { class: "age", text: IOC.ago(a.raised_at) }), el("span", { class: "where", text: district })];
     const notes = [];
     if (children) notes.push(`+${children} ${t("folded")}`);
     if (a.ack) notes.push(`${t("acked_by")} ${IOC.person(a.ack.by)} ${IOC.time(a.ack.at)}`);
@@ -597,7 +639,8 @@
     const cls = ["alert", "sev-" + a.severity, a.ack ? "acked" : "", a.suppressed ? "suppressed" : "",
       a.severity === CONTRACT.severity.critical && !a.ack && !a.suppressed ? "flash" : ""].join(" ");
     const li = el("li", { class: cls, dataset: { alert: a.id, severity: a.severity }, title: `${t("raised")} ${IOC.dateTime(a.raised_at)}` },
-      el("div", { class: "head" }, el("span", { class: "sev", title: t(a.severity), text: sevIcon[a.severity] }), el("span", { class: "msg", text: IOC.message(a) })),
+      el("div", { class: "head" }, el("span", { class: "sev", title: t(a.severity), text: sevIcon[a.severity] }), el("span", { class: "msg", text: head.what }),
+        head.place ? el("span", { class: "place", text: "· " + head.place }) : null),
       el("div", { class: "meta" }, ...meta));
     const actions = el("div", { class: "dispatch-actions" });
     if (!a.ack && IOC.can("technician")) {
