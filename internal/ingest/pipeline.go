@@ -474,7 +474,7 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 			if first == nil {
 				first = pe
 			}
-			p.refuseRecords(*meta, g.ID, g.N, len(p.parser.Devices), body, pe)
+			p.refuseRecords(m, *meta, g.ID, g.N, len(p.parser.Devices), body, pe)
 			continue
 		}
 		validate.Tag(group, dev)
