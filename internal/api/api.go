@@ -714,7 +714,7 @@ type historyResponse struct {
 
 func (a *API) history(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
-	if _, ok := a.Registry().Device(id); !ok {
+	if _, ok := a.Registry().Lookup(id); !ok { // a retired device's history is kept
 		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}

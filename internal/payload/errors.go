@@ -26,8 +26,10 @@ const (
 	ReasonBadTopic       Reason = "bad_topic"
 	ReasonUnknownDevice  Reason = "unknown_device"
 	ReasonForeignDevice  Reason = "foreign_device"
-	ReasonStoreRejected  Reason = "store_rejected"
-	ReasonQuota          Reason = "quota_exceeded"
+	// ReasonDeviceRetired: the device was taken out of service.
+	ReasonDeviceRetired Reason = "device_retired"
+	ReasonStoreRejected Reason = "store_rejected"
+	ReasonQuota         Reason = "quota_exceeded"
 	// ReasonTooOldForAlerts is a notice, not a refusal: the data is
 	// stored, but stamped too long ago to raise or clear an alert.
 	ReasonTooOldForAlerts Reason = "too_old_for_alerts"
@@ -51,7 +53,7 @@ var Reasons = []Reason{
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
 	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota, ReasonTooOldForAlerts,
 	ReasonReservedMeasurement, ReasonTooManyTags, ReasonTagTooLong, ReasonTooManySeries,
-	ReasonTooManyMeasurements,
+	ReasonTooManyMeasurements, ReasonDeviceRetired,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that
