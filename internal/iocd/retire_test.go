@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/iocd"
@@ -112,8 +113,31 @@ func TestRetireSilentDevices(t *testing.T) {
 	if reg, _ := os.ReadFile(c.Registry); string(reg) != string(reg0) {
 		t.Fatal("a refused retirement wrote the registry")
 	}
-	if code, body := admin.do("POST", "/api/v1/admin/devices/retire", map[string]any{"devices": []string{gone}}); code != http.StatusOK {
-		t.Fatalf("retire %s: %d %s", gone, code, body)
+
+	// The admin retires it on the page, in Vietnamese.
+	ctx := chrome(t, 1400, 1000)
+	errs := testenv.JSErrors(ctx)
+	loginPage(t, ctx, base, "admin", "/admin/devices/", `body[data-loaded="1"]`)
+	hcmc, _ := time.LoadLocation("Asia/Ho_Chi_Minh")
+	silentRow := `#silent tr[data-id="` + gone + `"]`
+	var cells []string
+	var asked, statusText string
+	run(t, ctx, 30*time.Second,
+		chromedp.WaitVisible(silentRow),
+		chromedp.Evaluate(`[...document.querySelectorAll('`+silentRow+` td')].slice(1, 6).map((td) => td.textContent)`, &cells),
+		chromedp.Evaluate(`window.confirm = (m) => { window.asked = m; return true; }; true`, nil),
+		chromedp.Click(silentRow+` .retire-btn`),
+		chromedp.WaitVisible(`#retired tr[data-id="`+gone+`"]`),
+		chromedp.WaitVisible(`#silent-none`),
+		chromedp.Evaluate(`window.asked`, &asked),
+		chromedp.Text(`#status`, &statusText))
+	screenshot(t, ctx, "admin-retired")
+	lastDay := lastOfGone.In(hcmc).Format("02/01/2006")
+	if len(cells) != 5 || cells[0] != gone || cells[3] != lastDay || cells[4] != "31" {
+		t.Errorf("the silent row: %q; want %s, its name, integrator, last data %s, 31 days", cells, gone, lastDay)
+	}
+	if !strings.Contains(asked, "Ngừng sử dụng 1 thiết bị ("+gone+")") || statusText != "Đã ngừng sử dụng 1 thiết bị" {
+		t.Errorf("the page asked %q and said %q", asked, statusText)
 	}
 	reg, _ := os.ReadFile(c.Registry)
 	for _, l := range strings.Split(string(reg), "\n") {
@@ -181,8 +205,14 @@ func TestRetireSilentDevices(t *testing.T) {
 		t.Fatal("no device_retired report on _errors")
 	}
 
-	if code, body := admin.do("POST", "/api/v1/admin/devices/"+gone+"/unretire", nil); code != http.StatusOK {
-		t.Fatalf("unretire: %d %s", code, body)
+	// Brought back on the page.
+	run(t, ctx, 30*time.Second,
+		chromedp.Reload(),
+		chromedp.WaitVisible(`body[data-loaded="1"]`),
+		chromedp.Click(`#retired tr[data-id="`+gone+`"] .unretire-btn`),
+		chromedp.WaitVisible(`#retired-none`))
+	if e := errs(); len(e) > 0 {
+		t.Errorf("JavaScript errors: %v", e)
 	}
 	if code, body := admin.do("GET", "/api/v1/devices/"+gone, nil); code != http.StatusOK {
 		t.Errorf("the device brought back is not served: %d %s", code, body)
