@@ -626,6 +626,8 @@ type deviceInfo struct {
 	contract.DeviceState
 	Profile *registry.Profile `json:"profile,omitempty"`
 	Active  []alert.Alert     `json:"active_alerts"`
+	// Units are the units its SenML readings gave its fields, by field.
+	Units map[string]string `json:"units,omitempty"`
 }
 
 func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
@@ -645,6 +647,11 @@ func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			out.Active = append(out.Active, al)
 		}
 	}
+	units, err := a.units(r.Context(), id)
+	if err != nil {
+		a.d.Log.Warn("api: device units: store read failed", "device", id, "err", err) // the rest stands
+	}
+	out.Units = units
 	writeJSON(w, http.StatusOK, out)
 }
 

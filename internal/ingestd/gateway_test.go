@@ -15,6 +15,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/ingestd"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/ioc-vn/ioc/internal/store/embedded"
 	"github.com/ioc-vn/ioc/internal/testenv"
 )
@@ -156,7 +157,7 @@ func TestGatewayBatchesOverHTTP(t *testing.T) {
 		"aq-tp-02":  "telemetry,device=aq-tp-02,district=tp-thai-nguyen,integrator=envsense,kind=sensor,name=Trạm\\ không\\ khí\\ KCN\\ Gang\\ Thép,parent=gw-env-tp pm25=12.25 " + at,
 		"gw-env-tp": "telemetry,device=gw-env-tp,district=tp-thai-nguyen,integrator=envsense,kind=gateway,name=Gateway\\ quan\\ trắc\\ TP.\\ Thái\\ Nguyên rssi=-71 " + at,
 	} {
-		if got := storedLines(t, st, dev); len(got) != 1 || got[0] != line {
+		if got := dataLines(t, st, dev); len(got) != 1 || got[0] != line {
 			t.Errorf("%s holds %q, want [%s]", dev, got, line)
 		}
 	}
@@ -178,7 +179,7 @@ func TestGatewayBatchesOverHTTP(t *testing.T) {
 	checkRefused("JSON batch", a.Refused, []ingest.Refusal{{Device: "cam-bvtw-02", Points: 1, Reason: payload.ReasonForeignDevice}})
 	env.expect(t, topic, payload.ReasonForeignDevice, `device "cam-bvtw-02" is not registered to integrator "envsense" (1 of the message's 3 points refused; the others were stored)`)
 	ats := strconv.FormatInt(ts*int64(time.Millisecond), 10)
-	if got := storedLines(t, st, "aq-tp-01"); len(got) != 2 || !strings.HasSuffix(got[1], " pm25=20.5 "+ats) {
+	if got := dataLines(t, st, "aq-tp-01"); len(got) != 2 || !strings.HasSuffix(got[1], " pm25=20.5 "+ats) {
 		t.Errorf("aq-tp-01 holds %q, want the batch's pm25=20.5 at %s second", got, ats)
 	}
 	if got := storedLines(t, st, "wl-cau-gia-bay"); len(got) != 1 || !strings.HasPrefix(got[0], "telemetry,device=wl-cau-gia-bay,") || !strings.HasSuffix(got[0], " level_cm=88 "+ats) {
@@ -208,4 +209,85 @@ func TestGatewayBatchesOverHTTP(t *testing.T) {
 		}
 	}
 	env.none(t)
+}
+
+// TestSenMLUnitsKept: the units of SenML readings (u, and bu for the
+// records after it) are kept per device field as measurement "unit",
+// also for a gateway's devices; the same unit again writes nothing more
+// and says nothing; a unit that changes is reported to the integrator
+// (unit_changed) and the value is stored as sent, the new unit kept.
+func TestSenMLUnitsKept(t *testing.T) {
+	c := testConfig(t)
+	c.Broker.AllowAnonymous = false
+	ing := startIngest(t, c, nil)
+	env := connectTenant(t, ing.BrokerURL, "envsense")
+	st, err := embedded.Open(context.Background(), c.StorePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	units := func(dev string) []string {
+		pts, err := st.Query(context.Background(), store.Query{Device: dev, Measurement: payload.MeasurementUnit, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range pts {
+			var fs []string
+			for _, f := range p.Fields {
+				fs = append(fs, f.Key+"="+strconv.Quote(f.S))
+			}
+			out = append(out, strings.Join(fs, ","))
+		}
+		return out
+	}
+
+	const topic = "ioc/v1/envsense/gw-env-tp/telemetry"
+	publish(t, env.c, topic, []byte(`[
+		{"bn": "aq-tp-01:", "bu": "ug/m3", "n": "pm25", "v": 35.5},
+		{"n": "pm10", "v": 51},
+		{"n": "temp", "u": "Cel", "v": 31.5},
+		{"bn": "gw-env-tp:", "n": "rssi", "u": "dBm", "v": -71}]`))
+	waitStored(t, st, "aq-tp-01", "pm10=51,pm25=35.5,temp=31.5")
+	if got := units("aq-tp-01"); len(got) != 1 || got[0] != `pm10="ug/m3",pm25="ug/m3",temp="Cel"` {
+		t.Errorf("aq-tp-01's units: %q", got)
+	}
+	if got := units("gw-env-tp"); len(got) != 1 || got[0] != `rssi="dBm"` {
+		t.Errorf("the gateway's units: %q", got)
+	}
+	for _, l := range storedLines(t, st, "gw-env-tp") {
+		if strings.Contains(l, "pm25") {
+			t.Errorf("the gateway holds another device's unit: %s", l)
+		}
+	}
+
+	// The same units again: stored, nothing more kept or said.
+	publish(t, env.c, "ioc/v1/envsense/aq-tp-01/telemetry", []byte(`[{"bu": "ug/m3", "n": "pm25", "v": 36, "t": -1}]`))
+	waitStored(t, st, "aq-tp-01", "pm25=36")
+	if got := units("aq-tp-01"); len(got) != 1 {
+		t.Errorf("the same unit again was kept again: %q", got)
+	}
+	// A changed unit: stored as sent, reported, kept.
+	publish(t, env.c, "ioc/v1/envsense/aq-tp-01/telemetry", []byte(`[{"n": "pm25", "u": "mg/m3", "v": 0.037, "t": -2}]`))
+	env.expect(t, "ioc/v1/envsense/aq-tp-01/telemetry", payload.ReasonUnitChanged, `field "pm25" of device "aq-tp-01" was sent in "ug/m3" and is now in "mg/m3"`)
+	waitStored(t, st, "aq-tp-01", "pm25=0.037")
+	if got := units("aq-tp-01"); len(got) != 2 || got[1] != `pm25="mg/m3"` {
+		t.Errorf("the changed unit: %q", got)
+	}
+	// A device may not write the units itself.
+	publish(t, env.c, "ioc/v1/envsense/aq-tp-01/telemetry", []byte(`unit pm25="ppm"`))
+	env.expect(t, "ioc/v1/envsense/aq-tp-01/telemetry", payload.ReasonReservedMeasurement, `measurement "unit"`)
+	env.none(t)
+}
+
+// dataLines is storedLines without the units kept beside the data.
+func dataLines(t *testing.T, st store.Store, device string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range storedLines(t, st, device) {
+		if !strings.HasPrefix(l, payload.MeasurementUnit+",") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

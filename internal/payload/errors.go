@@ -28,6 +28,9 @@ const (
 	ReasonForeignDevice  Reason = "foreign_device"
 	// ReasonDeviceRetired: the device was taken out of service.
 	ReasonDeviceRetired Reason = "device_retired"
+	// ReasonUnitChanged is a notice, not a refusal: a SenML reading's
+	// unit differs from the one its field had; the value is stored.
+	ReasonUnitChanged   Reason = "unit_changed"
 	ReasonStoreRejected Reason = "store_rejected"
 	ReasonQuota         Reason = "quota_exceeded"
 	// ReasonTooOldForAlerts is a notice, not a refusal: the data is
@@ -53,7 +56,7 @@ var Reasons = []Reason{
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
 	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota, ReasonTooOldForAlerts,
 	ReasonReservedMeasurement, ReasonTooManyTags, ReasonTagTooLong, ReasonTooManySeries,
-	ReasonTooManyMeasurements, ReasonDeviceRetired,
+	ReasonTooManyMeasurements, ReasonDeviceRetired, ReasonUnitChanged,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that
