@@ -216,7 +216,7 @@ func build(f File, reg *registry.Registry, lines []int) (*Policy, error) {
 				bad("%s: integrator %q is not in the device registry", who, a.Integrator)
 			}
 			if a.Role == RoleDevice {
-				d, ok := reg.Device(a.Device)
+				d, ok := reg.Lookup(a.Device) // a retired device's account stays in the file
 				if !ok {
 					bad("%s: device %q is not in the device registry", who, a.Device)
 				} else if d.Integrator != a.Integrator {

@@ -626,6 +626,8 @@ type deviceInfo struct {
 	contract.DeviceState
 	Profile *registry.Profile `json:"profile,omitempty"`
 	Active  []alert.Alert     `json:"active_alerts"`
+	// Units are the units its SenML readings gave its fields, by field.
+	Units map[string]string `json:"units,omitempty"`
 }
 
 func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
@@ -645,6 +647,11 @@ func (a *API) device(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 			out.Active = append(out.Active, al)
 		}
 	}
+	units, err := a.units(r.Context(), id)
+	if err != nil {
+		a.d.Log.Warn("api: device units: store read failed", "device", id, "err", err) // the rest stands
+	}
+	out.Units = units
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -714,7 +721,7 @@ type historyResponse struct {
 
 func (a *API) history(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	id := r.PathValue("id")
-	if _, ok := a.Registry().Device(id); !ok {
+	if _, ok := a.Registry().Lookup(id); !ok { // a retired device's history is kept
 		writeErrorCode(w, http.StatusNotFound, "device_not_found", "no device "+id+" in the registry")
 		return
 	}

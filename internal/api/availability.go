@@ -68,7 +68,14 @@ func (a *API) availabilityReport(w http.ResponseWriter, r *http.Request, s *auth
 	for _, d := range reg.Districts() {
 		in.Names[d.ID] = d.Name
 	}
-	for _, d := range reg.Devices() {
+	// A retired device counts until it was retired (Compute cuts it there).
+	devs := reg.Devices()
+	for _, d := range reg.Retired() {
+		if d.Retired.After(from) {
+			devs = append(devs, d)
+		}
+	}
+	for _, d := range devs {
 		in.Names[d.ID] = d.Name
 		if it, ok := reg.Integrator(d.Integrator); ok && it.Name != "" {
 			in.Names[it.ID] = it.Name
@@ -76,8 +83,12 @@ func (a *API) availabilityReport(w http.ResponseWriter, r *http.Request, s *auth
 		if (district != "" && d.District != district) || (integrator != "" && d.Integrator != integrator) || d.Kind == registry.Unregistered {
 			continue
 		}
-		in.Devices = append(in.Devices, availability.Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind),
-			District: d.District, Integrator: d.Integrator, Parent: d.Parent})
+		ad := availability.Device{ID: d.ID, Name: d.Name, Kind: string(d.Kind),
+			District: d.District, Integrator: d.Integrator, Parent: d.Parent}
+		if d.Retired != nil {
+			ad.Retired = *d.Retired
+		}
+		in.Devices = append(in.Devices, ad)
 	}
 	rep, err := availability.Compute(in, o)
 	if errors.Is(err, availability.ErrTooManyRows) {

@@ -51,9 +51,11 @@ type integratorDevice struct {
 	LastSeen *time.Time `json:"last_seen"`
 	// LastPayload is that point and the others stored at the same time,
 	// as line protocol with the registry's tags, as stored.
-	LastPayload []string        `json:"last_payload"`
-	Stored      refusals.Counts `json:"stored"`
-	Refused     refusals.Counts `json:"refused"`
+	LastPayload []string `json:"last_payload"`
+	// Units are the units its SenML readings gave its fields, by field.
+	Units   map[string]string `json:"units,omitempty"`
+	Stored  refusals.Counts   `json:"stored"`
+	Refused refusals.Counts   `json:"refused"`
 }
 
 func (a *API) integratorOf(w http.ResponseWriter, s *auth.Session) (registry.Integrator, bool) {
@@ -111,10 +113,14 @@ func (a *API) integratorDevice(r *http.Request, reg *registry.Registry, dev *reg
 	if err != nil {
 		return d, err
 	}
-	// The device's own data: the alert service's history is the server's.
+	// The device's own data: the alert service's history is the server's,
+	// and the units are metadata (d.Units).
 	pts = slices.DeleteFunc(pts, func(p point.Point) bool {
-		return p.Measurement == payload.MeasurementAlert || p.Measurement == payload.MeasurementMaintenance
+		return p.Measurement == payload.MeasurementAlert || p.Measurement == payload.MeasurementMaintenance || p.Measurement == payload.MeasurementUnit
 	})
+	if d.Units, err = a.units(r.Context(), dev.ID); err != nil {
+		return d, err
+	}
 	if len(pts) == 0 {
 		return d, nil
 	}

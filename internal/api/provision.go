@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/auth"
@@ -30,6 +31,9 @@ var provisionRoutes = []string{
 	"POST /api/v1/admin/devices/{id}/secret",
 	"POST /api/v1/admin/devices/import",
 	"GET /api/v1/admin/devices/template",
+	"GET /api/v1/admin/devices/silent",
+	"POST /api/v1/admin/devices/retire",
+	"POST /api/v1/admin/devices/{id}/unretire",
 }
 
 func (a *API) provisionHandlers() map[string]http.HandlerFunc {
@@ -55,6 +59,9 @@ func (a *API) provisionHandlers() map[string]http.HandlerFunc {
 		"POST /api/v1/admin/devices/{id}/secret":      admin(a.secret("device")),
 		"POST /api/v1/admin/devices/import":           admin(a.importDevices),
 		"GET /api/v1/admin/devices/template":          admin(a.deviceTemplate),
+		"GET /api/v1/admin/devices/silent":            admin(a.silentDevices),
+		"POST /api/v1/admin/devices/retire":           admin(a.retireDevices),
+		"POST /api/v1/admin/devices/{id}/unretire":    admin(a.unretireDevice),
 	}
 }
 
@@ -110,6 +117,9 @@ type deviceJSON struct {
 	Lon           float64           `json:"lon"`
 	Profile       *registry.Profile `json:"profile,omitempty"`
 	Commissioning bool              `json:"commissioning,omitempty"`
+	// Retired is when the device was retired (listing only; the retire
+	// and unretire routes change it).
+	Retired *time.Time `json:"retired,omitempty"`
 	// Account is the device's own account, if it has one (listing only).
 	Account *accountInfo `json:"account,omitempty"`
 }
@@ -138,7 +148,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, _ *auth.Sessio
 			continue
 		}
 		out = append(out, deviceJSON{ID: d.ID, Kind: d.Kind, Name: d.Name, District: d.District, Integrator: d.Integrator,
-			Parent: d.Parent, Lat: d.Lat, Lon: d.Lon, Profile: d.Profile, Commissioning: d.Commissioning, Account: own[d.ID]})
+			Parent: d.Parent, Lat: d.Lat, Lon: d.Lon, Profile: d.Profile, Commissioning: d.Commissioning, Retired: d.Retired, Account: own[d.ID]})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/auth"
+	"github.com/ioc-vn/ioc/internal/payload"
 	"github.com/ioc-vn/ioc/internal/point"
 	"github.com/ioc-vn/ioc/internal/store"
 )
@@ -95,4 +96,23 @@ func (a *API) readings(w http.ResponseWriter, r *http.Request, _ *auth.Session) 
 		return out[i].Field < out[j].Field
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"readings": out})
+}
+
+// units reads the latest unit of each field of device (ingest writes them
+// as measurement "unit" when they are first seen or change, and daily);
+// nil when it has none.
+func (a *API) units(ctx context.Context, device string) (map[string]string, error) {
+	pts, err := a.d.Store.Query(ctx, store.Query{Device: device, Measurement: payload.MeasurementUnit, From: time.Unix(0, 0), To: a.now().Add(time.Minute)})
+	if err != nil || len(pts) == 0 {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i := range pts { // oldest first: the last one wins
+		for _, f := range pts[i].Fields {
+			if f.Kind == point.String {
+				out[f.Key] = f.S
+			}
+		}
+	}
+	return out, nil
 }

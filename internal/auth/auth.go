@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -162,6 +163,37 @@ type Auth struct {
 	addrs   *lru.Cache[string, *rate.Limiter] // client address
 	revoked *lru.Cache[string, time.Time]     // token id -> token expiry
 	dummy   []byte
+	// accounts, if set, answers the usernames that are not users: an
+	// integrator's data account logging in to its own page.
+	accounts atomic.Pointer[Accounts]
+}
+
+// Accounts finds a login that is not in the users (an integrator's data
+// account, from the credentials file): the user it is, and a check of
+// its password. ok is false for an unknown or disabled account.
+type Accounts func(username string) (u User, check func(password string) bool, ok bool)
+
+// SetAccounts sets (or, with nil, clears) where logins that are not
+// users are looked up. A user of the same name wins.
+func (a *Auth) SetAccounts(f Accounts) {
+	if f == nil {
+		a.accounts.Store(nil)
+		return
+	}
+	a.accounts.Store(&f)
+}
+
+// user looks username up in the users, then in the accounts.
+func (a *Auth) user(username string) (User, func(string) bool, bool) {
+	if u, ok := a.users[username]; ok {
+		return u, func(p string) bool { return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(p)) == nil }, true
+	}
+	if f := a.accounts.Load(); f != nil {
+		if u, check, ok := (*f)(username); ok && u.Role == Integrator && u.Integrator != "" {
+			return u, check, true
+		}
+	}
+	return User{}, nil, false
 }
 
 // failures is a (username, address) pair's failed logins.
@@ -264,12 +296,16 @@ func (a *Auth) Login(ip, username, password string) (*Session, *http.Cookie, err
 	if !a.mayTry(pair, ip, now) {
 		return nil, nil, ErrRateLimited
 	}
-	u, ok := a.users[username]
-	hash := []byte(u.PasswordHash)
+	u, check, ok := a.user(username)
 	if !ok {
-		hash = a.dummy
+		// The same work as a known user's check, so that the timing does
+		// not tell whether the username exists.
+		check = func(p string) bool {
+			_ = bcrypt.CompareHashAndPassword(a.dummy, []byte(p))
+			return false
+		}
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+	if !check(password) || !ok {
 		a.failed(pair, ip, now)
 		return nil, nil, ErrBadCredentials
 	}
@@ -372,7 +408,7 @@ func (a *Auth) Session(r *http.Request) *Session {
 	if !ok || !a.now().Before(expires) {
 		return nil
 	}
-	u, ok := a.users[user]
+	u, _, ok := a.user(user)
 	if !ok || !hmac.Equal(fp, a.fingerprint(u)) || a.isRevoked(c.Value) {
 		return nil
 	}

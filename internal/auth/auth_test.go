@@ -260,3 +260,49 @@ func TestKioskRoleNotForUsers(t *testing.T) {
 		t.Error("a kiosk views as a viewer and does nothing more")
 	}
 }
+
+// TestAccountsLogIn: a login that is not a user is looked up in the
+// accounts (an integrator's data account): it logs in as its integrator
+// only with the right password, its session lasts while the account is
+// unchanged, and ends when the account's hash changes or it is gone. A
+// user of the same name wins; only role integrator is taken.
+func TestAccountsLogIn(t *testing.T) {
+	a, err := New(Config{Users: []User{{Username: "admin", Role: Admin, PasswordHash: hash(t, "demo-admin")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, role := "h1", Integrator
+	a.SetAccounts(func(name string) (User, func(string) bool, bool) {
+		if name != "antoan-tn" || cur == "" {
+			return User{}, nil, false
+		}
+		return User{Username: name, Role: role, Integrator: "antoan-tn", PasswordHash: cur}, func(p string) bool { return p == "s3cret-"+cur }, true
+	})
+	if _, _, err := a.Login("10.0.0.1", "antoan-tn", "wrong"); err != ErrBadCredentials {
+		t.Fatalf("a wrong secret: %v", err)
+	}
+	s, cookie, err := a.Login("10.0.0.1", "antoan-tn", "s3cret-h1")
+	if err != nil || s.User.Role != Integrator || s.User.Integrator != "antoan-tn" {
+		t.Fatalf("the account's login: %+v %v", s, err)
+	}
+	req := func() *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(cookie)
+		return r
+	}
+	if a.Session(req()) == nil {
+		t.Fatal("the account's session is not accepted")
+	}
+	cur = "h2" // the secret rotated
+	if a.Session(req()) != nil {
+		t.Error("the session outlived a rotated secret")
+	}
+	cur, role = "h1", Admin
+	if a.Session(req()) != nil {
+		t.Error("an account that is not an integrator's was accepted")
+	}
+	role, cur = Integrator, ""
+	if a.Session(req()) != nil {
+		t.Error("the session outlived its account")
+	}
+}

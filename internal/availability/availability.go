@@ -49,6 +49,9 @@ type Device struct {
 	ID, Name, Kind, District, Integrator string
 	// Parent is its recorder or gateway, if any.
 	Parent string
+	// Retired, if set, is when the device was retired: it counts up to
+	// then, and not in a bucket that starts later.
+	Retired time.Time
 }
 
 // Input is what Compute works from.
@@ -408,6 +411,12 @@ func Compute(in Input, o Options) (Report, error) {
 		maint := norm(append(slices.Clone(tl.maint["device:"+d.ID]), tl.maint["district:"+d.District]...))
 		first, seen := in.FirstSeen[d.ID]
 		for bi, b := range bs {
+			if !d.Retired.IsZero() && d.Retired.Before(b.b) {
+				if !d.Retired.After(b.a) {
+					continue // retired before the bucket: not counted
+				}
+				b.b = d.Retired
+			}
 			unknownEnd := b.b
 			if seen && first.Before(b.b) {
 				unknownEnd = b.a

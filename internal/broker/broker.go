@@ -248,6 +248,10 @@ func New(c Config, d Deps) (*Broker, error) {
 			return nil, fmt.Errorf("broker: persistence in %s: %w", c.DataDir, err)
 		}
 	}
+	// Last: no hook after it may refuse the packet it sets an id aside for.
+	if err := s.AddHook(newPacketIDHook(), nil); err != nil {
+		return nil, fmt.Errorf("broker: packet id hook: %w", err)
+	}
 	if err := s.AddListener(newListener("tcp", c.Listen, nil, guard, b.disconnectListener)); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.Listen, err)
 	}

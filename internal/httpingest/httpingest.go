@@ -138,10 +138,20 @@ type Problem struct {
 	Error  string `json:"error"`
 }
 
-// Stored is the JSON body of a 200 answer.
+// Stored is the JSON body of a 200 answer. A gateway's message whose
+// records for some devices were refused is stored for the others; those
+// devices are listed in Refused (and reported on _errors).
 type Stored struct {
-	Status string `json:"status"` // "stored"
-	Topic  string `json:"topic"`
+	Status  string           `json:"status"` // "stored"
+	Topic   string           `json:"topic"`
+	Refused []ingest.Refusal `json:"refused,omitempty"`
+}
+
+// Refused is the body of an answer refusing the data: a gateway's
+// message all of whose devices were refused lists each in Refused.
+type Refused struct {
+	Problem
+	Refused []ingest.Refusal `json:"refused,omitempty"`
 }
 
 func write(w http.ResponseWriter, code int, v any) {
@@ -285,11 +295,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	if e := m.refusal(); e != nil {
-		write(w, statusFor(e.Reason), Problem{string(e.Reason), e.Detail})
+	e, records := m.refusal()
+	if e != nil {
+		write(w, statusFor(e.Reason), Refused{Problem: Problem{string(e.Reason), e.Detail}, Refused: records})
 		return
 	}
-	write(w, http.StatusOK, Stored{Status: "stored", Topic: topic})
+	write(w, http.StatusOK, Stored{Status: "stored", Topic: topic, Refused: records})
 }
 
 // take claims a slot overall and one of the account's; false if either
@@ -335,6 +346,7 @@ type message struct {
 	once  sync.Once
 	mu    sync.Mutex
 	err   *payload.Error
+	recs  []ingest.Refusal // a gateway's devices refused
 }
 
 func (m *message) Topic() string     { return m.topic }
@@ -351,8 +363,15 @@ func (m *message) Reject(e *payload.Error) {
 	}
 }
 
-func (m *message) refusal() *payload.Error {
+// RejectRecords records a gateway's device whose records were refused.
+func (m *message) RejectRecords(r ingest.Refusal) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.err
+	m.recs = append(m.recs, r)
+}
+
+func (m *message) refusal() (*payload.Error, []ingest.Refusal) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err, m.recs
 }

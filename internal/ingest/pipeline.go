@@ -180,10 +180,11 @@ type Pipeline struct {
 	observed []Stored // acker goroutine only
 	check    validate.Checker
 
-	win    *Window
-	parser *payload.Parser // batcher goroutine only
-	card   *cardinality    // batcher goroutine only
-	pool   sync.Pool       // *batch
+	win      *Window
+	parser   *payload.Parser // batcher goroutine only
+	card     *cardinality    // batcher goroutine only
+	unitBook *unitBook       // batcher goroutine only
+	pool     sync.Pool       // *batch
 
 	lastStored atomic.Int64 // unix ns of the last successful write
 	writeErr   atomic.Bool  // the last write attempt failed
@@ -205,6 +206,7 @@ type msgMeta struct {
 	integrator, device, channel string
 	dev                         *registry.Device // registered and accepted; nil otherwise
 	parts                       []part           // a gateway's message: its devices' runs of points
+	unitsAt                     int              // >0: index of the message's unit points (units.go), after its data
 }
 
 // New builds a pipeline.
@@ -233,6 +235,7 @@ func New(o Options, d Deps) (*Pipeline, error) {
 		reports:  d.Reports,
 		parser:   payload.NewParser(o.Limits),
 		card:     newCardinality(o.MaxSeriesPerDeviceHour, o.MaxMeasurementsPerIntegrator),
+		unitBook: newUnitBook(),
 		observer: d.Observer,
 		check:    validate.Checker{Limits: o.Limits, AcceptUnknown: o.AcceptUnknown},
 	}
@@ -423,6 +426,19 @@ func (p *Pipeline) add(b *batch, m Message) {
 	}
 	if p.parser.Devices != nil {
 		p.addGateway(b, m, &meta, body, reg, dev, pts, start, recv)
+		if len(b.points) > start {
+			p.units(b, &meta, func(id string) *registry.Device {
+				if id == "" {
+					id = dev.ID
+				}
+				for _, pt := range meta.parts {
+					if pt.dev != nil && pt.dev.ID == id {
+						return pt.dev
+					}
+				}
+				return nil
+			}, now, recv)
+		}
 	} else {
 		if pe := validate.Fields(reg, dev.Kind, pts[start:]); pe != nil {
 			b.points = pts[:start]
@@ -439,6 +455,12 @@ func (p *Pipeline) add(b *batch, m Message) {
 			meta.dev = dev
 		}
 		validate.Tag(b.points[start:], dev)
+		p.units(b, &meta, func(id string) *registry.Device {
+			if id == "" && meta.dev != nil {
+				return meta.dev
+			}
+			return nil
+		}, now, recv)
 	}
 	if p.journal != nil && p.parser.UsedNow && len(b.points) > start {
 		p.journal.Record(key, now)
@@ -474,7 +496,7 @@ func (p *Pipeline) addGateway(b *batch, m Message, meta *msgMeta, body []byte, r
 			if first == nil {
 				first = pe
 			}
-			p.refuseRecords(*meta, g.ID, g.N, len(p.parser.Devices), body, pe)
+			p.refuseRecords(m, *meta, g.ID, g.N, len(p.parser.Devices), body, pe)
 			continue
 		}
 		validate.Tag(group, dev)
@@ -619,6 +641,9 @@ func (p *Pipeline) observe(b *batch) {
 		end := len(b.points)
 		if i+1 < len(b.msgAt) {
 			end = b.msgAt[i+1]
+		}
+		if m.unitsAt > 0 && m.unitsAt < end {
+			end = m.unitsAt // the units are not the device's data
 		}
 		if b.msgAt[i] < end {
 			pts := b.points[b.msgAt[i]:end]

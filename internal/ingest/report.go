@@ -29,6 +29,14 @@ type Rejecter interface {
 	Reject(*payload.Error)
 }
 
+// RecordRejecter is implemented by messages that want to know which of
+// a gateway's devices had their records refused while the rest of the
+// message was stored (HTTP ingest lists them in its 200 answer).
+// RejectRecords is called before Ack.
+type RecordRejecter interface {
+	RejectRecords(Refusal)
+}
+
 // reject records a refused message (Reporter.refused) and tells the
 // message itself if it asks.
 func (p *Pipeline) reject(m Message, meta msgMeta, body []byte, e *payload.Error) {
@@ -78,7 +86,14 @@ func payloadHead(body []byte) string {
 // refuseRecords reports the n of total records of a gateway's message
 // that belong to device id ("" the topic's), refused; the rest of the
 // message is stored, so the message itself is not refused.
-func (p *Pipeline) refuseRecords(meta msgMeta, id string, n, total int, body []byte, e *payload.Error) {
+func (p *Pipeline) refuseRecords(m Message, meta msgMeta, id string, n, total int, body []byte, e *payload.Error) {
+	if r, ok := m.(RecordRejecter); ok {
+		dev := id
+		if dev == "" {
+			dev = meta.device
+		}
+		r.RejectRecords(Refusal{Device: dev, Points: n, Reason: e.Reason, Error: e.Detail})
+	}
 	p.reports.refusedRecords(meta, id, n, total, body, e)
 }
 

@@ -18,9 +18,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioc-vn/ioc/dashboards"
+	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/api"
 	"github.com/ioc-vn/ioc/internal/auth"
@@ -74,6 +76,9 @@ type Server struct {
 
 	reloadMu sync.Mutex
 	group    lifecycle.Group
+	// accounts are the credentials file's accounts (nil: none configured):
+	// an integrator logs in to its own page with its data account.
+	accounts atomic.Pointer[access.Policy]
 }
 
 // Run builds the server and serves until ctx ends.
@@ -123,6 +128,8 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 	if err := s.openFiles(ctx); err != nil {
 		return nil, err
 	}
+	s.loadAccounts(reg)
+	au.SetAccounts(s.integratorLogin)
 	if err := s.buildAPI(ctx, reg, au); err != nil {
 		return nil, err
 	}
@@ -217,7 +224,7 @@ func (s *Server) buildAPI(ctx context.Context, reg *registry.Registry, au *auth.
 		Auth: au, Picture: pic, Stream: s.ws, Commander: s.src, Store: s.st, Registry: reg, Outline: outline, Boundaries: boundaries, Levels: levels,
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
-		Provision: s.provisioning(), Provisioned: s.reloadIngest,
+		Provision: s.provisioning(), Provisioned: s.provisioned,
 		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
@@ -358,6 +365,7 @@ func (s *Server) Reload() (api.Reloaded, error) {
 		return api.Reloaded{}, err
 	}
 	s.api.SetRegistry(r)
+	s.loadAccounts(r)
 	if err := auth.CheckTeamScopes(s.cfg.Auth.Teams, knownDistrict(r), knownIntegrator(r)); err != nil {
 		s.log.Warn("registry reloaded; teams name districts or integrators it no longer has", "err", err)
 	}

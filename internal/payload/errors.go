@@ -26,8 +26,13 @@ const (
 	ReasonBadTopic       Reason = "bad_topic"
 	ReasonUnknownDevice  Reason = "unknown_device"
 	ReasonForeignDevice  Reason = "foreign_device"
-	ReasonStoreRejected  Reason = "store_rejected"
-	ReasonQuota          Reason = "quota_exceeded"
+	// ReasonDeviceRetired: the device was taken out of service.
+	ReasonDeviceRetired Reason = "device_retired"
+	// ReasonUnitChanged is a notice, not a refusal: a SenML reading's
+	// unit differs from the one its field had; the value is stored.
+	ReasonUnitChanged   Reason = "unit_changed"
+	ReasonStoreRejected Reason = "store_rejected"
+	ReasonQuota         Reason = "quota_exceeded"
 	// ReasonTooOldForAlerts is a notice, not a refusal: the data is
 	// stored, but stamped too long ago to raise or clear an alert.
 	ReasonTooOldForAlerts Reason = "too_old_for_alerts"
@@ -51,7 +56,7 @@ var Reasons = []Reason{
 	ReasonTooManyPoints, ReasonTimeOutOfRange, ReasonUnknownChannel, ReasonBadTopic,
 	ReasonUnknownDevice, ReasonForeignDevice, ReasonStoreRejected, ReasonQuota, ReasonTooOldForAlerts,
 	ReasonReservedMeasurement, ReasonTooManyTags, ReasonTagTooLong, ReasonTooManySeries,
-	ReasonTooManyMeasurements,
+	ReasonTooManyMeasurements, ReasonDeviceRetired, ReasonUnitChanged,
 }
 
 // Error is a refused payload: a Reason and a human-readable detail that

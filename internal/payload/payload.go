@@ -45,6 +45,10 @@ const (
 const (
 	MeasurementAlert       = "alert"
 	MeasurementMaintenance = "maintenance"
+	// MeasurementUnit holds the units a device's SenML records gave its
+	// fields: one string field per reading, its unit (ingest writes it
+	// when a unit is first seen or changes, and daily).
+	MeasurementUnit = "unit"
 )
 
 // reservedMeasurement says why a line-protocol line may not name measurement
@@ -60,6 +64,8 @@ func reservedMeasurement(m string) string {
 		return `measurement "event" is written only by the event channel (a JSON object with a "type" on ioc/v1/<integrator>/<device>/event)`
 	case MeasurementAlert, MeasurementMaintenance:
 		return "measurement " + strconv.Quote(m) + " is the operations centre's alert history; devices may not write it"
+	case MeasurementUnit:
+		return `measurement "unit" holds the units of SenML readings (the records' u and bu); devices may not write it`
 	}
 	return ""
 }
@@ -118,6 +124,16 @@ type Parser struct {
 	// device id, "" for the topic's device; nil when every point is the
 	// topic's. The ids are as sent: the caller checks them.
 	Devices []string
+	// Units, after a SenML Parse, holds the unit (u, or the pack's bu) of
+	// each reading that gave one, once per device and field; nil when none.
+	Units []Unit
+}
+
+// Unit is the unit a SenML record gave a device's field.
+type Unit struct {
+	Device string // "" for the topic's device, as in Devices
+	Field  string
+	Unit   string
 }
 
 // NewParser returns a Parser enforcing l.
@@ -131,6 +147,7 @@ func (p *Parser) Parse(dst []point.Point, ch Channel, device string, b []byte, n
 	n := len(dst)
 	p.UsedNow = false
 	p.Devices = nil
+	p.Units = nil
 	out, err := p.parse(dst, ch, device, b, now)
 	if err != nil {
 		p.Devices = nil

@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, device string, now tim
 		}
 		var (
 			rec struct {
-				name              string
+				name, unit        string
 				t, v, s           float64
 				vs                string
 				vb                bool
@@ -121,7 +122,7 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, device string, now tim
 			case "n":
 				rec.name = str(key, v)
 			case "u":
-				str(key, v)
+				rec.unit = str(key, v)
 			case "t":
 				rec.t = num(key, v)
 			case "ut":
@@ -209,6 +210,9 @@ func (p *Parser) senmlPoints(dst []point.Point, b []byte, device string, now tim
 			pt.Fields = append(pt.Fields, f)
 			return nil
 		}
+		if u := cmp.Or(rec.unit, base.unit); u != "" && rec.values > 0 {
+			p.addUnit(base.dev, key, u)
+		}
 		switch {
 		case rec.hasV:
 			v := base.val + rec.v
@@ -256,6 +260,16 @@ func (p *Parser) senmlPointAt(dst *[]point.Point, start int, dev string, at time
 		p.Devices = append(p.Devices, dev)
 	}
 	return pt, nil
+}
+
+// addUnit keeps the first unit given to device dev's field in the pack.
+func (p *Parser) addUnit(dev, field, unit string) {
+	for _, u := range p.Units {
+		if u.Device == dev && u.Field == field {
+			return
+		}
+	}
+	p.Units = append(p.Units, Unit{Device: dev, Field: field, Unit: unit})
 }
 
 func senmlName(s string) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ioc-vn/ioc/internal/access"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -85,6 +86,38 @@ func (s *Set) DeleteDevice(id string) error {
 	}
 	s.Registry.Devices = slices.Delete(s.Registry.Devices, i, i+1)
 	s.Accounts = slices.DeleteFunc(s.Accounts, func(a access.Account) bool { return a.Role == access.RoleDevice && a.Device == id })
+	return nil
+}
+
+// Retire marks devices as retired at the given time: they stay in the
+// file, out of service. Every id must be a device in service.
+func (s *Set) Retire(ids []string, at time.Time) error {
+	at = at.UTC().Truncate(time.Second)
+	for _, id := range ids {
+		i := s.device(id)
+		if i < 0 {
+			return fmt.Errorf("%w: no device %q", ErrNotFound, id)
+		}
+		d := &s.Registry.Devices[i]
+		if d.Retired != nil {
+			return fmt.Errorf("%w: device %q was already retired on %s", ErrConflict, id, d.Retired.Format(time.RFC3339))
+		}
+		when := at
+		d.Retired = &when
+	}
+	return nil
+}
+
+// Unretire brings a retired device back into service.
+func (s *Set) Unretire(id string) error {
+	i := s.device(id)
+	if i < 0 {
+		return fmt.Errorf("%w: no device %q", ErrNotFound, id)
+	}
+	if s.Registry.Devices[i].Retired == nil {
+		return fmt.Errorf("%w: device %q is not retired", ErrConflict, id)
+	}
+	s.Registry.Devices[i].Retired = nil
 	return nil
 }
 

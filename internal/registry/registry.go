@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -49,6 +50,11 @@ type Device struct {
 	// raises no offline alert until its first accepted message, or until
 	// an operator marks it live.
 	Commissioning bool `yaml:"commissioning,omitempty"`
+	// Retired is when a device taken out of service was retired: it
+	// stays in the file (its history is kept and readable) but is no
+	// longer watched, counted or alerted on, and its messages are
+	// refused (device_retired). Nil: in service.
+	Retired *time.Time `yaml:"retired,omitempty"`
 
 	tags []point.Tag
 }
@@ -86,11 +92,13 @@ type File struct {
 	Fields Fields `yaml:"fields,omitempty"`
 }
 
-// Registry answers which device an id is.
+// Registry answers which device an id is. Its devices are those in
+// service; retired ones are answered apart (Retired, Lookup).
 type Registry struct {
 	province    string
-	devices     map[string]*Device
-	order       []string
+	devices     map[string]*Device // in service and retired
+	order       []string           // in service, file order
+	retired     []string           // retired, file order
 	districts   map[string]District
 	districtIDs []string // file order
 	integrators map[string]Integrator
@@ -212,9 +220,13 @@ func New(f File) (*Registry, error) {
 			bad("%s: timeout %s is negative", where, d.Timeout)
 		}
 		r.devices[d.ID] = &d
+		if d.Retired != nil {
+			r.retired = append(r.retired, d.ID)
+			continue
+		}
 		r.order = append(r.order, d.ID)
 	}
-	for _, id := range r.order {
+	for _, id := range append(slices.Clone(r.order), r.retired...) {
 		d := r.devices[id]
 		if d.Parent == "" {
 			continue
@@ -266,13 +278,32 @@ func Placeholder(id, integrator string) *Device {
 	return d
 }
 
-// Device returns the device with id.
+// Device returns the device in service with id (not a retired one).
 func (r *Registry) Device(id string) (*Device, bool) {
+	d, ok := r.devices[id]
+	if !ok || d.Retired != nil {
+		return nil, false
+	}
+	return d, ok
+}
+
+// Lookup returns the device with id, in service or retired: for what
+// outlives service (its history, its name, its accounts in the file).
+func (r *Registry) Lookup(id string) (*Device, bool) {
 	d, ok := r.devices[id]
 	return d, ok
 }
 
-// Devices returns every device in file order.
+// Retired returns the retired devices in file order.
+func (r *Registry) Retired() []*Device {
+	out := make([]*Device, len(r.retired))
+	for i, id := range r.retired {
+		out[i] = r.devices[id]
+	}
+	return out
+}
+
+// Devices returns every device in service in file order.
 func (r *Registry) Devices() []*Device {
 	out := make([]*Device, len(r.order))
 	for i, id := range r.order {
@@ -305,5 +336,5 @@ func (r *Registry) Districts() []District {
 // Province is the province's display name.
 func (r *Registry) Province() string { return r.province }
 
-// Len is the number of registered devices.
-func (r *Registry) Len() int { return len(r.devices) }
+// Len is the number of registered devices in service.
+func (r *Registry) Len() int { return len(r.order) }

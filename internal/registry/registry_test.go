@@ -129,3 +129,39 @@ func TestFieldDeclarationsRefused(t *testing.T) {
 	f("  camera:\n    event:\n      count: int\n", "fixed by the event channel's checks as float")
 	f("  camera:\n    event:\n      zone: {type: string, colour: red}\n", "field colour not found")
 }
+
+// TestRetiredDevices: a retired device stays in the file and is found by
+// Lookup (its history, its account), but is not in service: not in
+// Device, Devices or Len. A retired recorder may still be its cameras'
+// parent.
+func TestRetiredDevices(t *testing.T) {
+	r, err := Parse([]byte(`
+province: P
+districts: [{id: d1, name: D1}]
+integrators: [{id: acme, name: Acme}]
+devices:
+  - {id: nvr-1, kind: nvr, name: NVR 1, district: d1, integrator: acme, lat: 21, lon: 105, retired: 2026-11-01T03:00:00Z}
+  - {id: cam-1, kind: camera, parent: nvr-1, name: Cam 1, district: d1, integrator: acme, lat: 21, lon: 105}
+  - {id: cam-2, kind: camera, parent: nvr-1, name: Cam 2, district: d1, integrator: acme, lat: 21, lon: 105, retired: 2026-11-02T03:00:00Z}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Device("nvr-1"); ok {
+		t.Error("Device answers a retired recorder")
+	}
+	d, ok := r.Lookup("cam-2")
+	if !ok || d.Retired == nil || d.Retired.Format("2006-01-02T15") != "2026-11-02T03" {
+		t.Errorf("Lookup(cam-2) = %+v, %v; want it retired on 2026-11-02 03:00Z", d, ok)
+	}
+	if r.Len() != 1 || len(r.Devices()) != 1 || r.Devices()[0].ID != "cam-1" {
+		t.Errorf("in service: %d %v, want only cam-1", r.Len(), r.Devices())
+	}
+	var retired []string
+	for _, d := range r.Retired() {
+		retired = append(retired, d.ID)
+	}
+	if strings.Join(retired, ",") != "nvr-1,cam-2" {
+		t.Errorf("Retired() = %v, want nvr-1, cam-2 in file order", retired)
+	}
+}

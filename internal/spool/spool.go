@@ -443,6 +443,11 @@ func (s *Spool) FirstSeen(ctx context.Context, before time.Time) (map[string]tim
 	return s.next.FirstSeen(ctx, before)
 }
 
+// LastSeen implements store.Store.
+func (s *Spool) LastSeen(ctx context.Context) (map[string]time.Time, error) {
+	return s.next.LastSeen(ctx)
+}
+
 // Ping implements store.Store.
 func (s *Spool) Ping(ctx context.Context) error { return s.next.Ping(ctx) }
 

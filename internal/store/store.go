@@ -46,6 +46,11 @@ type Reader interface {
 	// retention has left only hourly rollups, it is the start of the
 	// first hour kept.
 	FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error)
+	// LastSeen returns, for each device with stored data of its own (the
+	// alert service's alert and maintenance history is not the device's),
+	// the time of its last point. Where retention has left only hourly
+	// rollups, it is the start of the last hour kept.
+	LastSeen(ctx context.Context) (map[string]time.Time, error)
 }
 
 // Store is a database: the embedded store, InfluxDB, or the spool in front

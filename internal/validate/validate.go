@@ -97,6 +97,11 @@ func (c Checker) Message(reg *registry.Registry, topic string, body []byte, now 
 // integrator owns it; in discovery mode an unknown id is a placeholder.
 func (c Checker) Device(reg *registry.Registry, integrator, id string) (*registry.Device, *payload.Error) {
 	dev, ok := reg.Device(id)
+	if old, retired := reg.Lookup(id); !ok && retired && old.Integrator == integrator {
+		return nil, payload.Errorf(payload.ReasonDeviceRetired,
+			"device %q was retired on %s and its data is no longer taken; if it is back in service, ask the operations centre to bring it back",
+			id, old.Retired.UTC().Format(time.RFC3339))
+	}
 	switch {
 	case !ok && c.AcceptUnknown:
 		return registry.Placeholder(id, integrator), nil
@@ -200,6 +205,8 @@ func HTTPStatus(r payload.Reason) int {
 		return http.StatusNotFound
 	case payload.ReasonForeignDevice:
 		return http.StatusForbidden
+	case payload.ReasonDeviceRetired:
+		return http.StatusGone
 	}
 	return http.StatusUnprocessableEntity
 }

@@ -63,8 +63,9 @@ const IOCChart = (() => {
     const thresholds = levels.filter((l) => l.kind === "threshold" && typeof l.value === "number");
     const [lo, hi] = range(ys, thresholds.map((l) => l.value));
     const label = IOC.field(s.field);
+    // o.unit: the unit the device's SenML readings gave the field, as sent.
     const box = el("div", { class: "chart" + (o.spark ? " spark" : ""), dataset: { field: s.field, samples: String(s.samples.length) } },
-      o.spark ? null : el("div", { class: "label", text: label }));
+      o.spark ? null : el("div", { class: "label", text: label }, o.unit ? el("span", { class: "unit", translate: "no", text: " · " + o.unit }) : null));
     const plot = el("div", { class: "plot" });
     box.append(plot);
     const opts = {

@@ -21,6 +21,15 @@
     return el("span", { class: "st-" + d.status, text: words.join(" · ") });
   }
 
+  // units: "Đơn vị: pm25 ug/m3 · temp Cel", the units the device's SenML
+  // readings gave its fields, as sent.
+  function units(u) {
+    const keys = Object.keys(u || {}).sort();
+    if (!keys.length) return null;
+    return el("p", { class: "units meta" }, t("int_units") + ": ",
+      el("span", { translate: "no", text: keys.map((k) => `${k} ${u[k]}`).join(" · ") }));
+  }
+
   function renderDevices(data) {
     const rows = $("device-rows");
     rows.replaceChildren();
@@ -29,7 +38,7 @@
         cell("int_col_device", {}, el("strong", { text: d.name }), el("br"), el("span", { class: "meta", text: `${t(d.kind)} · ${d.district_name}` })),
         cell("int_col_status", {}, status(d)),
         cell("int_col_last_seen", { class: "last-seen" }, d.last_seen ? `${dateTime(d.last_seen)} (${ago(d.last_seen)})` : t("int_never")),
-        cell("int_col_last_payload", { class: "last-payload" }, d.last_payload.length ? raw(d.last_payload.join("\n")) : "—"),
+        cell("int_col_last_payload", { class: "last-payload" }, d.last_payload.length ? raw(d.last_payload.join("\n")) : "—", units(d.units)),
         cell("int_col_stored_hour", { class: "n stored-hour" }, num(d.stored.hour)),
         cell("int_col_stored_day", { class: "n stored-day" }, num(d.stored.day)),
         cell("int_col_refused_hour", { class: "n refused-hour" + (d.refused.hour ? " bad" : "") }, num(d.refused.hour)),

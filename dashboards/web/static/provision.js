@@ -6,6 +6,7 @@
   const { t, el } = IOC;
   const $ = (id) => document.getElementById(id);
   let integrators = [], devices = [], districts = new Map();
+  let silent = [], retired = []; // devices silent for 30 days or more, and retired ones
   let report = null; // the last import report, for re-rendering in the other language
 
   // call is IOC.api for the admin routes: it also returns the body of a
@@ -28,7 +29,7 @@
     const data = await r.json().catch(() => null);
     if (r.ok || (r.status === 422 && data && data.rows !== undefined)) return data;
     if (data && data.error) console.info("api", method, path, r.status, data.error);
-    const key = r.status === 409 ? "adm_err_conflict" : r.status === 422 ? "adm_err_refused" : r.status === 404 ? "err_not_found"
+    const key = data && data.code === "not_silent" ? "adm_err_not_silent" : r.status === 409 ? "adm_err_conflict" : r.status === 422 ? "adm_err_refused" : r.status === 404 ? "err_not_found"
       : r.status === 413 ? "adm_err_too_large" : r.status === 501 ? "adm_err_off" : "err_" + ((data && data.code) || "internal");
     throw Object.assign(new Error(IOC.has(key) ? t(key) : t("failed")), { details: (data && data.errors) || [] });
   }
@@ -100,6 +101,46 @@
     }
   }
 
+  // day: "02/11/2026" in Asia/Ho_Chi_Minh (a silent device's last data is
+  // a month old or more, so the year matters).
+  function day(s) {
+    if (!s) return "";
+    const p = {};
+    const f = new Intl.DateTimeFormat(IOC.getLang() === "vi" ? "vi-VN" : "en-GB", { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric" });
+    for (const x of f.formatToParts(new Date(s))) p[x.type] = x.value;
+    return `${p.day}/${p.month}/${p.year}`;
+  }
+
+  function renderSilent() {
+    const body = $("silent").tBodies[0];
+    const checked = new Set([...body.querySelectorAll("input:checked")].map((c) => c.value));
+    body.replaceChildren(...silent.map((d) => el("tr", { dataset: { id: d.id } },
+      el("td", {}, el("input", { type: "checkbox", value: d.id, checked: checked.has(d.id), onchange: selectionChanged })),
+      el("td", { text: d.id }), el("td", { text: d.name }), el("td", { text: intName(d.integrator) }),
+      el("td", { text: day(d.last_seen) }), el("td", { class: "n", text: IOC.num(d.silent_days, 0) }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "retire-btn", text: t("adm_retire"), onclick: () => retire([d.id]) })))));
+    $("silent").hidden = silent.length === 0;
+    $("silent-none").hidden = silent.length !== 0;
+    $("retire-selected").hidden = silent.length === 0;
+    $("retired").tBodies[0].replaceChildren(...retired.map((d) => el("tr", { dataset: { id: d.id } },
+      el("td", { text: d.id }), el("td", { text: d.name }), el("td", { text: intName(d.integrator) }), el("td", { text: day(d.retired) }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "unretire-btn", text: t("adm_unretire"), onclick: () => unretire(d.id) })))));
+    $("retired").hidden = retired.length === 0;
+    $("retired-none").hidden = retired.length !== 0;
+    selectionChanged();
+  }
+
+  function selected() { return [...$("silent").tBodies[0].querySelectorAll("input:checked")].map((c) => c.value); }
+  function selectionChanged() {
+    const n = selected().length;
+    $("retire-selected").disabled = n === 0;
+    $("retire-selected").textContent = t("adm_retire_selected").replace("{n}", IOC.num(n, 0));
+    $("silent-all").checked = n > 0 && n === silent.length;
+    $("silent-all").setAttribute("aria-label", t("adm_select_all"));
+  }
+
   function renderReport() {
     const box = $("import-report"), tb = $("import-errors");
     if (!report) {
@@ -127,11 +168,15 @@
   }
 
   async function load() {
-    const [ints, devs] = await Promise.all([call("GET", "/api/v1/admin/integrators"), call("GET", "/api/v1/admin/devices")]);
+    const [ints, devs, quiet] = await Promise.all([call("GET", "/api/v1/admin/integrators"), call("GET", "/api/v1/admin/devices"),
+      call("GET", "/api/v1/admin/devices/silent")]);
     integrators = ints.integrators;
-    devices = devs.devices;
+    devices = devs.devices.filter((d) => !d.retired);
+    silent = quiet.silent;
+    retired = quiet.retired;
     renderIntegrators();
     renderDevices();
+    renderSilent();
   }
 
   async function act(fn, okText) {
@@ -152,6 +197,12 @@
     if (!confirm(t("adm_confirm_delete").replace("{id}", id))) return;
     act(() => call("DELETE", `/api/v1/admin/${what}/${encodeURIComponent(id)}`), t("adm_saved"));
   }
+
+  function retire(ids) {
+    if (!confirm(t("adm_confirm_retire").replace("{n}", IOC.num(ids.length, 0)).replace("{id}", ids.join(", ")))) return;
+    act(() => call("POST", "/api/v1/admin/devices/retire", { devices: ids }), t("adm_retired_done").replace("{n}", IOC.num(ids.length, 0)));
+  }
+  const unretire = (id) => act(() => call("POST", `/api/v1/admin/devices/${encodeURIComponent(id)}/unretire`, {}), t("adm_saved"));
 
   async function importFile(dry) {
     const f = $("import-file").files[0];
@@ -176,6 +227,7 @@
       IOC.setLang(IOC.getLang() === "vi" ? "en" : "vi");
       renderIntegrators();
       renderDevices();
+      renderSilent();
       renderReport();
     });
     $("logout").addEventListener("click", IOC.logout);
@@ -218,6 +270,11 @@
       renderReport();
     });
     $("import-apply").addEventListener("click", () => importFile(false));
+    $("silent-all").addEventListener("change", () => {
+      for (const c of $("silent").tBodies[0].querySelectorAll("input")) c.checked = $("silent-all").checked;
+      selectionChanged();
+    });
+    $("retire-selected").addEventListener("click", () => { const ids = selected(); if (ids.length) retire(ids); });
     try {
       await load();
       document.body.dataset.loaded = "1";

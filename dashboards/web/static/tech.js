@@ -307,7 +307,8 @@
       renderDeviceAlerts(id);
       const series = hist.series.filter((s) => s.samples.length > 0).slice(0, 6);
       $("charts").replaceChildren(...(series.length ? series.map((s) => IOCChart.draw(s,
-        { from, to, width: $("charts").clientWidth - 12, levels: IOCChart.levelsFor(levels, info, s) })) : [el("p", { class: "empty", text: t("no_data") })]));
+        { from, to, width: $("charts").clientWidth - 12, levels: IOCChart.levelsFor(levels, info, s),
+          unit: s.measurement === "telemetry" && info.units ? info.units[s.field] : undefined })) : [el("p", { class: "empty", text: t("no_data") })]));
       $("dev-history").replaceChildren(...(alerts.entries.length ? alerts.entries.slice(0, 100).map((e) =>
         el("li", { dataset: { transition: e.transition } }, `${IOC.dateTime(e.at)} · ${t("transition_" + e.transition)} · ${IOC.getLang() === "en" ? e.message_en : e.message_vi}${e.by ? " · " + IOC.person(e.by) : ""}${e.note ? " — " + e.note : ""}`))
         : [el("li", { class: "empty", text: t("no_data") })]));

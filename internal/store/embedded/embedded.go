@@ -366,6 +366,45 @@ func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]tim
 	return out, nil
 }
 
+// LastSeen implements store.Store: per series of the device's own
+// measurements, the last sample (one index seek) or the last hourly
+// rollup, whichever is later.
+func (s *Store) LastSeen(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, MAX(t) FROM (
+		SELECT s.device, (SELECT MAX(x.ts) FROM samples x WHERE x.series = s.id) AS t FROM series s
+			WHERE s.device != '' AND s.measurement NOT IN (?, ?)
+		UNION ALL
+		SELECT s.device, (SELECT MAX(r.hour) FROM rollups r WHERE r.series = s.id) AS t FROM series s
+			WHERE s.device != '' AND s.measurement NOT IN (?, ?)
+	) WHERE t IS NOT NULL GROUP BY device`, historyAlert, historyMaintenance, historyAlert, historyMaintenance)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: last seen: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var (
+			dev string
+			ts  int64
+		)
+		if err := rows.Scan(&dev, &ts); err != nil {
+			return nil, fmt.Errorf("embedded store: last seen: %w", err)
+		}
+		out[dev] = time.Unix(0, ts)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("embedded store: last seen: %w", err)
+	}
+	return out, nil
+}
+
+// The alert service's history measurements (payload.MeasurementAlert and
+// MeasurementMaintenance): tagged with a device, but not its data.
+const (
+	historyAlert       = "alert"
+	historyMaintenance = "maintenance"
+)
+
 func decodeField(key string, k point.Kind, v any) (point.Field, error) {
 	f := point.Field{Key: key, Kind: k}
 	switch k {

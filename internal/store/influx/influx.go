@@ -252,6 +252,35 @@ func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]tim
 	return out, nil
 }
 
+// LastSeen implements store.Store: the last record of each series of
+// the device's own measurements (Flux's last() per table), the latest
+// per device.
+func (s *Store) LastSeen(ctx context.Context) (map[string]time.Time, error) {
+	flux := fmt.Sprintf("from(bucket: %s)\n  |> range(start: 1970-01-01T00:00:00Z)"+
+		"\n  |> filter(fn: (r) => exists r.device and r.device != \"\" and r._measurement != \"alert\" and r._measurement != \"maintenance\")"+
+		"\n  |> last()\n  |> keep(columns: [\"_time\", \"device\"])", fluxString(s.bucket))
+	res, err := s.query.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("influx last seen: %w", queryError(err))
+	}
+	defer res.Close()
+	out := map[string]time.Time{}
+	for res.Next() {
+		r := res.Record()
+		dev, _ := r.ValueByKey("device").(string)
+		if dev == "" {
+			continue
+		}
+		if t, ok := out[dev]; !ok || r.Time().After(t) {
+			out[dev] = r.Time()
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("influx last seen: %w", err)
+	}
+	return out, nil
+}
+
 // Aggregate implements store.Store. A Flux mean over a field that is not
 // numeric fails the whole query, so a first query (last value of each
 // field) finds the numeric fields, and a second averages only those, per

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AggregateDownsamples", func(t *testing.T) { aggregate(t, open(t)) })
 	t.Run("ScanEveryDevice", func(t *testing.T) { scan(t, open(t)) })
 	t.Run("FirstSeen", func(t *testing.T) { firstSeen(t, open(t)) })
+	t.Run("LastSeen", func(t *testing.T) { lastSeen(t, open(t)) })
 }
 
 var base = time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
@@ -281,6 +282,29 @@ func scan(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Scan(ctx, store.ScanQuery{Measurement: "alert", From: base, To: base.Add(2 * time.Hour), Limit: 3}); !errors.Is(err, store.ErrTooMany) {
 		t.Fatalf("Scan of 4 points with limit 3: %v, want ErrTooMany", err)
+	}
+}
+
+// lastSeen: each device's last point of its own data; the alert
+// service's history about a device is not the device being seen.
+func lastSeen(t *testing.T, s store.Store) {
+	at := func(dev, m string, d time.Duration) point.Point {
+		return point.Point{Measurement: m, Tags: tags(dev), Time: base.Add(d), Fields: []point.Field{point.FloatField("v", 1)}}
+	}
+	write(t, s, at("cam-01", "status", 2*time.Hour), at("cam-01", "telemetry", 3*time.Hour+time.Second), at("cam-01", "status", time.Hour),
+		at("cam-02", "status", time.Hour), at("cam-02", "alert", 5*time.Hour), at("cam-03", "alert", 6*time.Hour))
+	got, err := s.LastSeen(context.Background())
+	if err != nil {
+		t.Fatalf("LastSeen: %v", err)
+	}
+	want := map[string]time.Time{"cam-01": base.Add(3*time.Hour + time.Second), "cam-02": base.Add(time.Hour)}
+	if len(got) != len(want) {
+		t.Fatalf("LastSeen: got %v, want %v", got, want)
+	}
+	for dev, w := range want {
+		if !got[dev].Equal(w) {
+			t.Fatalf("LastSeen %s: got %v, want %v", dev, got[dev], w)
+		}
 	}
 }
 
