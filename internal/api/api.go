@@ -800,30 +800,44 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	pts, err := a.d.Store.Query(ctx, store.Query{Device: id, Measurement: contract.AlertMeasurement, From: from, To: to})
-	if err != nil {
-		a.d.Log.Warn("api: alert history query failed", "device", id, "err", err)
-		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+	hs, ok := a.readAlertHistory(w, r, id, from, to)
+	if !ok {
 		return
 	}
-	if len(pts) > maxHistoryEntries {
-		pts = pts[len(pts)-maxHistoryEntries:]
+	if len(hs) > maxHistoryEntries {
+		hs = hs[len(hs)-maxHistoryEntries:]
 	}
-	out := make([]HistoryEntry, 0, len(pts))
-	for i := len(pts) - 1; i >= 0; i-- { // newest first
-		p := &pts[i]
-		h, err := contract.ParseHistory(p)
+	out := make([]HistoryEntry, 0, len(hs))
+	for i := len(hs) - 1; i >= 0; i-- { // newest first
+		h := &hs[i]
+		out = append(out, HistoryEntry{At: h.At, Device: id, Transition: h.Transition, Alert: h.Alert.ID, Rule: h.Alert.Rule,
+			Severity: h.Alert.Severity, State: h.Alert.State, Value: h.Alert.Value, MessageVI: h.Alert.MessageVI,
+			MessageEN: h.Alert.MessageEN, By: h.By, Note: h.Note})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
+}
+
+// readAlertHistory reads device's alert transitions from the store between
+// from and to, oldest first; entries that are not an alert's are skipped.
+// On a store error it answers 502 and returns false.
+func (a *API) readAlertHistory(w http.ResponseWriter, r *http.Request, device string, from, to time.Time) ([]contract.History, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	pts, err := a.d.Store.Query(ctx, store.Query{Device: device, Measurement: contract.AlertMeasurement, From: from, To: to})
+	if err != nil {
+		a.d.Log.Warn("api: alert history query failed", "device", device, "err", err)
+		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+		return nil, false
+	}
+	out := make([]contract.History, 0, len(pts))
+	for i := range pts {
+		h, err := contract.ParseHistory(&pts[i])
 		if err != nil || h.Alert == nil {
 			continue // the query asks for measurement alert only
 		}
-		e := HistoryEntry{At: h.At, Device: id, Transition: h.Transition, Alert: h.Alert.ID, Rule: h.Alert.Rule,
-			Severity: h.Alert.Severity, State: h.Alert.State, Value: h.Alert.Value, MessageVI: h.Alert.MessageVI,
-			MessageEN: h.Alert.MessageEN, By: h.By, Note: h.Note}
-		out = append(out, e)
+		out = append(out, h)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
+	return out, true
 }
 
 type noteRequest struct {

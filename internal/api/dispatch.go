@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/auth"
 	"github.com/ioc-vn/ioc/internal/contract"
-	"github.com/ioc-vn/ioc/internal/store"
 )
 
 // Dispatch: an operator assigns an alert to a technician or a team, and
@@ -125,18 +123,14 @@ func (a *API) timeline(w http.ResponseWriter, r *http.Request, _ *auth.Session) 
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	pts, err := a.d.Store.Query(ctx, store.Query{Device: dev, Measurement: contract.AlertMeasurement, From: from, To: to})
-	if err != nil {
-		a.d.Log.Warn("api: timeline query failed", "alert", id, "err", err)
-		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+	hs, ok := a.readAlertHistory(w, r, dev, from, to)
+	if !ok {
 		return
 	}
 	out := []TimelineEntry{}
-	for i := range pts {
-		h, err := contract.ParseHistory(&pts[i])
-		if err != nil || h.Alert == nil || h.Alert.ID != id {
+	for i := range hs {
+		h := &hs[i]
+		if h.Alert.ID != id {
 			continue
 		}
 		out = append(out, TimelineEntry{At: h.At, Transition: h.Transition, By: h.By, Note: h.Note, Assignee: h.Alert.Assignee,
