@@ -85,6 +85,10 @@ type Policy struct {
 	// raised; Unresolved: when it is still not resolved After it was raised.
 	Unacknowledged []Step `yaml:"unacknowledged"`
 	Unresolved     []Step `yaml:"unresolved"`
+	// Breached: told when the alert misses one of its severity's response
+	// targets (alerts.targets: time to acknowledge, time to restore), one
+	// message per target missed.
+	Breached []string `yaml:"breached"`
 	// QuietHours hold this policy's messages (minor and info alerts only)
 	// until the quiet hours end, Asia/Ho_Chi_Minh time; one resolved by
 	// then is never sent.
@@ -240,8 +244,11 @@ func (c *Config) Validate() error {
 				bad("policies.%s: unresolved[%d]: after must be more than 0", p.Name, j)
 			}
 		}
-		if len(p.Notify)+len(p.Unacknowledged)+len(p.Unresolved) == 0 {
-			bad("policies.%s: tells no one (notify, unacknowledged or unresolved)", p.Name)
+		if len(p.Breached) > 0 {
+			check("breached", p.Breached)
+		}
+		if len(p.Notify)+len(p.Unacknowledged)+len(p.Unresolved)+len(p.Breached) == 0 {
+			bad("policies.%s: tells no one (notify, unacknowledged, unresolved or breached)", p.Name)
 		}
 		if q := p.QuietHours; q != nil {
 			var err error

@@ -16,7 +16,8 @@ type incident struct {
 	Since time.Time   `json:"since"` // raised, or reopened after its incident ended
 	Alert alert.Alert `json:"alert"` // the latest copy
 	// Done lists the steps planned: "raised/<policy>",
-	// "unacknowledged/<policy>/<i>", "unresolved/<policy>/<i>", "acknowledged".
+	// "unacknowledged/<policy>/<i>", "unresolved/<policy>/<i>",
+	// "ack_overdue/<policy>", "restore_overdue/<policy>", "acknowledged".
 	Done []string `json:"done,omitempty"`
 	// Told lists the recipients a message of it was planned for: they get
 	// the updates.
@@ -30,7 +31,7 @@ type planned struct {
 	kind Kind
 	step string // the step's name, part of each message's key
 	to   []string
-	// after is an escalation's delay (for the text).
+	// after is an escalation's delay, or the target missed (for the text).
 	after time.Duration
 }
 
@@ -96,6 +97,20 @@ func plan(in *incident, policies []Policy, gw time.Duration, now time.Time) (out
 				}
 				if _, ok := at(p, in.Since.Add(s.After)); ok {
 					tell(KindUnresolved, step, s.Notify, s.After)
+				}
+			}
+			// A missed target is an event of its own: one message each.
+			for _, b := range []struct {
+				kind   Kind
+				missed bool
+				due    time.Time
+			}{{KindAckOverdue, a.AckOverdue, a.AckDue}, {KindRestoreOverdue, a.RestoreOverdue, a.RestoreDue}} {
+				step := string(b.kind) + "/" + p.Name
+				if len(p.Breached) == 0 || !b.missed || in.done(step) {
+					continue
+				}
+				if _, ok := at(p, b.due); ok {
+					tell(b.kind, step, p.Breached, b.due.Sub(in.Since))
 				}
 			}
 		}

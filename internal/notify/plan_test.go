@@ -50,4 +50,40 @@ func TestPlan(t *testing.T) {
 	in.Alert.State, in.Alert.ResolvedAt = alert.Resolved, t0.Add(20*time.Minute)
 	f("resolved: waits the group wait", in, t0.Add(20*time.Minute), nil, t0.Add(21*time.Minute), false)
 	f("resolved: said, over", in, t0.Add(21*time.Minute), []string{"resolved>hook"}, time.Time{}, true)
+
+	// A missed target is one message to the policy's breached recipients,
+	// once, who are then told the updates; a policy without them says
+	// nothing of it.
+	bpols := []Policy{{Name: "targets", Severities: []alert.Severity{alert.Critical}, Notify: []string{"hook"}, Breached: []string{"lead"}}}
+	br := mk(alert.Critical, "")
+	br.Alert.AckDue, br.Alert.RestoreDue = t0.Add(5*time.Minute), t0.Add(4*time.Hour)
+	plan(br, bpols, gw, t0.Add(gw))
+	if out, _, _ := plan(br, bpols, gw, t0.Add(6*time.Minute)); len(out) != 0 {
+		t.Errorf("targets not missed yet: %v", kinds(out))
+	}
+	br.Alert.AckOverdue = true
+	out, _, _ := plan(br, bpols, gw, t0.Add(5*time.Minute))
+	if got := kinds(out); len(got) != 1 || got[0] != "ack_overdue>lead" || out[0].after != 5*time.Minute {
+		t.Errorf("acknowledge target missed: %v, want one ack_overdue to lead (5m)", got)
+	}
+	if out, _, _ := plan(br, bpols, gw, t0.Add(6*time.Minute)); len(out) != 0 {
+		t.Errorf("the same breach planned again: %v", kinds(out))
+	}
+	nob := []Policy{{Name: "targets", Severities: []alert.Severity{alert.Critical}, Notify: []string{"hook"}}}
+	nb := mk(alert.Critical, "")
+	nb.Alert.AckDue, nb.Alert.AckOverdue = t0.Add(5*time.Minute), true
+	if got := kinds(first(plan(nb, nob, gw, t0.Add(6*time.Minute)))); len(got) != 1 || got[0] != "raised>hook" {
+		t.Errorf("a policy without breached: %v, want the raised message only", got)
+	}
+	br.Alert.RestoreOverdue = true
+	if got := kinds(first(plan(br, bpols, gw, t0.Add(4*time.Hour)))); len(got) != 1 || got[0] != "restore_overdue>lead" {
+		t.Errorf("restore target missed: %v", got)
+	}
+	br.Alert.State, br.Alert.ResolvedAt = alert.Resolved, t0.Add(5*time.Hour)
+	out, _, _ = plan(br, bpols, gw, t0.Add(5*time.Hour+gw))
+	if len(out) != 1 || out[0].kind != KindResolved || len(out[0].to) != 2 {
+		t.Errorf("resolved: %+v, want one message to hook and lead", out)
+	}
 }
+
+func first(out []planned, _ time.Time, _ bool) []planned { return out }

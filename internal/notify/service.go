@@ -329,6 +329,10 @@ func (s *Service) messages(in *incident, p *planned, now time.Time) []row {
 			}
 		case KindResolved:
 			m.At, m.By = in.Alert.ResolvedAt, in.Alert.ResolvedBy
+		case KindAckOverdue:
+			m.At = in.Alert.AckDue
+		case KindRestoreOverdue:
+			m.At = in.Alert.RestoreDue
 		}
 		render(&m, &in.Alert, s.reg, s.c.Language, s.c.BaseURL, p.after)
 		out = append(out, row{Key: m.Key, Recipient: name, Channel: r.Channel, Created: now, Msg: m})
