@@ -15,7 +15,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/ioc-vn/ioc/internal/registry"
 )
 
 // TestAvailabilityReportPrintsOnA4: vms-tn's monthly report, printed from
@@ -34,15 +33,7 @@ func TestAvailabilityReportPrintsOnA4(t *testing.T) {
 			t.Fatalf("%s is needed (Debian package poppler-utils; scripts/test installs it)", tool)
 		}
 	}
-	reg, err := registry.Load(configs + "devices.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := startIngest(t)
-	c := iocConfig(t, sys, "print")
-	c.EmbeddedStore = filepath.Join(t.TempDir(), "history.db")
-	writeNovember(t, c.EmbeddedStore, reg)
-	base := startIOC(t, c)
+	base, _ := startNovember(t, "print")
 	ctx := chrome(t, 1600, 1000)
 
 	loginPage(t, ctx, base, "operator", url.QueryEscape("/reports/"), `#rows`)
