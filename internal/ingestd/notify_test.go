@@ -83,9 +83,11 @@ func (h *hookReceiver) messages() []notify.Message {
 // retried after a restart), e-mailed to the shift leader when still
 // unacknowledged after 10 minutes, and sent to the director on Zalo when
 // it misses its response targets (acknowledge in 5 minutes: Zalo's first
-// answer is -32, waited out across a restart; restore in 10); all are told
-// when it is acknowledged and resolved, the updates threaded. Ingest
-// restarts twice on the way; each message arrives exactly once.
+// answer is -32, waited out across a restart; restore in 10). The
+// operator assigns it to the district's team, which acknowledges it: the
+// team is e-mailed the assignment, the others told it is acknowledged;
+// all are told it is resolved, the updates threaded. Ingest restarts
+// twice on the way; each message arrives exactly once.
 func TestNotifyEscalationAcrossRestart(t *testing.T) {
 	c := alertConfig(t)
 	if err := os.WriteFile(c.Alerts.Rules, []byte(notifyRules), 0o644); err != nil {
@@ -116,7 +118,9 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 			"truong-ca": {Channel: "thu", To: "truong.ca@test.vn"},
 			"nhom-q2":   {Channel: "telegram", To: tg.Chat},
 			"giam-doc":  {Channel: "zalo", To: zalo.Follower},
+			"doi-q2":    {Channel: "thu", To: "doi.ky.thuat.q2@test.vn"},
 		},
+		Assignees: map[string][]string{"team:ky-thuat-q2": {"doi-q2"}},
 		Policies: []notify.Policy{{
 			Name: "nghiem-trong-q2", Severities: []alert.Severity{alert.Critical}, Districts: []string{"d2"},
 			Notify:         []string{"trung-tam", "nhom-q2"},
@@ -212,17 +216,32 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 		t.Errorf("Zalo quotes %q then %q, want none then %q", zm[0].Quote, zm[1].Quote, zm[0].MessageID)
 	}
 
-	// Acknowledged: all four told, threaded.
-	command(t, w, `{"id":"n-1","op":"ack","alert":"`+id+`","by":"van-hanh-1","note":"Đã báo kỹ thuật"}`)
+	// Assigned to the district's team, which acknowledges it: the team is
+	// e-mailed the assignment with its note, the four others told it is
+	// acknowledged, threaded.
+	command(t, w, `{"id":"n-1","op":"assign","alert":"`+id+`","assignee":"team:ky-thuat-q2","by":"van-hanh-1","note":"Đội Q2 xử lý"}`)
 	w.event(alert.Acked, id, 10*time.Second)
-	waitFor(t, "the acknowledgement to all", func() bool {
-		return len(hook.messages()) == 2 && len(mail.Mails()) == 2 && len(tg.Messages()) == 2 && len(zalo.Messages()) == 3
+	waitFor(t, "the assignment to the team and the acknowledgement to all", func() bool {
+		return len(hook.messages()) == 2 && len(mail.Mails()) == 3 && len(tg.Messages()) == 2 && len(zalo.Messages()) == 3
 	})
+	mailTo := func(to string) (out []smtpd.Mail) {
+		for _, m := range mail.Mails() {
+			if m.To == to {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	team := mailTo("doi.ky.thuat.q2@test.vn")
+	if len(team) != 1 || decodeHeader(t, team[0].Msg.Header.Get("Subject")) != "[Nghiêm trọng] Giao việc: Che camera Camera B1" ||
+		!strings.Contains(string(team[0].Body), "Giao b=E1=BB=9Fi van-hanh-1") && !strings.Contains(string(team[0].Body), "Giao bởi van-hanh-1") {
+		t.Errorf("the team's assignment e-mail: %+v", team)
+	}
 	ack := hook.messages()[1]
 	if ack.Kind != notify.KindAcknowledged || ack.ReplyTo != m.Key || ack.By != "van-hanh-1" || !strings.Contains(ack.Text, "Đã xác nhận bởi van-hanh-1") {
 		t.Errorf("acknowledgement on the webhook = %+v", ack)
 	}
-	if got := mail.Mails()[1].Msg.Header.Get("In-Reply-To"); got != first {
+	if got := mailTo("truong.ca@test.vn")[1].Msg.Header.Get("In-Reply-To"); got != first {
 		t.Errorf("acknowledgement e-mail In-Reply-To %q, want the first e-mail's %q", got, first)
 	}
 
@@ -239,13 +258,16 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 	w.event(alert.Cleared, id, 10*time.Second)
 	clock.set(t0.Add(12*time.Minute + 31*time.Second))
 	waitFor(t, "the resolved message to all", func() bool {
-		return len(hook.messages()) == 3 && len(mail.Mails()) == 3 && len(tg.Messages()) == 3 && len(zalo.Messages()) == 4
+		return len(hook.messages()) == 3 && len(mail.Mails()) == 5 && len(tg.Messages()) == 3 && len(zalo.Messages()) == 4
 	})
 	res := hook.messages()[2]
 	if res.Kind != notify.KindResolved || res.ReplyTo != m.Key || !strings.Contains(res.Text, "Đã xử lý xong bởi ky-thuat-2 lúc 14:42 08/05/2026, sau 12 phút") {
 		t.Errorf("resolved message = %+v", res)
 	}
 
+	if team := mailTo("doi.ky.thuat.q2@test.vn"); len(team) != 2 || team[1].Msg.Header.Get("In-Reply-To") != team[0].Msg.Header.Get("Message-ID") {
+		t.Errorf("the team's resolved e-mail is not threaded under the assignment: %+v", team)
+	}
 	if tm := tg.Messages(); tm[2].ReplyTo != tm[0].MessageID || !strings.HasPrefix(tm[2].Text, "✅ Đã khắc phục") {
 		t.Errorf("Telegram resolved %+v, want a reply to message %d", tm[2], tm[0].MessageID)
 	}
@@ -256,8 +278,8 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 	// Exactly once: nothing more comes, and the outbox agrees.
 	clock.set(t0.Add(2 * time.Hour))
 	st := outboxStatus(t, ing.HTTP)
-	if st.Counts["sent"] != 13 || st.Counts["pending"]+st.Counts["sending"]+st.Counts["failed"] != 0 || st.Incidents != 0 {
-		t.Errorf("outbox %+v, want 13 sent, nothing else, no open incident", st)
+	if st.Counts["sent"] != 15 || st.Counts["pending"]+st.Counts["sending"]+st.Counts["failed"] != 0 || st.Incidents != 0 {
+		t.Errorf("outbox %+v, want 15 sent, nothing else, no open incident", st)
 	}
 	keys := map[string]int{}
 	for _, m := range hook.messages() {
@@ -278,8 +300,8 @@ func TestNotifyEscalationAcrossRestart(t *testing.T) {
 	for _, zm := range zalo.Messages() {
 		keys["zalo "+strings.SplitN(zm.Text, "\n", 2)[0]]++
 	}
-	if len(keys) != 13 {
-		t.Errorf("%d distinct messages delivered, want 13: %v", len(keys), keys)
+	if len(keys) != 15 {
+		t.Errorf("%d distinct messages delivered, want 15: %v", len(keys), keys)
 	}
 	hook.mu.Lock()
 	if len(hook.refused) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
 )
 
 // Config is the notifications section of ingest's configuration
@@ -35,6 +36,11 @@ type Config struct {
 	// Policies: every policy whose severities and districts match an
 	// alert applies to it.
 	Policies []Policy `yaml:"policies"`
+	// Assignees name who is told when an alert is assigned (dispatched)
+	// to a team or technician: "team:<team id>" or "user:<username>" (as
+	// the IOC server's auth.teams and users say) to recipients. They then
+	// get the incident's updates, the resolution too.
+	Assignees map[string][]string `yaml:"assignees"`
 }
 
 // ChannelConfig is one channel. Fields holding a secret (secret,
@@ -149,7 +155,7 @@ const (
 )
 
 // Enabled reports whether any policy is configured.
-func (c *Config) Enabled() bool { return len(c.Policies) > 0 }
+func (c *Config) Enabled() bool { return len(c.Policies) > 0 || len(c.Assignees) > 0 }
 
 // Validate fills defaults, reads "env:" secrets and reports every error.
 func (c *Config) Validate() error {
@@ -202,6 +208,19 @@ func (c *Config) Validate() error {
 			bad("recipients.%s: a webhook recipient has no to: the channel's url is the address", name)
 		case ch.Type != "webhook" && r.To == "":
 			bad("recipients.%s: to is needed (chat id, e-mail address or Zalo user id)", name)
+		}
+	}
+	for who, rs := range c.Assignees {
+		if !contract.ValidAssignee(who) {
+			bad("assignees: %q: use team:<team id> or user:<username>", who)
+		}
+		if len(rs) == 0 {
+			bad("assignees.%s names no recipient", who)
+		}
+		for _, r := range rs {
+			if _, ok := c.Recipients[r]; !ok {
+				bad("assignees.%s: recipient %q is not in recipients", who, r)
+			}
 		}
 	}
 	names := map[string]bool{}

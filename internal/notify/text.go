@@ -18,6 +18,9 @@ var words = map[string]map[string]string{
 		"raised":          "Cảnh báo mới",
 		"unacknowledged":  "Chưa ai xác nhận sau %s",
 		"unresolved":      "Chưa khắc phục sau %s",
+		"assigned":        "Giao việc",
+		"assigned_by":     "Giao bởi %s lúc %s",
+		"assign_note":     "Ghi chú: %s",
 		"ack_overdue":     "Quá hạn xác nhận (%s)",
 		"restore_overdue": "Quá hạn khắc phục (%s)",
 		"due":             "Hạn: %s",
@@ -39,6 +42,9 @@ var words = map[string]map[string]string{
 		"raised":          "New alert",
 		"unacknowledged":  "Not acknowledged after %s",
 		"unresolved":      "Not resolved after %s",
+		"assigned":        "Assigned",
+		"assigned_by":     "Assigned by %s at %s",
+		"assign_note":     "Note: %s",
 		"ack_overdue":     "Acknowledge target missed (%s)",
 		"restore_overdue": "Restore target missed (%s)",
 		"due":             "Due: %s",
@@ -115,16 +121,23 @@ func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base strin
 	m.Subject = fmt.Sprintf("[%s] %s: %s", sev, head, what)
 
 	var b strings.Builder
-	icon := map[Kind]string{KindRaised: "🔴", KindUnacknowledged: "⚠️", KindUnresolved: "⚠️", KindAckOverdue: "⏰", KindRestoreOverdue: "⏰", KindAcknowledged: "👁", KindResolved: "✅"}[m.Kind]
+	icon := map[Kind]string{KindRaised: "🔴", KindUnacknowledged: "⚠️", KindUnresolved: "⚠️", KindAssigned: "📋", KindAckOverdue: "⏰", KindRestoreOverdue: "⏰", KindAcknowledged: "👁", KindResolved: "✅"}[m.Kind]
 	fmt.Fprintf(&b, "%s %s · %s\n%s\n", icon, head, sev, what)
 	fmt.Fprintf(&b, "%s: %s\n%s: %s\n%s: %s\n", w["device"], name, w["place"], place, w["since"], clock(m.Raised))
 	switch m.Kind {
+	case KindAssigned:
+		if d := a.Dispatch; d != nil && len(d.Steps) > 0 {
+			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assigned_by"], d.Steps[0].By, clock(d.Steps[0].At)))
+			if n := d.Steps[0].Note; n != "" {
+				fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assign_note"], n))
+			}
+		}
 	case KindAckOverdue:
 		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["due"], clock(a.AckDue)))
 	case KindRestoreOverdue:
 		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["due"], clock(a.RestoreDue)))
 	}
-	if a.Ack != nil && m.Kind != KindResolved {
+	if a.Ack != nil && m.Kind != KindResolved && m.Kind != KindAssigned { // an assignment acknowledges
 		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["ack_by"], a.Ack.By, clock(a.Ack.At)))
 	}
 	if m.Kind == KindResolved {
