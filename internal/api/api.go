@@ -883,9 +883,13 @@ func (a *API) command(op contract.Op) handler {
 	}
 }
 
+// refused reports whether the alert service answered no: a command it did
+// not answer in time may still be applied.
+type refused bool
+
 // run sends c to the alert service and answers with its result; it
-// reports whether the command was applied.
-func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c contract.Command, e AuditEntry) bool {
+// reports whether the alert service refused it.
+func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c contract.Command, e AuditEntry) refused {
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.CommandTimeout)
 	defer cancel()
 	res, err := a.d.Commander.Command(ctx, c)
@@ -899,12 +903,12 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c con
 		e.Result = "refused: " + res.Error
 		a.d.Audit.Record(e)
 		writeError(w, http.StatusConflict, res.Error)
-		return false
+		return true
 	}
 	e.Result = "ok"
 	a.d.Audit.Record(e)
 	writeJSON(w, http.StatusOK, res)
-	return true
+	return false
 }
 
 type maintenanceRequest struct {

@@ -93,8 +93,8 @@ func (a *API) step(op contract.Op) handler {
 		if ph != "" {
 			e.Target = "photo:" + ph
 		}
-		if !a.run(w, r, s, contract.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note, Photo: ph}, e) && ph != "" {
-			a.d.Photos.Remove(ph) // the step was not taken: the photo belongs to nothing
+		if a.run(w, r, s, contract.Command{Op: op, Alert: id, By: s.User.Username, Note: req.Note, Photo: ph}, e) && ph != "" {
+			a.d.Photos.Remove(ph) // the step was refused: the photo belongs to nothing
 		}
 	}
 }
