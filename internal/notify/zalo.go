@@ -54,10 +54,6 @@ func (z *Zalo) Send(ctx context.Context, to string, m *Message) (string, error) 
 	if r := []rune(text); len(r) > zaloMax {
 		text = string(r[:zaloMax-1]) + "…"
 	}
-	type msg struct {
-		Text  string `json:"text"`
-		Quote string `json:"quote_message_id,omitempty"`
-	}
 	var req struct {
 		Recipient struct {
 			UserID string `json:"user_id"`
