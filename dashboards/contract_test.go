@@ -10,6 +10,7 @@ import (
 
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/contract"
+	"github.com/ioc-vn/ioc/internal/photo"
 )
 
 // contractJSPath is the pages' copy of the names they share with the
@@ -76,7 +77,8 @@ const CONTRACT = Object.freeze({
 		fmt.Fprintf(&b, " %s: %d", s, s.Rank())
 	}
 	b.WriteString(" }),\n")
-	fmt.Fprintf(&b, "  // bytes; the API refuses a longer note (note_too_long)\n  maxNoteBytes: %d,\n});\n", contract.MaxNoteBytes)
+	fmt.Fprintf(&b, "  // bytes; the API refuses a longer note (note_too_long)\n  maxNoteBytes: %d,\n", contract.MaxNoteBytes)
+	fmt.Fprintf(&b, "  // MiB; the API refuses a larger photo of a fix (photo_too_large)\n  maxPhotoMiB: %d,\n});\n", photo.MaxBytes>>20)
 	return b.Bytes()
 }
 

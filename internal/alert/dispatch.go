@@ -51,12 +51,14 @@ type Dispatch struct {
 	Steps []StepRecord `json:"steps"`
 }
 
-// StepRecord is one step: who took it, when, with what note.
+// StepRecord is one step: who took it, when, with what note (and, for
+// fixed, the id of a photo of the fix the IOC server keeps).
 type StepRecord struct {
-	Step Step      `json:"step"`
-	By   string    `json:"by"`
-	At   time.Time `json:"at"`
-	Note string    `json:"note,omitempty"`
+	Step  Step      `json:"step"`
+	By    string    `json:"by"`
+	At    time.Time `json:"at"`
+	Note  string    `json:"note,omitempty"`
+	Photo string    `json:"photo,omitempty"`
 }
 
 // Since is when the current assignee was given the alert.
@@ -101,8 +103,9 @@ func CheckStep(d *Dispatch, step Step) error {
 // by an operator, or a technician's step. Assigning an alert nobody has
 // acknowledged acknowledges it (with the alerts folded under it): the
 // operator has seen it and acted. An alert folded under another is
-// dispatched with it, not alone.
-func (e *Engine) Dispatch(id string, step Step, assignee, by, note string, now time.Time) ([]Transition, error) {
+// dispatched with it, not alone. photo is the id of a photo of the fix,
+// for StepFixed only.
+func (e *Engine) Dispatch(id string, step Step, assignee, by, note, photo string, now time.Time) ([]Transition, error) {
 	s := e.byID[id]
 	if s == nil || !s.active() {
 		return nil, fmt.Errorf("alert %q is not active", id)
@@ -117,8 +120,11 @@ func (e *Engine) Dispatch(id string, step Step, assignee, by, note string, now t
 	if err := CheckStep(a.Dispatch, step); err != nil {
 		return nil, err
 	}
+	if photo != "" && step != StepFixed {
+		return nil, fmt.Errorf("a photo goes with %s only", StepFixed)
+	}
 	var out []Transition
-	rec := StepRecord{Step: step, By: by, At: now, Note: note}
+	rec := StepRecord{Step: step, By: by, At: now, Note: note, Photo: photo}
 	if step == StepAssigned {
 		if !contract.ValidAssignee(assignee) {
 			return nil, fmt.Errorf("assignee %q: use user:<username> or team:<team id>", assignee)

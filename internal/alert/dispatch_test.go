@@ -15,7 +15,7 @@ func TestDispatchStepsInOrder(t *testing.T) {
 	r.expect("raised recorder-disk-full/nvr-1")
 	id := "recorder-disk-full/nvr-1"
 	step := func(s Step, assignee, by string) error {
-		trs, err := r.e.Dispatch(id, s, assignee, by, "ghi chú "+string(s), r.now)
+		trs, err := r.e.Dispatch(id, s, assignee, by, "ghi chú "+string(s), "", r.now)
 		r.log = append(r.log, trs...)
 		return err
 	}
@@ -90,10 +90,10 @@ func TestDispatchFoldedAlertGoesWithItsParent(t *testing.T) {
 	r.sendAll("nvr-1", "cam-1")
 	r.at(3 * time.Minute)
 	r.expectFor("device-offline/cam-1", "raised device-offline/cam-1")
-	if _, err := r.e.Dispatch("device-offline/cam-1", StepAssigned, "user:ky-thuat-1", "van-hanh-1", "", r.now); err == nil || !strings.Contains(err.Error(), "folded under") {
+	if _, err := r.e.Dispatch("device-offline/cam-1", StepAssigned, "user:ky-thuat-1", "van-hanh-1", "", "", r.now); err == nil || !strings.Contains(err.Error(), "folded under") {
 		t.Fatalf("assigning a folded alert: %v", err)
 	}
-	trs, err := r.e.Dispatch("device-offline/nvr-1", StepAssigned, "user:ky-thuat-1", "van-hanh-1", "", r.now)
+	trs, err := r.e.Dispatch("device-offline/nvr-1", StepAssigned, "user:ky-thuat-1", "van-hanh-1", "", "", r.now)
 	if err != nil {
 		t.Fatal(err)
 	}

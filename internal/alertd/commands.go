@@ -54,7 +54,7 @@ func (s *Service) apply(c contract.Command) error {
 		trs, err = s.eng.EndMaintenance(c.Target, c.By, now)
 	case contract.OpAssign, contract.OpAccept, contract.OpEnRoute, contract.OpOnSite, contract.OpFixed:
 		step, _ := alert.StepFor(c.Op)
-		trs, err = s.eng.Dispatch(c.Alert, step, c.Assignee, c.By, c.Note, now)
+		trs, err = s.eng.Dispatch(c.Alert, step, c.Assignee, c.By, c.Note, c.Photo, now)
 	case contract.OpCommission:
 		id := strings.TrimPrefix(c.Target, "device:")
 		if err = s.eng.Commission(id, now); err == nil {

@@ -74,8 +74,11 @@ func historyPoint(r *record) point.Point {
 	if a.Value != nil {
 		ah.Value = fmt.Sprint(a.Value)
 	}
-	if a.Dispatch != nil {
-		ah.Assignee = a.Dispatch.Assignee
+	if d := a.Dispatch; d != nil {
+		ah.Assignee = d.Assignee
+		if last := len(d.Steps) - 1; r.Kind == string(alert.StepFixed) && last >= 0 {
+			ah.Photo = d.Steps[last].Photo
+		}
 	}
 	if r.Kind == string(alert.Acked) && a.Ack != nil {
 		ah.AckVia = a.Ack.Via // acknowledged with the alert it was folded under

@@ -30,6 +30,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/live"
 	"github.com/ioc-vn/ioc/internal/payload"
+	"github.com/ioc-vn/ioc/internal/photo"
 	"github.com/ioc-vn/ioc/internal/provision"
 	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
@@ -93,7 +94,10 @@ type Deps struct {
 	// Refusals are the integrators' _errors reports the server has seen
 	// (nil: none kept; the integrator's page shows no refusals).
 	Refusals *refusals.Book
-	Now      func() time.Time
+	// Photos keeps the photos technicians attach to the fixed step (nil:
+	// a fixed step with a photo is refused).
+	Photos *photo.Store
+	Now    func() time.Time
 }
 
 // Options tune the API.
@@ -145,6 +149,7 @@ var Routes = append([]string{
 	"POST /api/v1/alerts/{rule}/{device}/ack",
 	"POST /api/v1/alerts/{rule}/{device}/resolve",
 	"GET /api/v1/alerts/{rule}/{device}/timeline",
+	"GET /api/v1/alerts/{rule}/{device}/photos/{photo}",
 	"POST /api/v1/alerts/{rule}/{device}/assign",
 	"POST /api/v1/alerts/{rule}/{device}/accept",
 	"POST /api/v1/alerts/{rule}/{device}/en-route",
@@ -193,34 +198,35 @@ func New(d Deps, o Options) (*API, error) {
 	a.reg.Store(d.Registry)
 	m := a.mux
 	handlers := map[string]http.HandlerFunc{
-		"POST /api/v1/login":                           a.login,
-		"POST /api/v1/logout":                          a.logout,
-		"GET /api/v1/session":                          a.need(anyRole, a.session),
-		"GET /api/v1/province":                         a.need(auth.Viewer, a.province),
-		"GET /api/v1/devices":                          a.need(auth.Viewer, a.devices),
-		"GET /api/v1/devices/{id}":                     a.need(auth.Viewer, a.device),
-		"GET /api/v1/devices/{id}/history":             a.need(auth.Viewer, a.history),
-		"GET /api/v1/readings":                         a.need(auth.Viewer, a.readings),
-		"GET /api/v1/alerts":                           a.need(auth.Viewer, a.alerts),
-		"GET /api/v1/alerts/history":                   a.need(auth.Viewer, a.alertHistory),
-		"POST /api/v1/alerts/{rule}/{device}/ack":      a.need(auth.Technician, a.command(contract.OpAck)),
-		"POST /api/v1/alerts/{rule}/{device}/resolve":  a.need(auth.Technician, a.command(contract.OpResolve)),
-		"GET /api/v1/alerts/{rule}/{device}/timeline":  a.need(auth.Viewer, a.timeline),
-		"POST /api/v1/alerts/{rule}/{device}/assign":   a.need(auth.Operator, a.assign),
-		"POST /api/v1/alerts/{rule}/{device}/accept":   a.need(auth.Technician, a.step(contract.OpAccept)),
-		"POST /api/v1/alerts/{rule}/{device}/en-route": a.need(auth.Technician, a.step(contract.OpEnRoute)),
-		"POST /api/v1/alerts/{rule}/{device}/on-site":  a.need(auth.Technician, a.step(contract.OpOnSite)),
-		"POST /api/v1/alerts/{rule}/{device}/fixed":    a.need(auth.Technician, a.step(contract.OpFixed)),
-		"POST /api/v1/maintenance":                     a.need(auth.Operator, a.maintenanceStart),
-		"DELETE /api/v1/maintenance/{target}":          a.need(auth.Operator, a.maintenanceEnd),
-		"POST /api/v1/devices/{id}/commission":         a.need(auth.Operator, a.commission),
-		"GET /api/v1/audit":                            a.need(auth.Admin, a.audit),
-		"GET /api/v1/availability":                     a.need(auth.Viewer, a.availabilityReport),
-		"POST /api/v1/admin/reload":                    a.need(auth.Admin, a.reload),
-		"GET /api/v1/admin/kiosks":                     a.need(auth.Admin, a.kioskList),
-		"POST /api/v1/admin/kiosks":                    a.need(auth.Admin, a.kioskEnrol),
-		"DELETE /api/v1/admin/kiosks/{id}":             a.need(auth.Admin, a.kioskRevoke),
-		"POST /api/v1/kiosk/session":                   a.kioskLogin,
+		"POST /api/v1/login":                                a.login,
+		"POST /api/v1/logout":                               a.logout,
+		"GET /api/v1/session":                               a.need(anyRole, a.session),
+		"GET /api/v1/province":                              a.need(auth.Viewer, a.province),
+		"GET /api/v1/devices":                               a.need(auth.Viewer, a.devices),
+		"GET /api/v1/devices/{id}":                          a.need(auth.Viewer, a.device),
+		"GET /api/v1/devices/{id}/history":                  a.need(auth.Viewer, a.history),
+		"GET /api/v1/readings":                              a.need(auth.Viewer, a.readings),
+		"GET /api/v1/alerts":                                a.need(auth.Viewer, a.alerts),
+		"GET /api/v1/alerts/history":                        a.need(auth.Viewer, a.alertHistory),
+		"POST /api/v1/alerts/{rule}/{device}/ack":           a.need(auth.Technician, a.command(contract.OpAck)),
+		"POST /api/v1/alerts/{rule}/{device}/resolve":       a.need(auth.Technician, a.command(contract.OpResolve)),
+		"GET /api/v1/alerts/{rule}/{device}/timeline":       a.need(auth.Viewer, a.timeline),
+		"GET /api/v1/alerts/{rule}/{device}/photos/{photo}": a.need(auth.Viewer, a.photo),
+		"POST /api/v1/alerts/{rule}/{device}/assign":        a.need(auth.Operator, a.assign),
+		"POST /api/v1/alerts/{rule}/{device}/accept":        a.need(auth.Technician, a.step(contract.OpAccept)),
+		"POST /api/v1/alerts/{rule}/{device}/en-route":      a.need(auth.Technician, a.step(contract.OpEnRoute)),
+		"POST /api/v1/alerts/{rule}/{device}/on-site":       a.need(auth.Technician, a.step(contract.OpOnSite)),
+		"POST /api/v1/alerts/{rule}/{device}/fixed":         a.need(auth.Technician, a.step(contract.OpFixed)),
+		"POST /api/v1/maintenance":                          a.need(auth.Operator, a.maintenanceStart),
+		"DELETE /api/v1/maintenance/{target}":               a.need(auth.Operator, a.maintenanceEnd),
+		"POST /api/v1/devices/{id}/commission":              a.need(auth.Operator, a.commission),
+		"GET /api/v1/audit":                                 a.need(auth.Admin, a.audit),
+		"GET /api/v1/availability":                          a.need(auth.Viewer, a.availabilityReport),
+		"POST /api/v1/admin/reload":                         a.need(auth.Admin, a.reload),
+		"GET /api/v1/admin/kiosks":                          a.need(auth.Admin, a.kioskList),
+		"POST /api/v1/admin/kiosks":                         a.need(auth.Admin, a.kioskEnrol),
+		"DELETE /api/v1/admin/kiosks/{id}":                  a.need(auth.Admin, a.kioskRevoke),
+		"POST /api/v1/kiosk/session":                        a.kioskLogin,
 		"GET /api/v1/stream": a.need(auth.Viewer, func(w http.ResponseWriter, r *http.Request, s *auth.Session) {
 			d.Stream.Serve(w, r, s.ID)
 		}),
@@ -807,30 +813,44 @@ func (a *API) alertHistory(w http.ResponseWriter, r *http.Request, _ *auth.Sessi
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	pts, err := a.d.Store.Query(ctx, store.Query{Device: id, Measurement: contract.AlertMeasurement, From: from, To: to})
-	if err != nil {
-		a.d.Log.Warn("api: alert history query failed", "device", id, "err", err)
-		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+	hs, ok := a.readAlertHistory(w, r, id, from, to)
+	if !ok {
 		return
 	}
-	if len(pts) > maxHistoryEntries {
-		pts = pts[len(pts)-maxHistoryEntries:]
+	if len(hs) > maxHistoryEntries {
+		hs = hs[len(hs)-maxHistoryEntries:]
 	}
-	out := make([]HistoryEntry, 0, len(pts))
-	for i := len(pts) - 1; i >= 0; i-- { // newest first
-		p := &pts[i]
-		h, err := contract.ParseHistory(p)
+	out := make([]HistoryEntry, 0, len(hs))
+	for i := len(hs) - 1; i >= 0; i-- { // newest first
+		h := &hs[i]
+		out = append(out, HistoryEntry{At: h.At, Device: id, Transition: h.Transition, Alert: h.Alert.ID, Rule: h.Alert.Rule,
+			Severity: h.Alert.Severity, State: h.Alert.State, Value: h.Alert.Value, MessageVI: h.Alert.MessageVI,
+			MessageEN: h.Alert.MessageEN, By: h.By, Note: h.Note})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
+}
+
+// readAlertHistory reads device's alert transitions from the store between
+// from and to, oldest first; entries that are not an alert's are skipped.
+// On a store error it answers 502 and returns false.
+func (a *API) readAlertHistory(w http.ResponseWriter, r *http.Request, device string, from, to time.Time) ([]contract.History, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	pts, err := a.d.Store.Query(ctx, store.Query{Device: device, Measurement: contract.AlertMeasurement, From: from, To: to})
+	if err != nil {
+		a.d.Log.Warn("api: alert history query failed", "device", device, "err", err)
+		writeError(w, http.StatusBadGateway, "the time-series store did not answer: "+err.Error())
+		return nil, false
+	}
+	out := make([]contract.History, 0, len(pts))
+	for i := range pts {
+		h, err := contract.ParseHistory(&pts[i])
 		if err != nil || h.Alert == nil {
 			continue // the query asks for measurement alert only
 		}
-		e := HistoryEntry{At: h.At, Device: id, Transition: h.Transition, Alert: h.Alert.ID, Rule: h.Alert.Rule,
-			Severity: h.Alert.Severity, State: h.Alert.State, Value: h.Alert.Value, MessageVI: h.Alert.MessageVI,
-			MessageEN: h.Alert.MessageEN, By: h.By, Note: h.Note}
-		out = append(out, e)
+		out = append(out, h)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": id, "from": from, "to": to, "entries": out})
+	return out, true
 }
 
 type noteRequest struct {
@@ -870,7 +890,13 @@ func (a *API) command(op contract.Op) handler {
 	}
 }
 
-func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c contract.Command, e AuditEntry) {
+// refused reports whether the alert service answered no: a command it did
+// not answer in time may still be applied.
+type refused bool
+
+// run sends c to the alert service and answers with its result; it
+// reports whether the alert service refused it.
+func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c contract.Command, e AuditEntry) refused {
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.CommandTimeout)
 	defer cancel()
 	res, err := a.d.Commander.Command(ctx, c)
@@ -878,17 +904,18 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, s *auth.Session, c con
 		e.Result = "no answer"
 		a.d.Audit.Record(e)
 		writeError(w, http.StatusGatewayTimeout, "the alert service did not answer in time; it may still apply the command")
-		return
+		return false
 	}
 	if !res.OK {
 		e.Result = "refused: " + res.Error
 		a.d.Audit.Record(e)
 		writeError(w, http.StatusConflict, res.Error)
-		return
+		return true
 	}
 	e.Result = "ok"
 	a.d.Audit.Record(e)
 	writeJSON(w, http.StatusOK, res)
+	return false
 }
 
 type maintenanceRequest struct {

@@ -42,7 +42,10 @@ type AlertHistory struct {
 	AckVia string
 	// Assignee is who had the alert (user:<name> or team:<id>) at a
 	// dispatch transition.
-	Assignee     string
+	Assignee string
+	// Photo is the id of the photo of the fix, on a fixed transition
+	// that has one (the IOC server keeps the photo).
+	Photo        string
 	Count, Flaps int
 	Suppressed   bool
 }
@@ -56,7 +59,7 @@ type MaintenanceHistory struct {
 
 // Point is h as a point: measurement alert (tags device, district, rule,
 // severity, transition; fields event_seq, id, rule_kind, state, value,
-// message_vi, message_en, parent, ack_via, assignee, count, flaps,
+// message_vi, message_en, parent, ack_via, assignee, photo, count, flaps,
 // suppressed, by, note) or
 // maintenance (tags target, transition; fields event_seq, until, since,
 // by, note), at the transition's time. Empty text fields are left out.
@@ -98,6 +101,7 @@ func (h *History) Point() point.Point {
 	add("parent", a.Parent)
 	add("ack_via", a.AckVia)
 	add("assignee", a.Assignee)
+	add("photo", a.Photo)
 	p.Fields = append(p.Fields, point.IntField("count", int64(a.Count)), point.IntField("flaps", int64(a.Flaps)),
 		point.BoolField("suppressed", a.Suppressed))
 	return p
@@ -138,6 +142,7 @@ func ParseHistory(p *point.Point) (History, error) {
 		a.Parent = stringField(p, "parent")
 		a.AckVia = stringField(p, "ack_via")
 		a.Assignee = stringField(p, "assignee")
+		a.Photo = stringField(p, "photo")
 		a.Count = int(intField(p, "count"))
 		a.Flaps = int(intField(p, "flaps"))
 		if f, ok := p.Field("suppressed"); ok && f.Kind == point.Bool {

@@ -151,6 +151,22 @@ type Command struct {
 	Assignee string `json:"assignee,omitempty"`
 	By       string `json:"by"`
 	Note     string `json:"note,omitempty"`
+	// Photo is the id of the photo the IOC server keeps of the fix, for
+	// fixed only (ValidPhotoID).
+	Photo string `json:"photo,omitempty"`
+}
+
+// ValidPhotoID reports whether id is a photo id: 32 lowercase hex digits.
+func ValidPhotoID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // CommandResult is published on ResultsTopic for every command.
@@ -179,6 +195,9 @@ func ParseCommand(b []byte) (Command, error) {
 		return c, fmt.Errorf("command needs by (who), at most %d bytes", MaxByBytes)
 	case len(c.Note) > MaxNoteBytes:
 		return c, fmt.Errorf("note of %d bytes: at most %d", len(c.Note), MaxNoteBytes)
+	}
+	if c.Photo != "" && (c.Op != OpFixed || !ValidPhotoID(c.Photo)) {
+		return c, fmt.Errorf("photo: only with %s, 32 lowercase hex digits", OpFixed)
 	}
 	switch c.Op {
 	case OpAck, OpResolve, OpAccept, OpEnRoute, OpOnSite, OpFixed:

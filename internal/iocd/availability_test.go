@@ -69,6 +69,20 @@ func writeNovember(t *testing.T, path string, reg *registry.Registry) {
 	}
 }
 
+// startNovember starts ingest and an IOC server reading the scripted
+// November (writeNovember) from its embedded store.
+func startNovember(t *testing.T, name string) (base string, reg *registry.Registry) {
+	t.Helper()
+	reg, err := registry.Load(configs + "devices.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iocConfig(t, startIngest(t), name)
+	c.EmbeddedStore = filepath.Join(t.TempDir(), "history.db")
+	writeNovember(t, c.EmbeddedStore, reg)
+	return startIOC(t, c), reg
+}
+
 // TestAvailabilityReport: the scripted November through the API (JSON and
 // CSV) and on the report page in Chromium: vms-tn's three reporting
 // devices lost two hours each (99,72 %), acknowledged in 5 minutes and
@@ -79,15 +93,7 @@ func TestAvailabilityReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
 	}
-	reg, err := registry.Load(configs + "devices.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := startIngest(t)
-	c := iocConfig(t, sys, "availability")
-	c.EmbeddedStore = filepath.Join(t.TempDir(), "history.db")
-	writeNovember(t, c.EmbeddedStore, reg)
-	base := startIOC(t, c)
+	base, reg := startNovember(t, "availability")
 
 	const month = "from=2026-11-01T00:00:00%2B07:00&to=2026-12-01T00:00:00%2B07:00"
 	op := login(t, base, "operator")

@@ -53,6 +53,11 @@ type Config struct {
 	// audit log). Servers sharing a broker share enrolments and
 	// revocations through it; each keeps its own copy here.
 	Kiosks string `yaml:"kiosks"`
+	// Photos is the directory of the technicians' photos of their fixes
+	// (empty: photos/ beside the audit log). Servers behind one address
+	// need it on shared storage: a photo is kept by the server that took
+	// it.
+	Photos string `yaml:"photos"`
 	// MQTT is the broker the alert service publishes to, with a server
 	// account.
 	MQTT mqttsub.Config `yaml:"mqtt"`
@@ -102,6 +107,14 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// PhotosDir is where the photos of fixes are kept.
+func (c *Config) PhotosDir() string {
+	if c.Photos != "" {
+		return c.Photos
+	}
+	return filepath.Join(filepath.Dir(c.AuditLog), "photos")
 }
 
 // KiosksFile is the enrolled walls' file: Kiosks, or kiosks.json beside

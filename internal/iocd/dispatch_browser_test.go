@@ -1,12 +1,16 @@
 package iocd_test
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/ingestd"
@@ -18,7 +22,9 @@ import (
 // under "Việc của tôi", accepts, arrives and reports it fixed with the
 // large step buttons; the wall shows who has it and since when; the
 // technician resolves it; the timeline on both screens lists every step
-// in order, in Vietnamese, with no English or raw ids.
+// in order, in Vietnamese, with no English or raw ids. The fixed step
+// carries a photo from the phone's camera input: a thumbnail on the job
+// card and in both timelines, opening the photo.
 func TestDispatchInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
@@ -99,13 +105,47 @@ func TestDispatchInChromium(t *testing.T) {
 	screenshot(t, phone, "tech-390-my-jobs")
 	step("accept", "accepted")
 	step("on_site", "on_site")
+	shot := filepath.Join(t.TempDir(), "anh-sau-khi-sua.png")
+	if err := os.WriteFile(shot, testPNG(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var capture string
 	run(t, phone, 15*time.Second,
 		chromedp.Click(job+` button.step[data-op="fixed"]`),
 		chromedp.WaitVisible(`#fixed-note`),
+		chromedp.AttributeValue(`#fixed-photo`, "capture", &capture, nil),
 		chromedp.SendKeys(`#fixed-note`, "Đã gỡ vật che, chỉnh lại góc quay"),
+		chromedp.SetUploadFiles(`#fixed-photo`, []string{shot}),
 		chromedp.Click(`#fixed-send`),
 		chromedp.WaitVisible(job+`[data-step="fixed"]`),
 	)
+	if capture != "environment" {
+		t.Errorf("the photo input's capture is %q, want the back camera (environment)", capture)
+	}
+	// photoShown: the thumbnail under sel has loaded, and its link opens an
+	// image the server serves as one.
+	photoShown := func(c context.Context, where, sel string) {
+		t.Helper()
+		var ok bool
+		err := chromedp.Run(c, chromedp.Poll(`(() => { const i = document.querySelector(`+jsString(sel+" a.photo img")+`); return !!i && i.complete && i.naturalWidth > 0 })()`,
+			&ok, chromedp.WithPollingTimeout(15*time.Second)))
+		if err != nil || !ok {
+			t.Fatalf("%s: no loaded thumbnail under %s: %v", where, sel, err)
+		}
+		var got struct {
+			Type, Target, Alt string
+			Size              int
+		}
+		run(t, c, 10*time.Second, chromedp.Evaluate(`(async () => {
+			const a = document.querySelector(`+jsString(sel+" a.photo")+`);
+			const r = await fetch(a.href, { credentials: "same-origin" });
+			return { type: r.headers.get("Content-Type"), target: a.target, alt: a.querySelector("img").alt, size: (await r.blob()).size };
+		})()`, &got, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		if got.Type != "image/jpeg" || got.Size == 0 || got.Target != "_blank" || got.Alt != "Ảnh sau khi khắc phục" {
+			t.Errorf("%s: the photo link opens %+v, want a JPEG (the phone scales it down) in a new tab, alt in Vietnamese", where, got)
+		}
+	}
+	photoShown(phone, "job card", job+` .steps li[data-step="fixed"]`)
 	run(t, phone, 5*time.Second, chromedp.Text(job, &jobText))
 	for _, want := range []string{"Đã nhận · Kỹ thuật viên hiện trường", "Tại hiện trường · Kỹ thuật viên hiện trường", "Đã khắc phục, chờ đóng · Kỹ thuật viên hiện trường — Đã gỡ vật che"} {
 		if !strings.Contains(jobText, want) {
@@ -116,6 +156,7 @@ func TestDispatchInChromium(t *testing.T) {
 
 	// The wall's timeline stays open while the technician closes the alert.
 	run(t, wall, 10*time.Second, chromedp.Click(row+" button.timeline"), chromedp.WaitVisible(`#timeline-dialog #timeline li[data-transition="fixed"]`))
+	photoShown(wall, "wall timeline", `#timeline-dialog #timeline li[data-transition="fixed"]`)
 	run(t, phone, 15*time.Second,
 		chromedp.Click(job+` button.resolve`),
 		chromedp.WaitVisible(`#resolve-note`),
@@ -125,6 +166,7 @@ func TestDispatchInChromium(t *testing.T) {
 		chromedp.Navigate(base+"/tech/#/timeline/"+id),
 		chromedp.WaitVisible(`#timeline li[data-transition="resolved"]`),
 	)
+	photoShown(phone, "phone timeline", `#timeline li[data-transition="fixed"]`)
 	run(t, wall, 20*time.Second, chromedp.WaitVisible(`#timeline-dialog #timeline li[data-transition="resolved"]`))
 
 	want := []string{"phát sinh", "xác nhận · Trực ban IOC", "giao việc · Trực ban IOC · → Đội kỹ thuật TP. Thái Nguyên — Camera cổng chính bị che",

@@ -30,6 +30,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/kiosk"
 	"github.com/ioc-vn/ioc/internal/lifecycle"
 	"github.com/ioc-vn/ioc/internal/live"
+	"github.com/ioc-vn/ioc/internal/photo"
 	"github.com/ioc-vn/ioc/internal/refusals"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
@@ -68,6 +69,7 @@ type Server struct {
 	st     store.Store
 	audit  *api.Audit
 	kiosks *kiosk.Store
+	photos *photo.Store
 	src    *live.Source
 	ws     *stream.Server
 	api    *api.API
@@ -169,7 +171,10 @@ func (s *Server) openFiles(ctx context.Context) error {
 	if s.audit, err = api.OpenAudit(cfg.AuditLog, s.log, nil); err != nil {
 		return err
 	}
-	s.kiosks, err = kiosk.Open(cfg.KiosksFile(), s.o.Now)
+	if s.kiosks, err = kiosk.Open(cfg.KiosksFile(), s.o.Now); err != nil {
+		return err
+	}
+	s.photos, err = photo.Open(cfg.PhotosDir())
 	return err
 }
 
@@ -225,7 +230,7 @@ func (s *Server) buildAPI(ctx context.Context, reg *registry.Registry, au *auth.
 		Pages: pages, Audit: s.audit, Log: s.log, Ready: s.src.Ready,
 		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}), Revoke: revoke, Reload: s.Reload,
 		Provision: s.provisioning(), Provisioned: s.provisioned,
-		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book,
+		Kiosks: s.kiosks, ShareKiosk: shareKiosk, Now: s.o.Now, Refusals: book, Photos: s.photos,
 	}, api.Options{AllowedOrigins: cfg.AllowedOrigins, HistoryMaxPoints: cfg.HistoryMaxPoints, CommandTimeout: cfg.CommandTimeout,
 		TrustedProxies: proxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {

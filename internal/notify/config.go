@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ioc-vn/ioc/internal/alert"
+	"github.com/ioc-vn/ioc/internal/contract"
 )
 
 // Config is the notifications section of ingest's configuration
@@ -35,6 +36,11 @@ type Config struct {
 	// Policies: every policy whose severities and districts match an
 	// alert applies to it.
 	Policies []Policy `yaml:"policies"`
+	// Assignees name who is told when an alert is assigned (dispatched)
+	// to a team or technician: "team:<team id>" or "user:<username>" (as
+	// the IOC server's auth.teams and users say) to recipients. They then
+	// get the incident's updates, the resolution too.
+	Assignees map[string][]string `yaml:"assignees"`
 }
 
 // ChannelConfig is one channel. Fields holding a secret (secret,
@@ -85,6 +91,10 @@ type Policy struct {
 	// raised; Unresolved: when it is still not resolved After it was raised.
 	Unacknowledged []Step `yaml:"unacknowledged"`
 	Unresolved     []Step `yaml:"unresolved"`
+	// Breached: told when the alert misses one of its severity's response
+	// targets (alerts.targets: time to acknowledge, time to restore), one
+	// message per target missed.
+	Breached []string `yaml:"breached"`
 	// QuietHours hold this policy's messages (minor and info alerts only)
 	// until the quiet hours end, Asia/Ho_Chi_Minh time; one resolved by
 	// then is never sent.
@@ -145,7 +155,7 @@ const (
 )
 
 // Enabled reports whether any policy is configured.
-func (c *Config) Enabled() bool { return len(c.Policies) > 0 }
+func (c *Config) Enabled() bool { return len(c.Policies) > 0 || len(c.Assignees) > 0 }
 
 // Validate fills defaults, reads "env:" secrets and reports every error.
 func (c *Config) Validate() error {
@@ -200,6 +210,19 @@ func (c *Config) Validate() error {
 			bad("recipients.%s: to is needed (chat id, e-mail address or Zalo user id)", name)
 		}
 	}
+	for who, rs := range c.Assignees {
+		if !contract.ValidAssignee(who) {
+			bad("assignees: %q: use team:<team id> or user:<username>", who)
+		}
+		if len(rs) == 0 {
+			bad("assignees.%s names no recipient", who)
+		}
+		for _, r := range rs {
+			if _, ok := c.Recipients[r]; !ok {
+				bad("assignees.%s: recipient %q is not in recipients", who, r)
+			}
+		}
+	}
 	names := map[string]bool{}
 	for i := range c.Policies {
 		p := &c.Policies[i]
@@ -240,8 +263,11 @@ func (c *Config) Validate() error {
 				bad("policies.%s: unresolved[%d]: after must be more than 0", p.Name, j)
 			}
 		}
-		if len(p.Notify)+len(p.Unacknowledged)+len(p.Unresolved) == 0 {
-			bad("policies.%s: tells no one (notify, unacknowledged or unresolved)", p.Name)
+		if len(p.Breached) > 0 {
+			check("breached", p.Breached)
+		}
+		if len(p.Notify)+len(p.Unacknowledged)+len(p.Unresolved)+len(p.Breached) == 0 {
+			bad("policies.%s: tells no one (notify, unacknowledged, unresolved or breached)", p.Name)
 		}
 		if q := p.QuietHours; q != nil {
 			var err error

@@ -52,6 +52,12 @@ const (
 	KindUnresolved     Kind = "unresolved"     // escalation: still not resolved
 	KindAcknowledged   Kind = "acknowledged"   // update to those told
 	KindResolved       Kind = "resolved"       // the last message of an incident
+	// The alert was assigned to a team or technician: told to the
+	// recipients the configuration names for that assignee.
+	KindAssigned Kind = "assigned"
+	// A response target (alerts.targets) missed: once per target.
+	KindAckOverdue     Kind = "ack_overdue"
+	KindRestoreOverdue Kind = "restore_overdue"
 )
 
 // Message is one notification, as the webhook posts it (JSON) and as the

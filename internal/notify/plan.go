@@ -16,7 +16,9 @@ type incident struct {
 	Since time.Time   `json:"since"` // raised, or reopened after its incident ended
 	Alert alert.Alert `json:"alert"` // the latest copy
 	// Done lists the steps planned: "raised/<policy>",
-	// "unacknowledged/<policy>/<i>", "unresolved/<policy>/<i>", "acknowledged".
+	// "unacknowledged/<policy>/<i>", "unresolved/<policy>/<i>",
+	// "ack_overdue/<policy>", "restore_overdue/<policy>",
+	// "assigned/<assignee>@<unix seconds>", "acknowledged".
 	Done []string `json:"done,omitempty"`
 	// Told lists the recipients a message of it was planned for: they get
 	// the updates.
@@ -30,16 +32,16 @@ type planned struct {
 	kind Kind
 	step string // the step's name, part of each message's key
 	to   []string
-	// after is an escalation's delay (for the text).
+	// after is an escalation's delay, or the target missed (for the text).
 	after time.Duration
 }
 
-// plan decides what in's alert calls for at now under policies, with the
-// group wait gw: the steps due (marked done in in), the next time
+// plan decides what in's alert calls for at now under policies and
+// assignees (Config.Assignees), with the group wait gw: the steps due (marked done in in), the next time
 // something will be due (zero: nothing until the alert changes), and
 // whether the incident is over (resolved and said so, or resolved before
 // anyone was told). Pure: the caller saves in and the messages together.
-func plan(in *incident, policies []Policy, gw time.Duration, now time.Time) (out []planned, next time.Time, over bool) {
+func plan(in *incident, policies []Policy, assignees map[string][]string, gw time.Duration, now time.Time) (out []planned, next time.Time, over bool) {
 	a := &in.Alert
 	active := a.State == alert.Active
 	// Folded under another alert (its recorder's, its district's) or in
@@ -98,10 +100,38 @@ func plan(in *incident, policies []Policy, gw time.Duration, now time.Time) (out
 					tell(KindUnresolved, step, s.Notify, s.After)
 				}
 			}
+			// A missed target is an event of its own: one message each.
+			for _, b := range []struct {
+				kind   Kind
+				missed bool
+				due    time.Time
+			}{{KindAckOverdue, a.AckOverdue, a.AckDue}, {KindRestoreOverdue, a.RestoreOverdue, a.RestoreDue}} {
+				step := string(b.kind) + "/" + p.Name
+				if len(p.Breached) == 0 || !b.missed || in.done(step) {
+					continue
+				}
+				if _, ok := at(p, b.due); ok {
+					tell(b.kind, step, p.Breached, b.due.Sub(in.Since))
+				}
+			}
+		}
+	}
+	// Assigned: the assignee's recipients are told at once, once per
+	// assignment; their message says it was acknowledged, if it was.
+	var assigned []string
+	if d := a.Dispatch; active && d != nil && len(assignees[d.Assignee]) > 0 {
+		if step := "assigned/" + d.Assignee + "@" + strconv.FormatInt(d.Since().Unix(), 10); !in.done(step) {
+			assigned = assignees[d.Assignee]
+			tell(KindAssigned, step, assigned, 0)
 		}
 	}
 	if a.Ack != nil && len(in.Told) > 0 && !in.done("acknowledged") {
-		tell(KindAcknowledged, "acknowledged", slices.Clone(in.Told), 0)
+		to := slices.DeleteFunc(slices.Clone(in.Told), func(r string) bool { return slices.Contains(assigned, r) })
+		if len(to) > 0 {
+			tell(KindAcknowledged, "acknowledged", to, 0)
+		} else {
+			in.Done = append(in.Done, "acknowledged")
+		}
 	}
 	if active {
 		return out, next, false

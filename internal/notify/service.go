@@ -274,7 +274,7 @@ func (s *Service) step(ctx context.Context, now time.Time, touched map[string]bo
 		*in = *s.incidents[id]
 		in.Done, in.Told = slices.Clone(in.Done), slices.Clone(in.Told)
 		before := len(in.Done)
-		out, due, done := plan(in, s.c.Policies, s.c.GroupWait, now)
+		out, due, done := plan(in, s.c.Policies, s.c.Assignees, s.c.GroupWait, now)
 		updated[id] = in
 		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
 			next = due
@@ -329,6 +329,14 @@ func (s *Service) messages(in *incident, p *planned, now time.Time) []row {
 			}
 		case KindResolved:
 			m.At, m.By = in.Alert.ResolvedAt, in.Alert.ResolvedBy
+		case KindAssigned:
+			if d := in.Alert.Dispatch; d != nil && len(d.Steps) > 0 {
+				m.At, m.By = d.Steps[0].At, d.Steps[0].By
+			}
+		case KindAckOverdue:
+			m.At = in.Alert.AckDue
+		case KindRestoreOverdue:
+			m.At = in.Alert.RestoreDue
 		}
 		render(&m, &in.Alert, s.reg, s.c.Language, s.c.BaseURL, p.after)
 		out = append(out, row{Key: m.Key, Recipient: name, Channel: r.Channel, Created: now, Msg: m})

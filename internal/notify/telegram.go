@@ -1,12 +1,9 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -73,23 +70,10 @@ func (t *Telegram) Send(ctx context.Context, to string, m *Message) (string, err
 			req.ReplyParameters = &telegramReply{MessageID: id, AllowSendingWithoutReply: true}
 		}
 	}
-	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/bot"+t.token+"/sendMessage", bytes.NewReader(body))
+	resp, raw, err := postJSON(ctx, t.hc, t.base+"/bot"+t.token+"/sendMessage", nil, req)
 	if err != nil {
-		return "", Permanent(err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := t.hc.Do(hr)
-	if err != nil {
-		// The URL holds the token: say where without it.
-		var ue interface{ Unwrap() error }
-		if errors.As(err, &ue) {
-			err = ue.Unwrap()
-		}
 		return "", fmt.Errorf("telegram sendMessage: %w", err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var a telegramAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		if resp.StatusCode >= 500 {

@@ -15,38 +15,50 @@ import (
 var words = map[string]map[string]string{
 	"vi": {
 		"critical": "Nghiêm trọng", "major": "Cao", "minor": "Trung bình", "info": "Thông tin",
-		"raised":         "Cảnh báo mới",
-		"unacknowledged": "Chưa ai xác nhận sau %s",
-		"unresolved":     "Chưa khắc phục sau %s",
-		"acknowledged":   "Đã xác nhận",
-		"resolved":       "Đã khắc phục",
-		"device":         "Thiết bị",
-		"place":          "Địa bàn",
-		"since":          "Bắt đầu",
-		"ack_by":         "Đã xác nhận bởi %s lúc %s",
-		"resolved_auto":  "Đã trở lại bình thường lúc %s, sau %s",
-		"resolved_by":    "Đã xử lý xong bởi %s lúc %s, sau %s",
-		"open":           "Xem trên điện thoại",
-		"flaps":          "chập chờn %d lần",
-		"hour":           "giờ", "minute": "phút", "second": "giây",
+		"raised":          "Cảnh báo mới",
+		"unacknowledged":  "Chưa ai xác nhận sau %s",
+		"unresolved":      "Chưa khắc phục sau %s",
+		"assigned":        "Giao việc",
+		"assigned_by":     "Giao bởi %s lúc %s",
+		"assign_note":     "Ghi chú: %s",
+		"ack_overdue":     "Quá hạn xác nhận (%s)",
+		"restore_overdue": "Quá hạn khắc phục (%s)",
+		"due":             "Hạn: %s",
+		"acknowledged":    "Đã xác nhận",
+		"resolved":        "Đã khắc phục",
+		"device":          "Thiết bị",
+		"place":           "Địa bàn",
+		"since":           "Bắt đầu",
+		"ack_by":          "Đã xác nhận bởi %s lúc %s",
+		"resolved_auto":   "Đã trở lại bình thường lúc %s, sau %s",
+		"resolved_by":     "Đã xử lý xong bởi %s lúc %s, sau %s",
+		"open":            "Xem trên điện thoại",
+		"flaps":           "chập chờn %d lần",
+		"hour":            "giờ", "minute": "phút", "second": "giây",
 		"district_outage": "Mất kết nối diện rộng",
 	},
 	"en": {
 		"critical": "Critical", "major": "Major", "minor": "Minor", "info": "Info",
-		"raised":         "New alert",
-		"unacknowledged": "Not acknowledged after %s",
-		"unresolved":     "Not resolved after %s",
-		"acknowledged":   "Acknowledged",
-		"resolved":       "Resolved",
-		"device":         "Device",
-		"place":          "District",
-		"since":          "Since",
-		"ack_by":         "Acknowledged by %s at %s",
-		"resolved_auto":  "Back to normal at %s, after %s",
-		"resolved_by":    "Resolved by %s at %s, after %s",
-		"open":           "Open on the phone",
-		"flaps":          "flapping %d times",
-		"hour":           "h", "minute": "min", "second": "s",
+		"raised":          "New alert",
+		"unacknowledged":  "Not acknowledged after %s",
+		"unresolved":      "Not resolved after %s",
+		"assigned":        "Assigned",
+		"assigned_by":     "Assigned by %s at %s",
+		"assign_note":     "Note: %s",
+		"ack_overdue":     "Acknowledge target missed (%s)",
+		"restore_overdue": "Restore target missed (%s)",
+		"due":             "Due: %s",
+		"acknowledged":    "Acknowledged",
+		"resolved":        "Resolved",
+		"device":          "Device",
+		"place":           "District",
+		"since":           "Since",
+		"ack_by":          "Acknowledged by %s at %s",
+		"resolved_auto":   "Back to normal at %s, after %s",
+		"resolved_by":     "Resolved by %s at %s, after %s",
+		"open":            "Open on the phone",
+		"flaps":           "flapping %d times",
+		"hour":            "h", "minute": "min", "second": "s",
 		"district_outage": "Wide-area outage",
 	},
 }
@@ -101,7 +113,7 @@ func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base strin
 	sev := w[string(a.Severity)]
 	var head string
 	switch m.Kind {
-	case KindUnacknowledged, KindUnresolved:
+	case KindUnacknowledged, KindUnresolved, KindAckOverdue, KindRestoreOverdue:
 		head = fmt.Sprintf(w[string(m.Kind)], span(lang, step))
 	default:
 		head = w[string(m.Kind)]
@@ -109,10 +121,23 @@ func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base strin
 	m.Subject = fmt.Sprintf("[%s] %s: %s", sev, head, what)
 
 	var b strings.Builder
-	icon := map[Kind]string{KindRaised: "🔴", KindUnacknowledged: "⚠️", KindUnresolved: "⚠️", KindAcknowledged: "👁", KindResolved: "✅"}[m.Kind]
+	icon := map[Kind]string{KindRaised: "🔴", KindUnacknowledged: "⚠️", KindUnresolved: "⚠️", KindAssigned: "📋", KindAckOverdue: "⏰", KindRestoreOverdue: "⏰", KindAcknowledged: "👁", KindResolved: "✅"}[m.Kind]
 	fmt.Fprintf(&b, "%s %s · %s\n%s\n", icon, head, sev, what)
 	fmt.Fprintf(&b, "%s: %s\n%s: %s\n%s: %s\n", w["device"], name, w["place"], place, w["since"], clock(m.Raised))
-	if a.Ack != nil && m.Kind != KindResolved {
+	switch m.Kind {
+	case KindAssigned:
+		if d := a.Dispatch; d != nil && len(d.Steps) > 0 {
+			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assigned_by"], d.Steps[0].By, clock(d.Steps[0].At)))
+			if n := d.Steps[0].Note; n != "" {
+				fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assign_note"], n))
+			}
+		}
+	case KindAckOverdue:
+		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["due"], clock(a.AckDue)))
+	case KindRestoreOverdue:
+		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["due"], clock(a.RestoreDue)))
+	}
+	if a.Ack != nil && m.Kind != KindResolved && m.Kind != KindAssigned { // an assignment acknowledges
 		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["ack_by"], a.Ack.By, clock(a.Ack.At)))
 	}
 	if m.Kind == KindResolved {

@@ -1,11 +1,9 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -56,30 +54,20 @@ func (z *Zalo) Send(ctx context.Context, to string, m *Message) (string, error) 
 	if r := []rune(text); len(r) > zaloMax {
 		text = string(r[:zaloMax-1]) + "…"
 	}
-	type msg struct {
-		Text  string `json:"text"`
-		Quote string `json:"quote_message_id,omitempty"`
-	}
-	body, _ := json.Marshal(struct {
+	var req struct {
 		Recipient struct {
 			UserID string `json:"user_id"`
 		} `json:"recipient"`
-		Message msg `json:"message"`
-	}{Recipient: struct {
-		UserID string `json:"user_id"`
-	}{to}, Message: msg{Text: text, Quote: m.ReplyTo}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.base+"/v3.0/oa/message/cs", bytes.NewReader(body))
-	if err != nil {
-		return "", Permanent(err)
+		Message struct {
+			Text  string `json:"text"`
+			Quote string `json:"quote_message_id,omitempty"`
+		} `json:"message"`
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("access_token", z.token)
-	resp, err := z.hc.Do(req)
+	req.Recipient.UserID, req.Message.Text, req.Message.Quote = to, text, m.ReplyTo
+	resp, raw, err := postJSON(ctx, z.hc, z.base+"/v3.0/oa/message/cs", map[string]string{"access_token": z.token}, &req)
 	if err != nil {
 		return "", fmt.Errorf("zalo: %w", err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
 		return "", httpError(resp, raw)
 	}

@@ -96,10 +96,14 @@ const IOC = (() => {
 
   let session = null;
   // errBound fills {n} in the text of an API error about a bound.
-  const errBound = { note_too_long: CONTRACT.maxNoteBytes };
+  const errBound = { note_too_long: CONTRACT.maxNoteBytes, photo_too_large: CONTRACT.maxPhotoMiB };
+  // api calls the API; body is sent as JSON, or as it is if it is a
+  // FormData (a form with a file).
   async function api(method, path, body) {
     const opts = { method, headers: {}, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      opts.body = body;
+    } else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }

@@ -14,4 +14,6 @@ const CONTRACT = Object.freeze({
   severityRank: Object.freeze({ critical: 0, major: 1, minor: 2, info: 3 }),
   // bytes; the API refuses a longer note (note_too_long)
   maxNoteBytes: 2000,
+  // MiB; the API refuses a larger photo of a fix (photo_too_large)
+  maxPhotoMiB: 8,
 });

@@ -49,8 +49,42 @@ const IOCDispatch = (() => {
     const [rule, ...dev] = id.split("/");
     return `/api/v1/alerts/${encodeURIComponent(rule)}/${encodeURIComponent(dev.join("/"))}/${what}`;
   }
-  // step posts a dispatch op (en_route goes to .../en-route).
-  function step(a, op, note) { return IOC.api("POST", url(a.id, op.replace("_", "-")), { note: note || "" }); }
+  // step posts a dispatch op (en_route goes to .../en-route); fixed may
+  // carry a photo (a Blob), sent as a form.
+  function step(a, op, note, photo) {
+    if (photo) {
+      const f = new FormData();
+      f.append("note", note || "");
+      f.append("photo", photo, photo.name || "anh.jpg");
+      return IOC.api("POST", url(a.id, op), f);
+    }
+    return IOC.api("POST", url(a.id, op.replace("_", "-")), { note: note || "" });
+  }
+  // shrink scales a camera photo down to 1920 px on its long side and
+  // re-encodes it as JPEG (a phone's photo is several MB; this drops its
+  // location data too). If the browser cannot, the file goes as it is and
+  // the server judges it.
+  async function shrink(file) {
+    try {
+      const bmp = await createImageBitmap(file);
+      const k = Math.min(1, 1920 / Math.max(bmp.width, bmp.height));
+      const c = document.createElement("canvas");
+      c.width = Math.round(bmp.width * k);
+      c.height = Math.round(bmp.height * k);
+      c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
+      bmp.close();
+      const blob = await new Promise((ok) => c.toBlob(ok, "image/jpeg", 0.85));
+      return blob ? Object.assign(blob, { name: "anh.jpg" }) : file;
+    } catch (e) {
+      return file;
+    }
+  }
+  // photo: a thumbnail of a fix's photo that opens it.
+  function photo(href) {
+    return el("a", { class: "photo", href, target: "_blank", rel: "noopener", title: t("photo_open") },
+      el("img", { src: href, alt: t("photo_alt"), loading: "lazy" }));
+  }
+  function photoURL(id, photoID) { return url(id, "photos/" + encodeURIComponent(photoID)); }
   function assign(a, to, note) { return IOC.api("POST", url(a.id, CONTRACT.op.assign), { assignee: to, note: note || "" }); }
   // timeline fills ol with the alert's timeline, oldest first.
   async function timeline(id, ol) {
@@ -59,7 +93,8 @@ const IOCDispatch = (() => {
       const parts = [IOC.dateTime(e.at), t("transition_" + e.transition)];
       if (e.by && e.by !== "auto") parts.push(IOC.person(e.by));
       if (e.transition === "assigned" && e.assignee) parts.push("→ " + assignee(e.assignee));
-      return el("li", { dataset: { transition: e.transition } }, parts.join(" · ") + (e.note ? " — " + e.note : ""));
+      return el("li", { dataset: { transition: e.transition } }, parts.join(" · ") + (e.note ? " — " + e.note : ""),
+        e.photo ? photo(e.photo) : null);
     }) : [el("li", { class: "empty", text: t("timeline_empty") })]));
   }
   // choices: the teams and their technicians to assign a to, the teams
@@ -104,5 +139,5 @@ const IOCDispatch = (() => {
     d.showModal();
     load();
   }
-  return { setTeams, getTeams, assignee, mine, who, due, dur, next, step, assign, timeline, choices, openAssign, openTimeline };
+  return { setTeams, getTeams, assignee, mine, who, due, dur, next, step, shrink, photo, photoURL, assign, timeline, choices, openAssign, openTimeline };
 })();

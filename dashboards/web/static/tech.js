@@ -180,7 +180,8 @@
     const place = live.deviceName(a.device), district = live.districtName(a.district);
     const d = IOCDispatch.due(a);
     const steps = el("ol", { class: "steps" }, ...(a.dispatch.steps || []).map((s) =>
-      el("li", { dataset: { step: s.step } }, `${IOC.time(s.at)} · ${t("state_" + s.step)} · ${IOC.person(s.by)}${s.note ? " — " + s.note : ""}`)));
+      el("li", { dataset: { step: s.step } }, `${IOC.time(s.at)} · ${t("state_" + s.step)} · ${IOC.person(s.by)}${s.note ? " — " + s.note : ""}`,
+        s.photo ? IOCDispatch.photo(IOCDispatch.photoURL(a.id, s.photo)) : null)));
     const actions = el("div", { class: "actions steps-actions" }, ...IOCDispatch.next(a).map((op) =>
       el("button", { type: "button", class: "step", dataset: { op }, text: t(stepButton[op]),
         onclick: (ev) => op === CONTRACT.op.fixed ? askFixed(a) : takeStep(a, op, "", ev.target) })));
@@ -194,10 +195,10 @@
         steps, actions,
         el("a", { class: "tl-link", href: "#/timeline/" + encodeURIComponent(a.id), text: t("timeline") })));
   }
-  async function takeStep(a, op, note, button) {
+  async function takeStep(a, op, note, button, photo) {
     if (button) button.disabled = true;
     try {
-      await IOCDispatch.step(a, op, note);
+      await IOCDispatch.step(a, op, note, photo);
       say(t("step_ok"));
     } catch (e) {
       say(t("failed") + ": " + e.message, true);
@@ -209,13 +210,17 @@
     fixing = a;
     $("fixed-note").value = "";
     $("fixed-note").maxLength = CONTRACT.maxNoteBytes;
+    $("fixed-photo").value = "";
     $("fixed-what").textContent = `${IOC.message(a)} · ${live.deviceName(a.device)}`;
     $("fixed-dialog").showModal();
   }
   $("fixed-cancel").addEventListener("click", () => $("fixed-dialog").close());
-  $("fixed-form").addEventListener("submit", () => {
-    if (fixing) takeStep(fixing, CONTRACT.op.fixed, $("fixed-note").value.trim());
+  $("fixed-form").addEventListener("submit", async () => {
+    const a = fixing, note = $("fixed-note").value.trim(), file = $("fixed-photo").files[0];
     fixing = null;
+    if (!a) return;
+    if (file) say(t("photo_sending"));
+    takeStep(a, CONTRACT.op.fixed, note, null, file ? await IOCDispatch.shrink(file) : null);
   });
   setInterval(() => { if (!$("list-view").hidden) renderList(); }, 30000); // the targets count down
 
