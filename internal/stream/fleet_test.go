@@ -75,10 +75,45 @@ func TestFleet(t *testing.T) {
 		return
 	}
 
+	var mu sync.Mutex
+	got := map[int]int{} // round → clients that have it
+	lat := make([][]int64, n)
+	// read decodes every frame of client i (from the first delta on, so
+	// that it answers pings while the others dial) and counts the alerts.
+	read := func(i int, c *websocket.Conn) {
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				Type  string `json:"type"`
+				Alert *struct {
+					Count   int               `json:"count"`
+					Message map[string]string `json:"message"`
+				} `json:"alert"`
+			}
+			if json.Unmarshal(b, &m) != nil || m.Type != "alert" || m.Alert == nil {
+				continue
+			}
+			now := time.Now().UnixNano()
+			stamp, err := strconv.ParseInt(m.Alert.Message["vi"], 10, 64)
+			mu.Lock()
+			if err == nil {
+				lat[i] = append(lat[i], now-stamp)
+			}
+			got[m.Alert.Count]++
+			if got[m.Alert.Count] == n {
+				say("round %d", m.Alert.Count)
+			}
+			mu.Unlock()
+		}
+	}
+
 	conns := make([]*websocket.Conn, n)
 	next := make(chan int)
 	errs := make(chan error, n)
-	var dialers sync.WaitGroup
+	var dialers, readers sync.WaitGroup
 	for range 32 {
 		dialers.Go(func() {
 			for i := range next {
@@ -93,6 +128,7 @@ func TestFleet(t *testing.T) {
 					continue
 				}
 				conns[i] = c
+				readers.Go(func() { read(i, c) })
 			}
 		})
 	}
@@ -104,45 +140,15 @@ func TestFleet(t *testing.T) {
 	close(errs)
 	if err := <-errs; err != nil {
 		say("error %v", err)
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
 		return
 	}
 	say("ready %d", n)
 
-	var mu sync.Mutex
-	got := map[int]int{} // round → clients that have it
-	lat := make([][]int64, n)
-	var readers sync.WaitGroup
-	for i, c := range conns {
-		readers.Go(func() {
-			for {
-				_, b, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				var m struct {
-					Type  string `json:"type"`
-					Alert *struct {
-						Count   int               `json:"count"`
-						Message map[string]string `json:"message"`
-					} `json:"alert"`
-				}
-				if json.Unmarshal(b, &m) != nil || m.Type != "alert" || m.Alert == nil {
-					continue
-				}
-				now := time.Now().UnixNano()
-				stamp, err := strconv.ParseInt(m.Alert.Message["vi"], 10, 64)
-				mu.Lock()
-				if err == nil {
-					lat[i] = append(lat[i], now-stamp)
-				}
-				got[m.Alert.Count]++
-				if got[m.Alert.Count] == n {
-					say("round %d", m.Alert.Count)
-				}
-				mu.Unlock()
-			}
-		})
-	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() != "report" {
@@ -162,7 +168,9 @@ func TestFleet(t *testing.T) {
 		say("report %d %d %d %d", all[len(all)/2], all[len(all)*99/100], all[len(all)-1], len(all))
 	}
 	for _, c := range conns {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 	}
 	readers.Wait()
 }

@@ -439,7 +439,7 @@ func TestManyClientsAllReceiveADelta(t *testing.T) {
 	if testing.Short() {
 		want = 500
 	}
-	n := fleetSize(t, want)
+	n := fleetSize(t, min(want, raceClients))
 	if n < min(want, 2000) {
 		t.Skipf("the open-file limit allows %d clients; this test needs at least 2,000 (raise the hard limit: ulimit -Hn)", n)
 	}
