@@ -445,9 +445,15 @@ func TestManyClientsAllReceiveADelta(t *testing.T) {
 	}
 	pic := synced(100)
 	srv, url := newServer(t, pic, func(o *stream.Options) { o.MaxClients = n })
+	before := heapInuse()
 	f := startFleet(t, url, n)
 	if c := srv.Clients(); c != n {
 		t.Fatalf("%d clients connected, want %d", c, n)
+	}
+	// The server's heap for its idle clients (theirs is in the fleet).
+	perClient := (float64(heapInuse()) - float64(before)) / float64(n)
+	if perClient > maxHeapPerClient {
+		t.Errorf("%.0f B of heap per idle client, want at most %d", perClient, maxHeapPerClient)
 	}
 	u := alertOn(1, alert.Critical)
 	u.Alert.Count = 1
@@ -458,7 +464,21 @@ func TestManyClientsAllReceiveADelta(t *testing.T) {
 	if count != n {
 		t.Fatalf("%d deliveries, want %d", count, n)
 	}
-	t.Logf("%d clients all received the alert within %s", n, maxWait)
+	t.Logf("%d clients all received the alert within %s; %.0f B of server heap per client", n, maxWait, perClient)
+}
+
+// maxHeapPerClient is what an idle connected client may cost the server
+// in heap: 10,000 clients in 120 MiB.
+const maxHeapPerClient = 12 << 10
+
+// heapInuse is the heap in use after two collections (the second empties
+// the pools' victim caches).
+func heapInuse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
 
 // BenchmarkFanOut: one delta to 1,000 and to 10,000 connected clients, end
@@ -519,6 +539,61 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(ms(p99), "p99-ms")
 			b.ReportMetric(ms(maxWait), "max-ms")
 		})
+	}
+}
+
+// TestPingThenDeltas: a ping reaches an idle client (the server pings
+// every client each PingPeriod through PingAll), is answered, and deltas
+// after it still arrive in order.
+func TestPingThenDeltas(t *testing.T) {
+	pic := synced(4)
+	srv, url := newServer(t, pic, nil)
+	c := dial(t, url)
+	next(t, c)
+	pings := make(chan struct{}, 4)
+	c.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan msg, 16)
+	go func() {
+		defer close(frames)
+		for {
+			var m msg
+			if err := c.ReadJSON(&m); err != nil {
+				return
+			}
+			frames <- m
+		}
+	}()
+	for round := 1; round <= 2; round++ {
+		srv.PingAll()
+		select {
+		case <-pings:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: no ping", round)
+		}
+		pic.Apply(alertOn(round, alert.Major))
+		for {
+			select {
+			case m, ok := <-frames:
+				if !ok {
+					t.Fatalf("round %d: the stream ended", round)
+				}
+				if m.Type != "alert" {
+					continue
+				}
+				if want := fmt.Sprintf("cam-%03d", round); m.Alert.Device != want {
+					t.Fatalf("round %d: alert for %s, want %s", round, m.Alert.Device, want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: no alert after the ping", round)
+			}
+			break
+		}
+	}
+	if n := srv.Clients(); n != 1 {
+		t.Fatalf("%d clients after the pings, want 1", n)
 	}
 }
 
