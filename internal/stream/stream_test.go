@@ -467,6 +467,15 @@ func TestManyClientsAllReceiveADelta(t *testing.T) {
 	t.Logf("%d clients all received the alert within %s; %.0f B of server heap per client", n, maxWait, perClient)
 }
 
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(t testing.TB) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
 // maxHeapPerClient is what an idle connected client may cost the server
 // in heap: 10,000 clients in 120 MiB.
 const maxHeapPerClient = 12 << 10
@@ -492,6 +501,9 @@ func heapInuse() uint64 {
 //     released), divided by the clients; the clients' own memory is in the
 //     other process and not counted. stack-B/client likewise for
 //     goroutine stacks.
+//   - server-cpu-ms/op: the server process's CPU time (user and system)
+//     per delta; unlike the latencies it hardly depends on what else the
+//     machine runs.
 //   - p50-ms, p99-ms, max-ms: over every client and every delta, the time
 //     from just before the delta was applied to a client having decoded it.
 func BenchmarkFanOut(b *testing.B) {
@@ -521,6 +533,7 @@ func BenchmarkFanOut(b *testing.B) {
 			goroutines := float64(runtime.NumGoroutine()-gBefore) / float64(n)
 
 			b.ReportAllocs()
+			cpu := cpuTime(b)
 			round := 0
 			for b.Loop() {
 				round++
@@ -530,6 +543,7 @@ func BenchmarkFanOut(b *testing.B) {
 				pic.Apply(u)
 				f.wait(b, "round", 5*time.Minute)
 			}
+			cpu = cpuTime(b) - cpu
 			p50, p99, maxWait, _ := f.report(b)
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 			b.ReportMetric(heap, "heap-B/client")
@@ -538,6 +552,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(ms(p50), "p50-ms")
 			b.ReportMetric(ms(p99), "p99-ms")
 			b.ReportMetric(ms(maxWait), "max-ms")
+			b.ReportMetric(ms(cpu)/float64(round), "server-cpu-ms/op")
 		})
 	}
 }
