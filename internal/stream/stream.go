@@ -47,7 +47,8 @@ type Options struct {
 	// client is lagging and gets a fresh snapshot instead.
 	QueueLen int
 	// WriteWait bounds one write: a client that does not read for this
-	// long is cut off.
+	// long (at least three quarters of it: the socket's deadline is moved
+	// only in steps of a quarter) is cut off.
 	WriteWait time.Duration
 	// PingPeriod is how often the server pings; PongWait how long it waits
 	// for any frame from the client before giving up.
@@ -291,7 +292,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, session string) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.up.Upgrade(w, r, nil)
+	conn, err := s.up.Upgrade(hijacker{ResponseWriter: w, slack: s.opts.WriteWait / 4}, r, nil)
 	if err != nil {
 		s.m.refused.WithLabelValues("handshake").Inc()
 		return // Upgrade has answered
