@@ -237,7 +237,7 @@ func (s *Server) buildAPI(ctx context.Context, reg *registry.Registry, au *auth.
 		return err
 	}
 	// The registry in force is the API's: reloads swap it there.
-	s.ws.Decorate = func(_ *http.Request, snap *live.Snapshot) any {
+	s.ws.Decorate = func(snap *live.Snapshot) any {
 		reg := s.api.Registry()
 		return struct {
 			*live.Snapshot

@@ -59,6 +59,7 @@ type Delta struct {
 	// its prepared frame here); set once, under its own synchronisation.
 	Extra any `json:"-"`
 	once  sync.Once
+	key   string // Key, computed once when the delta is emitted
 }
 
 // Once runs f the first time it is called for this delta.
@@ -69,6 +70,13 @@ func (d *Delta) Once(f func()) { d.once.Do(f) }
 // Alerts are never superseded (every change of one is news); "" means
 // never coalesce.
 func (d *Delta) Key() string {
+	if d.key != "" {
+		return d.key
+	}
+	return d.makeKey()
+}
+
+func (d *Delta) makeKey() string {
 	switch d.Type {
 	case TypeDevice, TypeDeviceRemoved:
 		return "device/" + d.Device.ID
@@ -545,6 +553,7 @@ func (p *Picture) emitLocked(d *Delta) {
 	p.seq++
 	d.Seq = p.seq
 	d.JSON, _ = json.Marshal(d)
+	d.key = d.makeKey() // once, not once per subscriber
 	p.ring[d.Seq%uint64(len(p.ring))] = d
 	for s := range p.subs {
 		s.Offer(d)

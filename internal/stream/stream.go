@@ -8,6 +8,13 @@
 // overflows is told ("lagging") and sent a fresh snapshot. A client that
 // stops reading is cut off by the write deadline.
 //
+// An idle client costs little: one goroutine blocked reading (its buffer
+// is small, since clients send little), no write buffer (writes borrow
+// one from a pool shared by all clients) and no writer goroutine: a writer
+// runs only while the client has something to send, and one pinger
+// serves every client. Each delta is encoded once and framed once
+// (a prepared message) for every client.
+//
 // Protocol (JSON text frames):
 //
 //	server → client  {"type":"snapshot","epoch":…,"seq":N,…}   on connect, on filter change, after lagging
@@ -40,7 +47,8 @@ type Options struct {
 	// client is lagging and gets a fresh snapshot instead.
 	QueueLen int
 	// WriteWait bounds one write: a client that does not read for this
-	// long is cut off.
+	// long (at least three quarters of it: the socket's deadline is moved
+	// only in steps of a quarter) is cut off.
 	WriteWait time.Duration
 	// PingPeriod is how often the server pings; PongWait how long it waits
 	// for any frame from the client before giving up.
@@ -51,7 +59,9 @@ type Options struct {
 	// AllowedOrigins are the origins (scheme://host[:port]) allowed besides
 	// the server's own; "*" allows any (development only).
 	AllowedOrigins []string
-	// MaxClients bounds concurrent connections.
+	// MaxClients bounds concurrent connections. Each costs the server a
+	// file descriptor, one goroutine and about 2 KB of heap while idle
+	// (BenchmarkFanOut); the process's open-file limit must allow them.
 	MaxClients int
 }
 
@@ -62,7 +72,7 @@ var DefaultOptions = Options{
 	PingPeriod: 25 * time.Second,
 	PongWait:   60 * time.Second,
 	MaxMessage: 4 << 10,
-	MaxClients: 5000,
+	MaxClients: 10000,
 }
 
 // Server is the websocket endpoint.
@@ -72,9 +82,9 @@ type Server struct {
 	log  *slog.Logger
 	up   websocket.Upgrader
 	m    *metrics
-	// Decorate adds server-side facts (district names, the user) to each
-	// snapshot; may be nil.
-	Decorate func(r *http.Request, s *live.Snapshot) any
+	// Decorate adds server-side facts (district names) to each snapshot;
+	// may be nil.
+	Decorate func(s *live.Snapshot) any
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -114,16 +124,62 @@ func New(pic *live.Picture, opts Options, log *slog.Logger, reg prometheus.Regis
 		}
 	}
 	s.up = websocket.Upgrader{
-		HandshakeTimeout:  10 * time.Second,
-		ReadBufferSize:    1024,
+		HandshakeTimeout: 10 * time.Second,
+		// Clients send only filters (MaxMessage bounds them); a frame
+		// longer than the buffer is still read whole.
+		ReadBufferSize: readBufferSize,
+		// Snapshots are written through a buffer borrowed for the write;
+		// deltas, prepared frames, need none.
 		WriteBufferSize:   16 << 10,
+		WriteBufferPool:   &sync.Pool{},
 		EnableCompression: false,
 		CheckOrigin:       s.checkOrigin,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
 		},
 	}
+	s.wg.Add(1)
+	go s.pinger()
 	return s, nil
+}
+
+// readBufferSize is each connection's read buffer: room for a control
+// frame (125 bytes and its header) and a small filter.
+const readBufferSize = 256
+
+// pinger pings every client each PingPeriod until the server closes.
+func (s *Server) pinger() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.PingAll()
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// PingAll sends every client a ping (the server does so each PingPeriod);
+// a client that answers nothing for PongWait is cut off.
+func (s *Server) PingAll() {
+	s.mu.Lock()
+	all := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.mu.Lock()
+		c.pingDue = true
+		start := c.startLocked()
+		c.mu.Unlock()
+		if start {
+			go c.writeLoop(nil)
+		}
+	}
 }
 
 // checkOrigin allows the server's own origin and the configured ones.
@@ -159,10 +215,14 @@ func OriginAllowed(origin, host string, allowed []string) bool {
 func (s *Server) Close() {
 	s.cancel()
 	s.mu.Lock()
+	all := make([]*client, 0, len(s.clients))
 	for c := range s.clients {
-		c.conn.Close()
+		all = append(all, c)
 	}
 	s.mu.Unlock()
+	for _, c := range all {
+		c.close("shutdown")
+	}
 	s.wg.Wait()
 }
 
@@ -232,13 +292,20 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, session string) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.up.Upgrade(w, r, nil)
+	conn, err := s.up.Upgrade(hijacker{ResponseWriter: w, slack: s.opts.WriteWait / 4}, r, nil)
 	if err != nil {
 		s.m.refused.WithLabelValues("handshake").Inc()
 		return // Upgrade has answered
 	}
-	c := &client{srv: s, conn: conn, filter: f, wake: make(chan struct{}, 1), pending: map[string]int{}, req: r, session: session}
+	// writing: the picture's offers until the first frames are written
+	// only queue.
+	c := &client{srv: s, conn: conn, filter: f, session: session, writing: true}
 	s.mu.Lock()
+	if s.ctx.Err() != nil { // Close has taken its list of clients
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
 	s.clients[c] = struct{}{}
 	s.wg.Add(2)
 	s.mu.Unlock()
@@ -255,7 +322,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, session string) {
 	}
 	if !resume {
 		snap := s.pic.Subscribe(c, f)
-		first = append(first, s.decorate(r, &snap))
+		first = append(first, s.decorate(&snap))
 		c.mu.Lock()
 		c.after = snap.Seq
 		c.mu.Unlock()
@@ -275,31 +342,37 @@ type lagging struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Server) decorate(r *http.Request, snap *live.Snapshot) any {
+func (s *Server) decorate(snap *live.Snapshot) any {
 	if s.Decorate != nil {
-		return s.Decorate(r, snap)
+		return s.Decorate(snap)
 	}
 	return snap
 }
 
 // client is one connection. The picture calls Offer with its lock held;
-// the write loop drains the queue.
+// a write loop, started when there is something to send, drains the queue
+// and ends when it is empty.
 type client struct {
 	srv     *Server
 	conn    *websocket.Conn
-	req     *http.Request
 	session string // auth's Session.ID; "" for none
-	wake    chan struct{}
 
 	mu      sync.Mutex
 	filter  live.Filter
 	queue   []*live.Delta  // nil entries were superseded
+	spare   []*live.Delta  // the queue's other buffer, while small
 	live    int            // non-nil entries in queue
-	pending map[string]int // coalescing key → index in queue
+	pending map[string]int // coalescing key → index in queue; nil when empty
 	resync  string         // non-empty: send a snapshot (this is why)
 	after   uint64         // deltas up to this seq are in the last snapshot
+	pingDue bool
+	writing bool // a write loop runs
 	closed  bool
 }
+
+// keepCap bounds the queue buffers and coalescing map an idle client
+// keeps for the next delta; a burst's bigger ones are let go.
+const keepCap = 64
 
 // Offer implements live.Subscriber; it never blocks.
 func (c *client) Offer(d *live.Delta) {
@@ -314,11 +387,25 @@ func (c *client) Offer(d *live.Delta) {
 		c.resync = "queue full: the connection is too slow for the rate of changes"
 		c.dropQueueLocked()
 	}
+	start := c.startLocked()
 	c.mu.Unlock()
 	if over {
 		c.srv.m.lagging.Inc()
 	}
-	c.poke()
+	if start {
+		go c.writeLoop(nil)
+	}
+}
+
+// startLocked reports whether the caller is to start a write loop (none
+// runs, and the client is open); it counts the loop in the server's.
+func (c *client) startLocked() bool {
+	if c.writing || c.closed {
+		return false
+	}
+	c.writing = true
+	c.srv.wg.Add(1) // the read loop, not done before closed, keeps the count above zero
+	return true
 }
 
 func (c *client) pushLocked(d *live.Delta) {
@@ -328,6 +415,9 @@ func (c *client) pushLocked(d *live.Delta) {
 			c.live--
 			c.srv.m.coalesced.Inc()
 		}
+		if c.pending == nil {
+			c.pending = map[string]int{}
+		}
 		c.pending[k] = len(c.queue)
 	}
 	c.queue = append(c.queue, d)
@@ -335,15 +425,17 @@ func (c *client) pushLocked(d *live.Delta) {
 }
 
 func (c *client) dropQueueLocked() {
+	clear(c.queue)
 	c.queue = c.queue[:0]
 	c.live = 0
-	clear(c.pending)
+	c.forgetKeysLocked()
 }
 
-func (c *client) poke() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+func (c *client) forgetKeysLocked() {
+	if len(c.pending) > keepCap {
+		c.pending = nil
+	} else {
+		clear(c.pending)
 	}
 }
 
@@ -377,8 +469,11 @@ func (c *client) readLoop() {
 		c.filter = msg.Filter
 		c.resync = "filter changed"
 		c.dropQueueLocked()
+		start := c.startLocked()
 		c.mu.Unlock()
-		c.poke()
+		if start {
+			go c.writeLoop(nil)
+		}
 	}
 }
 
@@ -404,50 +499,53 @@ func (c *client) close(reason string) {
 	c.srv.mu.Unlock()
 	c.srv.m.clients.Dec()
 	c.srv.m.closed.WithLabelValues(reason).Inc()
-	c.poke()
 }
 
+// writeLoop writes first, then whatever is due (a ping, a resync, the
+// queued deltas) until nothing is; it is the client's only writer.
 func (c *client) writeLoop(first []any) {
 	defer c.srv.wg.Done()
-	ping := time.NewTicker(c.srv.opts.PingPeriod)
-	defer ping.Stop()
 	for _, v := range first {
 		if !c.writeJSON(v) {
 			return
 		}
 	}
-	var batch []*live.Delta
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteWait))
-			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				c.close("write")
-				return
-			}
-			continue
-		case <-c.srv.ctx.Done():
-			c.close("shutdown")
-			return
-		}
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return
 		}
-		reason := c.resync
-		f := c.filter
+		reason, f, ping := c.resync, c.filter, c.pingDue
+		c.pingDue = false
+		if reason == "" && c.live == 0 && !ping {
+			// Done: keep the buffers only while small.
+			c.writing = false
+			if cap(c.queue) > keepCap {
+				c.queue = nil
+			}
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
+		if ping {
+			_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteWait))
+			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.close("write")
+				return
+			}
+		}
 		if reason != "" {
 			if !c.resyncNow(reason, f) {
 				return
 			}
 		}
 		c.mu.Lock()
-		batch = append(batch[:0], c.queue...)
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
 		after := c.after
-		c.dropQueueLocked()
+		c.live = 0
+		c.forgetKeysLocked()
 		c.mu.Unlock()
 		for _, d := range batch {
 			if d == nil || d.Seq <= after {
@@ -458,6 +556,17 @@ func (c *client) writeLoop(first []any) {
 			}
 		}
 		clear(batch)
+		if cap(batch) <= keepCap {
+			// Keep it: as the queue when nothing came meanwhile (the
+			// next delta then needs no allocation), else as the spare.
+			c.mu.Lock()
+			if c.queue == nil {
+				c.queue = batch[:0]
+			} else {
+				c.spare = batch[:0]
+			}
+			c.mu.Unlock()
+		}
 	}
 }
 
@@ -478,7 +587,7 @@ func (c *client) resyncNow(reason string, f live.Filter) bool {
 	c.mu.Lock()
 	c.after = snap.Seq
 	c.mu.Unlock()
-	return c.writeJSON(c.srv.decorate(c.req, &snap))
+	return c.writeJSON(c.srv.decorate(&snap))
 }
 
 func (c *client) writeJSON(v any) bool {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -430,53 +431,185 @@ func TestReadLimit(t *testing.T) {
 	}
 }
 
-// BenchmarkFanOut: one delta to 1,000 connected clients, end to end over
-// loopback websockets.
-func BenchmarkFanOut(b *testing.B) {
+// TestManyClientsAllReceiveADelta: 10,000 clients (as many as the
+// open-file limit allows, at least 2,000; 500 with -short), each in the
+// fleet process, all receive one alert.
+func TestManyClientsAllReceiveADelta(t *testing.T) {
+	want := 10000
+	if testing.Short() {
+		want = 500
+	}
+	n := fleetSize(t, min(want, raceClients))
+	if n < min(want, 2000) {
+		t.Skipf("the open-file limit allows %d clients; this test needs at least 2,000 (raise the hard limit: ulimit -Hn)", n)
+	}
 	pic := synced(100)
-	_, url := newServer(b, pic, nil)
-	const clients = 1000
-	var wg sync.WaitGroup
-	conns := make([]*websocket.Conn, clients)
-	counts := make([]int, clients)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for i := range conns {
-		conns[i] = dial(b, url)
-		next(b, conns[i])
+	srv, url := newServer(t, pic, func(o *stream.Options) { o.MaxClients = n })
+	before := heapInuse()
+	f := startFleet(t, url, n)
+	if c := srv.Clients(); c != n {
+		t.Fatalf("%d clients connected, want %d", c, n)
 	}
+	// The server's heap for its idle clients (theirs is in the fleet).
+	perClient := (float64(heapInuse()) - float64(before)) / float64(n)
+	if perClient > maxHeapPerClient {
+		t.Errorf("%.0f B of heap per idle client, want at most %d", perClient, maxHeapPerClient)
+	}
+	u := alertOn(1, alert.Critical)
+	u.Alert.Count = 1
+	u.Alert.Message = map[string]string{"vi": strconv.FormatInt(time.Now().UnixNano(), 10)}
+	pic.Apply(u)
+	f.wait(t, "round", 5*time.Minute) // written once all n clients have it
+	_, _, maxWait, count := f.report(t)
+	if count != n {
+		t.Fatalf("%d deliveries, want %d", count, n)
+	}
+	t.Logf("%d clients all received the alert within %s; %.0f B of server heap per client", n, maxWait, perClient)
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(t testing.TB) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// maxHeapPerClient is what an idle connected client may cost the server
+// in heap: 10,000 clients in 120 MiB.
+const maxHeapPerClient = 12 << 10
+
+// heapInuse is the heap in use after two collections (the second empties
+// the pools' victim caches).
+func heapInuse() uint64 {
+	var m runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&after)
-	// Both ends live in this process: this is the server's and the test
-	// client's memory per connection together, an upper bound.
-	heapPerClient := float64(after.HeapInuse-before.HeapInuse) / clients
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for counts[i] < b.N {
-				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				var m msg
-				if err := c.ReadJSON(&m); err != nil {
-					return
-				}
-				if m.Type == "alert" {
-					counts[i]++
-				}
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// BenchmarkFanOut: one delta to 1,000 and to 10,000 connected clients, end
+// to end over loopback websockets, the clients in a child process. Each
+// iteration applies one alert and waits until every client has decoded
+// it. Reported besides time and allocations per delta:
+//
+//   - heap-B/client: the server process's HeapInuse with the clients
+//     connected and idle (each has had its snapshot) minus before they
+//     connected, after two collections (so that pooled buffers are
+//     released), divided by the clients; the clients' own memory is in the
+//     other process and not counted. stack-B/client likewise for
+//     goroutine stacks.
+//   - server-cpu-ms/op: the server process's CPU time (user and system)
+//     per delta; unlike the latencies it hardly depends on what else the
+//     machine runs.
+//   - p50-ms, p99-ms, max-ms: over every client and every delta, the time
+//     from just before the delta was applied to a client having decoded it.
+func BenchmarkFanOut(b *testing.B) {
+	for _, want := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("clients=%d", want), func(b *testing.B) {
+			n := fleetSize(b, want)
+			if n < want {
+				b.Skipf("the open-file limit allows %d clients per process, %d wanted (raise the hard limit: ulimit -Hn)", n, want)
 			}
-		}()
+			pic := synced(100)
+			srv, url := newServer(b, pic, func(o *stream.Options) { o.MaxClients = n })
+			var before, after runtime.MemStats
+			gBefore := runtime.NumGoroutine()
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			f := startFleet(b, url, n)
+			if c := srv.Clients(); c != n {
+				b.Fatalf("%d clients connected, want %d", c, n)
+			}
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perClient := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+			heap := perClient(after.HeapInuse, before.HeapInuse)
+			stack := perClient(after.StackInuse, before.StackInuse)
+			goroutines := float64(runtime.NumGoroutine()-gBefore) / float64(n)
+
+			b.ReportAllocs()
+			cpu := cpuTime(b)
+			round := 0
+			for b.Loop() {
+				round++
+				u := alertOn(round%100, alert.Major)
+				u.Alert.Count = round
+				u.Alert.Message = map[string]string{"vi": strconv.FormatInt(time.Now().UnixNano(), 10)}
+				pic.Apply(u)
+				f.wait(b, "round", 5*time.Minute)
+			}
+			cpu = cpuTime(b) - cpu
+			p50, p99, maxWait, _ := f.report(b)
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+			b.ReportMetric(heap, "heap-B/client")
+			b.ReportMetric(stack, "stack-B/client")
+			b.ReportMetric(goroutines, "goroutines/client")
+			b.ReportMetric(ms(p50), "p50-ms")
+			b.ReportMetric(ms(p99), "p99-ms")
+			b.ReportMetric(ms(maxWait), "max-ms")
+			b.ReportMetric(ms(cpu)/float64(round), "server-cpu-ms/op")
+		})
 	}
-	for n := 0; n < b.N; n++ {
-		u := alertOn(n%100, alert.Major)
-		u.Alert.Count = n
-		pic.Apply(u)
+}
+
+// TestPingThenDeltas: a ping reaches an idle client (the server pings
+// every client each PingPeriod through PingAll), is answered, and deltas
+// after it still arrive in order.
+func TestPingThenDeltas(t *testing.T) {
+	pic := synced(4)
+	srv, url := newServer(t, pic, nil)
+	c := dial(t, url)
+	next(t, c)
+	pings := make(chan struct{}, 4)
+	c.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan msg, 16)
+	go func() {
+		defer close(frames)
+		for {
+			var m msg
+			if err := c.ReadJSON(&m); err != nil {
+				return
+			}
+			frames <- m
+		}
+	}()
+	for round := 1; round <= 2; round++ {
+		srv.PingAll()
+		select {
+		case <-pings:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: no ping", round)
+		}
+		pic.Apply(alertOn(round, alert.Major))
+		for {
+			select {
+			case m, ok := <-frames:
+				if !ok {
+					t.Fatalf("round %d: the stream ended", round)
+				}
+				if m.Type != "alert" {
+					continue
+				}
+				if want := fmt.Sprintf("cam-%03d", round); m.Alert.Device != want {
+					t.Fatalf("round %d: alert for %s, want %s", round, m.Alert.Device, want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: no alert after the ping", round)
+			}
+			break
+		}
 	}
-	wg.Wait()
-	b.ReportMetric(float64(clients), "clients")
-	b.ReportMetric(heapPerClient, "heap-B/client")
+	if n := srv.Clients(); n != 1 {
+		t.Fatalf("%d clients after the pings, want 1", n)
+	}
 }
 
 // TestCloseSession: ending a session closes its connections at once, with
