@@ -9,6 +9,7 @@
 //	go run ./cmd/ingestbench -n 300000
 //	go run ./cmd/ingestbench -n 300000 -baseline      # a paho subscriber that only counts
 //	go run ./cmd/ingestbench -n 300000 -profile cpu.pprof
+//	go run ./cmd/ingestbench -latency -n 200 -load 5000   # device event → operator's websocket
 //
 // Everything runs on 127.0.0.1 and stops by itself. Needs mosquitto and
 // influxd (scripts/test installs both).
@@ -46,12 +47,23 @@ func main() {
 		embeddedB  = flag.Bool("embedded", false, "publish to ingest's embedded broker instead of Mosquitto")
 		profile    = flag.String("profile", "", "write a CPU profile of ingest taken during the run to this file")
 		timeout    = flag.Duration("timeout", 10*time.Minute, "give up after this long")
+		latency    = flag.Bool("latency", false, "time a device's tamper event to the alert frame on an operator's websocket, in an all-in-one IOC on its defaults; -n events per phase")
+		rate       = flag.Int("rate", 20, "latency: events per second")
+		load       = flag.Int("load", 5000, "latency: msgs/s of `simulate load` beside the second phase (0: idle only)")
 	)
 	flag.Parse()
 	b := &bench{}
 	defer b.cleanup()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	if *latency {
+		if err := b.latency(ctx, latencyOptions{events: *n, rate: *rate, loadRate: *load, warmup: 5 * time.Second}); err != nil {
+			b.cleanup()
+			fmt.Fprintln(os.Stderr, "ingestbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := b.run(ctx, *n, *devices, *publishers, *window, *baseline, *embeddedB, *profile); err != nil {
 		b.cleanup()
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)

@@ -37,8 +37,12 @@ type Options struct {
 	// BatchPoints flushes a batch at this many points (InfluxDB's own
 	// guidance is 5,000 lines per write).
 	BatchPoints int `yaml:"batch_points"`
-	// FlushInterval flushes a batch this long after its first message, so
-	// a quiet site still stores (and acknowledges) within tens of ms.
+	// FlushInterval, when positive, holds a batch up to this long after
+	// its first message even when a writer is idle, for a database that
+	// would rather take fewer, bigger writes. Zero (the default): group
+	// commit, a batch is written as soon as a writer is idle, and batches
+	// grow only while every writer is busy, so a lone message is stored
+	// in one write's time and a flood still makes big batches.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// WriteWorkers is the number of concurrent batch writes.
 	WriteWorkers int `yaml:"write_workers"`
@@ -73,14 +77,13 @@ type Options struct {
 
 // DefaultOptions are the settings used for zero fields.
 var DefaultOptions = Options{
-	MaxInFlight:   20000,
-	BatchPoints:   5000,
-	FlushInterval: 20 * time.Millisecond,
-	WriteWorkers:  2,
-	RetryMin:      100 * time.Millisecond,
-	RetryMax:      10 * time.Second,
-	DrainTimeout:  10 * time.Second,
-	Limits:        payload.DefaultLimits,
+	MaxInFlight:  20000,
+	BatchPoints:  5000,
+	WriteWorkers: 2,
+	RetryMin:     100 * time.Millisecond,
+	RetryMax:     10 * time.Second,
+	DrainTimeout: 10 * time.Second,
+	Limits:       payload.DefaultLimits,
 
 	MaxSeriesPerDeviceHour:       1000,
 	MaxMeasurementsPerIntegrator: 64,
@@ -90,7 +93,7 @@ func (o *Options) fill() {
 	d := DefaultOptions
 	orDefault(&o.MaxInFlight, d.MaxInFlight)
 	orDefault(&o.BatchPoints, d.BatchPoints)
-	orDefault(&o.FlushInterval, d.FlushInterval)
+	o.FlushInterval = max(o.FlushInterval, 0)
 	orDefault(&o.WriteWorkers, d.WriteWorkers)
 	orDefault(&o.RetryMin, d.RetryMin)
 	orDefault(&o.RetryMax, d.RetryMax)
@@ -271,7 +274,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
+	// The batcher hands a writer at most WriteWorkers batches at a time and
+	// counts them back on written, so neither channel ever blocks a sender.
 	writeQ := make(chan *batch, p.o.WriteWorkers)
+	written := make(chan struct{}, p.o.WriteWorkers)
 	ackQ := make(chan *batch, p.o.MaxInFlight)
 	var workers sync.WaitGroup
 	for range p.o.WriteWorkers {
@@ -281,6 +287,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			for b := range writeQ {
 				b.ok = p.write(drainCtx, b)
 				close(b.done)
+				written <- struct{}{}
 			}
 		}()
 	}
@@ -290,7 +297,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.acker(ackQ)
 	}()
 
-	p.batcher(ctx, writeQ, ackQ)
+	p.batcher(ctx, writeQ, ackQ, written)
 	close(writeQ)
 	close(ackQ)
 	workers.Wait()
@@ -317,14 +324,28 @@ func (p *Pipeline) recycle(b *batch) {
 }
 
 // batcher is the single goroutine that parses and batches, in arrival order.
-func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
+//
+// It group-commits: when a writer is idle, whatever has arrived is written
+// at once (a lone message waits for no timer, only for its own write); while
+// every writer is busy, what arrives meanwhile gathers into the next batch,
+// handed over the moment a writer frees, so a flood still makes big batches.
+// A batch that reaches BatchPoints stops the batcher taking more until a
+// writer frees: backpressure.
+func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch, written <-chan struct{}) {
 	var b *batch
+	busy := 0        // batches handed to writers and not yet written
+	expired := false // b has lingered FlushInterval
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	due := func() bool { return b != nil && (p.o.FlushInterval == 0 || expired || p.full(b)) }
 	flush := func() {
-		timer.Stop()
 		if b == nil {
 			return
+		}
+		timer.Stop()
+		for busy >= p.o.WriteWorkers {
+			<-written
+			busy--
 		}
 		if p.journal != nil && len(b.keys) > 0 {
 			if err := p.journal.Sync(); err != nil {
@@ -336,31 +357,56 @@ func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
 		p.m.batchPoints.Observe(float64(len(b.points)))
 		ackQ <- b
 		writeQ <- b
+		busy++
 		b = nil
 	}
-	for {
-		select {
-		case m := <-p.win.in:
-			if b == nil {
-				b = p.newBatch()
+	// take adds m and everything already waiting behind it, up to a full batch.
+	take := func(m Message) {
+		if b == nil {
+			b = p.newBatch()
+			if p.o.FlushInterval > 0 {
+				expired = false
 				timer.Reset(p.o.FlushInterval)
 			}
-			p.add(b, m)
-			if len(b.points) >= p.o.BatchPoints || len(b.msgs) >= p.o.MaxInFlight/2 {
+		}
+		p.add(b, m)
+		for !p.full(b) {
+			select {
+			case m := <-p.win.in:
+				p.add(b, m)
+			default:
+				return
+			}
+		}
+	}
+	for {
+		in := p.win.in
+		if b != nil && p.full(b) {
+			in = nil // wait for a writer
+		}
+		select {
+		case m := <-in:
+			take(m)
+			if busy < p.o.WriteWorkers && due() {
 				flush()
 			}
 		case <-timer.C:
-			flush()
+			expired = true
+			if busy < p.o.WriteWorkers {
+				flush()
+			}
+		case <-written:
+			busy--
+			if due() {
+				flush()
+			}
 		case <-ctx.Done():
 			// Take what Handle already queued so it is written and acknowledged.
 			for {
 				select {
 				case m := <-p.win.in:
-					if b == nil {
-						b = p.newBatch()
-					}
-					p.add(b, m)
-					if len(b.points) >= p.o.BatchPoints {
+					take(m)
+					if p.full(b) {
 						flush()
 					}
 					continue
@@ -372,6 +418,11 @@ func (p *Pipeline) batcher(ctx context.Context, writeQ, ackQ chan<- *batch) {
 			return
 		}
 	}
+}
+
+// full reports whether b is as big as a batch may be.
+func (p *Pipeline) full(b *batch) bool {
+	return len(b.points) >= p.o.BatchPoints || len(b.msgs) >= p.o.MaxInFlight/2
 }
 
 // add parses m into b. A rejected message joins the batch with no points,

@@ -97,16 +97,18 @@ func runScripted(t *testing.T, st *scripted, vals ...float64) []*message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
+	// Every message is waiting before the pipeline starts, so the first
+	// write takes them all (group commit) and the script sees one batch.
 	var msgs []*message
 	for i, v := range vals {
 		m := &message{j: st.j, n: i, body: fmt.Sprintf(`{"ts": %d, "pm25": %v}`, time.Now().UnixMilli()+int64(i), v)}
 		msgs = append(msgs, m)
 		p.Handle(m)
 	}
-	time.Sleep(time.Minute) // on the bubble's clock: the flush timer and any retries fire
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	time.Sleep(time.Minute) // on the bubble's clock: any retries fire
 	synctest.Wait()
 	cancel()
 	<-done
@@ -149,4 +151,163 @@ func TestPipelineWithScriptedStore(t *testing.T) {
 			})
 		})
 	}
+}
+
+// gated is a store whose every write waits until the test opens its gate:
+// a database as slow as the test wants, on the bubble's clock.
+type gated struct {
+	store.Store
+	mu     sync.Mutex
+	writes []string // each write's pm25 values, comma-separated
+	gates  []chan struct{}
+}
+
+func (g *gated) Write(ctx context.Context, pts []point.Point) error {
+	var vals []string
+	for i := range pts {
+		f, _ := pts[i].Field("pm25")
+		vals = append(vals, fmt.Sprint(f.F))
+	}
+	gate := make(chan struct{})
+	g.mu.Lock()
+	g.writes = append(g.writes, strings.Join(vals, ","))
+	g.gates = append(g.gates, gate)
+	g.mu.Unlock()
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// open lets write i finish.
+func (g *gated) open(i int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.gates[i])
+}
+
+func (g *gated) started() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.writes...)
+}
+
+// TestGroupCommit: a batch is written as soon as a writer is idle, so a
+// lone message is stored and acknowledged without any timer firing (the
+// bubble's clock does not move); while both writers are busy, messages
+// gather into the next batch, which goes the moment a write finishes;
+// batch_points still bounds a batch.
+func TestGroupCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		batchPoints int
+		want        []string // the writes, in order
+	}{
+		{"messages during slow writes go in one next batch", 0, []string{"1", "2", "3", "4,5,6,7,8,9,10,11,12"}},
+		{"batch_points bounds the batch", 4, []string{"1", "2", "3", "4,5,6,7", "8,9,10,11", "12"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := &gated{}
+				j := &journal{}
+				p, err := ingest.New(ingest.Options{BatchPoints: tc.batchPoints, WriteWorkers: 2}, ingest.Deps{Store: g, Registry: testRegistry(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = p.Run(ctx) }()
+				synctest.Wait()
+				start := time.Now()
+				send := func(n int) {
+					p.Handle(&message{j: j, n: n, body: fmt.Sprintf(`{"ts": %d, "pm25": %d}`, start.UnixMilli()+int64(n), n)})
+				}
+
+				send(1)
+				synctest.Wait()
+				if got := g.started(); len(got) != 1 || got[0] != "1" {
+					t.Fatalf("a lone message: writes %q, want [1] at once", got)
+				}
+				g.open(0)
+				synctest.Wait()
+				if got := j.String(); got != "ack 1" {
+					t.Fatalf("a lone message: %q, want it acknowledged once written", got)
+				}
+				if el := time.Since(start); el != 0 {
+					t.Fatalf("a lone message waited %s of timers", el)
+				}
+
+				// Both writers busy with "2" and "3": the rest waits for
+				// one of them.
+				send(2)
+				synctest.Wait()
+				send(3)
+				synctest.Wait()
+				for n := 4; n <= 12; n++ {
+					send(n)
+				}
+				synctest.Wait()
+				if got := g.started(); strings.Join(got, " | ") != "1 | 2 | 3" {
+					t.Fatalf("with both writers busy: writes %q, want 1, 2 and 3 alone and no more yet", got)
+				}
+				// Finish the writes one at a time, in order.
+				for i := 1; i < len(g.started()); i++ {
+					g.open(i)
+					synctest.Wait()
+				}
+				synctest.Wait()
+				if got := g.started(); strings.Join(got, " | ") != strings.Join(tc.want, " | ") {
+					t.Errorf("writes\n got %q\nwant %q", got, tc.want)
+				}
+				want := []string{}
+				for n := 1; n <= 12; n++ {
+					want = append(want, fmt.Sprintf("ack %d", n))
+				}
+				if got := j.String(); got != strings.Join(want, "; ") {
+					t.Errorf("acknowledgements %q, want in arrival order", got)
+				}
+				if el := time.Since(start); el != 0 {
+					t.Errorf("the batches waited %s of timers", el)
+				}
+				cancel()
+				<-done
+			})
+		})
+	}
+}
+
+// TestFlushIntervalLingers: with flush_interval set, a batch waits that
+// long for company even though a writer is idle.
+func TestFlushIntervalLingers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gated{}
+		j := &journal{}
+		p, err := ingest.New(ingest.Options{FlushInterval: 20 * time.Millisecond}, ingest.Deps{Store: g, Registry: testRegistry(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = p.Run(ctx) }()
+		start := time.Now()
+		for n := 1; n <= 2; n++ {
+			p.Handle(&message{j: j, n: n, body: fmt.Sprintf(`{"ts": %d, "pm25": %d}`, start.UnixMilli()+int64(n), n)})
+			synctest.Wait()
+		}
+		time.Sleep(19 * time.Millisecond)
+		synctest.Wait()
+		if got := g.started(); len(got) != 0 {
+			t.Fatalf("after 19 ms: writes %q, want none yet", got)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got := g.started(); strings.Join(got, " | ") != "1,2" {
+			t.Fatalf("after 20 ms: writes %q, want one batch 1,2", got)
+		}
+		g.open(0)
+		cancel()
+		<-done
+	})
 }

@@ -292,8 +292,8 @@ func (c *Config) checkPipeline(p *problems) {
 	if o.BatchPoints < 1 {
 		p.bad("pipeline.batch_points %d: must be positive", o.BatchPoints)
 	}
-	if o.FlushInterval <= 0 || o.FlushInterval > 10*time.Second {
-		p.bad("pipeline.flush_interval %s: use (0, 10s]", o.FlushInterval)
+	if o.FlushInterval < 0 || o.FlushInterval > 10*time.Second {
+		p.bad("pipeline.flush_interval %s: use 0 (group commit) .. 10s", o.FlushInterval)
 	}
 	if o.WriteWorkers < 1 || o.WriteWorkers > 64 {
 		p.bad("pipeline.write_workers %d: use 1..64", o.WriteWorkers)

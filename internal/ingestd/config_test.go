@@ -41,7 +41,7 @@ func TestBadConfigs(t *testing.T) {
 		want []string
 	}{
 		{"unknown-key.bad.yaml", []string{"line 3: field batch_size not found"}},
-		{"bad-values.bad.yaml", []string{"pipeline.max_in_flight 100000", "pipeline.flush_interval 0s", `log.level "loud"`}},
+		{"bad-values.bad.yaml", []string{"pipeline.max_in_flight 100000", "pipeline.flush_interval -5ms", `log.level "loud"`}},
 		{"influx-incomplete.bad.yaml", []string{"set org and bucket (InfluxDB 2.x) or database (InfluxDB 1.8)"}},
 		{"bad-duration.bad.yaml", []string{"line 2", "forever"}},
 	} {

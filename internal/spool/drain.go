@@ -13,21 +13,16 @@ import (
 )
 
 // drainer writes spooled entries to the database in index order, up to
-// DrainPoints per write, and drops them once stored.
+// DrainPoints per write, and drops them once stored. It reads ahead only
+// what one write carries, decodes it once however many attempts the write
+// takes, and keeps none of it after.
 func (s *Spool) drainer(ctx context.Context) {
 	var pts []point.Point
 	for attempt := 0; ; {
 		s.mu.Lock()
-		var todo []entry
-		for _, e := range s.entries {
-			todo = append(todo, e)
-			if len(todo) >= 1024 {
-				break
-			}
-		}
-		w := s.wal
+		from, to, w := s.first, s.last, s.wal
 		s.mu.Unlock()
-		if len(todo) == 0 {
+		if from > to {
 			select {
 			case <-ctx.Done():
 				return
@@ -36,25 +31,27 @@ func (s *Spool) drainer(ctx context.Context) {
 			}
 		}
 		// Take entries until the write is big enough.
+		clear(pts) // let the last write's points go
 		pts = pts[:0]
 		var upto uint64
-		for _, e := range todo {
-			data, err := w.Read(e.index)
+		var size int64
+		for i := from; i <= to && i-from < 1024; i++ {
+			data, err := w.Read(i)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				s.log.Error("spool: read failed; retrying", "index", e.index, "err", err)
+				s.log.Error("spool: read failed; retrying", "index", i, "err", err)
 				break
 			}
 			if _, body, err := decodeHeader(data); err != nil {
 				s.m.corrupt.Inc()
-				s.log.Error("spool: skipping an entry that failed its checksum (disk corruption)", "index", e.index, "err", err)
+				s.log.Error("spool: skipping an entry that failed its checksum (disk corruption)", "index", i, "err", err)
 			} else if pts, err = point.DecodeLines(pts, body); err != nil {
 				s.m.corrupt.Inc()
-				s.log.Error("spool: skipping an entry that does not decode", "index", e.index, "err", err)
+				s.log.Error("spool: skipping an entry that does not decode", "index", i, "err", err)
 			}
-			upto = e.index
+			upto, size = i, size+int64(len(data))
 			if len(pts) >= s.o.DrainPoints {
 				break
 			}
@@ -65,11 +62,14 @@ func (s *Spool) drainer(ctx context.Context) {
 			}
 			continue
 		}
-		err := s.store(ctx, pts)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+		for {
+			err := s.store(ctx, pts)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				break
+			}
 			s.mu.Lock()
 			s.drainErr = err
 			s.mu.Unlock()
@@ -82,14 +82,13 @@ func (s *Spool) drainer(ctx context.Context) {
 			if !sleep(ctx, delay) {
 				return
 			}
-			continue
 		}
 		if attempt > 0 {
 			s.log.Info("spool: database writes work again; draining the backlog", "attempts", attempt+1)
 		}
 		attempt = 0
 		s.m.drainedPoints.Add(float64(len(pts)))
-		s.release(upto, len(pts))
+		s.release(upto, len(pts), size)
 	}
 }
 
@@ -112,21 +111,24 @@ func (s *Spool) store(ctx context.Context, pts []point.Point) error {
 	return s.store(ctx, pts[mid:])
 }
 
-// release drops entries up to index upto: stored.
-func (s *Spool) release(upto uint64, points int) {
+// release drops entries up to index upto, size bytes in all: stored.
+func (s *Spool) release(upto uint64, points int, size int64) {
 	// The mark first: after a crash, entries after it are drained again.
 	tmp := s.drainedPath() + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(upto, 10)), 0o600); err == nil {
 		_ = os.Rename(tmp, s.drainedPath())
 	}
 	s.mu.Lock()
-	n := 0
-	for n < len(s.entries) && s.entries[n].index <= upto {
-		s.bytes -= s.entries[n].size
-		n++
-	}
-	s.entries = append(s.entries[:0], s.entries[n:]...)
+	s.bytes -= size
+	s.first = upto + 1
 	w := s.wal
+	if s.first <= s.last {
+		// The next entry's header says how old the backlog now is.
+		s.oldestAt = 0
+		if data, err := w.Read(s.first); err == nil {
+			s.oldestAt, _, _ = decodeHeader(data)
+		}
+	}
 	space := s.space
 	s.space = make(chan struct{})
 	s.drainErr = nil

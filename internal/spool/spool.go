@@ -44,7 +44,7 @@ type Options struct {
 	// MaxBytes bounds the spool on disk; at the bound Write waits.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// DrainPoints is how many points one database write carries while
-	// draining a backlog.
+	// draining a backlog; the drainer reads no further ahead than that.
 	DrainPoints int `yaml:"drain_points"`
 	// RetryMin and RetryMax bound the backoff after a failed database write.
 	RetryMin time.Duration `yaml:"-"`
@@ -52,7 +52,9 @@ type Options struct {
 }
 
 // DefaultOptions hold an hour at 5,000 msgs/s of typical messages with room.
-var DefaultOptions = Options{MaxBytes: 8 << 30, DrainPoints: 50000, RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second}
+// A drain write of 20,000 points is about 4 MiB of line protocol and, decoded,
+// about 10 MiB of memory: the drainer's whole read-ahead.
+var DefaultOptions = Options{MaxBytes: 8 << 30, DrainPoints: 20000, RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second}
 
 // Deps are the spool's collaborators.
 type Deps struct {
@@ -70,12 +72,6 @@ var ErrClosed = errors.New("spool: closed")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-type entry struct {
-	index uint64
-	size  int64
-	at    int64 // spooled at, unix ns
-}
-
 type pending struct {
 	data []byte
 	done chan error
@@ -91,11 +87,15 @@ type Spool struct {
 	dir  string
 	m    *metrics
 
-	mu       sync.Mutex
-	wal      *wal.Log
-	entries  []entry // spooled and not yet drained, in index order
-	bytes    int64
+	mu  sync.Mutex
+	wal *wal.Log
+	// The entries spooled and not yet drained are first..last, in index
+	// order (none when first > last): the log on disk is the only list of
+	// them, so memory does not grow with an outage.
+	first    uint64
 	last     uint64 // last index written
+	oldestAt int64  // spooled-at (unix ns) of entry first, when there is one
+	bytes    int64
 	queue    []pending
 	closed   bool
 	full     bool
@@ -154,7 +154,7 @@ func Open(o Options, d Deps, reg metricsRegisterer) (*Spool, error) {
 		return nil, err
 	}
 	s.m = newMetrics(reg, s)
-	if n := len(s.entries); n > 0 {
+	if n := s.entriesLocked(); n > 0 {
 		s.log.Info("spool: draining what the previous run left", "entries", n, "bytes", s.bytes)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,6 +165,14 @@ func Open(o Options, d Deps, reg metricsRegisterer) (*Spool, error) {
 	return s, nil
 }
 
+// Segments of 4 MiB, one cached besides the tail: the log keeps at most
+// about 16 MiB in memory (the tail's buffer grows to twice its size),
+// however much it holds on disk.
+const (
+	segmentSize      = 4 << 20
+	segmentCacheSize = 1
+)
+
 func (s *Spool) logDir() string      { return filepath.Join(s.dir, "log") }
 func (s *Spool) drainedPath() string { return filepath.Join(s.dir, "drained") }
 
@@ -172,7 +180,7 @@ func (s *Spool) drainedPath() string { return filepath.Join(s.dir, "drained") }
 // the middle of an append) by cutting the last segment after its last
 // whole entry: that append was never acknowledged.
 func (s *Spool) openLog() error {
-	opts := &wal.Options{SegmentSize: 16 << 20, SegmentCacheSize: 2, AllowEmpty: true, DirPerms: 0o700, FilePerms: 0o600}
+	opts := &wal.Options{SegmentSize: segmentSize, SegmentCacheSize: segmentCacheSize, AllowEmpty: true, DirPerms: 0o700, FilePerms: 0o600}
 	l, err := wal.Open(s.logDir(), opts)
 	if errors.Is(err, wal.ErrCorrupt) {
 		if rerr := repairTail(s.logDir()); rerr != nil {
@@ -211,7 +219,7 @@ func repairTail(dir string) error {
 	return os.Truncate(last, int64(pos))
 }
 
-// recover reads the drained mark and indexes the entries after it.
+// recover reads the drained mark and checks and counts the entries after it.
 func (s *Spool) recover() error {
 	first, err := s.wal.FirstIndex()
 	if err != nil {
@@ -226,7 +234,8 @@ func (s *Spool) recover() error {
 	if b, err := os.ReadFile(s.drainedPath()); err == nil {
 		drained, _ = strconv.ParseUint(string(b), 10, 64)
 	}
-	for i := max(first, drained+1); i <= last && i > 0; i++ {
+	s.first = min(max(first, drained+1, 1), last+1)
+	for i := s.first; i <= last; i++ {
 		data, err := s.wal.Read(i)
 		if err != nil {
 			return fmt.Errorf("spool: read entry %d: %w", i, err)
@@ -237,7 +246,9 @@ func (s *Spool) recover() error {
 			// keep going, and the drainer reports and skips it.
 			s.log.Error("spool: entry failed its checksum; it will be skipped", "index", i, "err", err)
 		}
-		s.entries = append(s.entries, entry{index: i, size: int64(len(data)), at: at})
+		if i == s.first {
+			s.oldestAt = at
+		}
 		s.bytes += int64(len(data))
 	}
 	if first > 0 && drained+1 > first && drained <= last {
@@ -370,8 +381,10 @@ func (s *Spool) committer(ctx context.Context) {
 			continue
 		}
 		s.mu.Lock()
-		for i, p := range q {
-			s.entries = append(s.entries, entry{index: first + uint64(i), size: int64(len(p.data)), at: int64(binary.LittleEndian.Uint64(p.data[4:12]))})
+		if s.first > s.last {
+			s.oldestAt = int64(binary.LittleEndian.Uint64(q[0].data[4:12]))
+		}
+		for _, p := range q {
 			s.bytes += int64(len(p.data))
 		}
 		s.last = first + uint64(len(q)) - 1
@@ -394,7 +407,7 @@ func (s *Spool) Flush(ctx context.Context) error {
 	s.mu.Unlock()
 	for {
 		s.mu.Lock()
-		done := len(s.entries) == 0 || s.entries[0].index > target
+		done := s.first > target
 		s.mu.Unlock()
 		if done {
 			return nil
@@ -476,7 +489,7 @@ type Status struct {
 func (s *Spool) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Entries: len(s.entries), Bytes: s.bytes, MaxBytes: s.o.MaxBytes, Oldest: s.oldestLocked(), Full: s.full, Drained: s.drained}
+	st := Status{Entries: s.entriesLocked(), Bytes: s.bytes, MaxBytes: s.o.MaxBytes, Oldest: s.oldestLocked(), Full: s.full, Drained: s.drained}
 	now := s.now()
 	if n := len(s.rate); n > 0 {
 		first := s.rate[0]
@@ -491,8 +504,15 @@ func (s *Spool) Status() Status {
 }
 
 func (s *Spool) oldestLocked() time.Duration {
-	if len(s.entries) == 0 {
+	if s.first > s.last {
 		return 0
 	}
-	return s.now().Sub(time.Unix(0, s.entries[0].at))
+	return s.now().Sub(time.Unix(0, s.oldestAt))
+}
+
+func (s *Spool) entriesLocked() int {
+	if s.first > s.last {
+		return 0
+	}
+	return int(s.last - s.first + 1)
 }

@@ -6,12 +6,21 @@
 // per (series, time, field). The sample key makes a rewrite of the same
 // point an upsert, matching InfluxDB's last-write-wins, so redelivered
 // messages never double-count. WAL with synchronous=FULL: a committed write
-// survives a process or power loss, which is what lets ingest acknowledge.
+// survives a process or power loss, which is what lets ingest acknowledge
+// (with the embedded store there is no spool in front: the store's commit is
+// the acknowledgement's promise, so NORMAL, which may lose the last
+// transactions on a power cut, is not an option).
+//
+// One writer connection with its statements prepared once, samples inserted
+// many rows per statement, series ids and field kinds cached; reads (the
+// wall's history, the API) on a pool of their own, so a long query never
+// holds the connection a write needs.
 package embedded
 
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,7 +78,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 // Store is an SQLite-backed store.Store.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB // the one writer connection
+	read *sql.DB // readers
+	st   writeStmts
 
 	mu sync.Mutex // serialises writers; SQLite has one writer at a time
 	// Caches of committed rows, bounded: series and field names come from
@@ -77,6 +88,26 @@ type Store struct {
 	// miss costs one indexed lookup (series: an upsert returning the id).
 	series *lru.Cache[string, int64]
 	kinds  *lru.Cache[string, point.Kind] // measurement "\x00" field
+	// Buffers reused by Write (under mu).
+	key  []byte
+	rows []any
+}
+
+// seriesKey appends p's series key (device, measurement, tags, each
+// length-prefixed so no value can pass for another) to dst: the cache's
+// key, built without encoding the tags as the database stores them.
+func seriesKey(dst []byte, dev string, p *point.Point) []byte {
+	add := func(s string) {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	add(dev)
+	add(p.Measurement)
+	for _, t := range p.Tags {
+		add(t.Key)
+		add(t.Value)
+	}
+	return dst
 }
 
 // CacheSize bounds each of the store's caches (series ids, field kinds):
@@ -94,15 +125,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		f.Close()
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(OFF)"
-	db, err := sql.Open("sqlite", dsn)
+	// The writer's page cache holds a whole batch's pages (32 MiB instead
+	// of 2), so SQLite does not spill pages to the WAL in the middle of a
+	// transaction; statement journals stay in memory.
+	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create embedded store schema in %s: %w", path, err)
 	}
+	st, err := prepare(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open embedded store %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(4)
 	series, err := lru.New[string, int64](CacheSize)
 	if err != nil {
 		db.Close()
@@ -113,7 +159,47 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded store: field cache: %w", err)
 	}
-	return &Store{db: db, series: series, kinds: kinds}, nil
+	return &Store{db: db, read: read, st: st, series: series, kinds: kinds}, nil
+}
+
+// sampleRows is how many samples one INSERT carries at most; a batch's
+// rest goes in statements of 32, 16, ... 1 rows. 64 rows of 5 values stay
+// far below SQLite's 32,766 bound on a statement's parameters.
+const sampleRows = 64
+
+// writeStmts are the writer connection's statements, prepared once.
+type writeStmts struct {
+	series, getKind, insKind, dirty *sql.Stmt
+	samples                         map[int]*sql.Stmt // rows per statement: 64, 32, ... 1
+}
+
+func prepare(ctx context.Context, db *sql.DB) (writeStmts, error) {
+	var st writeStmts
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		if err != nil {
+			err = fmt.Errorf("prepare: %w", err)
+		}
+		return s
+	}
+	st.series = prep(`INSERT INTO series (device, measurement, tags) VALUES (?, ?, ?)
+		ON CONFLICT (device, measurement, tags) DO UPDATE SET device = excluded.device RETURNING id`)
+	st.getKind = prep(`SELECT kind FROM fields WHERE measurement = ? AND field = ?`)
+	st.insKind = prep(`INSERT INTO fields (measurement, field, kind) VALUES (?, ?, ?)`)
+	st.dirty = prep(`INSERT OR IGNORE INTO dirty_hours (hour) VALUES (?)`)
+	st.samples = map[int]*sql.Stmt{}
+	for n := sampleRows; n >= 1; n /= 2 {
+		q := `INSERT INTO samples (series, ts, field, kind, value) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ") +
+			` ON CONFLICT (series, ts, field) DO UPDATE SET kind = excluded.kind, value = excluded.value`
+		st.samples[n] = prep(q)
+	}
+	return st, err
 }
 
 func deviceOf(p *point.Point) string {
@@ -154,24 +240,23 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 		return fmt.Errorf("embedded store: begin: %w", err)
 	}
 	defer tx.Rollback()
-	insSeries, err := tx.PrepareContext(ctx, `INSERT INTO series (device, measurement, tags) VALUES (?, ?, ?)
-		ON CONFLICT (device, measurement, tags) DO UPDATE SET device = excluded.device RETURNING id`)
-	if err != nil {
-		return fmt.Errorf("embedded store: prepare: %w", err)
+	// The statements were prepared on the one writer connection, which
+	// the transaction runs on: StmtContext reuses them.
+	stmt := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
+	var getKind, insKind, insSeries *sql.Stmt
+	rows := s.rows[:0] // samples waiting for a multi-row insert, 5 values each
+	flushRows := func(all bool) error {
+		for n := sampleRows; n >= 1 && len(rows) > 0; n /= 2 {
+			for len(rows) >= 5*n && (all || n == sampleRows) {
+				if _, err := stmt(s.st.samples[n]).ExecContext(ctx, rows[:5*n]...); err != nil {
+					return fmt.Errorf("embedded store: samples: %w", err)
+				}
+				rows = append(rows[:0], rows[5*n:]...)
+			}
+		}
+		return nil
 	}
-	insSample, err := tx.PrepareContext(ctx, `INSERT INTO samples (series, ts, field, kind, value) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (series, ts, field) DO UPDATE SET kind = excluded.kind, value = excluded.value`)
-	if err != nil {
-		return fmt.Errorf("embedded store: prepare: %w", err)
-	}
-	getKind, err := tx.PrepareContext(ctx, `SELECT kind FROM fields WHERE measurement = ? AND field = ?`)
-	if err != nil {
-		return fmt.Errorf("embedded store: prepare: %w", err)
-	}
-	insKind, err := tx.PrepareContext(ctx, `INSERT INTO fields (measurement, field, kind) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("embedded store: prepare: %w", err)
-	}
+	defer func() { clear(rows); s.rows = rows[:0] }()
 	var hours []int64 // distinct hours written, usually one
 	addHour := func(ts int64) {
 		h := hourOf(ts)
@@ -193,6 +278,9 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 			return k, true, nil
 		}
 		var k int
+		if getKind == nil {
+			getKind = stmt(s.st.getKind)
+		}
 		switch err := getKind.QueryRowContext(ctx, m, f).Scan(&k); {
 		case errors.Is(err, sql.ErrNoRows):
 			return 0, false, nil
@@ -205,12 +293,15 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 	for i := range pts {
 		p := &pts[i]
 		dev := deviceOf(p)
-		tags := encodeTags(p.Tags)
-		key := dev + "\x00" + p.Measurement + "\x00" + tags
+		s.key = seriesKey(s.key[:0], dev, p)
+		key := string(s.key)
 		id, ok := s.series.Get(key)
 		if !ok {
 			if id, ok = created[key]; !ok {
-				if err := insSeries.QueryRowContext(ctx, dev, p.Measurement, tags).Scan(&id); err != nil {
+				if insSeries == nil {
+					insSeries = stmt(s.st.series)
+				}
+				if err := insSeries.QueryRowContext(ctx, dev, p.Measurement, encodeTags(p.Tags)).Scan(&id); err != nil {
 					return fmt.Errorf("embedded store: series: %w", err)
 				}
 				created[key] = id
@@ -228,6 +319,9 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 					p.Measurement, f.Key, k, p.Time.UTC().Format(time.RFC3339Nano), f.Kind)}
 			}
 			if !known {
+				if insKind == nil {
+					insKind = stmt(s.st.insKind)
+				}
 				if _, err := insKind.ExecContext(ctx, p.Measurement, f.Key, int(f.Kind)); err != nil {
 					return fmt.Errorf("embedded store: field kind: %w", err)
 				}
@@ -244,13 +338,19 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 			case point.Bool:
 				v = f.B
 			}
-			if _, err := insSample.ExecContext(ctx, id, ts, f.Key, int(f.Kind), v); err != nil {
-				return fmt.Errorf("embedded store: sample: %w", err)
+			rows = append(rows, id, ts, f.Key, int64(f.Kind), v)
+			if len(rows) >= 5*sampleRows {
+				if err := flushRows(false); err != nil {
+					return err
+				}
 			}
 		}
 	}
+	if err := flushRows(true); err != nil {
+		return err
+	}
 	for _, h := range hours {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dirty_hours (hour) VALUES (?)`, h); err != nil {
+		if _, err := stmt(s.st.dirty).ExecContext(ctx, h); err != nil {
 			return fmt.Errorf("embedded store: dirty hour: %w", err)
 		}
 	}
@@ -289,7 +389,7 @@ func (s *Store) Scan(ctx context.Context, q store.ScanQuery) ([]point.Point, err
 // points reads the samples matching where (over series s and samples x)
 // as points; limit, if positive, bounds the points.
 func (s *Store) points(ctx context.Context, where string, args []any, limit int) ([]point.Point, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT s.measurement, s.tags, x.ts, x.field, x.kind, x.value
+	rows, err := s.read.QueryContext(ctx, `SELECT s.measurement, s.tags, x.ts, x.field, x.kind, x.value
 		FROM series s JOIN samples x ON x.series = s.id
 		WHERE `+where+` ORDER BY x.ts, s.id`, args...)
 	if err != nil {
@@ -340,7 +440,7 @@ func (s *Store) points(ctx context.Context, where string, args []any, limit int)
 // index seek on the samples' primary key) or the first hourly rollup,
 // whichever is earlier.
 func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT device, MIN(t) FROM (
+	rows, err := s.read.QueryContext(ctx, `SELECT device, MIN(t) FROM (
 		SELECT s.device, (SELECT MIN(x.ts) FROM samples x WHERE x.series = s.id) AS t FROM series s WHERE s.device != ''
 		UNION ALL
 		SELECT s.device, (SELECT MIN(r.hour) FROM rollups r WHERE r.series = s.id) AS t FROM series s WHERE s.device != ''
@@ -484,7 +584,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 		args = append(args, q.Measurement)
 	}
 	b.WriteString(`) GROUP BY measurement, field, w ORDER BY measurement, field, w`)
-	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	rows, err := s.read.QueryContext(ctx, b.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: aggregate: %w", err)
 	}
@@ -513,7 +613,7 @@ func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.
 }
 
 // Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.read.Close(), s.db.Close()) }

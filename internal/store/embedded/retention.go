@@ -63,7 +63,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time, r Retention) (Maint
 	if err != nil {
 		return st, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT hour FROM dirty_hours WHERE hour < ? ORDER BY hour`, current)
+	rows, err := s.read.QueryContext(ctx, `SELECT hour FROM dirty_hours WHERE hour < ? ORDER BY hour`, current)
 	if err != nil {
 		return st, fmt.Errorf("embedded store: maintain: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) (int64, error)) (int64
 }
 
 func (s *Store) seriesIDs(ctx context.Context) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM series ORDER BY id`)
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM series ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: series: %w", err)
 	}
@@ -222,7 +222,7 @@ func (s *Store) seriesIDs(ctx context.Context) ([]int64, error) {
 // rawCut is the time before which raw samples have been deleted (0: none).
 func (s *Store) rawCut(ctx context.Context) (int64, error) {
 	var cut int64
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'raw_cut'`).Scan(&cut)
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'raw_cut'`).Scan(&cut)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("embedded store: raw cut: %w", err)
 	}
