@@ -64,6 +64,8 @@ var (
 		contract.EventsTopic,
 		contract.ResultsTopic,
 		contract.ObservationsFilter,
+		// the alert owner's lease and its last will (internal/lease)
+		contract.AlertOwnerTopic,
 		// the marker the alert service sends itself when it lists the
 		// broker's retained alerts after a connect (ghost sweep)
 		contract.IngestSyncFilter,

@@ -26,6 +26,11 @@ const (
 	// ResultsTopic carries a CommandResult for every command.
 	ResultsTopic = ServerRoot + "command-results"
 
+	// AlertOwnerTopic holds, retained, which ingest owns alerting when
+	// several can (lease.Record as JSON: owner, epoch, renewed_at; released
+	// when the owner stopped or its connection ended, by its last will).
+	AlertOwnerTopic = ServerRoot + "alert-owner"
+
 	// ObservationsPrefix + <client id>: what a forwarding ingest stored, as
 	// line protocol, QoS 1, for its group's alert owner.
 	ObservationsPrefix = ServerRoot + "observations/"
