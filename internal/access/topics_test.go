@@ -47,6 +47,8 @@ func TestServerRolesMatchTheProcesses(t *testing.T) {
 		{ing, contract.AlertOwnerTopic, true, true},
 		{ing, contract.AlertOwnerTopic, false, true},
 		{web, contract.AlertOwnerTopic, true, false},
+		{ing, contract.HandOffTopic, true, true},
+		{web, contract.HandOffTopic, true, false},
 		{ing, contract.IngestSyncPrefix + "ingest-1", true, true},
 		{web, contract.IngestSyncPrefix + "ingest-1", true, false},
 		{ing, contract.RevokedPrefix + "abc", true, false},

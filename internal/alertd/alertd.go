@@ -25,6 +25,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/lease"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,15 @@ type Config struct {
 	// Forward makes this ingest forward what it stores to the alert owner
 	// (another ingest of its shared group) instead of running alerting.
 	Forward bool `yaml:"forward"`
+	// Lease lets several ingests of a shared group each own alerting, one
+	// at a time, decided by a lease on the broker (docs/SCALING.md).
+	Lease LeaseConfig `yaml:"lease"`
+}
+
+// LeaseConfig is alerts.lease.
+type LeaseConfig struct {
+	Enabled       bool `yaml:"enabled"`
+	lease.Options `yaml:",inline"`
 }
 
 // Publisher sends to the broker; the embedded broker and mqttsub.Client are.
@@ -376,10 +386,13 @@ func (s *Service) clearGhosts(retained []string) {
 	}
 }
 
-// Active returns the active alerts.
+// Active returns the active alerts (none while standing by).
 func (s *Service) Active() []alert.Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.owning {
+		return nil
+	}
 	return s.eng.Active()
 }
 

@@ -23,6 +23,10 @@ const (
 	EventsTopic = ServerRoot + "events"
 	// CommandsTopic carries Commands from IOC servers to the alert service.
 	CommandsTopic = ServerRoot + "commands"
+	// HandOffTopic carries commands a standby ingest's persistent session
+	// still delivered after it stopped owning alerting, handed on to the
+	// owner (which answers each command id once).
+	HandOffTopic = ServerRoot + "commands/handed-off"
 	// ResultsTopic carries a CommandResult for every command.
 	ResultsTopic = ServerRoot + "command-results"
 

@@ -123,6 +123,8 @@ type Lease struct {
 	reassert  bool      // publish ours again at once: an inferior record replaced it
 	out       *Record   // to publish once mu is released
 	told      bool      // what Changed last said
+	other     Record    // the last live record of another process
+	otherAt   time.Time // when it was heard
 }
 
 // New makes a lease in standby, not connected.
@@ -160,6 +162,15 @@ func (l *Lease) Epoch() uint64 {
 	return l.epoch
 }
 
+// Other returns the last live record heard from another process and when
+// it was heard (zero if none): the owner, while this one stands by; the
+// previous owner, once this one has taken over.
+func (l *Lease) Other() (Record, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.other, l.otherAt
+}
+
 // Connected tells the lease the connection to the broker went up (after
 // subscribing to the lease topic) or down. Down: an owner stops owning at
 // once (its will is, or will be, published by the broker).
@@ -189,6 +200,9 @@ func (l *Lease) Observe(r Record) {
 	now := time.Now()
 	l.mu.Lock()
 	l.maxEpoch = max(l.maxEpoch, r.Epoch)
+	if r.Owner != l.d.ID && !r.Released {
+		l.other, l.otherAt = r, now
+	}
 	switch {
 	case l.st != standby && r.Owner == l.d.ID && r.Epoch == l.epoch && !r.Released:
 		l.confirmed, l.echoAt = true, now
