@@ -34,12 +34,19 @@ type alertOwner struct {
 
 	commands, handedOff, observations *mqttsub.Optional
 
-	changes chan bool // held or not, from the lease, applied by run
+	changes chan change // from the lease, applied by run
 	sent    *sentLog
 
-	mu     sync.Mutex
-	handed map[string]bool // command ids handed on lately
-	order  []string
+	mu       sync.Mutex
+	handed   map[string]bool // command ids handed on lately
+	order    []string
+	servedBy lease.Record // the owner last heard serving
+	servedAt time.Time    // when
+}
+
+type change struct {
+	held  bool
+	epoch uint64
 }
 
 var _ ingest.Observer = (*alertOwner)(nil)
@@ -47,7 +54,7 @@ var _ ingest.Observer = (*alertOwner)(nil)
 // newAlertOwner builds the owner over the subscription's client; the alert
 // service must be built standing by, publishing through gate.
 func newAlertOwner(id string, o lease.Options, client *mqttsub.Client, log *slog.Logger) *alertOwner {
-	a := &alertOwner{id: id, log: log, client: client, changes: make(chan bool, 16), handed: map[string]bool{}}
+	a := &alertOwner{id: id, log: log, client: client, changes: make(chan change, 16), handed: map[string]bool{}}
 	a.sent = &sentLog{pub: client}
 	a.fwd = alertd.NewForwarder(a.sent, id, log)
 	a.lease = lease.New(o, lease.Deps{ID: id, Log: log,
@@ -55,7 +62,7 @@ func newAlertOwner(id string, o lease.Options, client *mqttsub.Client, log *slog
 			b, _ := json.Marshal(r)
 			return client.Publish(contract.AlertOwnerTopic, 0, true, b) // QoS 0: never queued, never late
 		},
-		Changed: func(held bool, _ uint64) { a.changes <- held },
+		Changed: func(held bool, epoch uint64) { a.changes <- change{held, epoch} },
 	})
 	return a
 }
@@ -101,12 +108,15 @@ func (a *alertOwner) follow() {
 			return
 		}
 		a.lease.Observe(r)
+		a.noticeServing(r)
 	})
 	a.client.OnConnect(func() { a.lease.Connected(true) })
 	a.client.OnConnectionLost(func() { a.lease.Connected(false) })
 	a.commands = a.client.Optional(contract.CommandsTopic, func(_ string, b []byte) { a.alerts.Command(b) }, a.handOff)
 	a.handedOff = a.client.Optional(contract.HandOffTopic, func(_ string, b []byte) { a.alerts.Command(b) }, a.handOff)
-	a.observations = a.client.Optional(contract.ObservationsFilter, func(_ string, b []byte) { a.alerts.Observed(b) }, a.passOn)
+	// Observations a standby's session still delivers are dropped: each
+	// standby sends its own again to the next owner (noticeServing).
+	a.observations = a.client.Optional(contract.ObservationsFilter, func(_ string, b []byte) { a.alerts.Observed(b) }, func(string, []byte) {})
 }
 
 // handOff passes on a command this standby's session still delivered (it
@@ -140,17 +150,34 @@ func (a *alertOwner) handOff(_ string, body []byte) {
 	a.log.Info("alerts: handed a command on to the alert owner", "id", c.ID)
 }
 
-// passOn forwards observations this standby's session still delivered to
-// the owner, unless they are its own or the owner's, which the owner has
-// evaluated (or evaluates again from its own record when it takes over).
-func (a *alertOwner) passOn(topic string, body []byte) {
-	from := topic[len(contract.ObservationsPrefix):]
-	if cur, _ := a.lease.Other(); from == a.id || from == cur.Owner {
+// noticeServing sends again, when another ingest starts serving as the
+// owner, what this standby forwarded since the previous owner was last
+// heard serving: forwarded while no one was subscribed, or to an owner that
+// may have died before evaluating it.
+func (a *alertOwner) noticeServing(r lease.Record) {
+	if r.Released || !r.Serving || r.Owner == a.id {
 		return
 	}
-	if err := a.sent.Publish(contract.ObservationsPrefix+a.id, 1, false, body); err != nil {
-		a.log.Warn("alerts: could not pass observations on to the alert owner", "err", err)
+	a.mu.Lock()
+	fresh := r.Owner != a.servedBy.Owner || r.Epoch != a.servedBy.Epoch
+	from := a.servedAt
+	a.servedBy, a.servedAt = r, time.Now()
+	a.mu.Unlock()
+	if !fresh {
+		return
 	}
+	bodies := a.sent.since(from.Add(-time.Second))
+	go func() {
+		for _, b := range bodies {
+			if err := a.client.Publish(contract.ObservationsPrefix+a.id, 1, false, b); err != nil {
+				a.log.Warn("alerts: could not send stored data again to the new alert owner", "err", err)
+				return
+			}
+		}
+		if len(bodies) > 0 {
+			a.log.Info("alerts: sent what was forwarded while the alert owner changed again to the new owner", "owner", r.Owner, "batches", len(bodies))
+		}
+	}()
 }
 
 // run drives the lease and applies what it decides, until ctx ends; then
@@ -163,14 +190,14 @@ func (a *alertOwner) run(ctx context.Context) error {
 	}()
 	for {
 		select {
-		case held := <-a.changes:
-			a.apply(ctx, held)
+		case c := <-a.changes:
+			a.apply(ctx, c)
 		case <-done:
 			for {
 				select {
-				case held := <-a.changes:
+				case c := <-a.changes:
 					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-					a.apply(stopCtx, held)
+					a.apply(stopCtx, c)
 					cancel()
 				default:
 					return nil
@@ -180,8 +207,8 @@ func (a *alertOwner) run(ctx context.Context) error {
 	}
 }
 
-func (a *alertOwner) apply(ctx context.Context, held bool) {
-	if !held {
+func (a *alertOwner) apply(ctx context.Context, c change) {
+	if !c.held {
 		a.alerts.StandBy()
 		for _, o := range []*mqttsub.Optional{a.commands, a.handedOff, a.observations} {
 			if err := o.Disable(ctx); err != nil && ctx.Err() == nil {
@@ -224,7 +251,8 @@ func (a *alertOwner) apply(ctx context.Context, held bool) {
 			a.log.Warn("alerts: subscribing as the alert owner", "err", err)
 		}
 	}
-	a.log.Info("alerts: this ingest owns alerting", "epoch", a.lease.Epoch(), "previous", prev.Owner,
+	a.lease.Serve(c.epoch)
+	a.log.Info("alerts: this ingest owns alerting", "epoch", c.epoch, "previous", prev.Owner,
 		"active", len(r.Alerts), "reevaluated_batches", replayed, "took", time.Since(start).Round(time.Millisecond))
 }
 

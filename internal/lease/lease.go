@@ -34,6 +34,9 @@ type Record struct {
 	// Released: the owner gave it up (a clean stop) or lost its
 	// connection (its last will).
 	Released bool `json:"released,omitempty"`
+	// Serving: the owner has taken over and is doing the work (for
+	// alerting: subscribed to what it evaluates), as its caller said.
+	Serving bool `json:"serving,omitempty"`
 }
 
 // Parse reads a record; an empty payload (the topic cleared) is a released
@@ -123,6 +126,7 @@ type Lease struct {
 	reassert  bool      // publish ours again at once: an inferior record replaced it
 	out       *Record   // to publish once mu is released
 	told      bool      // what Changed last said
+	serving   bool      // the caller said it serves: records say so
 	other     Record    // the last live record of another process
 	otherAt   time.Time // when it was heard
 }
@@ -160,6 +164,17 @@ func (l *Lease) Epoch() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.epoch
+}
+
+// Serve marks this owner's records serving from now (the caller has
+// taken over); it is published at once. Nothing if it no longer owns.
+func (l *Lease) Serve(epoch uint64) {
+	l.mu.Lock()
+	if l.st == owning && l.epoch == epoch {
+		l.serving, l.reassert = true, true
+	}
+	l.mu.Unlock()
+	l.poke()
 }
 
 // Other returns the last live record heard from another process and when
@@ -256,7 +271,7 @@ func (l *Lease) release() {
 	l.mu.Lock()
 	was, epoch := l.st == owning, l.epoch
 	told := l.told
-	l.st, l.told = standby, false
+	l.st, l.told, l.serving = standby, false, false
 	l.mu.Unlock()
 	if told && !was {
 		l.d.Changed(false, epoch)
@@ -278,6 +293,9 @@ func (l *Lease) step(now time.Time) (next time.Duration, changed, held bool, epo
 		held, epoch = l.st == owning, l.epoch
 		changed = held != l.told
 		l.told = held
+		if !held {
+			l.serving = false
+		}
 	}()
 	if !l.connected {
 		if l.st != standby {
@@ -347,5 +365,5 @@ func (l *Lease) owning(now time.Time) (time.Duration, bool, bool, uint64) {
 // send has Run publish our record. Called with mu held.
 func (l *Lease) send(now time.Time) {
 	l.sentAt, l.reassert = now, false
-	l.out = &Record{Owner: l.d.ID, Epoch: l.epoch, RenewedAt: now.UTC()}
+	l.out = &Record{Owner: l.d.ID, Epoch: l.epoch, RenewedAt: now.UTC(), Serving: l.serving && l.st == owning}
 }
