@@ -16,6 +16,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/lease"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
@@ -132,10 +133,11 @@ func DefaultConfig() Config {
 		Embedded: embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
-		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute},
-		Notify:   notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
-		Limits:   payload.DefaultLimits,
-		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
+		Alerts: alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute,
+			Lease: alertd.LeaseConfig{Options: lease.DefaultOptions}},
+		Notify: notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
+		Limits: payload.DefaultLimits,
+		HTTP:   HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
 			BodyTimeout: 10 * time.Second, IdleTimeout: time.Minute},
 		Quotas: DefaultQuotas,
