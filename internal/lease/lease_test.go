@@ -205,6 +205,29 @@ func TestLease(t *testing.T) {
 				t.Errorf("retained %+v, want a's epoch 1", r)
 			}
 		}},
+		{"serving is said only by the owner, and only once it says so", func(t *testing.T, w *world) {
+			a := w.start("a")
+			time.Sleep(2*o.Settle + time.Millisecond)
+			synctest.Wait()
+			if r := w.retained(); r.Owner != "a" || r.Serving {
+				t.Fatalf("retained %+v, want a's record, not yet serving", r)
+			}
+			a.l.Serve(a.l.Epoch() + 1) // not its epoch: nothing
+			synctest.Wait()
+			if w.retained().Serving {
+				t.Fatal("serving under an epoch it does not hold")
+			}
+			a.l.Serve(a.l.Epoch())
+			synctest.Wait()
+			if r := w.retained(); !r.Serving {
+				t.Fatalf("retained %+v after Serve, want serving at once", r)
+			}
+			time.Sleep(2 * o.Renew)
+			synctest.Wait()
+			if r := w.retained(); !r.Serving {
+				t.Fatalf("a renewal dropped serving: %+v", r)
+			}
+		}},
 		{"started together, one owns", func(t *testing.T, w *world) {
 			for _, id := range []string{"c", "b", "a"} {
 				w.start(id)
