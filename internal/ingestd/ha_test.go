@@ -265,6 +265,13 @@ func TestAlertOwnerSIGKILL(t *testing.T) {
 		if took > 10*time.Second {
 			t.Errorf("takeover took %v, want at most 10 s", took)
 		}
+		for id, p := range procs {
+			if id != cur.Owner {
+				if held := metric(t, p.httpAddr, "ioc_alert_lease_held"); held != 1 {
+					t.Errorf("%s owns alerting but ioc_alert_lease_held is %v", id, held)
+				}
+			}
+		}
 		ids := <-during
 		procs[cur.Owner].start() // back as a standby
 		w.waitActive(t, ids, 15*time.Second)

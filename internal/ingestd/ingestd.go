@@ -289,7 +289,7 @@ func (in *Ingest) buildPipeline(ctx context.Context) error {
 		}
 		var pub alertd.Publisher = in.src
 		if sub, ok := in.src.(*subscription); ok && c.Alerts.Lease.Enabled {
-			in.owner = newAlertOwner(c.MQTT.ClientID, c.Alerts.Lease.Options, sub.Client, in.log)
+			in.owner = newAlertOwner(c.MQTT.ClientID, c.Alerts.Lease.Options, sub.Client, in.log, in.metrics)
 			sub.owner = in.owner
 			pub = in.owner.gate()
 		}

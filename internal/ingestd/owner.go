@@ -13,6 +13,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/ingest"
 	"github.com/ioc-vn/ioc/internal/lease"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // alertOwner lets this ingest own alerting when it holds the lease
@@ -53,7 +54,7 @@ var _ ingest.Observer = (*alertOwner)(nil)
 
 // newAlertOwner builds the owner over the subscription's client; the alert
 // service must be built standing by, publishing through gate.
-func newAlertOwner(id string, o lease.Options, client *mqttsub.Client, log *slog.Logger) *alertOwner {
+func newAlertOwner(id string, o lease.Options, client *mqttsub.Client, log *slog.Logger, metrics prometheus.Registerer) *alertOwner {
 	a := &alertOwner{id: id, log: log, client: client, changes: make(chan change, 16), handed: map[string]bool{}}
 	a.sent = &sentLog{pub: client}
 	a.fwd = alertd.NewForwarder(a.sent, id, log)
@@ -64,6 +65,17 @@ func newAlertOwner(id string, o lease.Options, client *mqttsub.Client, log *slog
 		},
 		Changed: func(held bool, epoch uint64) { a.changes <- change{held, epoch} },
 	})
+	metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ioc_alert_lease_held", Help: "1 while this ingest holds the alert lease (owns alerting), 0 while it stands by."},
+			func() float64 {
+				if a.lease.Held() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ioc_alert_lease_epoch", Help: "The alert lease epoch this ingest holds or last held (0: never)."},
+			func() float64 { return float64(a.lease.Epoch()) }),
+	)
 	return a
 }
 
