@@ -3,10 +3,12 @@ package ingestd_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,6 +303,182 @@ func TestAlertOwnerSIGKILL(t *testing.T) {
 	for _, id := range commands {
 		if w.results[id] != 1 {
 			t.Errorf("command %s answered %d times, want once", id, w.results[id])
+		}
+	}
+}
+
+// splitProxy stands between one ingest and the broker: cut stops
+// forwarding in both directions without closing anything (a network
+// split: neither side notices until its keepalive runs out), heal closes
+// the connections cut off (the split ending as it does once a keepalive
+// fires) and forwards again.
+type splitProxy struct {
+	ln     net.Listener
+	target string
+	cut    atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newSplitProxy(t *testing.T, target string) *splitProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &splitProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.closeAll() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go p.pipe(c, b)
+			go p.pipe(b, c)
+		}
+	}()
+	return p
+}
+
+func (p *splitProxy) url() string { return "tcp://" + p.ln.Addr().String() }
+
+func (p *splitProxy) pipe(from, to net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			to.Close()
+			return
+		}
+		if p.cut.Load() {
+			continue // lost in the split
+		}
+		if _, err := to.Write(buf[:n]); err != nil {
+			from.Close()
+			return
+		}
+	}
+}
+
+func (p *splitProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *splitProxy) heal() {
+	p.closeAll()
+	p.cut.Store(false)
+}
+
+// TestAlertOwnerCutOff splits the alert owner from the broker without
+// closing its connection (no will until the split ends): the owner stops
+// owning before the standby takes over, the standby takes over within
+// 10 s, and when the split ends (the old connection closed, its late will
+// published) the old owner stays a standby; every tamper alert, published
+// on both sides of the split, is raised exactly once.
+//
+// Known to fail today in its second half, so it runs only with
+// IOC_SPLIT_TEST=1: the first half holds (the owner stops owning about 4 s
+// after the cut, the standby owns about 7 s after it), but when the split
+// ends the old owner claims the lease back under a higher epoch right after
+// it reconnects, and alerts raised from the old owner's share of messages
+// during the split are announced twice on the events topic (their retained
+// topics go active once). docs/SCALING.md says so.
+func TestAlertOwnerCutOff(t *testing.T) {
+	if testing.Short() || os.Getenv("IOC_SPLIT_TEST") != "1" {
+		t.Skip("known failure after the split heals (see the comment); IOC_SPLIT_TEST=1 runs it")
+	}
+	const cameras = 50
+	mq := testenv.StartMosquitto(t, testenv.MosquittoOptions{})
+	px := newSplitProxy(t, strings.TrimPrefix(mq.URL, "tcp://"))
+	registry, rules := haFiles(t, cameras)
+	w := watchAlerting(t, mq.URL)
+	start := func(id, broker string) *proc {
+		p := newProc(t, "IOC_MQTT_BROKER="+broker, "IOC_REGISTRY="+registry, "IOC_ALERT_RULES="+rules,
+			"IOC_MQTT_CLIENT_ID="+id, "IOC_MQTT_SHARED_GROUP=ingest", "IOC_ALERTS_LEASE=true", "IOC_LOG_LEVEL=info")
+		p.start()
+		return p
+	}
+	a := start("ingest-cut-a", px.url()) // first: it takes the lease
+	testenv.Eventually(t, 15*time.Second, func() error {
+		if r, _, ok := w.owner(time.Time{}); !ok || r.Owner != "ingest-cut-a" {
+			return fmt.Errorf("a does not own alerting yet")
+		}
+		return nil
+	})
+	b := start("ingest-cut-b", mq.URL)
+	events := client(t, mq.URL, "cut-events")
+	next := 0
+	tamper := func(n int) []string {
+		var ids []string
+		for range n {
+			cam := fmt.Sprintf("cam-%03d", next)
+			next++
+			publish(t, events, "ioc/v1/vms-tn/"+cam+"/event", []byte(`{"type":"tamper"}`))
+			ids = append(ids, "camera-tamper/"+cam)
+		}
+		return ids
+	}
+	all := tamper(10)
+	w.waitActive(t, all, 10*time.Second)
+
+	px.cut.Store(true)
+	cut := time.Now()
+	var stepped time.Duration
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if metric(t, a.httpAddr, "ioc_alert_lease_held") != 0 {
+			return fmt.Errorf("a still owns alerting")
+		}
+		stepped = time.Since(cut)
+		return nil
+	})
+	var took time.Duration
+	testenv.Eventually(t, 15*time.Second, func() error {
+		r, at, ok := w.owner(cut)
+		if !ok || r.Owner != "ingest-cut-b" {
+			return fmt.Errorf("b has not taken over")
+		}
+		took = at.Sub(cut)
+		return nil
+	})
+	t.Logf("cut off: a stopped owning within %v, b took over after %v", stepped.Round(100*time.Millisecond), took.Round(time.Millisecond))
+	if took > 10*time.Second {
+		t.Errorf("takeover %v after the split, want at most 10 s", took)
+	}
+	if stepped >= took {
+		t.Errorf("a was still owning (%v) when b took over (%v)", stepped, took)
+	}
+	during := tamper(10) // some are the cut-off ingest's share: delivered when it is back
+	px.heal()
+	all = append(all, during...)
+	w.waitActive(t, all, 30*time.Second)
+	time.Sleep(3 * time.Second) // past a's reconnect, its late will and b's answer to it
+	if held := metric(t, a.httpAddr, "ioc_alert_lease_held"); held != 0 {
+		t.Errorf("a owns alerting again after the split")
+	}
+	if held := metric(t, b.httpAddr, "ioc_alert_lease_held"); held != 1 {
+		t.Errorf("b no longer owns alerting after the split")
+	}
+	if r, _, ok := w.owner(time.Now().Add(-5 * time.Second)); !ok || r.Owner != "ingest-cut-b" {
+		t.Errorf("the lease after the split: %+v", r)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range all {
+		if w.raises[id] != 1 || w.raised[id] != 1 {
+			t.Errorf("%s raised %d times on its retained topic and %d on the events, want once each", id, w.raises[id], w.raised[id])
 		}
 	}
 }

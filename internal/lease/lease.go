@@ -117,6 +117,7 @@ type Lease struct {
 	cur       Record    // the last record heard (standby)
 	heard     bool      // a record was heard since connecting
 	curAt     time.Time // when cur was heard, or when we connected
+	freeAt    time.Time // when cur leaves the lease free to claim
 	maxEpoch  uint64
 	epoch     uint64    // ours, claiming or owning
 	claimAt   time.Time // when we claimed
@@ -223,7 +224,7 @@ func (l *Lease) Observe(r Record) {
 		l.confirmed, l.echoAt = true, now
 	case l.st != standby && l.beats(r):
 		l.d.Log.Info("alert lease: another process holds a newer claim; standing by", "owner", r.Owner, "epoch", r.Epoch, "ours", l.epoch)
-		l.st, l.cur, l.curAt, l.heard = standby, r, now, true
+		l.st, l.cur, l.curAt, l.heard, l.freeAt = standby, r, now, true, now.Add(l.o.TTL)
 	case l.st != standby:
 		l.reassert = true // ours must be what the broker retains
 	case r.Released && l.heard && !l.cur.Released && r.Owner != l.cur.Owner:
@@ -231,7 +232,20 @@ func (l *Lease) Observe(r Record) {
 	case r.Owner == l.d.ID && l.epoch > 0 && r.Epoch <= l.epoch:
 		// the echo of a claim or renewal of ours we since gave up
 	default:
+		prev, prevHeard := l.cur, l.heard
 		l.cur, l.curAt, l.heard = r, now, true
+		switch {
+		case r.Released && prevHeard && !prev.Released && prev.Owner == r.Owner:
+			l.freeAt = now // the owner we were hearing released it, or its will
+		case r.Released || r.Owner == l.d.ID:
+			// Released, or ours from before a restart, heard without the
+			// owner's record before it (what the broker retained when we
+			// subscribed): possibly a late will that an owner is about to
+			// answer with its record. Give it Settle to.
+			l.freeAt = now.Add(l.o.Settle)
+		default:
+			l.freeAt = now.Add(l.o.TTL)
+		}
 	}
 	l.mu.Unlock()
 	l.poke()
@@ -311,10 +325,8 @@ func (l *Lease) step(now time.Time) (next time.Duration, changed, held bool, epo
 		switch {
 		case !l.heard:
 			free = l.curAt.Add(o.Settle) // nothing retained: give the broker time to say otherwise
-		case l.cur.Released || l.cur.Owner == l.d.ID:
-			free = now // released, or ours from before a restart
 		default:
-			free = l.curAt.Add(o.TTL)
+			free = l.freeAt
 		}
 		if now.Before(free) {
 			return free.Sub(now), false, false, 0
