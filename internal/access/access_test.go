@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/registry"
 )
 
@@ -255,5 +256,28 @@ func TestMosquittoACLForWeb(t *testing.T) {
 	}
 	if strings.Contains(got, "topic read ioc/v1/#") || strings.Contains(got, "topic write ioc/v1/") {
 		t.Errorf("ACL gives the web server device data:\n%s", got)
+	}
+}
+
+// TestMosquittoACLAlertOwner: only ingest accounts may write the alert
+// owner's lease (and so be its last will); the web server may read it.
+func TestMosquittoACLAlertOwner(t *testing.T) {
+	p, err := New(File{Accounts: []Account{
+		{Username: "ingest", PasswordHash: mustHash(t, "i"), Role: RoleIngest},
+		{Username: "web", PasswordHash: mustHash(t, "w"), Role: RoleWeb},
+	}}, testRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, acl := p.MosquittoFiles()
+	ingestPart, webPart, ok := strings.Cut(strings.SplitN(string(acl), "\nuser ingest\n", 2)[1], "\nuser web\n")
+	if !ok {
+		t.Fatalf("ACL lacks the web user:\n%s", acl)
+	}
+	if !strings.Contains(ingestPart, "\ntopic write "+contract.AlertOwnerTopic+"\n") {
+		t.Errorf("ingest may not write the lease:\n%s", acl)
+	}
+	if strings.Contains(webPart, "topic write "+contract.AlertOwnerTopic) || strings.Contains(webPart, "topic write ioc/server/v1/#") {
+		t.Errorf("web may write the lease:\n%s", acl)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/alert"
 	"github.com/ioc-vn/ioc/internal/contract"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/lease"
 	"github.com/ioc-vn/ioc/internal/registry"
 	"github.com/ioc-vn/ioc/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,15 @@ type Config struct {
 	// Forward makes this ingest forward what it stores to the alert owner
 	// (another ingest of its shared group) instead of running alerting.
 	Forward bool `yaml:"forward"`
+	// Lease lets several ingests of a shared group each own alerting, one
+	// at a time, decided by a lease on the broker (docs/SCALING.md).
+	Lease LeaseConfig `yaml:"lease"`
+}
+
+// LeaseConfig is alerts.lease.
+type LeaseConfig struct {
+	Enabled       bool `yaml:"enabled"`
+	lease.Options `yaml:",inline"`
 }
 
 // Publisher sends to the broker; the embedded broker and mqttsub.Client are.
@@ -68,6 +78,9 @@ type Deps struct {
 	// Notify, if set, is handed every alert transition once saved
 	// (internal/notify); it must not block.
 	Notify func([]alert.Transition)
+	// Standby starts the service standing by: it evaluates and publishes
+	// nothing until TakeOver (another ingest may own alerting).
+	Standby bool
 }
 
 // Service owns the alert engine.
@@ -79,8 +92,11 @@ type Service struct {
 	history store.Writer
 	notify  func([]alert.Transition)
 	m       *metrics
+	opts    alert.Options
+	liveIDs []string // commissioning devices gone live, as alerts.db had them at start
 
 	mu      sync.Mutex // guards everything below
+	owning  bool       // evaluating and publishing: false while standing by
 	eng     *alert.Engine
 	reg     *registry.Registry
 	rules   *alert.Rules
@@ -89,6 +105,9 @@ type Service struct {
 	seen    map[string]bool // devices heard from since start
 	armed   time.Time       // when the loop's timer fires; zero: not armed
 	seq     uint64
+
+	answered      map[string]bool // command ids answered lately
+	answeredOrder []string
 
 	wake        chan struct{}
 	historyWake chan struct{}
@@ -110,6 +129,8 @@ type item struct {
 	// sweep lists topics the broker retains under contract.RetainedFilters: those
 	// the engine does not hold are cleared.
 	sweep []string
+	// takeover: this process now owns alerting, from this retained state.
+	takeover *Retained
 }
 
 // record is a transition as saved, published on contract.EventsTopic and written
@@ -172,7 +193,7 @@ func New(ctx context.Context, c Config, d Deps) (*Service, error) {
 	s := &Service{
 		log: d.Log, now: d.Now, pub: d.Publisher, db: db, history: d.Store, notify: d.Notify,
 		eng: alert.NewEngine(d.Rules, d.Registry, o), reg: d.Registry, rules: d.Rules,
-		seen: map[string]bool{}, seq: seq,
+		seen: map[string]bool{}, seq: seq, opts: o, liveIDs: live, owning: !d.Standby, answered: map[string]bool{},
 		wake: make(chan struct{}, 1), historyWake: make(chan struct{}, 1),
 		devices: map[string]*deviceState{}, live: map[string]bool{},
 	}
@@ -261,6 +282,10 @@ func (s *Service) poke() {
 func (s *Service) Stored(msgs []ingest.Stored) {
 	now := s.now()
 	s.mu.Lock()
+	if !s.owning {
+		s.mu.Unlock()
+		return
+	}
 	n := len(s.pending)
 	for _, m := range msgs {
 		if trs := s.eng.Observe(m.Device, m.Points, now); len(trs) > 0 {
@@ -361,10 +386,13 @@ func (s *Service) clearGhosts(retained []string) {
 	}
 }
 
-// Active returns the active alerts.
+// Active returns the active alerts (none while standing by).
 func (s *Service) Active() []alert.Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.owning {
+		return nil
+	}
 	return s.eng.Active()
 }
 
@@ -386,7 +414,9 @@ func (s *Service) Run(ctx context.Context) error {
 		<-histDone
 	}()
 
-	s.publishSnapshot()
+	if s.Owning() {
+		s.publishSnapshot()
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	// Saving is not cut short by the end of ctx: what was decided is kept.
@@ -395,6 +425,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.flush(saveCtx)
 		s.mu.Lock()
 		next, ok := s.eng.NextDeadline()
+		ok = ok && s.owning
 		if ok {
 			s.armed = next
 		} else {
@@ -412,7 +443,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-timer.C:
 			now := s.now()
 			s.mu.Lock()
-			s.queue(s.eng.Tick(now))
+			if s.owning {
+				s.queue(s.eng.Tick(now))
+			}
 			s.mu.Unlock()
 		case <-s.wake:
 		}
@@ -427,6 +460,11 @@ const flushChunk = 500
 // flush saves and publishes what is pending, in order.
 func (s *Service) flush(ctx context.Context) {
 	s.mu.Lock()
+	if !s.owning { // standing by: another process publishes
+		s.pending, s.windows = nil, nil
+		s.mu.Unlock()
+		return
+	}
 	items := s.pending
 	s.pending = nil
 	ws := append(s.windows, s.eng.WindowChanges()...)
@@ -451,7 +489,7 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 		switch {
 		case it.live != nil:
 			live = append(live, *it.live)
-		case it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil:
+		case it.seen == "" && it.result == nil && !it.refresh && !it.resync && it.sweep == nil && it.takeover == nil:
 			recs = append(recs, it.rec)
 		}
 	}
@@ -501,6 +539,8 @@ func (s *Service) flushItems(ctx context.Context, items []item, ws []alert.Windo
 			s.publishSnapshot()
 		case it.sweep != nil:
 			s.clearGhosts(it.sweep)
+		case it.takeover != nil:
+			s.tookOver(ctx, it.takeover)
 		default:
 			s.publishRecord(&it.rec, touched)
 		}

@@ -10,6 +10,16 @@ import (
 // Command applies one command from contract.CommandsTopic and queues its result.
 func (s *Service) Command(payload []byte) {
 	c, err := contract.ParseCommand(payload)
+	s.mu.Lock()
+	owning := s.owning
+	first := owning && s.firstTime(c.ID)
+	s.mu.Unlock()
+	if !owning || !first {
+		if owning {
+			s.log.Info("alerts: command already answered", "id", c.ID)
+		}
+		return
+	}
 	res := &contract.CommandResult{ID: c.ID, Op: c.Op}
 	if err == nil {
 		err = s.apply(c)

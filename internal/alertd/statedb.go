@@ -334,3 +334,37 @@ func (s *stateDB) saveLive(ctx context.Context, live []liveRecord) error {
 	}
 	return tx.Commit()
 }
+
+// replaceState replaces the saved alerts and maintenance windows with
+// these (a takeover: the broker's retained state is the truth), dropping
+// the condition windows, which were this process's own.
+func (s *stateDB) replaceState(ctx context.Context, alerts []alert.Alert, maint []alert.Maintenance) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("alert state: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM alerts`, `DELETE FROM maintenance`, `DELETE FROM windows`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("alert state: %w", err)
+		}
+	}
+	for i := range alerts {
+		a := &alerts[i]
+		b, _ := json.Marshal(a)
+		active, resolved := 1, int64(0)
+		if a.State != alert.Active {
+			active, resolved = 0, a.ResolvedAt.UnixNano()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, active, resolved_at, body) VALUES (?, ?, ?, ?)`, a.ID, active, resolved, b); err != nil {
+			return fmt.Errorf("alert state: %w", err)
+		}
+	}
+	for i := range maint {
+		b, _ := json.Marshal(&maint[i])
+		if _, err := tx.ExecContext(ctx, `INSERT INTO maintenance (target, body) VALUES (?, ?)`, maint[i].Target, b); err != nil {
+			return fmt.Errorf("alert state: %w", err)
+		}
+	}
+	return tx.Commit()
+}

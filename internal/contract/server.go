@@ -23,8 +23,17 @@ const (
 	EventsTopic = ServerRoot + "events"
 	// CommandsTopic carries Commands from IOC servers to the alert service.
 	CommandsTopic = ServerRoot + "commands"
+	// HandOffTopic carries commands a standby ingest's persistent session
+	// still delivered after it stopped owning alerting, handed on to the
+	// owner (which answers each command id once).
+	HandOffTopic = ServerRoot + "commands/handed-off"
 	// ResultsTopic carries a CommandResult for every command.
 	ResultsTopic = ServerRoot + "command-results"
+
+	// AlertOwnerTopic holds, retained, which ingest owns alerting when
+	// several can (lease.Record as JSON: owner, epoch, renewed_at; released
+	// when the owner stopped or its connection ended, by its last will).
+	AlertOwnerTopic = ServerRoot + "alert-owner"
 
 	// ObservationsPrefix + <client id>: what a forwarding ingest stored, as
 	// line protocol, QoS 1, for its group's alert owner.

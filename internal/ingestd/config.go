@@ -16,6 +16,7 @@ import (
 	"github.com/ioc-vn/ioc/internal/broker"
 	"github.com/ioc-vn/ioc/internal/config"
 	"github.com/ioc-vn/ioc/internal/ingest"
+	"github.com/ioc-vn/ioc/internal/lease"
 	"github.com/ioc-vn/ioc/internal/mqttsub"
 	"github.com/ioc-vn/ioc/internal/notify"
 	"github.com/ioc-vn/ioc/internal/payload"
@@ -132,10 +133,11 @@ func DefaultConfig() Config {
 		Embedded: embedded.Retention{Raw: 30 * 24 * time.Hour, Rollup: 2 * 365 * 24 * time.Hour},
 		Spool:    Spool{Enabled: true, Options: spool.Options{MaxBytes: spool.DefaultOptions.MaxBytes, DrainPoints: spool.DefaultOptions.DrainPoints}},
 		Pipeline: ingest.DefaultOptions,
-		Alerts:   alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute},
-		Notify:   notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
-		Limits:   payload.DefaultLimits,
-		HTTP:     HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
+		Alerts: alertd.Config{Rules: "configs/rules.yaml", FlapWindow: 10 * time.Minute, Renotify: 15 * time.Minute, SurfaceAfter: 30 * time.Second, MaxAge: 10 * time.Minute,
+			Lease: alertd.LeaseConfig{Options: lease.DefaultOptions}},
+		Notify: notify.Config{Language: "vi", GroupWait: notify.DefaultGroupWait, GiveUpAfter: notify.DefaultGiveUpAfter},
+		Limits: payload.DefaultLimits,
+		HTTP:   HTTP{Listen: "127.0.0.1:9100", IdleTimeout: time.Minute},
 		HTTPIngest: HTTPIngest{Timeout: 30 * time.Second, MaxConcurrent: 256, MaxPerAccount: 16,
 			BodyTimeout: 10 * time.Second, IdleTimeout: time.Minute},
 		Quotas: DefaultQuotas,
@@ -163,6 +165,7 @@ func overrides() []config.Override[Config] {
 		str("mqtt.shared-group", "IOC_MQTT_SHARED_GROUP", "share the subscription with other ingest processes in this group", func(c *Config) *string { return &c.MQTT.SharedGroup }),
 		str("broker.listen", "IOC_BROKER_LISTEN", "embedded broker's listen address", func(c *Config) *string { return &c.Broker.Listen }),
 		str("alerts.rules", "IOC_ALERT_RULES", "alert rules YAML file (empty: alerting off)", func(c *Config) *string { return &c.Alerts.Rules }),
+		set("alerts.lease", "IOC_ALERTS_LEASE", "true: the ingests of a shared group each may own alerting, one at a time, by a lease on the broker", func(c *Config, v string) { c.Alerts.Lease.Enabled = config.True(v) }),
 		str("credentials", "IOC_CREDENTIALS", "accounts file for the embedded broker and HTTP ingest", func(c *Config) *string { return &c.Credentials }),
 		str("http-ingest.listen", "IOC_HTTP_INGEST_LISTEN", "address of the integrators' HTTP ingest (empty: off)", func(c *Config) *string { return &c.HTTPIngest.Listen }),
 		str("http-ingest.tls-cert", "IOC_HTTP_INGEST_TLS_CERT", "certificate (PEM) of the HTTP ingest", func(c *Config) *string { return &c.HTTPIngest.TLSCert }),
@@ -277,6 +280,18 @@ func (c *Config) checkStore(p *problems) {
 	p.add(c.Notify.Validate())
 	if c.Alerts.Forward && (c.EmbeddedBroker() || c.MQTT.SharedGroup == "") {
 		p.bad("alerts.forward is for an ingest in a shared group (mqtt.shared_group) on an external broker, forwarding to the group's alert owner")
+	}
+	if l := c.Alerts.Lease; l.Enabled {
+		switch {
+		case c.EmbeddedBroker():
+			p.bad("alerts.lease is for ingests sharing an external broker (mqtt.broker); with the embedded broker this ingest owns alerting alone")
+		case c.Alerts.Forward:
+			p.bad("alerts.lease and alerts.forward together: with the lease every member may own alerting and forwards while it stands by; remove forward")
+		case c.Alerts.Rules == "":
+			p.bad("alerts.lease without alerts.rules: nothing to own")
+		case l.TTL < 0 || l.Renew < 0 || l.Settle < 0 || (l.TTL > 0 && l.Renew >= l.TTL) || l.TTL > 5*time.Minute:
+			p.bad("alerts.lease: ttl (at most 5m), renew (less than ttl) and settle must be positive durations or left out")
+		}
 	}
 	if c.Spool.Enabled && (c.Spool.MaxBytes < 1<<20 || c.Spool.DrainPoints < 1) {
 		p.bad("spool: max_bytes must be at least 1 MiB (%d) and drain_points positive (%d)", c.Spool.MaxBytes, c.Spool.DrainPoints)

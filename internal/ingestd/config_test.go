@@ -44,6 +44,8 @@ func TestBadConfigs(t *testing.T) {
 		{"bad-values.bad.yaml", []string{"pipeline.max_in_flight 100000", "pipeline.flush_interval -5ms", `log.level "loud"`}},
 		{"influx-incomplete.bad.yaml", []string{"set org and bucket (InfluxDB 2.x) or database (InfluxDB 1.8)"}},
 		{"bad-duration.bad.yaml", []string{"line 2", "forever"}},
+		{"lease-embedded.bad.yaml", []string{"alerts.lease is for ingests sharing an external broker"}},
+		{"lease-forward.bad.yaml", []string{"alerts.lease and alerts.forward together"}},
 	} {
 		_, err := ingestd.LoadConfig([]string{"-config", "testdata/" + tc.file}, noEnv, io.Discard)
 		if err == nil {

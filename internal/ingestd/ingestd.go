@@ -78,6 +78,7 @@ type Ingest struct {
 	spool   *spool.Spool
 	journal *stamp.Journal
 	alerts  *alertd.Service // nil: alerting off, or another ingest's
+	owner   *alertOwner     // alerts.lease: owning alerting while holding the lease
 	notify  *notify.Service // nil: no notifications (its methods do nothing)
 	pipe    *ingest.Pipeline
 	rl      *reloader
@@ -286,15 +287,26 @@ func (in *Ingest) buildPipeline(ctx context.Context) error {
 		if in.notify, err = notify.New(ctx, c.Notify, notify.Deps{Registry: in.reg, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now}); err != nil {
 			return err
 		}
+		var pub alertd.Publisher = in.src
+		if sub, ok := in.src.(*subscription); ok && c.Alerts.Lease.Enabled {
+			in.owner = newAlertOwner(c.MQTT.ClientID, c.Alerts.Lease.Options, sub.Client, in.log, in.metrics)
+			sub.owner = in.owner
+			pub = in.owner.gate()
+		}
 		in.alerts, err = alertd.New(ctx, c.Alerts, alertd.Deps{
-			Rules: rules, Registry: in.reg, Store: in.st, Publisher: in.src, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now,
-			Notify: in.notify.Notify,
+			Rules: rules, Registry: in.reg, Store: in.st, Publisher: pub, DataDir: c.DataDir, Log: in.log, Metrics: in.metrics, Now: in.o.Now,
+			Notify: in.notify.Notify, Standby: in.owner != nil,
 		})
 		if err != nil {
 			return err
 		}
 		in.closeLater(in.alerts.Close) // if it never ran; Run closes it too
 		observer = in.alerts
+		if in.owner != nil {
+			in.owner.alerts = in.alerts
+			observer = in.owner
+			in.log.Info("alerting is owned by whichever ingest of the group holds the lease", "topic", contract.AlertOwnerTopic)
+		}
 	}
 	var err error
 	in.pipe, err = ingest.New(opts, ingest.Deps{
@@ -366,6 +378,9 @@ func (in *Ingest) addParts() {
 	g.Add("http", nil, in.status.serve(5*time.Second))
 	g.Add("mqtt", func(ctx context.Context) error { return in.src.start(ctx, in.alerts) }, in.src.run)
 	g.Add("reports", nil, func(ctx context.Context) error { return in.reports.Run(ctx, in.src) })
+	if in.owner != nil { // stops after the alert service: its last transitions go out while it holds the lease
+		g.Add("alert lease", nil, in.owner.run)
+	}
 	if in.alerts != nil {
 		g.Add("alerts", nil, in.alerts.Run)
 		g.Add("notify", nil, func(ctx context.Context) error {

@@ -21,7 +21,11 @@ import (
 func (in *Ingest) buildSource(context.Context) error {
 	c := in.c
 	if !c.EmbeddedBroker() {
-		client := mqttsub.New(c.MQTT, in.log, func(m mqttsub.Message) { in.window.Handle(m) })
+		mc := c.MQTT
+		if c.Alerts.Lease.Enabled {
+			mc.Will = will(mc.ClientID)
+		}
+		client := mqttsub.New(mc, in.log, func(m mqttsub.Message) { in.window.Handle(m) })
 		in.src = &subscription{Client: client, log: in.log, broker: c.MQTT.Broker, clientID: c.MQTT.ClientID}
 		return nil
 	}
@@ -110,10 +114,14 @@ type subscription struct {
 	*mqttsub.Client
 	log              *slog.Logger
 	broker, clientID string
+	owner            *alertOwner // alerts.lease: alerting is this ingest's while it holds the lease
 }
 
 func (s *subscription) start(ctx context.Context, a *alertd.Service) error {
-	if a != nil {
+	switch {
+	case s.owner != nil:
+		s.owner.follow()
+	case a != nil:
 		s.followAlerts(ctx, a)
 	}
 	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -62,6 +62,16 @@ type Config struct {
 	CertFile           string `yaml:"cert_file"`
 	KeyFile            string `yaml:"key_file"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	// Will, if set, is published by the broker when the connection ends
+	// without a DISCONNECT (the process killed, the network cut).
+	Will *Will `yaml:"-"`
+}
+
+// Will is a last will: QoS 1, retained or not.
+type Will struct {
+	Topic   string
+	Payload []byte
+	Retain  bool
 }
 
 // TLSConfig builds the client's TLS configuration from the files.
@@ -133,8 +143,21 @@ type Client struct {
 	subscribed atomic.Bool   // connected and the broker answered SUBACK
 	ready      chan struct{} // closed at the first SUBACK
 	readyOnce  sync.Once
-	extra      []extraSub // set before Connect
-	onConnect  []func()   // set before Connect
+	extra      []extraSub  // set before Connect
+	optional   []*Optional // set before Connect
+	onConnect  []func()    // set before Connect
+	onLost     []func()    // set before Connect
+}
+
+// Optional is a QoS 1 subscription made only while enabled. While
+// disabled, each connect removes it from the broker's session, and what
+// the session still delivered for it goes to the off handler.
+type Optional struct {
+	cl      *Client
+	filter  string
+	on, off func(topic string, payload []byte)
+	mu      sync.Mutex
+	enabled bool
 }
 
 type extraSub struct {
@@ -154,6 +177,90 @@ func (cl *Client) Subscribe(filter string, handle func(topic string, payload []b
 // publish again what the broker may have missed. Call it before Connect.
 func (cl *Client) OnConnect(f func()) { cl.onConnect = append(cl.onConnect, f) }
 
+// OnConnectionLost adds f, called when the connection is lost. Call it
+// before Connect.
+func (cl *Client) OnConnectionLost(f func()) { cl.onLost = append(cl.onLost, f) }
+
+// Optional adds a subscription that starts disabled: messages go to on
+// while it is enabled and to off otherwise (in order, on paho's routing
+// goroutine; each acknowledged when its handler returns). Call it before
+// Connect.
+func (cl *Client) Optional(filter string, on, off func(topic string, payload []byte)) *Optional {
+	o := &Optional{cl: cl, filter: filter, on: on, off: off}
+	cl.optional = append(cl.optional, o)
+	cl.c.AddRoute(filter, o.route)
+	return o
+}
+
+func (o *Optional) route(_ paho.Client, m paho.Message) {
+	o.mu.Lock()
+	h := o.off
+	if o.enabled {
+		h = o.on
+	}
+	o.mu.Unlock()
+	h(m.Topic(), m.Payload())
+	m.Ack()
+}
+
+// Enable subscribes now (if connected) and on every connect.
+func (o *Optional) Enable(ctx context.Context) error {
+	o.mu.Lock()
+	o.enabled = true
+	o.mu.Unlock()
+	if !o.cl.c.IsConnectionOpen() {
+		return nil // the next connect subscribes
+	}
+	return wait(ctx, o.cl.c.Subscribe(o.filter, 1, o.route))
+}
+
+// Disable unsubscribes now (if connected) and on every connect.
+func (o *Optional) Disable(ctx context.Context) error {
+	o.mu.Lock()
+	o.enabled = false
+	o.mu.Unlock()
+	if !o.cl.c.IsConnectionOpen() {
+		return nil
+	}
+	// paho drops the route; what still arrives reaches route through the
+	// default handler.
+	return wait(ctx, o.cl.c.Unsubscribe(o.filter))
+}
+
+// matches reports whether topic matches the MQTT filter (+ and #).
+func matches(filter, topic string) bool {
+	for {
+		f, frest, fmore := strings.Cut(filter, "/")
+		t, trest, tmore := strings.Cut(topic, "/")
+		switch {
+		case f == "#":
+			return true
+		case f != "+" && f != t:
+			return false
+		case !fmore || !tmore:
+			return fmore == tmore
+		}
+		filter, topic = frest, trest
+	}
+}
+
+// sync makes the broker's session match: subscribed if enabled, not if not.
+func (o *Optional) sync(c paho.Client) error {
+	o.mu.Lock()
+	enabled := o.enabled
+	o.mu.Unlock()
+	var tok paho.Token
+	if enabled {
+		tok = c.Subscribe(o.filter, 1, o.route)
+	} else {
+		tok = c.Unsubscribe(o.filter)
+	}
+	if !tok.WaitTimeout(30 * time.Second) {
+		return errors.New("timed out")
+	}
+	return tok.Error()
+}
+
 // New builds a client; handle is called for each message on paho's routing
 // goroutine, in arrival order. It must not block for long: hand the message
 // on and return (blocking there stops reading from the broker, which is the
@@ -163,7 +270,13 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 30 * time.Second
 	}
-	h := func(_ paho.Client, m paho.Message) {
+	h := func(c paho.Client, m paho.Message) {
+		for _, o := range cl.optional { // unsubscribed: paho dropped its route
+			if matches(o.filter, m.Topic()) {
+				o.route(c, m)
+				return
+			}
+		}
 		if m.Retained() {
 			handle(retained{m})
 			return
@@ -215,6 +328,12 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 					return
 				}
 			}
+			for _, o := range cl.optional {
+				if err := o.sync(c); err != nil {
+					log.Error("mqtt subscribe failed; not ready", "topic", o.filter, "err", err)
+					return
+				}
+			}
 			cl.subscribed.Store(true)
 			cl.readyOnce.Do(func() { close(cl.ready) })
 			log.Info("mqtt subscribed", "topics", cfg.Filters())
@@ -225,6 +344,9 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			cl.subscribed.Store(false)
 			log.Warn("mqtt connection lost; reconnecting", "broker", cfg.Broker, "err", err)
+			for _, f := range cl.onLost {
+				f()
+			}
 		}).
 		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
 			log.Info("mqtt reconnecting", "broker", cfg.Broker)
@@ -235,6 +357,9 @@ func New(cfg Config, log *slog.Logger, handle func(Message)) *Client {
 		tc = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	o.SetCustomOpenConnectionFn(Dialer(tc))
+	if w := cfg.Will; w != nil {
+		o.SetBinaryWill(w.Topic, w.Payload, 1, w.Retain)
+	}
 	cl.c = paho.NewClient(o)
 	return cl
 }

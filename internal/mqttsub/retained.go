@@ -18,6 +18,19 @@ import (
 // is complete. The subscriptions are removed before it returns. Call it
 // while connected (an OnConnect function).
 func (cl *Client) Retained(ctx context.Context, filters []string, marker string) ([]string, error) {
+	msgs, err := cl.RetainedMessages(ctx, filters, marker)
+	if err != nil {
+		return nil, err
+	}
+	topics := make([]string, 0, len(msgs))
+	for t := range msgs {
+		topics = append(topics, t)
+	}
+	return topics, nil
+}
+
+// RetainedMessages is Retained with each topic's retained payload.
+func (cl *Client) RetainedMessages(ctx context.Context, filters []string, marker string) (map[string][]byte, error) {
 	var token [12]byte
 	if _, err := rand.Read(token[:]); err != nil {
 		return nil, err
@@ -25,7 +38,7 @@ func (cl *Client) Retained(ctx context.Context, filters []string, marker string)
 	want := hex.EncodeToString(token[:])
 	var (
 		mu     sync.Mutex
-		topics []string
+		topics = map[string][]byte{}
 		done   = make(chan struct{})
 		once   sync.Once
 	)
@@ -33,7 +46,7 @@ func (cl *Client) Retained(ctx context.Context, filters []string, marker string)
 		defer m.Ack()
 		if m.Retained() && len(m.Payload()) > 0 {
 			mu.Lock()
-			topics = append(topics, m.Topic())
+			topics[m.Topic()] = append([]byte(nil), m.Payload()...)
 			mu.Unlock()
 		}
 	}
