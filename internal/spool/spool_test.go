@@ -88,7 +88,7 @@ func TestSpoolDrainsInOrderExactlyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestSpoolAbsorbsOutageAndRestart(t *testing.T) {
 	in.Start()
 	s2 := open(t, dir, db, spool.Options{}, nil)
 	defer s2.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	if err := s2.Flush(ctx); err != nil {
 		t.Fatalf("drain after restart: %v (%+v)", err, s2.Status())
