@@ -170,7 +170,7 @@ func TestPhoneFoldsAndFindsTheDevice(t *testing.T) {
 			if badge != fmt.Sprint(roots) {
 				t.Errorf("the list counts %s; the API has %d root-cause alerts", badge, roots)
 			}
-			run(t, phone, 10*time.Second, chromedp.Click(nvrCard+" details.folded summary"),
+			run(t, phone, 10*time.Second, tap(nvrCard+" details.folded summary"),
 				chromedp.WaitVisible(nvrCard+` details.folded li[data-alert="device-offline/`+nvrCams[0]+`"] a`))
 			if n := count(t, phone, `document.querySelectorAll('`+nvrCard+` details.folded li[data-alert] a[href^="#/device/cam-bvtw-"]').length`); n != len(nvrCams) {
 				t.Errorf("the opened list shows %d cameras; want %d", n, len(nvrCams))
@@ -285,7 +285,7 @@ func TestPhoneFoldsAndFindsTheDevice(t *testing.T) {
 			run(t, phone, 20*time.Second,
 				chromedp.Evaluate(`location.hash = "#/"`, nil),
 				chromedp.WaitVisible(`#alerts > li[data-alert="`+districtAlert+`"] > a`),
-				chromedp.Click(`#alerts > li[data-alert="`+districtAlert+`"] > a`),
+				tap(`#alerts > li[data-alert="`+districtAlert+`"] > a`),
 			)
 			if err := chromedp.Run(phone, chromedp.Poll(`document.querySelector("#district-view:not([hidden]) #dist-devices li[data-device]")`, nil, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 				var s string
@@ -307,7 +307,7 @@ func TestPhoneFoldsAndFindsTheDevice(t *testing.T) {
 				t.Errorf("district page: touch targets under 48×48: %v", bad)
 			}
 			screenshot(t, phone, tag+"-district")
-			run(t, phone, 10*time.Second, chromedp.Click(`#dist-devices li[data-device="`+outageDevices[0]+`"] a`))
+			run(t, phone, 10*time.Second, tap(`#dist-devices li[data-device="`+outageDevices[0]+`"] a`))
 			devName(name[outageDevices[0]])
 
 			if !last {
@@ -329,11 +329,14 @@ func TestPhoneFoldsAndFindsTheDevice(t *testing.T) {
 				chromedp.SendKeys("#resolve-note", "Đã kiểm tra, nước đã rút"),
 				chromedp.Click("#resolve-send"),
 				chromedp.WaitNotPresent(`#dev-alerts li[data-alert="water-rising/wl-phoyen-01"]`),
-				chromedp.WaitVisible("#toast"),
-				chromedp.Text("#toast", &done),
 			)
-			if done != "Đã gửi: cảnh báo đã đóng" {
-				t.Errorf("after resolving the page says %q", done)
+			// The list may update before the command's answer arrives, and
+			// an earlier message (the refused location) may still show
+			// until then: wait for the answer's own message.
+			const sent = "Đã gửi: cảnh báo đã đóng"
+			if err := chromedp.Run(phone, chromedp.Poll(`(() => { const e = document.querySelector("#toast"); return !e.hidden && e.textContent === `+jsString(sent)+` ? true : null })()`, nil, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+				run(t, phone, 5*time.Second, chromedp.Evaluate(`document.querySelector("#toast").hidden ? "(no message)" : document.querySelector("#toast").textContent`, &done))
+				t.Errorf("after resolving the page says %q; want %q", done, sent)
 			}
 		})
 	}
@@ -349,6 +352,13 @@ func smallTargetsOn(t *testing.T, ctx context.Context) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// tap clicks the element sel finds once it is there, inside the page in
+// one step: the list re-renders on every change, and a click by node id
+// can land on a node that was just replaced.
+func tap(sel string) chromedp.Action {
+	return chromedp.Poll(`(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) return null; e.click(); return true })()`, nil, chromedp.WithPollingTimeout(10*time.Second))
 }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
