@@ -165,6 +165,19 @@ func TestPhoneFoldsAndFindsTheDevice(t *testing.T) {
 			if n := count(t, phone, `[...document.querySelectorAll("#alerts > li[data-alert]")].filter((li) => li.dataset.alert.startsWith("device-offline/") && li.dataset.alert !== "`+districtAlert+`" && document.querySelector("#alerts > li[data-alert='`+districtAlert+`']") && `+jsList(outageDevices)+`.includes(li.dataset.alert.slice(15))).length`); n != 0 {
 				t.Errorf("%d devices of the district outage are listed as cards of their own", n)
 			}
+			// The district's card counts and lists everything folded under
+			// it, however deep (its recorder's cameras too), as the wall does.
+			distCard := `#alerts > li[data-alert="` + districtAlert + `"]`
+			var distSummary string
+			if err := chromedp.Run(phone, chromedp.Poll(`(() => { const e = document.querySelector('`+distCard+` details.folded summary'); return e ? e.textContent : null })()`, &distSummary, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Fatalf("the district's card has no folded list: %v", err)
+			}
+			if want := fmt.Sprintf("+%d thiết bị", len(outageDevices)); distSummary != want {
+				t.Errorf("district's card says %q; want %q (every device of the outage)", distSummary, want)
+			}
+			if n := count(t, phone, `document.querySelectorAll('`+distCard+` details.folded li[data-alert] a[href^="#/device/"]').length`); n != len(outageDevices) {
+				t.Errorf("the district's folded list links %d devices; want %d", n, len(outageDevices))
+			}
 			var badge string
 			run(t, phone, 5*time.Second, chromedp.Text("#count", &badge))
 			if badge != fmt.Sprint(roots) {

@@ -114,7 +114,7 @@
     const cls = "card sev-" + a.severity + (a.ack ? " acked" : "");
     if (!withActions) {
       const li = el("li", { dataset: { alert: a.id } }, el("a", { class: cls, href: href(a) }, ...body));
-      if (children && children.length) li.append(foldedList(children));
+      if (children && children.length) li.append(foldedList(a.id, children));
       return li;
     }
     const actions = el("div", { class: "actions" });
@@ -128,9 +128,8 @@
   // foldedList: the alerts folded under a root cause, behind "+N camera"
   // ("+N thiết bị" when they are not all cameras).
   const opened = new Set(); // parents whose folded list is open
-  function foldedList(children) {
+  function foldedList(parent, children) {
     const cams = children.every((c) => { const d = live.devices.get(c.device); return d && d.kind === "camera"; });
-    const parent = children[0].parent;
     const det = el("details", { class: "folded", open: opened.has(parent) },
       el("summary", { text: t(cams ? "more_cameras" : "more_devices").replace("{n}", String(children.length)) }),
       el("ol", { class: "children" }, ...IOC.sortAlerts(children).map((c) =>
@@ -153,18 +152,21 @@
   function renderList() {
     const all = [...live.alerts.values()].filter((a) => !a.suppressed);
     // Fold as the wall does: an alert whose parent is open is listed under
-    // it, not as a card of its own.
+    // its root cause, however deep (a district's outage holds its
+    // recorders', which hold their cameras'), not as a card of its own;
+    // "+N" counts them all, as the wall's does.
     const kids = new Map();
     const top = [];
     for (const a of all) {
-      if (a.parent && live.alerts.has(a.parent)) {
-        if (!kids.has(a.parent)) kids.set(a.parent, []);
-        kids.get(a.parent).push(a);
-      } else top.push(a);
+      if (!a.parent || !live.alerts.has(a.parent)) { top.push(a); continue; }
+      let root = live.alerts.get(a.parent);
+      for (let depth = 0; depth < 8 && root.parent && live.alerts.has(root.parent); depth++) root = live.alerts.get(root.parent);
+      if (!kids.has(root.id)) kids.set(root.id, []);
+      kids.get(root.id).push(a);
     }
     order(top);
     renderJobs(top);
-    $("count").textContent = String(top.length);
+    $("count").textContent = IOC.num(top.length);
     $("alerts").replaceChildren(...(top.length ? top.slice(0, 300).map((a) => alertCard(a, false, kids.get(a.id))) : [el("li", { class: "empty", text: t("no_alerts") })]));
   }
 
