@@ -155,7 +155,7 @@ func TestGatewayBatchesOverHTTP(t *testing.T) {
 	for dev, line := range map[string]string{
 		"aq-tp-01":  "telemetry,device=aq-tp-01,district=tp-thai-nguyen,integrator=envsense,kind=sensor,name=Trạm\\ không\\ khí\\ Quảng\\ trường\\ Võ\\ Nguyên\\ Giáp,parent=gw-env-tp pm10=51,pm25=35.5 " + at,
 		"aq-tp-02":  "telemetry,device=aq-tp-02,district=tp-thai-nguyen,integrator=envsense,kind=sensor,name=Trạm\\ không\\ khí\\ KCN\\ Gang\\ Thép,parent=gw-env-tp pm25=12.25 " + at,
-		"gw-env-tp": "telemetry,device=gw-env-tp,district=tp-thai-nguyen,integrator=envsense,kind=gateway,name=Gateway\\ quan\\ trắc\\ TP.\\ Thái\\ Nguyên rssi=-71 " + at,
+		"gw-env-tp": "telemetry,device=gw-env-tp,district=tp-thai-nguyen,integrator=envsense,kind=gateway,name=Bộ\\ thu\\ phát\\ quan\\ trắc\\ TP.\\ Thái\\ Nguyên rssi=-71 " + at,
 	} {
 		if got := dataLines(t, st, dev); len(got) != 1 || got[0] != line {
 			t.Errorf("%s holds %q, want [%s]", dev, got, line)
