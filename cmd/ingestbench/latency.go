@@ -46,6 +46,59 @@ type latencyOptions struct {
 // province's regular reports at loadRate beside it, and prints p50, p99
 // and max of each, with the machine's load average.
 func (b *bench) latency(ctx context.Context, o latencyOptions) error {
+	sys, err := b.startAllInOne(ctx)
+	if err != nil {
+		return err
+	}
+	defer sys.stop()
+	need := o.events
+	if o.loadRate > 0 {
+		need *= 2
+	}
+	order, integOf, err := pickCameras(sys.reg, need)
+	if err != nil {
+		return err
+	}
+	ws, err := operatorStream(sys.base)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	alerts := watchTamperAlerts(ws)
+	pubs, err := connectPublishers(sys.cfg.Ingest.Broker.Listen, integOf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cl := range pubs {
+			cl.Disconnect(100)
+		}
+	}()
+	p := &latencyPhase{rate: o.rate, pubs: pubs, integOf: integOf, alerts: alerts}
+
+	fmt.Printf("device tamper event (QoS 1) → alert frame on /api/v1/stream; all-in-one, embedded store, shipped rules; %d events/s\n", o.rate)
+	if err := p.run(ctx, "idle", order[:o.events]); err != nil {
+		return err
+	}
+	if o.loadRate == 0 {
+		return nil
+	}
+	return withLoad(ctx, sys, o, func() error {
+		return p.run(ctx, fmt.Sprintf("with %d msgs/s of load", o.loadRate), order[o.events:])
+	})
+}
+
+// latencySystem is the all-in-one under test.
+type latencySystem struct {
+	cfg  *allinone.Config
+	reg  *registry.Registry
+	base string // http://host:port of the IOC server
+	stop func() // stops it and waits
+}
+
+// startAllInOne runs ioc-all on the shipped defaults in a temporary
+// directory, with the province's registry and credentials copied there.
+func (b *bench) startAllInOne(ctx context.Context) (*latencySystem, error) {
 	dir := b.TempDir()
 	copyConfig := func(name string) (string, error) {
 		data, err := os.ReadFile(filepath.Join("configs", name))
@@ -57,11 +110,11 @@ func (b *bench) latency(ctx context.Context, o latencyOptions) error {
 	}
 	regPath, err := copyConfig("province.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	credPath, err := copyConfig("credentials.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(b)) }
 	c, err := allinone.LoadConfig([]string{"-config", "configs/all-in-one.yaml", "-simulate", "false",
@@ -69,55 +122,81 @@ func (b *bench) latency(ctx context.Context, o latencyOptions) error {
 		"-listen", port(), "-broker.listen", port(), "-http.listen", port(),
 		"-session-secret", "latency-bench-secret-latency-bench-secret"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.Ingest.Credentials, c.IOC.Credentials = credPath, credPath
 	reg, err := registry.Load(regPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cams := map[string][]string{} // integrator → cameras
-	need := o.events
-	if o.loadRate > 0 {
-		need *= 2
-	}
-	var order []string
-	for _, d := range reg.Devices() {
-		if d.Kind == registry.Camera && len(order) < need {
-			cams[d.Integrator] = append(cams[d.Integrator], d.ID)
-			order = append(order, d.ID)
-		}
-	}
-	if len(order) < need {
-		return fmt.Errorf("the province has %d cameras; %d events need as many (lower -n)", len(order), need)
-	}
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
+	runCtx, cancel := context.WithCancel(ctx)
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- allinone.Run(runCtx, c, allinone.Options{Log: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { ready <- a }})
 	}()
-	defer func() { stop(); <-done }()
-	var base string
+	stop := func() { cancel(); <-done }
 	select {
 	case a := <-ready:
-		base = "http://" + a.String()
+		return &latencySystem{cfg: c, reg: reg, base: "http://" + a.String(), stop: stop}, nil
 	case err := <-done:
-		return fmt.Errorf("ioc-all: %w", err)
+		cancel()
+		return nil, fmt.Errorf("ioc-all: %w", err)
 	case <-ctx.Done():
-		return ctx.Err()
+		stop()
+		return nil, ctx.Err()
 	}
+}
 
-	ws, err := operatorStream(base)
-	if err != nil {
-		return err
+// pickCameras returns need cameras of the province in registry order,
+// and each one's integrator.
+func pickCameras(reg *registry.Registry, need int) (order []string, integOf map[string]string, err error) {
+	integOf = map[string]string{}
+	for _, d := range reg.Devices() {
+		if d.Kind == registry.Camera && len(order) < need {
+			integOf[d.ID] = d.Integrator
+			order = append(order, d.ID)
+		}
 	}
-	defer ws.Close()
-	var mu sync.Mutex
-	seen := map[string]time.Time{} // camera → when its alert frame arrived
-	arrived := make(chan struct{}, 1)
+	if len(order) < need {
+		return nil, nil, fmt.Errorf("the province has %d cameras; %d events need as many (lower -n)", len(order), need)
+	}
+	return order, integOf, nil
+}
+
+// connectPublishers connects one client per integrator, with its demo
+// password.
+func connectPublishers(broker string, integOf map[string]string) (map[string]paho.Client, error) {
+	pubs := map[string]paho.Client{}
+	for _, integ := range integOf {
+		if pubs[integ] != nil {
+			continue
+		}
+		cl := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker).
+			SetClientID("latency-" + integ).SetUsername(integ).SetPassword("demo-" + integ).
+			SetAutoReconnect(false).SetConnectTimeout(10 * time.Second))
+		if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			for _, c := range pubs {
+				c.Disconnect(100)
+			}
+			return nil, fmt.Errorf("connect as %s: %v", integ, tok.Error())
+		}
+		pubs[integ] = cl
+	}
+	return pubs, nil
+}
+
+// tamperAlerts records when each camera's first tamper alert frame
+// arrived on the stream.
+type tamperAlerts struct {
+	mu      sync.Mutex
+	seen    map[string]time.Time // camera → arrival
+	arrived chan struct{}        // a frame arrived (coalesced)
+}
+
+// watchTamperAlerts reads ws until it closes.
+func watchTamperAlerts(ws *websocket.Conn) *tamperAlerts {
+	t := &tamperAlerts{seen: map[string]time.Time{}, arrived: make(chan struct{}, 1)}
 	go func() {
 		for {
 			var f struct {
@@ -135,111 +214,110 @@ func (b *bench) latency(ctx context.Context, o latencyOptions) error {
 			if json.Unmarshal(data, &f) != nil || f.Type != "alert" || f.Alert == nil || f.Alert.Rule != "camera-tamper" {
 				continue
 			}
-			mu.Lock()
-			if _, ok := seen[f.Alert.Device]; !ok {
-				seen[f.Alert.Device] = at
+			t.mu.Lock()
+			if _, ok := t.seen[f.Alert.Device]; !ok {
+				t.seen[f.Alert.Device] = at
 			}
-			mu.Unlock()
+			t.mu.Unlock()
 			select {
-			case arrived <- struct{}{}:
+			case t.arrived <- struct{}{}:
 			default:
 			}
 		}
 	}()
+	return t
+}
 
-	pubs := map[string]paho.Client{}
-	for integ := range cams {
-		cl := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + c.Ingest.Broker.Listen).
-			SetClientID("latency-" + integ).SetUsername(integ).SetPassword("demo-" + integ).
-			SetAutoReconnect(false).SetConnectTimeout(10 * time.Second))
-		if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("connect as %s: %v", integ, tok.Error())
-		}
-		defer cl.Disconnect(100)
-		pubs[integ] = cl
-	}
-	integOf := map[string]string{}
-	for integ, ids := range cams {
-		for _, id := range ids {
-			integOf[id] = integ
-		}
-	}
-
-	phase := func(name string, cameras []string) error {
-		load1 := loadAvg()
-		sent := make(map[string]time.Time, len(cameras))
-		tick := time.NewTicker(time.Second / time.Duration(o.rate))
-		defer tick.Stop()
+// wait returns once every camera's alert arrived, or after 30 s.
+func (t *tamperAlerts) wait(ctx context.Context, name string, cameras []string) error {
+	deadline := time.After(30 * time.Second)
+	for {
+		t.mu.Lock()
+		n := 0
 		for _, cam := range cameras {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			body := fmt.Appendf(nil, `{"ts": %d, "type": "tamper"}`, time.Now().UnixMilli())
-			sent[cam] = time.Now()
-			pubs[integOf[cam]].Publish(contract.DeviceTopic(integOf[cam], cam, "event"), 1, false, body)
-		}
-		deadline := time.After(30 * time.Second)
-		for {
-			mu.Lock()
-			n := 0
-			for _, cam := range cameras {
-				if _, ok := seen[cam]; ok {
-					n++
-				}
-			}
-			mu.Unlock()
-			if n == len(cameras) {
-				break
-			}
-			select {
-			case <-arrived:
-			case <-deadline:
-				return fmt.Errorf("%s: %d of %d alerts arrived in 30 s", name, n, len(cameras))
-			case <-ctx.Done():
-				return ctx.Err()
+			if _, ok := t.seen[cam]; ok {
+				n++
 			}
 		}
-		lat := make([]time.Duration, 0, len(cameras))
-		mu.Lock()
-		for _, cam := range cameras {
-			lat = append(lat, seen[cam].Sub(sent[cam]))
+		t.mu.Unlock()
+		if n == len(cameras) {
+			return nil
 		}
-		mu.Unlock()
-		slices.Sort(lat)
-		q := func(p float64) time.Duration {
-			return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(100 * time.Microsecond)
+		select {
+		case <-t.arrived:
+		case <-deadline:
+			return fmt.Errorf("%s: %d of %d alerts arrived in 30 s", name, n, len(cameras))
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		fmt.Printf("%-28s %5d events  p50 %-8s p99 %-8s max %-8s  load average %s → %s\n",
-			name, len(lat), q(0.50), q(0.99), lat[len(lat)-1].Round(100*time.Microsecond), load1, loadAvg())
-		return nil
 	}
+}
 
-	fmt.Printf("device tamper event (QoS 1) → alert frame on /api/v1/stream; all-in-one, embedded store, shipped rules; %d events/s\n", o.rate)
-	if err := phase("idle", order[:o.events]); err != nil {
+// latencyPhase sends tamper events at rate and times their alerts.
+type latencyPhase struct {
+	rate    int
+	pubs    map[string]paho.Client // integrator → client
+	integOf map[string]string      // camera → integrator
+	alerts  *tamperAlerts
+}
+
+// run sends one event per camera, waits for every alert and prints the
+// percentiles.
+func (p *latencyPhase) run(ctx context.Context, name string, cameras []string) error {
+	load1 := loadAvg()
+	sent := make(map[string]time.Time, len(cameras))
+	tick := time.NewTicker(time.Second / time.Duration(p.rate))
+	defer tick.Stop()
+	for _, cam := range cameras {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		body := fmt.Appendf(nil, `{"ts": %d, "type": "tamper"}`, time.Now().UnixMilli())
+		sent[cam] = time.Now()
+		integ := p.integOf[cam]
+		p.pubs[integ].Publish(contract.DeviceTopic(integ, cam, "event"), 1, false, body)
+	}
+	if err := p.alerts.wait(ctx, name, cameras); err != nil {
 		return err
 	}
-	if o.loadRate == 0 {
-		return nil
+	lat := make([]time.Duration, 0, len(cameras))
+	p.alerts.mu.Lock()
+	for _, cam := range cameras {
+		lat = append(lat, p.alerts.seen[cam].Sub(sent[cam]))
 	}
+	p.alerts.mu.Unlock()
+	slices.Sort(lat)
+	q := func(f float64) time.Duration {
+		return lat[min(len(lat)-1, int(f*float64(len(lat))))].Round(100 * time.Microsecond)
+	}
+	fmt.Printf("%-28s %5d events  p50 %-8s p99 %-8s max %-8s  load average %s → %s\n",
+		name, len(lat), q(0.50), q(0.99), lat[len(lat)-1].Round(100*time.Microsecond), load1, loadAvg())
+	return nil
+}
+
+// withLoad runs timed with the province's regular reports at
+// o.loadRate beside it, after o.warmup, and says how much load was
+// acknowledged.
+func withLoad(ctx context.Context, sys *latencySystem, o latencyOptions, timed func() error) error {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	loadStart := time.Now()
 	loadDone := make(chan sim.LoadResult, 1)
 	go func() {
-		r, err := sim.Load(loadCtx, c.Simulator, reg, sim.LoadOptions{Rate: o.loadRate, Duration: time.Hour}, slog.New(slog.DiscardHandler))
+		r, err := sim.Load(loadCtx, sys.cfg.Simulator, sys.reg, sim.LoadOptions{Rate: o.loadRate, Duration: time.Hour}, slog.New(slog.DiscardHandler))
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintln(os.Stderr, "ingestbench: load:", err)
 		}
 		loadDone <- r
 	}()
+	var err error
 	select {
 	case <-time.After(o.warmup):
+		err = timed()
 	case <-ctx.Done():
-		stopLoad()
-		return ctx.Err()
+		err = ctx.Err()
 	}
-	err = phase(fmt.Sprintf("with %d msgs/s of load", o.loadRate), order[o.events:])
 	stopLoad()
 	r := <-loadDone
 	el := time.Since(loadStart)
