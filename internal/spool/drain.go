@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -14,10 +15,14 @@ import (
 
 // drainer writes spooled entries to the database in index order, up to
 // DrainPoints per write, and drops them once stored. It reads ahead only
-// what one write carries, decodes it once however many attempts the write
-// takes, and keeps none of it after.
+// what one write carries and keeps none of it after. A database that
+// takes line protocol as it is (store.LineWriter: InfluxDB) is sent the
+// spooled lines unchanged; only when it refuses some of them are they
+// decoded, to find and report the refused points. Otherwise each entry is
+// decoded once however many attempts the write takes.
 func (s *Spool) drainer(ctx context.Context) {
-	var pts []point.Point
+	lw, raw := s.next.(store.LineWriter)
+	b := &drainBatch{}
 	for attempt := 0; ; {
 		s.mu.Lock()
 		from, to, w := s.first, s.last, s.wal
@@ -30,9 +35,7 @@ func (s *Spool) drainer(ctx context.Context) {
 				continue
 			}
 		}
-		// Take entries until the write is big enough.
-		clear(pts) // let the last write's points go
-		pts = pts[:0]
+		b.reset(raw)
 		var upto uint64
 		var size int64
 		for i := from; i <= to && i-from < 1024; i++ {
@@ -47,12 +50,11 @@ func (s *Spool) drainer(ctx context.Context) {
 			if _, body, err := decodeHeader(data); err != nil {
 				s.m.corrupt.Inc()
 				s.log.Error("spool: skipping an entry that failed its checksum (disk corruption)", "index", i, "err", err)
-			} else if pts, err = point.DecodeLines(pts, body); err != nil {
-				s.m.corrupt.Inc()
-				s.log.Error("spool: skipping an entry that does not decode", "index", i, "err", err)
+			} else {
+				s.add(b, i, body)
 			}
 			upto, size = i, size+int64(len(data))
-			if len(pts) >= s.o.DrainPoints {
+			if b.points() >= s.o.DrainPoints {
 				break
 			}
 		}
@@ -63,7 +65,7 @@ func (s *Spool) drainer(ctx context.Context) {
 			continue
 		}
 		for {
-			err := s.store(ctx, pts)
+			err := s.write(ctx, lw, b)
 			if ctx.Err() != nil {
 				return
 			}
@@ -87,9 +89,72 @@ func (s *Spool) drainer(ctx context.Context) {
 			s.log.Info("spool: database writes work again; draining the backlog", "attempts", attempt+1)
 		}
 		attempt = 0
-		s.m.drainedPoints.Add(float64(len(pts)))
-		s.release(upto, len(pts), size)
+		s.m.drainedPoints.Add(float64(b.points()))
+		s.release(upto, b.points(), size)
 	}
+}
+
+// drainBatch is what one drain write carries: the spooled entries' lines
+// as they are (while the database takes them so), or their points.
+type drainBatch struct {
+	raw   bool
+	lines []byte   // the entries' bodies, one after another
+	ends  []int    // where each entry's body ends in lines
+	index []uint64 // each entry's spool index, for the log
+	nl    int      // lines in lines
+	pts   []point.Point
+}
+
+func (b *drainBatch) reset(raw bool) {
+	b.raw = raw
+	b.lines, b.ends, b.index, b.nl = b.lines[:0], b.ends[:0], b.index[:0], 0
+	clear(b.pts) // let the last write's points go
+	b.pts = b.pts[:0]
+}
+
+// points is how many points the batch carries: for raw lines, their count
+// (a string field holding a newline counts twice; it only steers the
+// batch's size and the drained-points metric).
+func (b *drainBatch) points() int {
+	if b.raw {
+		return b.nl
+	}
+	return len(b.pts)
+}
+
+// add puts entry i's body into b: as lines, or decoded.
+func (s *Spool) add(b *drainBatch, i uint64, body []byte) {
+	if b.raw {
+		b.lines = append(b.lines, body...)
+		b.ends = append(b.ends, len(b.lines))
+		b.index = append(b.index, i)
+		b.nl += bytes.Count(body, []byte{'\n'})
+		return
+	}
+	var err error
+	if b.pts, err = point.DecodeLines(b.pts, body); err != nil {
+		s.m.corrupt.Inc()
+		s.log.Error("spool: skipping an entry that does not decode", "index", i, "err", err)
+	}
+}
+
+// write stores b. Raw lines go to lw as they are; when the database
+// refuses some of them (or the request is too large) they are decoded and
+// written as points, halving to isolate the refused ones.
+func (s *Spool) write(ctx context.Context, lw store.LineWriter, b *drainBatch) error {
+	if b.raw {
+		err := lw.WriteLines(ctx, b.lines)
+		if err == nil || !(store.IsRejected(err) || errors.Is(err, store.ErrTooLarge)) {
+			return err
+		}
+		start := 0
+		b.raw = false
+		for k, end := range b.ends {
+			s.add(b, b.index[k], b.lines[start:end])
+			start = end
+		}
+	}
+	return s.store(ctx, b.pts)
 }
 
 // store writes pts, isolating points the database refuses for good by

@@ -243,38 +243,92 @@ func TestSpoolRepairsTornTailAndSkipsCorruption(t *testing.T) {
 	}
 }
 
+// linesCounted is InfluxDB with its WriteLines calls counted: the spool
+// must send its lines as they are when the database takes them so.
+type linesCounted struct {
+	*influx.Store
+	mu    sync.Mutex
+	lines int // WriteLines calls
+	ok    int // of them, answered without error
+}
+
+func (c *linesCounted) WriteLines(ctx context.Context, lines []byte) error {
+	err := c.Store.WriteLines(ctx, lines)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines++
+	if err == nil {
+		c.ok++
+	}
+	return err
+}
+
 // TestSpoolReportsRefusedPoints: a point the database refuses for good
 // (a field's type changed) is reported and dropped; its neighbours are
-// stored.
+// stored. InfluxDB is sent the spooled lines as they are, and only the
+// refused write is decoded and split.
 func TestSpoolReportsRefusedPoints(t *testing.T) {
-	st := openEmbedded(t)
-	var mu sync.Mutex
-	var refused []point.Point
-	s := open(t, t.TempDir(), st, spool.Options{}, func(pts []point.Point, err error) {
-		mu.Lock()
-		refused = append(refused, pts...)
-		mu.Unlock()
-	})
-	defer s.Close()
-	pts := batch("aq-09", 0, 50)
-	pts[17].Fields[1] = point.StringField("pm25", "high") // pm25 is a float
-	if err := s.Write(context.Background(), batch("aq-09", 1000, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(context.Background(), pts); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(refused) != 1 || refused[0].Fields[0].I != 17 {
-		t.Fatalf("refused %+v, want seq 17 only", refused)
-	}
-	if n := count(t, st, "aq-09"); n != 50 {
-		t.Fatalf("stored %d, want 50 (49 + the first batch)", n)
+	for _, db := range []string{"embedded", "influx"} {
+		t.Run(db, func(t *testing.T) {
+			var st store.Store
+			var counted *linesCounted
+			if db == "embedded" {
+				st = openEmbedded(t)
+			} else {
+				if testing.Short() {
+					t.Skip("starts influxd")
+				}
+				in := testenv.StartInflux(t)
+				c, err := influx.New(influx.Config{URL: in.URL, Database: in.DB, Timeout: 10 * time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				counted = &linesCounted{Store: c}
+				st = counted
+			}
+			var mu sync.Mutex
+			var refused []point.Point
+			s := open(t, t.TempDir(), st, spool.Options{}, func(pts []point.Point, err error) {
+				mu.Lock()
+				refused = append(refused, pts...)
+				mu.Unlock()
+			})
+			defer s.Close()
+			pts := batch("aq-09", 0, 50)
+			pts[17].Fields[1] = point.StringField("pm25", "high") // pm25 is a float
+			if err := s.Write(context.Background(), batch("aq-09", 1000, 1)); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Write(context.Background(), pts); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Write(context.Background(), batch("aq-09", 2000, 10)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(refused) != 1 || refused[0].Fields[0].I != 17 {
+				t.Fatalf("refused %+v, want seq 17 only", refused)
+			}
+			if n := count(t, st, "aq-09"); n != 60 {
+				t.Fatalf("stored %d, want 60 (49 + the first batch + the last 10)", n)
+			}
+			if counted != nil {
+				counted.mu.Lock()
+				defer counted.mu.Unlock()
+				if counted.ok == 0 || counted.lines == counted.ok {
+					t.Fatalf("InfluxDB took %d of %d line writes; want the first stored as lines and the refused one sent again as points", counted.ok, counted.lines)
+				}
+			}
+		})
 	}
 }

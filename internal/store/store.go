@@ -27,6 +27,16 @@ type Writer interface {
 	Write(ctx context.Context, pts []point.Point) error
 }
 
+// LineWriter is a Writer that also takes points already in InfluxDB line
+// protocol (one point a line, each ending in a newline), as the spool
+// keeps them, so that they need not be decoded and encoded again on the
+// way to the database. It fails as Write does: a RejectedError or
+// ErrTooLarge means the caller should write the points with Write, which
+// it can split.
+type LineWriter interface {
+	WriteLines(ctx context.Context, lines []byte) error
+}
+
 // Reader reads points back: what the IOC server's API and reports need.
 type Reader interface {
 	// Query returns the points of one device in [q.From, q.To), ordered by

@@ -10,6 +10,7 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,6 +127,15 @@ func (s *Store) Write(ctx context.Context, pts []point.Point) error {
 	*bp = buf
 	s.bufPool.Put(bp)
 	return classify(err)
+}
+
+// WriteLines implements store.LineWriter: the lines are sent as they are.
+func (s *Store) WriteLines(ctx context.Context, lines []byte) error {
+	lines = bytes.TrimRight(lines, "\n")
+	if len(lines) == 0 {
+		return nil
+	}
+	return classify(s.write.WriteRecord(ctx, string(lines)))
 }
 
 // classify maps the client's errors onto store's error classes.
