@@ -2,7 +2,8 @@
 // its database. Write appends a batch of points to the log and returns once
 // it is on disk (concurrent writes share one fsync: group commit), so ingest
 // acknowledges messages to the broker as soon as they are spooled; a drainer
-// writes the log's entries to the database in order, retrying transient
+// writes the log's entries to the database in order (as the line protocol
+// they are kept in, when the database takes that), retrying transient
 // failures, and removes them once stored. A database outage fills the spool
 // instead of stopping ingest; when the spool reaches its size bound, Write
 // waits (ingest stops acknowledging and the broker holds the rest) and says
