@@ -3,6 +3,7 @@ package iocd_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/chromedp/cdproto/page"
 	"math"
 	"net/http"
 	"net/url"
@@ -106,6 +107,12 @@ func TestWallUptimeToday(t *testing.T) {
 	}
 
 	wall := chrome(t, 3840, 2160)
+	installTestClock(t, wall)
+	// Count the page's requests for the uptime (a test's instrument).
+	run(t, wall, 10*time.Second, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.uptimeFetches = 0; { const f = window.fetch; window.fetch = (u, ...rest) => { if (String(u).includes("/api/v1/availability")) window.uptimeFetches++; return f(u, ...rest); }; }`).Do(ctx)
+		return err
+	}))
 	loginPage(t, wall, base, "viewer", "/wall/", `body[data-connected="yes"]`)
 	var js string
 	run(t, wall, 20*time.Second, chromedp.WaitVisible(`#districts[data-uptime-to] td.uptime`), chromedp.Evaluate(`JSON.stringify({
@@ -145,4 +152,20 @@ func TestWallUptimeToday(t *testing.T) {
 		t.Errorf("Định Hóa, never down: %q", got)
 	}
 	screenshot(t, wall, "wall-3840x2160-uptime")
+
+	// Fetched again a minute after the last time, and at the next
+	// half-minute turn when a district's offline count changed.
+	fetches := func() int { return count(t, wall, `window.uptimeFetches`) }
+	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(60000)`, nil))
+	n := fetches()
+	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(30000)`, nil))
+	if got := fetches(); got != n {
+		t.Errorf("the uptime was fetched again %d times 30 s after the last, with nothing changed; want none", got-n)
+	}
+	integrator(t, sys, "envsense")("aq-dinhhoa-01", "status", `{"state":"offline"}`)
+	run(t, wall, 20*time.Second, chromedp.WaitVisible(`#districts tr[data-district="dinh-hoa"] td.down`))
+	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(30000)`, nil))
+	if got := fetches(); got != n+1 {
+		t.Errorf("Định Hóa's sensor went offline: the uptime was fetched %d times at the next half-minute turn; want once", got-n)
+	}
 }
