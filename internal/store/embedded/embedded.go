@@ -440,45 +440,33 @@ func (s *Store) points(ctx context.Context, where string, args []any, limit int)
 // index seek on the samples' primary key) or the first hourly rollup,
 // whichever is earlier.
 func (s *Store) FirstSeen(ctx context.Context, before time.Time) (map[string]time.Time, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT device, MIN(t) FROM (
+	return s.deviceTimes(ctx, "first seen", `SELECT device, MIN(t) FROM (
 		SELECT s.device, (SELECT MIN(x.ts) FROM samples x WHERE x.series = s.id) AS t FROM series s WHERE s.device != ''
 		UNION ALL
 		SELECT s.device, (SELECT MIN(r.hour) FROM rollups r WHERE r.series = s.id) AS t FROM series s WHERE s.device != ''
 	) WHERE t IS NOT NULL GROUP BY device HAVING MIN(t) < ?`, before.UnixNano())
-	if err != nil {
-		return nil, fmt.Errorf("embedded store: first seen: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]time.Time{}
-	for rows.Next() {
-		var (
-			dev string
-			ts  int64
-		)
-		if err := rows.Scan(&dev, &ts); err != nil {
-			return nil, fmt.Errorf("embedded store: first seen: %w", err)
-		}
-		out[dev] = time.Unix(0, ts)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("embedded store: first seen: %w", err)
-	}
-	return out, nil
 }
 
 // LastSeen implements store.Store: per series of the device's own
 // measurements, the last sample (one index seek) or the last hourly
 // rollup, whichever is later.
 func (s *Store) LastSeen(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT device, MAX(t) FROM (
+	return s.deviceTimes(ctx, "last seen", `SELECT device, MAX(t) FROM (
 		SELECT s.device, (SELECT MAX(x.ts) FROM samples x WHERE x.series = s.id) AS t FROM series s
 			WHERE s.device != '' AND s.measurement NOT IN (?, ?)
 		UNION ALL
 		SELECT s.device, (SELECT MAX(r.hour) FROM rollups r WHERE r.series = s.id) AS t FROM series s
 			WHERE s.device != '' AND s.measurement NOT IN (?, ?)
 	) WHERE t IS NOT NULL GROUP BY device`, historyAlert, historyMaintenance, historyAlert, historyMaintenance)
+}
+
+// deviceTimes runs query, whose rows are (device, unix nanoseconds), on
+// the readers (never the writer's connection: a scan of every series
+// must not hold up ingest) and returns them by device.
+func (s *Store) deviceTimes(ctx context.Context, what, query string, args ...any) (map[string]time.Time, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("embedded store: last seen: %w", err)
+		return nil, fmt.Errorf("embedded store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[string]time.Time{}
@@ -488,12 +476,12 @@ func (s *Store) LastSeen(ctx context.Context) (map[string]time.Time, error) {
 			ts  int64
 		)
 		if err := rows.Scan(&dev, &ts); err != nil {
-			return nil, fmt.Errorf("embedded store: last seen: %w", err)
+			return nil, fmt.Errorf("embedded store: %s: %w", what, err)
 		}
 		out[dev] = time.Unix(0, ts)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("embedded store: last seen: %w", err)
+		return nil, fmt.Errorf("embedded store: %s: %w", what, err)
 	}
 	return out, nil
 }
