@@ -50,30 +50,7 @@ func TestProvisionInAllInOne(t *testing.T) {
 	c.IOC.Rules, c.IOC.Outline, c.IOC.DistrictBoundaries = "", "", ""
 	c.IOC.Auth.SessionSecret = "test-secret-test-secret-test-secret-0123"
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() {
-		done <- allinone.Run(ctx, c, allinone.Options{Log: log, Ready: func(a net.Addr) { ready <- a }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("ioc-all did not stop in 20s")
-		}
-	})
-	var base string
-	select {
-	case a := <-ready:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("ioc-all exited: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("ioc-all did not start in 60s")
-	}
+	base := runAllInOne(t, c)
 
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
@@ -134,3 +111,32 @@ func TestProvisionInAllInOne(t *testing.T) {
 type stillWaiting struct{ body string }
 
 func (e *stillWaiting) Error() string { return "the reading is not stored yet: " + e.body }
+
+// runAllInOne runs ioc-all on c until the test ends and returns the IOC
+// server's base URL once it serves.
+func runAllInOne(t *testing.T, c *allinone.Config) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- allinone.Run(ctx, c, allinone.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a net.Addr) { ready <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("ioc-all did not stop in 20s")
+		}
+	})
+	select {
+	case a := <-ready:
+		return "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("ioc-all exited: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("ioc-all did not start in 60s")
+	}
+	return ""
+}

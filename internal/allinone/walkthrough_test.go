@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,29 +107,7 @@ func TestOnboardingWalkthrough(t *testing.T) {
 	c.IOC.Rules, c.IOC.Outline, c.IOC.DistrictBoundaries = "", "", ""
 	c.IOC.Auth.SessionSecret = "test-secret-test-secret-test-secret-0123"
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- allinone.Run(ctx, c, allinone.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a net.Addr) { ready <- a }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("ioc-all did not stop in 20s")
-		}
-	})
-	var base string
-	select {
-	case a := <-ready:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("ioc-all exited: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("ioc-all did not start in 60s")
-	}
+	base := runAllInOne(t, c)
 
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
