@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -350,4 +351,19 @@ func integrator(t testing.TB, sys *system, name string) func(device, channel, bo
 			t.Fatalf("publish: %v", tok.Error())
 		}
 	}
+}
+
+// copyConfig copies configs/name into dir (for a test that edits it) and
+// returns the copy's path.
+func copyConfig(t testing.TB, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(configs + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -25,17 +25,7 @@ import (
 func provisioned(t *testing.T) (base string, c *iocd.Config, broker string) {
 	t.Helper()
 	dir := t.TempDir()
-	copyTo := func(name string) string {
-		b, err := os.ReadFile(configs + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	copyTo := func(name string) string { return copyConfig(t, dir, name) }
 	ic := testenv.IngestConfig(t, configs, "devices.yaml")
 	ic.Registry, ic.Credentials = copyTo("devices.yaml"), copyTo("credentials.yaml")
 	in := testenv.StartIngest(t, ic, ingestd.Options{Log: quietLog(t)})

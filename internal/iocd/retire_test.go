@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,17 +37,7 @@ func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 func TestRetireSilentDevices(t *testing.T) {
 	clk := &offsetClock{}
 	dir := t.TempDir()
-	copyTo := func(name string) string {
-		b, err := os.ReadFile(configs + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	copyTo := func(name string) string { return copyConfig(t, dir, name) }
 	ic := testenv.IngestConfig(t, configs, "devices.yaml")
 	ic.Registry, ic.Credentials = copyTo("devices.yaml"), copyTo("credentials.yaml")
 	in := testenv.StartIngest(t, ic, ingestd.Options{Log: quietLog(t), Now: clk.now})
