@@ -153,19 +153,26 @@ func TestWallUptimeToday(t *testing.T) {
 	}
 	screenshot(t, wall, "wall-3840x2160-uptime")
 
-	// Fetched again a minute after the last time, and at the next
-	// half-minute turn when a district's offline count changed.
+	// Fetched again at the next half-minute turn when a district's offline
+	// count changed, and a minute after the last time otherwise. (The test
+	// clock runs every due timer at the advanced time: after 60 s the last
+	// fetch was at +60 s.)
 	fetches := func() int { return count(t, wall, `window.uptimeFetches`) }
+	advance := func() { run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(30000)`, nil)) }
 	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(60000)`, nil))
 	n := fetches()
-	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(30000)`, nil))
-	if got := fetches(); got != n {
-		t.Errorf("the uptime was fetched again %d times 30 s after the last, with nothing changed; want none", got-n)
-	}
 	integrator(t, sys, "envsense")("aq-dinhhoa-01", "status", `{"state":"offline"}`)
 	run(t, wall, 20*time.Second, chromedp.WaitVisible(`#districts tr[data-district="dinh-hoa"] td.down`))
-	run(t, wall, 5*time.Second, chromedp.Evaluate(`iocTestClock.advance(30000)`, nil))
+	advance() // +90 s: 30 s after the last fetch, Định Hóa's count changed
 	if got := fetches(); got != n+1 {
 		t.Errorf("Định Hóa's sensor went offline: the uptime was fetched %d times at the next half-minute turn; want once", got-n)
+	}
+	advance() // +120 s: 30 s after, nothing changed
+	if got := fetches(); got != n+1 {
+		t.Errorf("the uptime was fetched again %d times 30 s after the last, with nothing changed; want none", got-n-1)
+	}
+	advance() // +150 s: a minute after
+	if got := fetches(); got != n+2 {
+		t.Errorf("the uptime was fetched %d times a minute after the last; want once", got-n-1)
 	}
 }
