@@ -58,6 +58,10 @@ type Config struct {
 	// need it on shared storage: a photo is kept by the server that took
 	// it.
 	Photos string `yaml:"photos"`
+	// PhotosKeep is how long a photo of a fix is kept (0: for ever). The
+	// default keeps 13 months, so a year's maintenance reports can still
+	// show them.
+	PhotosKeep time.Duration `yaml:"photos_keep"`
 	// MQTT is the broker the alert service publishes to, with a server
 	// account.
 	MQTT mqttsub.Config `yaml:"mqtt"`
@@ -164,6 +168,7 @@ func DefaultConfig() Config {
 			MaxClients: stream.DefaultOptions.MaxClients, Resume: 10000},
 		HistoryMaxPoints: 1000,
 		CommandTimeout:   5 * time.Second,
+		PhotosKeep:       396 * 24 * time.Hour,
 		Log:              config.DefaultLog,
 	}
 }

@@ -150,7 +150,34 @@ func New(ctx context.Context, cfg *Config, o Options) (_ *Server, err error) {
 	s.group.Add("mqtt", nil, func(ctx context.Context) error { _ = s.src.Run(ctx); return nil })
 	s.group.Add("http", nil, s.serve)
 	s.group.Add("reload", nil, s.reloads)
+	s.group.Add("photos", nil, s.sweepPhotos)
 	return s, nil
+}
+
+// sweepPhotos deletes the photos of fixes older than photos_keep, at the
+// start and every six hours.
+func (s *Server) sweepPhotos(ctx context.Context) error {
+	if s.cfg.PhotosKeep <= 0 {
+		return nil
+	}
+	tick := time.NewTicker(6 * time.Hour)
+	defer tick.Stop()
+	for {
+		now := time.Now
+		if s.o.Now != nil {
+			now = s.o.Now
+		}
+		if n, err := s.photos.Sweep(now().Add(-s.cfg.PhotosKeep)); err != nil {
+			s.log.Warn("photos: sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("photos: deleted the photos of fixes older than photos_keep", "deleted", n, "photos_keep", s.cfg.PhotosKeep)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // openFiles opens the store and the audit log.

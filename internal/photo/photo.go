@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -141,4 +142,39 @@ func (s *Store) Remove(id string) {
 		os.Remove(filepath.Join(s.dir, id))
 		os.Remove(filepath.Join(s.dir, id+".json"))
 	}
+}
+
+// Sweep deletes the photos taken before before (by their record's time),
+// and uploads left half-written by a crash that are older than it, and
+// returns how many photos it deleted. A photo whose record does not read
+// is left alone.
+func (s *Store) Sweep(before time.Time) (int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("photo: sweep: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".upload-") {
+			if info, err := e.Info(); err == nil && info.ModTime().Before(before) {
+				os.Remove(filepath.Join(s.dir, name))
+			}
+			continue
+		}
+		id, ok := strings.CutSuffix(name, ".json")
+		if !ok || !ValidID(id) {
+			continue
+		}
+		var m Meta
+		b, err := os.ReadFile(filepath.Join(s.dir, name))
+		if err != nil || json.Unmarshal(b, &m) != nil || m.ID != id || m.At.IsZero() {
+			continue
+		}
+		if m.At.Before(before) {
+			s.Remove(id)
+			n++
+		}
+	}
+	return n, nil
 }

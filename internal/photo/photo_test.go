@@ -89,3 +89,60 @@ func TestGetRefusesOtherNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSweep: photos taken before the cut are deleted with their records,
+// later ones kept; a crashed upload older than the cut goes too.
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pngB bytes.Buffer
+	if err := png.Encode(&pngB, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var old, kept []string
+	for i, at := range []time.Time{cut.Add(-400 * 24 * time.Hour), cut.Add(-time.Second), cut, cut.Add(time.Hour)} {
+		m, err := s.Save(bytes.NewReader(pngB.Bytes()), "camera-tamper/cam-01", "ky-thuat", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			old = append(old, m.ID)
+		} else {
+			kept = append(kept, m.ID)
+		}
+	}
+	crashed := dir + "/.upload-123"
+	if err := os.WriteFile(crashed, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(crashed, cut.Add(-time.Hour), cut.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Sweep(cut)
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep = %d, %v; want 2 deleted", n, err)
+	}
+	for _, id := range old {
+		if _, _, err := s.Get(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("photo %s taken before the cut is still served (%v)", id, err)
+		}
+		if _, err := os.Stat(dir + "/" + id + ".json"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("photo %s's record is left behind", id)
+		}
+	}
+	for _, id := range kept {
+		f, _, err := s.Get(id)
+		if err != nil {
+			t.Errorf("photo %s taken at or after the cut: %v", id, err)
+			continue
+		}
+		f.Close()
+	}
+	if _, err := os.Stat(crashed); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a crashed upload older than the cut is left behind")
+	}
+}
