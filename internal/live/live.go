@@ -304,6 +304,13 @@ func (p *Picture) Resolved(r Resolution) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The events topic is QoS 1, at least once: the same transition heard
+	// again (its alert and time) is listed once.
+	for _, had := range p.resolved {
+		if had.Alert.ID == r.Alert.ID && had.At.Equal(r.At) {
+			return
+		}
+	}
 	if len(p.resolved) == RecentResolved {
 		copy(p.resolved, p.resolved[1:])
 		p.resolved = p.resolved[:RecentResolved-1]

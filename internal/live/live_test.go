@@ -83,8 +83,9 @@ func TestPictureRecentlyResolved(t *testing.T) {
 	p.Resolved(res(0, "dai-tu", ""))
 	p.Resolved(res(1, "dinh-hoa", ""))
 	p.Resolved(res(2, "dai-tu", "device-offline/nvr-1")) // folded: resolved with its parent
+	p.Resolved(res(1, "dinh-hoa", ""))                   // heard again (QoS 1 redelivery)
 	if n := len(all.deltas); n != 2 {
-		t.Fatalf("%d deltas for two root-cause resolutions and a folded one; want 2", n)
+		t.Fatalf("%d deltas for two root-cause resolutions, one heard twice, and a folded one; want 2", n)
 	}
 	if d := all.deltas[0]; d.Type != TypeResolved || d.Resolved.Note != "thay nguồn 0" || d.Resolved.By != "ky-thuat-1" {
 		t.Errorf("first delta %+v", d)
