@@ -89,6 +89,16 @@ func (c *Config) Validate() error {
 	if c.IOC.AuditLog == "" {
 		c.IOC.AuditLog = filepath.Join(c.Ingest.DataDir, "audit.log")
 	}
+	// Notifications name people as the IOC server's users say, unless
+	// the notify section names them itself.
+	for _, u := range c.IOC.Auth.Users {
+		if _, set := c.Ingest.Notify.People[u.Username]; !set && u.Name != "" {
+			if c.Ingest.Notify.People == nil {
+				c.Ingest.Notify.People = map[string]string{}
+			}
+			c.Ingest.Notify.People[u.Username] = u.Name
+		}
+	}
 	errs := []error{config.Prefix("ingest", c.Ingest.Validate()), config.Prefix("ioc", c.IOC.Validate())}
 	if c.Simulate {
 		errs = append(errs, c.Simulator.Validate())

@@ -21,6 +21,15 @@ func TestShippedConfig(t *testing.T) {
 		a.IOC.Registry != "configs/province.yaml" || a.Simulator.Broker != a.IOC.MQTT.Broker || !a.Simulate {
 		t.Fatalf("all-in-one derived settings: %+v", a)
 	}
+	// Notifications name the IOC server's users as its users say.
+	for _, u := range a.IOC.Auth.Users {
+		if got := a.Ingest.Notify.People[u.Username]; got != u.Name {
+			t.Errorf("notifications name %s %q; want %q", u.Username, got, u.Name)
+		}
+	}
+	if len(a.IOC.Auth.Users) == 0 {
+		t.Error("the shipped all-in-one has no users")
+	}
 	a, err = allinone.LoadConfig([]string{"-config", "../../configs/all-in-one.yaml"}, func(k string) string {
 		return map[string]string{"IOC_BROKER_LISTEN": "127.0.0.1:2883", "IOC_SIMULATE": "false"}[k]
 	}, io.Discard)

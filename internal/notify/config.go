@@ -41,6 +41,11 @@ type Config struct {
 	// the IOC server's auth.teams and users say) to recipients. They then
 	// get the incident's updates, the resolution too.
 	Assignees map[string][]string `yaml:"assignees"`
+	// People names the IOC server's users in messages ("Đã xác nhận bởi
+	// <name>"): username to name, as the IOC server's auth.users say. A
+	// user not listed is named by username. ioc-all fills it from its IOC
+	// server's users.
+	People map[string]string `yaml:"people"`
 }
 
 // ChannelConfig is one channel. Fields holding a secret (secret,

@@ -338,7 +338,7 @@ func (s *Service) messages(in *incident, p *planned, now time.Time) []row {
 		case KindRestoreOverdue:
 			m.At = in.Alert.RestoreDue
 		}
-		render(&m, &in.Alert, s.reg, s.c.Language, s.c.BaseURL, p.after)
+		render(&m, &in.Alert, s.reg, s.c.People, s.c.Language, s.c.BaseURL, p.after)
 		out = append(out, row{Key: m.Key, Recipient: name, Channel: r.Channel, Created: now, Msg: m})
 	}
 	return out

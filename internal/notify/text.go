@@ -85,9 +85,16 @@ func span(lang string, d time.Duration) string {
 }
 
 // render fills m's Subject, Text, Link and names from the alert a and the
-// registry. step is the escalation's delay for the escalation kinds.
-func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base string, step time.Duration) {
+// registry. step is the escalation's delay for the escalation kinds;
+// people names users (username to name) in the text.
+func render(m *Message, a *alert.Alert, reg *registry.Registry, people map[string]string, lang, base string, step time.Duration) {
 	w := words[lang]
+	person := func(username string) string {
+		if n := people[username]; n != "" {
+			return n
+		}
+		return username
+	}
 	m.Lang = lang
 	name, place := a.Device, a.District
 	if d, ok := reg.District(a.District); ok {
@@ -127,7 +134,7 @@ func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base strin
 	switch m.Kind {
 	case KindAssigned:
 		if d := a.Dispatch; d != nil && len(d.Steps) > 0 {
-			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assigned_by"], d.Steps[0].By, clock(d.Steps[0].At)))
+			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assigned_by"], person(d.Steps[0].By), clock(d.Steps[0].At)))
 			if n := d.Steps[0].Note; n != "" {
 				fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["assign_note"], n))
 			}
@@ -138,14 +145,14 @@ func render(m *Message, a *alert.Alert, reg *registry.Registry, lang, base strin
 		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["due"], clock(a.RestoreDue)))
 	}
 	if a.Ack != nil && m.Kind != KindResolved && m.Kind != KindAssigned { // an assignment acknowledges
-		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["ack_by"], a.Ack.By, clock(a.Ack.At)))
+		fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["ack_by"], person(a.Ack.By), clock(a.Ack.At)))
 	}
 	if m.Kind == KindResolved {
 		lasted := span(lang, a.ResolvedAt.Sub(m.Raised))
 		if a.ResolvedBy == "" || a.ResolvedBy == "auto" {
 			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["resolved_auto"], clock(a.ResolvedAt), lasted))
 		} else {
-			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["resolved_by"], a.ResolvedBy, clock(a.ResolvedAt), lasted))
+			fmt.Fprintf(&b, "%s\n", fmt.Sprintf(w["resolved_by"], person(a.ResolvedBy), clock(a.ResolvedAt), lasted))
 		}
 	}
 	fmt.Fprintf(&b, "%s: %s", w["open"], m.Link)
