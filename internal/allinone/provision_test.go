@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,17 +25,7 @@ import (
 // and its reading is stored, with no SIGHUP and no restart.
 func TestProvisionInAllInOne(t *testing.T) {
 	dir := t.TempDir()
-	copyTo := func(name string) string {
-		b, err := os.ReadFile("../../configs/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	copyTo := func(name string) string { return testenv.CopyFile(t, "../../configs/"+name, dir) }
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) }
 	c, err := allinone.LoadConfig([]string{"-config", "../../configs/all-in-one.yaml", "-simulate", "false",
 		"-data-dir", filepath.Join(dir, "data"), "-registry", copyTo("province.yaml"),

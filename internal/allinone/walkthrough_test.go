@@ -82,17 +82,7 @@ func TestOnboardingWalkthrough(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	copyTo := func(name string) string {
-		b, err := os.ReadFile("../../configs/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	copyTo := func(name string) string { return testenv.CopyFile(t, "../../configs/"+name, dir) }
 	mqttPort := strconv.Itoa(testenv.FreePort(t))
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) }
 	c, err := allinone.LoadConfig([]string{"-config", "../../configs/all-in-one.yaml", "-simulate", "false",

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -357,13 +356,5 @@ func integrator(t testing.TB, sys *system, name string) func(device, channel, bo
 // returns the copy's path.
 func copyConfig(t testing.TB, dir, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(configs + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testenv.CopyFile(t, configs+name, dir)
 }

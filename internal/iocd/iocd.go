@@ -160,13 +160,13 @@ func (s *Server) sweepPhotos(ctx context.Context) error {
 	if s.cfg.PhotosKeep <= 0 {
 		return nil
 	}
+	now := time.Now
+	if s.o.Now != nil {
+		now = s.o.Now
+	}
 	tick := time.NewTicker(6 * time.Hour)
 	defer tick.Stop()
 	for {
-		now := time.Now
-		if s.o.Now != nil {
-			now = s.o.Now
-		}
 		if n, err := s.photos.Sweep(now().Add(-s.cfg.PhotosKeep)); err != nil {
 			s.log.Warn("photos: sweep failed", "err", err)
 		} else if n > 0 {

@@ -59,6 +59,21 @@ func Binary(t TB, name string, alsoIn ...string) string {
 	return ""
 }
 
+// CopyFile copies the file src into dir (for a test that edits it or
+// hands it to a server that does) and returns the copy's path.
+func CopyFile(t TB, src, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filepath.Base(src))
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Eventually polls cond every 20ms until it returns nil or timeout passes,
 // then fails the test with cond's last error.
 func Eventually(t TB, timeout time.Duration, cond func() error) {
